@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+// SIPSim: an actor-based, deterministic simulation framework for SIP (RFC 3261).
+// The toolchain only: no package dependencies, by design.
+import PackageDescription
+
+/// Settings shared by every target: Swift 6 language mode is the package default (see
+/// `swiftLanguageModes` below); release builds check exclusivity only where the compiler
+/// cannot prove it, like any optimized Swift build.
+let strict: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "SIPSim",
+  products: [
+    .executable(name: "sipsim", targets: ["sipsim"]),
+    .library(name: "SIPSim", targets: ["SIPSim"]),
+    .library(name: "SIPCore", targets: ["SIPCore"]),
+    .library(name: "Simulation", targets: ["Simulation"]),
+  ],
+  targets: [
+    // RFC 3261 §7, §19, §20, §25; RFC 4566; RFC 2617 / 7616. Pure values, no Foundation.
+    .target(name: "SIPCore", swiftSettings: strict),
+    // RFC 3261 §17 and RFC 6026: the four transaction state machines. Pure.
+    .target(name: "SIPTransaction", dependencies: ["SIPCore"], swiftSettings: strict),
+    // RFC 3261 §12–15: dialogs and INVITE sessions. Pure.
+    .target(name: "SIPDialog", dependencies: ["SIPCore", "SIPTransaction"], swiftSettings: strict),
+    // RFC 3261 §18 and RFC 3581: the Transport protocol and its rules. No simulator types.
+    .target(name: "SIPTransport", dependencies: ["SIPCore"], swiftSettings: strict),
+    // The SIP-agnostic deterministic kernel: executor, virtual clock, network, faults, trace.
+    .target(name: "Simulation", swiftSettings: strict),
+    // The element actors: user agents, proxies, registrar, redirect server, B2BUA.
+    .target(
+      name: "SIPElements",
+      dependencies: ["SIPCore", "SIPTransaction", "SIPDialog", "SIPTransport", "Simulation"],
+      swiftSettings: strict),
+    // The face users script against: topologies, scenarios, renderers.
+    .target(
+      name: "SIPSim",
+      dependencies: [
+        "SIPCore", "SIPTransaction", "SIPDialog", "SIPTransport", "Simulation", "SIPElements",
+      ],
+      swiftSettings: strict),
+    // The command-line tool.
+    .executableTarget(
+      name: "sipsim", dependencies: ["SIPSim", "SIPCore", "Simulation"], swiftSettings: strict),
+
+    .testTarget(
+      name: "SIPCoreTests", dependencies: ["SIPCore"], resources: [.copy("Resources")],
+      swiftSettings: strict),
+    .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strict),
+    // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
+    .testTarget(name: "TidyTests", swiftSettings: strict),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+/// Simulation: the SIP-agnostic deterministic kernel.
+public enum SimulationLayer {}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Top-level dispatch of `sipsim`. Exit codes: 0 success, 1 the job ran and failed (an invalid
+/// message, an unmet expectation), 2 a usage error (bad flag, missing file).
+enum SipsimCommand {
+  static let usage = """
+    usage: sipsim [COMMAND] [ARGS...]
+
+    Commands:
+      run [NAME]           run a simulation (default: the built-in kernel demo)
+      parse FILE...        parse SIP messages from files (datagram semantics)
+      bench kernel         benchmark the simulation kernel      (build with -c release)
+      bench parse [PATH]   benchmark the SIP parser/serializer  (build with -c release)
+      help                 this text
+
+    `sipsim COMMAND --help` describes a command.
+    """
+
+  static func main(_ arguments: [String]) -> Int32 {
+    guard let command = arguments.first else { return KernelDemo.run([]) }
+    let rest = Array(arguments.dropFirst())
+    switch command {
+    case "run": return KernelDemo.run(rest)
+    case "parse": return ParseCommand.run(rest)
+    case "bench": return bench(rest)
+    case "help", "--help", "-h":
+      print(usage)
+      return 0
+    default:
+      CLI.fail("unknown command '\(command)'", usage: usage)
+      return 2
+    }
+  }
+
+  static let benchUsage = """
+    usage: sipsim bench <kernel|parse> [ARGS...] [--json]
+
+      kernel   timer events and datagram deliveries per second, peak memory
+      parse    ns per message to parse, and to parse + serialize; messages/s and MB/s
+
+    Build with -c release for meaningful numbers: swift run -c release sipsim bench kernel
+    """
+
+  static func bench(_ arguments: [String]) -> Int32 {
+    guard let which = arguments.first else {
+      CLI.fail("bench needs a benchmark name", usage: benchUsage)
+      return 2
+    }
+    let rest = Array(arguments.dropFirst())
+    switch which {
+    case "kernel": return KernelBench.run(rest)
+    case "parse": return ParseBench.run(rest)
+    case "--help", "-h", "help":
+      print(benchUsage)
+      return 0
+    default:
+      CLI.fail("unknown benchmark '\(which)'", usage: benchUsage)
+      return 2
+    }
+  }
+}
+
+/// Small helpers every subcommand shares.
+enum CLI {
+  /// Writes `sipsim: error: <message>` and the usage text to standard error.
+  static func fail(_ message: String, usage: String? = nil) {
+    var text = "sipsim: error: \(message)\n"
+    if let usage { text += "\n\(usage)\n" }
+    FileHandle.standardError.write(Data(text.utf8))
+  }
+
+  /// Writes a progress or diagnostic line to standard error (never to stdout, which may be JSON).
+  static func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+  }
+}
