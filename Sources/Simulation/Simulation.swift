@@ -1,2 +1,0 @@
-/// Simulation: the SIP-agnostic deterministic kernel.
-public enum SimulationLayer {}
