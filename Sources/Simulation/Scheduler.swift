@@ -52,6 +52,8 @@ public struct EventScheduler: TimerService {
 
   private var heap: [Entry] = []
   private var cancelled: Set<UInt64> = []
+  /// Sequences of armed events, so `cancel` is O(1) and never scans the heap.
+  private var armed: Set<UInt64> = []
   private var nextSequence: UInt64 = 0
 
   /// The current virtual time: the time of the last event run.
@@ -61,13 +63,14 @@ public struct EventScheduler: TimerService {
   public init() {}
 
   /// Number of armed (not cancelled, not fired) events.
-  public var pendingCount: Int { heap.count - cancelled.count }
+  public var pendingCount: Int { armed.count }
 
   public mutating func schedule(at instant: SimInstant, _ action: @escaping () -> Void)
     -> TimerHandle
   {
     let entry = Entry(time: max(instant, now), sequence: nextSequence, action: action)
     nextSequence += 1
+    armed.insert(entry.sequence)
     heap.append(entry)
     var child = heap.count - 1
     while child > 0 {
@@ -88,7 +91,7 @@ public struct EventScheduler: TimerService {
   }
 
   public mutating func cancel(_ handle: TimerHandle) {
-    if heap.contains(where: { $0.sequence == handle.sequence }) {
+    if armed.remove(handle.sequence) != nil {
       cancelled.insert(handle.sequence)
     }
   }
@@ -112,6 +115,12 @@ public struct EventScheduler: TimerService {
     return top
   }
 
+  /// Moves `now` forward to `instant` (never backward) without running anything: the end of
+  /// `run(until:)` when no event is due before it.
+  public mutating func advance(to instant: SimInstant) {
+    now = max(now, instant)
+  }
+
   /// Removes the next live event and advances `now` to its time; returns its action.
   /// The caller runs the action (so it may schedule more events on this scheduler).
   public mutating func next(until limit: SimInstant? = nil) -> (() -> Void)? {
@@ -119,6 +128,7 @@ public struct EventScheduler: TimerService {
       if let limit, first.time > limit { return nil }
       guard let entry = popMin() else { return nil }
       if cancelled.remove(entry.sequence) != nil { continue }
+      armed.remove(entry.sequence)
       now = entry.time
       return entry.action
     }

@@ -25,3 +25,22 @@ import Testing
   #expect(x == (0..<4).map { _ in b.next() })
   #expect(x != (0..<4).map { _ in c.next() })
 }
+
+@Test func cancelIsConstantTimeAndCountsStayRight() {
+  var scheduler = EventScheduler()
+  var handles: [TimerHandle] = []
+  for index in 0..<10_000 {
+    handles.append(scheduler.schedule(at: SimInstant(microseconds: Int64(index)), {}))
+  }
+  for handle in handles where handle.sequence % 2 == 0 { scheduler.cancel(handle) }
+  #expect(scheduler.pendingCount == 5_000)
+  var fired = 0
+  while let action = scheduler.next() {
+    action()
+    fired += 1
+  }
+  #expect(fired == 5_000)
+  #expect(scheduler.pendingCount == 0)
+  scheduler.cancel(handles[1])  // already fired: ignored
+  #expect(scheduler.pendingCount == 0)
+}

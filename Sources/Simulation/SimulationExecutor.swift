@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+import Synchronization
+
+/// The one executor of a simulation: a FIFO `SerialExecutor & TaskExecutor` whose jobs run only
+/// when the thread driving the simulation drains it (ARCHITECTURE.md, "Determinism contract").
+///
+/// Element actors pin themselves to it (`nonisolated let unownedExecutor =
+/// simulation.executor.asUnownedSerialExecutor()`), and entry tasks start with
+/// `Task(executorPreference: simulation.executor)`, so every job of a simulation runs on one
+/// thread, in the order it was enqueued. Many simulations run side by side, each on its own.
+public final class SimulationExecutor: SerialExecutor, TaskExecutor {
+  /// Ready jobs in FIFO order. Enqueue may come from any thread (a task resumed from outside),
+  /// so the queue is behind a lock; jobs run only on the driving thread.
+  private let ready = Mutex<[UnownedJob]>([])
+  /// The thread draining this executor, or 0 when none is; lets `checkIsolated` tell whether
+  /// a timer callback runs "on" this executor (callbacks run between jobs, on the same thread).
+  private let drivingThread = Atomic<UInt>(0)
+
+  /// Makes an executor with no jobs.
+  public init() {}
+
+  public func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    ready.withLock { $0.append(job) }
+  }
+
+  public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+    UnownedSerialExecutor(ordinary: self)
+  }
+
+  /// Called by the runtime when `assumeIsolated` finds no job of this executor running: the
+  /// simulation's timer callbacks run on the driving thread between jobs, and they are isolated
+  /// to this executor too. Anything else is a programming error and traps here.
+  public func checkIsolated() {
+    precondition(
+      drivingThread.load(ordering: .acquiring) == Self.currentThread,
+      "not on the thread driving this simulation")
+  }
+
+  /// Whether jobs are waiting.
+  public var hasReadyJobs: Bool { ready.withLock { !$0.isEmpty } }
+
+  /// Marks the calling thread as the one driving this executor (for `checkIsolated`).
+  func beginDriving() { drivingThread.store(Self.currentThread, ordering: .releasing) }
+  func endDriving() { drivingThread.store(0, ordering: .releasing) }
+
+  /// Runs every ready job in FIFO order, including jobs those jobs enqueue; returns how many ran.
+  @discardableResult
+  func drain() -> Int {
+    var count = 0
+    while true {
+      let batch = ready.withLock { queue -> [UnownedJob] in
+        let batch = queue
+        queue.removeAll(keepingCapacity: true)
+        return batch
+      }
+      if batch.isEmpty { return count }
+      for job in batch {
+        job.runSynchronously(
+          isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+        count += 1
+      }
+    }
+  }
+
+  static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }
+}
