@@ -24,8 +24,11 @@ public struct SimInstant: Comparable, Hashable, Sendable {
 
 /// A handle that cancels a scheduled event.
 public struct TimerHandle: Hashable, Sendable {
-  /// The event's sequence number, unique within one scheduler.
+  /// The event's sequence number, unique within one scheduler: it orders ties and tells a live
+  /// slot from a reused one.
   public let sequence: UInt64
+  /// Where the event's action is stored (an index into the scheduler's slot table).
+  let slot: UInt32
 }
 
 /// A timer service: what an element needs to arm and cancel timers. A future real-network runtime
@@ -38,22 +41,35 @@ public protocol TimerService {
 }
 
 /// A deterministic event scheduler: a binary heap keyed by (time, sequence), so events at the
-/// same instant run in the order they were scheduled. Cancellation is lazy (O(1) mark, skipped
-/// when popped); schedule and pop are O(log n). No `Task` per timer.
+/// same instant run in the order they were scheduled. Schedule and pop are O(log n); cancel is
+/// O(1). No `Task` per timer.
+///
+/// The heap holds only plain values (time, sequence, slot), so sifting moves no reference
+/// counts; actions live in a slot table. Cancelling frees the slot at once and leaves a stale
+/// heap entry that is skipped when it surfaces (its sequence no longer matches the slot's);
+/// when stale entries outnumber live ones the heap is rebuilt, so a timer that is armed and
+/// cancelled over and over cannot grow it without bound.
 public struct EventScheduler: TimerService {
   private struct Entry {
-    var time: SimInstant
+    var time: Int64
     var sequence: UInt64
-    var action: () -> Void
-    func precedes(_ other: Entry) -> Bool {
+    var slot: UInt32
+    @inline(__always) func precedes(_ other: Entry) -> Bool {
       time != other.time ? time < other.time : sequence < other.sequence
     }
   }
 
+  private struct Slot {
+    /// The sequence of the event stored here, or `free` when the slot is unused.
+    var sequence: UInt64
+    var action: (() -> Void)?
+  }
+  private static let free = UInt64.max
+
   private var heap: [Entry] = []
-  private var cancelled: Set<UInt64> = []
-  /// Sequences of armed events, so `cancel` is O(1) and never scans the heap.
-  private var armed: Set<UInt64> = []
+  private var slots: [Slot] = []
+  private var freeSlots: [UInt32] = []
+  private var staleEntries = 0
   private var nextSequence: UInt64 = 0
 
   /// The current virtual time: the time of the last event run.
@@ -63,23 +79,23 @@ public struct EventScheduler: TimerService {
   public init() {}
 
   /// Number of armed (not cancelled, not fired) events.
-  public var pendingCount: Int { armed.count }
+  public var pendingCount: Int { heap.count - staleEntries }
 
   public mutating func schedule(at instant: SimInstant, _ action: @escaping () -> Void)
     -> TimerHandle
   {
-    let entry = Entry(time: max(instant, now), sequence: nextSequence, action: action)
+    let sequence = nextSequence
     nextSequence += 1
-    armed.insert(entry.sequence)
-    heap.append(entry)
-    var child = heap.count - 1
-    while child > 0 {
-      let parent = (child - 1) / 2
-      guard heap[child].precedes(heap[parent]) else { break }
-      heap.swapAt(child, parent)
-      child = parent
+    let slot: UInt32
+    if let reused = freeSlots.popLast() {
+      slot = reused
+      slots[Int(reused)] = Slot(sequence: sequence, action: action)
+    } else {
+      slot = UInt32(slots.count)
+      slots.append(Slot(sequence: sequence, action: action))
     }
-    return TimerHandle(sequence: entry.sequence)
+    push(Entry(time: max(instant, now).microseconds, sequence: sequence, slot: slot))
+    return TimerHandle(sequence: sequence, slot: slot)
   }
 
   /// Runs `action` after `delay` of virtual time.
@@ -91,28 +107,11 @@ public struct EventScheduler: TimerService {
   }
 
   public mutating func cancel(_ handle: TimerHandle) {
-    if armed.remove(handle.sequence) != nil {
-      cancelled.insert(handle.sequence)
-    }
-  }
-
-  private mutating func popMin() -> Entry? {
-    guard let last = heap.popLast() else { return nil }
-    guard !heap.isEmpty else { return last }
-    let top = heap[0]
-    heap[0] = last
-    var parent = 0
-    while true {
-      let left = 2 * parent + 1
-      let right = left + 1
-      var best = parent
-      if left < heap.count, heap[left].precedes(heap[best]) { best = left }
-      if right < heap.count, heap[right].precedes(heap[best]) { best = right }
-      if best == parent { break }
-      heap.swapAt(parent, best)
-      parent = best
-    }
-    return top
+    let index = Int(handle.slot)
+    guard index < slots.count, slots[index].sequence == handle.sequence else { return }
+    release(slot: handle.slot)
+    staleEntries += 1
+    if staleEntries > 1024, staleEntries * 2 > heap.count { compact() }
   }
 
   /// Moves `now` forward to `instant` (never backward) without running anything: the end of
@@ -121,17 +120,78 @@ public struct EventScheduler: TimerService {
     now = max(now, instant)
   }
 
+  /// The time of the next live event, if any.
+  public mutating func nextTime() -> SimInstant? {
+    dropStaleTop()
+    return heap.first.map { SimInstant(microseconds: $0.time) }
+  }
+
   /// Removes the next live event and advances `now` to its time; returns its action.
   /// The caller runs the action (so it may schedule more events on this scheduler).
   public mutating func next(until limit: SimInstant? = nil) -> (() -> Void)? {
-    while let first = heap.first {
-      if let limit, first.time > limit { return nil }
-      guard let entry = popMin() else { return nil }
-      if cancelled.remove(entry.sequence) != nil { continue }
-      armed.remove(entry.sequence)
-      now = entry.time
-      return entry.action
+    dropStaleTop()
+    guard let first = heap.first else { return nil }
+    if let limit, first.time > limit.microseconds { return nil }
+    popTop()
+    let action = slots[Int(first.slot)].action
+    release(slot: first.slot)
+    now = SimInstant(microseconds: first.time)
+    return action
+  }
+
+  private mutating func release(slot: UInt32) {
+    slots[Int(slot)] = Slot(sequence: Self.free, action: nil)
+    freeSlots.append(slot)
+  }
+
+  private func isLive(_ entry: Entry) -> Bool { slots[Int(entry.slot)].sequence == entry.sequence }
+
+  private mutating func dropStaleTop() {
+    while let first = heap.first, !isLive(first) {
+      popTop()
+      staleEntries -= 1
     }
-    return nil
+  }
+
+  private mutating func compact() {
+    let live = heap.filter { isLive($0) }
+    heap = []
+    heap.reserveCapacity(live.count)
+    for entry in live { push(entry) }
+    staleEntries = 0
+  }
+
+  private mutating func push(_ entry: Entry) {
+    heap.append(entry)
+    var child = heap.count - 1
+    heap.withUnsafeMutableBufferPointer { buffer in
+      while child > 0 {
+        let parent = (child - 1) / 2
+        guard entry.precedes(buffer[parent]) else { break }
+        buffer[child] = buffer[parent]
+        child = parent
+      }
+      buffer[child] = entry
+    }
+  }
+
+  private mutating func popTop() {
+    guard let last = heap.popLast() else { return }
+    let count = heap.count
+    guard count > 0 else { return }
+    heap.withUnsafeMutableBufferPointer { buffer in
+      var hole = 0
+      while true {
+        let left = 2 * hole + 1
+        if left >= count { break }
+        var best = left
+        let right = left + 1
+        if right < count, buffer[right].precedes(buffer[left]) { best = right }
+        guard buffer[best].precedes(last) else { break }
+        buffer[hole] = buffer[best]
+        hole = best
+      }
+      buffer[hole] = last
+    }
   }
 }

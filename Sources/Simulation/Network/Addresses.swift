@@ -1,0 +1,141 @@
+/// An IPv4 or IPv6 address of a simulated host.
+///
+/// Addresses are plain values so that traces, pcap output and SIP headers (Via sent-by,
+/// Contact) can carry the same text a real network would show.
+public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+  /// An IPv4 address, most significant byte first (`10.0.0.1` is `0x0A00_0001`).
+  case v4(UInt32)
+  /// An IPv6 address as its high and low 64 bits.
+  case v6(high: UInt64, low: UInt64)
+
+  /// Parses dotted-quad IPv4 (`192.0.2.1`) or IPv6 text (`2001:db8::1`, with `::`
+  /// compression; brackets allowed). Returns nil for anything else.
+  public init?(_ text: String) {
+    var body = Substring(text)
+    if body.hasPrefix("["), body.hasSuffix("]") { body = body.dropFirst().dropLast() }
+    if body.contains(":") {
+      guard let value = Self.parseV6(body) else { return nil }
+      self = value
+    } else {
+      let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+      guard parts.count == 4 else { return nil }
+      var value: UInt32 = 0
+      for part in parts {
+        guard !part.isEmpty, part.count <= 3, let octet = UInt32(part), octet <= 255 else {
+          return nil
+        }
+        value = value << 8 | octet
+      }
+      self = .v4(value)
+    }
+  }
+
+  private static func parseV6(_ text: Substring) -> IPAddress? {
+    func groups(_ part: Substring) -> [UInt16]? {
+      if part.isEmpty { return [] }
+      var result: [UInt16] = []
+      for group in part.split(separator: ":", omittingEmptySubsequences: false) {
+        guard !group.isEmpty, group.count <= 4, let value = UInt16(group, radix: 16) else {
+          return nil
+        }
+        result.append(value)
+      }
+      return result
+    }
+    var words: [UInt16]
+    let colons = text.indices.filter { text[$0] == ":" }
+    let double = colons.first { index in text.index(after: index) < text.endIndex && text[text.index(after: index)] == ":" }
+    if let double {
+      let after = text.index(double, offsetBy: 2)
+      guard let head = groups(text[..<double]),
+        let tail = groups(text[after...]), head.count + tail.count < 8
+      else { return nil }
+      words = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+    } else {
+      guard let all = groups(text), all.count == 8 else { return nil }
+      words = all
+    }
+    var high: UInt64 = 0
+    var low: UInt64 = 0
+    for (index, word) in words.enumerated() {
+      if index < 4 { high = high << 16 | UInt64(word) } else { low = low << 16 | UInt64(word) }
+    }
+    return .v6(high: high, low: low)
+  }
+
+  /// Whether this is an IPv6 address.
+  public var isV6: Bool {
+    if case .v6 = self { return true }
+    return false
+  }
+
+  /// Dotted quad for IPv4; RFC 5952 text for IPv6 (lower case, longest zero run as `::`).
+  public var description: String {
+    switch self {
+    case .v4(let value):
+      return "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+    case .v6(let high, let low):
+      var words: [UInt16] = []
+      for shift in stride(from: 48, through: 0, by: -16) { words.append(UInt16(high >> shift & 0xFFFF)) }
+      for shift in stride(from: 48, through: 0, by: -16) { words.append(UInt16(low >> shift & 0xFFFF)) }
+      var bestStart = -1
+      var bestLength = 1
+      var index = 0
+      while index < 8 {
+        if words[index] == 0 {
+          var end = index
+          while end < 8, words[end] == 0 { end += 1 }
+          if end - index > bestLength {
+            bestStart = index
+            bestLength = end - index
+          }
+          index = end
+        } else {
+          index += 1
+        }
+      }
+      func hex(_ range: Range<Int>) -> String {
+        words[range].map { String($0, radix: 16) }.joined(separator: ":")
+      }
+      if bestStart < 0 { return hex(0..<8) }
+      return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
+    }
+  }
+
+  /// The 4 or 16 bytes of the address in network order (for pcap headers).
+  public var bytes: [UInt8] {
+    switch self {
+    case .v4(let value): return (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
+    case .v6(let high, let low):
+      return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+        + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+    }
+  }
+}
+
+/// An address and a port: one end of a datagram or a stream.
+public struct SocketAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+  public var address: IPAddress
+  public var port: UInt16
+
+  public init(_ address: IPAddress, _ port: UInt16) {
+    self.address = address
+    self.port = port
+  }
+
+  /// `192.0.2.1:5060`, or `[2001:db8::1]:5060` for IPv6 (RFC 3986 host syntax).
+  public var description: String {
+    address.isV6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+  }
+
+  public static func < (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
+    lhs.address != rhs.address ? lhs.address < rhs.address : lhs.port < rhs.port
+  }
+}
+
+/// The transport a packet travels on, as the trace names it.
+public enum TransportKind: String, Sendable, Hashable {
+  case udp = "UDP"
+  case tcp = "TCP"
+  case tls = "TLS"
+}

@@ -1,0 +1,545 @@
+/// Why a network call was refused.
+public enum NetworkError: Error, Equatable, Sendable, CustomStringConvertible {
+  case unknownHost(String)
+  case duplicateHost(String)
+  case addressInUse(String)
+  case portInUse(host: String, port: UInt16)
+  case hostDown(String)
+  case closed
+  case noAddress(host: String, ipv6: Bool)
+
+  public var description: String {
+    switch self {
+    case .unknownHost(let name): return "unknown host '\(name)'"
+    case .duplicateHost(let name): return "a host named '\(name)' already exists"
+    case .addressInUse(let address): return "address \(address) already belongs to another host"
+    case .portInUse(let host, let port): return "port \(port) on host '\(host)' is already bound"
+    case .hostDown(let name): return "host '\(name)' is down"
+    case .closed: return "the socket or connection is closed"
+    case .noAddress(let host, let ipv6):
+      return "host '\(host)' has no \(ipv6 ? "IPv6" : "IPv4") address"
+    }
+  }
+}
+
+/// A host of the simulated network, as callers see it.
+public struct Host: Sendable, Hashable {
+  /// Index in the network's host table (stable: hosts are never removed).
+  public let index: Int
+  /// The host's unique name (also its stream name for random draws and its default DNS name).
+  public let name: String
+  /// The host's addresses; the first is used when a socket needs a source address.
+  public let addresses: [IPAddress]
+}
+
+/// A datagram as it arrives.
+public struct Datagram: Sendable, Equatable {
+  public var from: SocketAddress
+  public var to: SocketAddress
+  public var payload: [UInt8]
+}
+
+/// A scheduled or immediate change of the network (ARCHITECTURE.md, "Network model").
+public enum NetworkChange: Sendable, Equatable {
+  /// Cut the link between two hosts in both directions.
+  case partition(String, String)
+  /// Cut only the direction `from` → `to`.
+  case partitionOneWay(from: String, to: String)
+  /// Mend both directions between two hosts.
+  case repair(String, String)
+  /// Mend only the direction `from` → `to`.
+  case repairOneWay(from: String, to: String)
+  /// Stop a host: its sockets and streams close, packets to it are dropped.
+  case crash(String)
+  /// Bring a crashed host back (with no sockets; its restart hooks rebind them).
+  case restart(String)
+  /// Override the conditions of the link `from` → `to`.
+  case link(from: String, to: String, LinkConditions)
+  /// Replace the default conditions of every link without an override.
+  case defaultLink(LinkConditions)
+}
+
+/// What is still alive in a simulation: the "nothing left over" check of scenario tests.
+public struct Leftovers: Sendable, Equatable, CustomStringConvertible {
+  /// Datagrams and stream segments sent and not yet delivered or dropped.
+  public var packetsInFlight: Int
+  /// Events armed by elements and scenario code (timers, sleeps), not counting the network's own.
+  public var timersArmed: Int
+  /// Stream connections open (or connecting) on any host.
+  public var openStreams: Int
+
+  public var isEmpty: Bool { packetsInFlight == 0 && timersArmed == 0 && openStreams == 0 }
+
+  public var description: String {
+    "\(packetsInFlight) packets in flight, \(timersArmed) timers armed, \(openStreams) open streams"
+  }
+}
+
+/// The simulated network: hosts, addresses, datagram sockets, ordered streams, a name service,
+/// links with faults, partitions and crashes, and the trace of every packet.
+///
+/// It knows nothing about SIP: it moves bytes. Like the rest of a simulation it is used only from
+/// the thread driving the simulation (jobs of pinned actors, scheduled callbacks and scenario
+/// code run there), which is why it is `@unchecked Sendable` and takes no locks.
+///
+/// Fault model: a datagram crosses a link only if the link is up (not partitioned, both hosts
+/// up) both when it leaves and when it arrives. Loss, duplication, reordering and delay are drawn
+/// when it leaves, from the link's own random stream (`link A->B`), in a fixed order: loss, delay,
+/// reorder, duplicate (and the copy's delay). Drops decided at send (`loss`, `mtu`,
+/// `partition`, `no-route`) are traced then; drops decided at arrival (`partition`,
+/// `host-down`, `port-unreachable`) are traced at arrival time.
+public final class Network: @unchecked Sendable {
+  public let simulation: Simulation
+  public let trace: Trace
+  /// Conditions of every link without an override.
+  public var defaultLink: LinkConditions
+
+  struct HostState {
+    var name: String
+    var addresses: [IPAddress]
+    var isUp = true
+    var datagramSockets: [UInt16: DatagramSocket] = [:]
+    var listeners: [UInt16: StreamListener] = [:]
+    var nextEphemeralPort: UInt16 = 49152
+    var restartHooks: [@Sendable (Host) -> Void] = []
+  }
+
+  var hosts: [HostState] = []
+  private var hostIndexByName: [String: Int] = [:]
+  private var hostIndexByAddress: [IPAddress: Int] = [:]
+  private var linkOverrides: [UInt64: LinkConditions] = [:]
+  private var linkRandoms: [UInt64: SimRandom] = [:]
+  private var blockedLinks: Set<UInt64> = []
+  private var addressRecords: [String: [IPAddress]] = [:]
+  private var serviceRecords: [String: [ServiceRecord]] = [:]
+  var connections: [Int: StreamConnection] = [:]
+  private var nextConnectionID = 1
+  private var nextPacketID: Int64 = 1
+  private var networkEventsPending = 0
+
+  /// Packets (datagrams and stream segments) sent and not yet delivered or dropped.
+  public private(set) var packetsInFlight = 0
+
+  /// Makes a network on `simulation`, recording into a new trace.
+  public init(
+    simulation: Simulation, defaultLink: LinkConditions = .perfect, trace: Trace = Trace()
+  ) {
+    self.simulation = simulation
+    self.defaultLink = defaultLink
+    self.trace = trace
+  }
+
+  // MARK: Hosts and names
+
+  /// Adds a host. Without `addresses` it gets `10.x.y.z` from its index (10.0.0.1 first).
+  @discardableResult
+  public func addHost(_ name: String, addresses: [IPAddress] = []) throws(NetworkError) -> Host {
+    guard hostIndexByName[name] == nil else { throw .duplicateHost(name) }
+    let index = hosts.count
+    var assigned = addresses
+    if assigned.isEmpty { assigned = [.v4(0x0A00_0001 &+ UInt32(truncatingIfNeeded: index))] }
+    for address in assigned where hostIndexByAddress[address] != nil {
+      throw .addressInUse(address.description)
+    }
+    for address in assigned { hostIndexByAddress[address] = index }
+    hostIndexByName[name] = index
+    hosts.append(HostState(name: name, addresses: assigned))
+    return Host(index: index, name: name, addresses: assigned)
+  }
+
+  /// The host called `name`.
+  public func host(named name: String) throws(NetworkError) -> Host {
+    guard let index = hostIndexByName[name] else { throw .unknownHost(name) }
+    return host(at: index)
+  }
+
+  /// The host owning `address`, if any.
+  public func host(for address: IPAddress) -> Host? {
+    hostIndexByAddress[address].map { host(at: $0) }
+  }
+
+  /// Every host, in the order added.
+  public var allHosts: [Host] { hosts.indices.map { host(at: $0) } }
+
+  func host(at index: Int) -> Host {
+    Host(index: index, name: hosts[index].name, addresses: hosts[index].addresses)
+  }
+
+  /// Whether `host` is up (not crashed).
+  public func isUp(_ host: String) throws(NetworkError) -> Bool {
+    hosts[try index(of: host)].isUp
+  }
+
+  func index(of name: String) throws(NetworkError) -> Int {
+    guard let index = hostIndexByName[name] else { throw .unknownHost(name) }
+    return index
+  }
+
+  /// Registers a hook run when `host` restarts after a crash, so its elements can rebind.
+  public func onRestart(of host: String, _ hook: @escaping @Sendable (Host) -> Void)
+    throws(NetworkError)
+  {
+    hosts[try index(of: host)].restartHooks.append(hook)
+  }
+
+  /// Name service: an address record (`A`/`AAAA`) for `domain` (case-insensitive), appended to
+  /// any already there.
+  public func addAddressRecord(_ domain: String, _ addresses: [IPAddress]) {
+    addressRecords[domain.lowercased(), default: []].append(contentsOf: addresses)
+  }
+
+  /// Name service: a service record (`SRV`, RFC 2782) such as `_sip._udp.biloxi.example.com`.
+  public func addServiceRecord(_ record: ServiceRecord) {
+    serviceRecords[record.name.lowercased(), default: []].append(record)
+  }
+
+  /// Resolves a domain name to addresses: its address records, or else the host of that name.
+  public func resolve(_ domain: String) -> [IPAddress] {
+    if let records = addressRecords[domain.lowercased()] { return records }
+    if let index = hostIndexByName[domain] { return hosts[index].addresses }
+    return []
+  }
+
+  /// Service records for `name`, by priority, then in the order they were added.
+  public func services(_ name: String) -> [ServiceRecord] {
+    let records = serviceRecords[name.lowercased()] ?? []
+    return records.enumerated().sorted {
+      $0.element.priority != $1.element.priority
+        ? $0.element.priority < $1.element.priority : $0.offset < $1.offset
+    }.map(\.element)
+  }
+
+  // MARK: Links and faults
+
+  static func pairKey(_ from: Int, _ to: Int) -> UInt64 {
+    UInt64(UInt32(truncatingIfNeeded: from)) << 32 | UInt64(UInt32(truncatingIfNeeded: to))
+  }
+
+  /// The conditions of the link `from` → `to`.
+  public func link(from: String, to: String) throws(NetworkError) -> LinkConditions {
+    conditions(try index(of: from), try index(of: to))
+  }
+
+  func conditions(_ from: Int, _ to: Int) -> LinkConditions {
+    linkOverrides[Self.pairKey(from, to)] ?? defaultLink
+  }
+
+  func isBlocked(_ from: Int, _ to: Int) -> Bool {
+    !blockedLinks.isEmpty && blockedLinks.contains(Self.pairKey(from, to))
+  }
+
+  /// Runs `body` with the random stream of the link `from` → `to` (`link A->B`).
+  func withLinkRandom<R>(_ from: Int, _ to: Int, _ body: (inout SimRandom) -> R) -> R {
+    let key = Self.pairKey(from, to)
+    var random =
+      linkRandoms[key]
+      ?? simulation.random(stream: "link \(hosts[from].name)->\(hosts[to].name)")
+    let result = body(&random)
+    linkRandoms[key] = random
+    return result
+  }
+
+  /// Applies a change now, and traces it.
+  public func apply(_ change: NetworkChange) throws(NetworkError) {
+    switch change {
+    case .partition(let a, let b):
+      let (x, y) = (try index(of: a), try index(of: b))
+      blockedLinks.insert(Self.pairKey(x, y))
+      blockedLinks.insert(Self.pairKey(y, x))
+      recordChange("partition", ("hosts", .string("\(a)<->\(b)")))
+    case .partitionOneWay(let from, let to):
+      blockedLinks.insert(Self.pairKey(try index(of: from), try index(of: to)))
+      recordChange("partition", ("hosts", .string("\(from)->\(to)")))
+    case .repair(let a, let b):
+      let (x, y) = (try index(of: a), try index(of: b))
+      blockedLinks.remove(Self.pairKey(x, y))
+      blockedLinks.remove(Self.pairKey(y, x))
+      recordChange("repair", ("hosts", .string("\(a)<->\(b)")))
+    case .repairOneWay(let from, let to):
+      blockedLinks.remove(Self.pairKey(try index(of: from), try index(of: to)))
+      recordChange("repair", ("hosts", .string("\(from)->\(to)")))
+    case .crash(let name):
+      let index = try index(of: name)
+      guard hosts[index].isUp else { return }
+      hosts[index].isUp = false
+      recordChange("crash", ("host", .string(name)))
+      closeEverything(onHost: index)
+    case .restart(let name):
+      let index = try index(of: name)
+      guard !hosts[index].isUp else { return }
+      hosts[index].isUp = true
+      recordChange("restart", ("host", .string(name)))
+      let host = host(at: index)
+      for hook in hosts[index].restartHooks { hook(host) }
+    case .link(let from, let to, let conditions):
+      linkOverrides[Self.pairKey(try index(of: from), try index(of: to))] = conditions
+      recordChange("link", ("hosts", .string("\(from)->\(to)")))
+    case .defaultLink(let conditions):
+      defaultLink = conditions
+      recordChange("link", ("hosts", .string("default")))
+    }
+  }
+
+  /// Overrides the link conditions between two hosts, both directions unless `oneWay`.
+  public func setLink(
+    _ conditions: LinkConditions, from: String, to: String, oneWay: Bool = false
+  ) throws(NetworkError) {
+    try apply(.link(from: from, to: to, conditions))
+    if !oneWay { try apply(.link(from: to, to: from, conditions)) }
+  }
+
+  /// Applies `change` at virtual time `instant`. Host names are checked now, so a typo fails
+  /// here rather than in the middle of a run.
+  public func schedule(_ change: NetworkChange, at instant: SimInstant) throws(NetworkError) {
+    switch change {
+    case .partition(let a, let b), .repair(let a, let b):
+      _ = try index(of: a)
+      _ = try index(of: b)
+    case .partitionOneWay(let a, let b), .repairOneWay(let a, let b), .link(let a, let b, _):
+      _ = try index(of: a)
+      _ = try index(of: b)
+    case .crash(let name), .restart(let name):
+      _ = try index(of: name)
+    case .defaultLink:
+      break
+    }
+    networkEventsPending += 1
+    simulation.schedule(at: instant) { [self] in
+      networkEventsPending -= 1
+      try? apply(change)  // names were checked when scheduled
+    }
+  }
+
+  private func recordChange(_ event: String, _ field: (String, TraceValue)) {
+    trace.record(TraceEvent(time: simulation.now.microseconds, event: event, fields: [field]))
+  }
+
+  private func closeEverything(onHost index: Int) {
+    let sockets = hosts[index].datagramSockets.values.sorted { $0.local.port < $1.local.port }
+    for socket in sockets { socket.isOpen = false }
+    hosts[index].datagramSockets = [:]
+    for listener in hosts[index].listeners.values { listener.isOpen = false }
+    hosts[index].listeners = [:]
+    let dead = connections.values.filter { $0.hostIndex == index }.sorted { $0.id < $1.id }
+    for connection in dead {
+      connection.state = .closed
+      connections[connection.id] = nil
+    }
+  }
+
+  // MARK: Leftovers
+
+  /// What is still alive: packets in flight, timers armed, open streams.
+  public var leftovers: Leftovers {
+    Leftovers(
+      packetsInFlight: packetsInFlight,
+      timersArmed: simulation.timersArmed - networkEventsPending,
+      openStreams: connections.count)
+  }
+
+  // MARK: Datagrams
+
+  /// Binds a datagram (UDP) socket on `host` at `port` (0 picks an ephemeral port). `receive`
+  /// runs on the driving thread when a datagram arrives.
+  public func bindDatagram(
+    host name: String, port: UInt16 = 0, ipv6: Bool = false,
+    receive: @escaping @Sendable (Datagram) -> Void
+  ) throws(NetworkError) -> DatagramSocket {
+    let index = try index(of: name)
+    guard hosts[index].isUp else { throw .hostDown(name) }
+    guard let address = hosts[index].addresses.first(where: { $0.isV6 == ipv6 }) else {
+      throw .noAddress(host: name, ipv6: ipv6)
+    }
+    let chosen = port == 0 ? ephemeralPort(index) : port
+    guard hosts[index].datagramSockets[chosen] == nil else {
+      throw .portInUse(host: name, port: chosen)
+    }
+    let socket = DatagramSocket(
+      network: self, hostIndex: index, local: SocketAddress(address, chosen), receive: receive)
+    hosts[index].datagramSockets[chosen] = socket
+    return socket
+  }
+
+  /// Binds a datagram socket whose arrivals run isolated to `actor` (pinned to this simulation's
+  /// executor), without a `Task` per datagram.
+  public func bindDatagram<A: Actor>(
+    host name: String, port: UInt16 = 0, ipv6: Bool = false, into actor: A,
+    receive: @escaping @Sendable (isolated A, Datagram) -> Void
+  ) throws(NetworkError) -> DatagramSocket {
+    try bindDatagram(host: name, port: port, ipv6: ipv6) { datagram in
+      actor.assumeIsolated { receive($0, datagram) }
+    }
+  }
+
+  func ephemeralPort(_ index: Int) -> UInt16 {
+    while true {
+      let port = hosts[index].nextEphemeralPort
+      hosts[index].nextEphemeralPort = port == UInt16.max ? 49152 : port + 1
+      if hosts[index].datagramSockets[port] == nil && hosts[index].listeners[port] == nil {
+        return port
+      }
+    }
+  }
+
+  func unbind(_ socket: DatagramSocket) {
+    if hosts[socket.hostIndex].datagramSockets[socket.local.port] === socket {
+      hosts[socket.hostIndex].datagramSockets[socket.local.port] = nil
+    }
+  }
+
+  func nextPacket() -> Int64 {
+    defer { nextPacketID += 1 }
+    return nextPacketID
+  }
+
+  func record(
+    _ event: String, from: SocketAddress, to: SocketAddress, transport: TransportKind,
+    payload: [UInt8], fields: @autoclosure () -> [(String, TraceValue)]
+  ) {
+    guard trace.isRecording else {
+      trace.countUnrecorded()
+      return
+    }
+    trace.record(
+      TraceEvent(
+        time: simulation.now.microseconds, event: event, from: from, to: to,
+        transport: transport, bytes: payload.count, payload: payload, fields: fields()))
+  }
+
+  func sendDatagram(from socket: DatagramSocket, to destination: SocketAddress, _ payload: [UInt8])
+  {
+    let packet = nextPacket()
+    let source = socket.local
+    record("send", from: source, to: destination, transport: .udp, payload: payload,
+      fields: [("packet", .integer(packet))])
+    func drop(_ reason: String) {
+      record("drop", from: source, to: destination, transport: .udp, payload: payload,
+        fields: [("packet", .integer(packet)), ("reason", .string(reason))])
+    }
+    guard let target = hostIndexByAddress[destination.address] else { return drop("no-route") }
+    let from = socket.hostIndex
+    if isBlocked(from, target) { return drop("partition") }
+    let link = conditions(from, target)
+    let overhead = destination.address.isV6 ? 48 : 28
+    if payload.count + overhead > link.mtu { return drop("mtu") }
+    let base = link.latency.microsecondsValue
+    let plan = withLinkRandom(from, target) { random -> (lost: Bool, delay: Int64, copy: Int64?) in
+      if random.chance(link.lossProbability) { return (true, 0, nil) }
+      var delay = base + link.jitter.draw(&random)
+      if random.chance(link.reorderProbability) { delay += link.reorderDelay.microsecondsValue }
+      var copy: Int64?
+      if random.chance(link.duplicateProbability) { copy = base + link.jitter.draw(&random) }
+      return (false, delay, copy)
+    }
+    if plan.lost { return drop("loss") }
+    let datagram = Datagram(from: source, to: destination, payload: payload)
+    scheduleArrival(datagram, packet: packet, from: from, to: target, after: plan.delay)
+    if let copy = plan.copy {
+      record("duplicate", from: source, to: destination, transport: .udp, payload: payload,
+        fields: [("packet", .integer(packet))])
+      scheduleArrival(datagram, packet: packet, from: from, to: target, after: copy)
+    }
+  }
+
+  private func scheduleArrival(
+    _ datagram: Datagram, packet: Int64, from: Int, to target: Int, after delay: Int64
+  ) {
+    packetsInFlight += 1
+    networkEventsPending += 1
+    let at = SimInstant(microseconds: simulation.now.microseconds + delay)
+    simulation.schedule(at: at) { [self] in
+      packetsInFlight -= 1
+      networkEventsPending -= 1
+      arrive(datagram, packet: packet, from: from, to: target)
+    }
+  }
+
+  private func arrive(_ datagram: Datagram, packet: Int64, from: Int, to target: Int) {
+    func drop(_ reason: String) {
+      record("drop", from: datagram.from, to: datagram.to, transport: .udp,
+        payload: datagram.payload,
+        fields: [("packet", .integer(packet)), ("reason", .string(reason))])
+    }
+    guard hosts[target].isUp else { return drop("host-down") }
+    if isBlocked(from, target) { return drop("partition") }
+    guard let socket = hosts[target].datagramSockets[datagram.to.port] else {
+      return drop("port-unreachable")
+    }
+    record("deliver", from: datagram.from, to: datagram.to, transport: .udp,
+      payload: datagram.payload, fields: [("packet", .integer(packet))])
+    socket.receive(datagram)
+  }
+
+  // MARK: Stream bookkeeping (see Streams.swift)
+
+  func beginNetworkEvent() {
+    packetsInFlight += 1
+    networkEventsPending += 1
+  }
+
+  func endNetworkEvent() {
+    packetsInFlight -= 1
+    networkEventsPending -= 1
+  }
+
+  func makeConnectionID() -> Int {
+    defer { nextConnectionID += 1 }
+    return nextConnectionID
+  }
+}
+
+/// A service record (RFC 2782), enough of RFC 3263 for a SIP URI's domain to find its proxy.
+public struct ServiceRecord: Sendable, Equatable {
+  /// For example `_sip._udp.biloxi.example.com`.
+  public var name: String
+  public var priority: UInt16
+  public var weight: UInt16
+  public var port: UInt16
+  /// The host name to resolve for an address.
+  public var target: String
+
+  public init(name: String, priority: UInt16 = 0, weight: UInt16 = 0, port: UInt16, target: String)
+  {
+    self.name = name
+    self.priority = priority
+    self.weight = weight
+    self.port = port
+    self.target = target
+  }
+}
+
+/// A bound datagram socket. Closing it unbinds the port; datagrams to it are then dropped with
+/// reason `port-unreachable`.
+public final class DatagramSocket: @unchecked Sendable {
+  unowned let network: Network
+  let hostIndex: Int
+  /// The address and port this socket is bound to.
+  public let local: SocketAddress
+  let receive: @Sendable (Datagram) -> Void
+  /// False once closed (or once its host crashed).
+  public internal(set) var isOpen = true
+
+  init(
+    network: Network, hostIndex: Int, local: SocketAddress,
+    receive: @escaping @Sendable (Datagram) -> Void
+  ) {
+    self.network = network
+    self.hostIndex = hostIndex
+    self.local = local
+    self.receive = receive
+  }
+
+  /// Sends `payload` to `destination`. The network decides (and traces) whether and when it
+  /// arrives.
+  public func send(_ payload: [UInt8], to destination: SocketAddress) throws(NetworkError) {
+    guard isOpen else { throw .closed }
+    network.sendDatagram(from: self, to: destination, payload)
+  }
+
+  /// Closes the socket and frees its port.
+  public func close() {
+    guard isOpen else { return }
+    isOpen = false
+    network.unbind(self)
+  }
+}

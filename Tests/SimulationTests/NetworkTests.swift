@@ -1,0 +1,267 @@
+import Simulation
+import Synchronization
+import Testing
+
+/// Counts deliveries a test inspects after the run.
+final class Inbox: Sendable {
+  private let items = Mutex<[[UInt8]]>([])
+  func append(_ item: [UInt8]) { items.withLock { $0.append(item) } }
+  var all: [[UInt8]] { items.withLock { $0 } }
+}
+
+/// Two hosts `a` and `b`, a UDP socket on each (b listens on 5060), and `count` datagrams from
+/// a to b, one every `interval`, each carrying its index.
+func sendStream(
+  seed: UInt64 = 1, link: LinkConditions, count: Int, interval: Duration = .milliseconds(1),
+  changes: [(NetworkChange, SimInstant)] = []
+) throws -> (Simulation, Network) {
+  let simulation = Simulation(seed: seed)
+  let network = Network(simulation: simulation, defaultLink: link)
+  try network.addHost("a")
+  try network.addHost("b")
+  for (change, instant) in changes { try network.schedule(change, at: instant) }
+  let receiver = try network.bindDatagram(host: "b", port: 5060) { _ in }
+  let sender = try network.bindDatagram(host: "a", port: 5060) { _ in }
+  for index in 0..<count {
+    simulation.schedule(at: SimInstant(microseconds: 0).advanced(by: interval * index)) {
+      try? sender.send(Array("\(index)".utf8), to: receiver.local)
+    }
+  }
+  simulation.runUntilIdle()
+  return (simulation, network)
+}
+
+func integer(_ event: TraceEvent, _ name: String) -> Int64? {
+  if case .integer(let value) = event.field(name) { return value }
+  return nil
+}
+
+func string(_ event: TraceEvent, _ name: String) -> String? {
+  if case .string(let value) = event.field(name) { return value }
+  return nil
+}
+
+/// Within `sigmas` standard deviations of a binomial proportion.
+func near(_ observed: Int, of total: Int, _ probability: Double, sigmas: Double = 5) -> Bool {
+  let expected = probability * Double(total)
+  let deviation = (Double(total) * probability * (1 - probability)).squareRoot()
+  return abs(Double(observed) - expected) <= sigmas * deviation
+}
+
+struct NetworkTests {
+  @Test func datagramArrivesAfterLatencyAndTraceLineHasTheDocumentedKeys() throws {
+    let simulation = Simulation(seed: 3)
+    let network = Network(simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(15)))
+    try network.addHost("alice", addresses: [IPAddress("192.0.2.1").unwrapped()])
+    try network.addHost("bob", addresses: [IPAddress("192.0.2.2").unwrapped()])
+    let inbox = Inbox()
+    let bob = try network.bindDatagram(host: "bob", port: 5060) { inbox.append($0.payload) }
+    let alice = try network.bindDatagram(host: "alice", port: 5070) { _ in }
+    try alice.send(Array("hi \"bob\"\r\n".utf8), to: bob.local)
+    #expect(network.leftovers.packetsInFlight == 1)
+    simulation.runUntilIdle()
+    #expect(inbox.all == [Array("hi \"bob\"\r\n".utf8)])
+    #expect(simulation.now == SimInstant(microseconds: 15_000))
+    #expect(
+      network.trace.jsonLines() == """
+        {"t":0,"event":"send","from":"192.0.2.1:5070","to":"192.0.2.2:5060","transport":"UDP","bytes":10,"packet":1,"payload":"hi \\"bob\\"\\r\\n"}
+        {"t":15000,"event":"deliver","from":"192.0.2.1:5070","to":"192.0.2.2:5060","transport":"UDP","bytes":10,"packet":1,"payload":"hi \\"bob\\"\\r\\n"}
+
+        """)
+    #expect(network.leftovers.isEmpty)
+  }
+
+  @Test func lossRateMatchesOverManyPackets() throws {
+    let count = 100_000
+    let (_, network) = try sendStream(link: LinkConditions(lossProbability: 0.1), count: count)
+    let lost = network.trace.events(named: "drop").filter { string($0, "reason") == "loss" }
+    #expect(near(lost.count, of: count, 0.1), "lost \(lost.count)")
+    #expect(network.trace.events(named: "deliver").count == count - lost.count)
+    #expect(network.leftovers.isEmpty)
+  }
+
+  @Test func duplicationRateMatchesOverManyPackets() throws {
+    let count = 100_000
+    let (_, network) = try sendStream(
+      link: LinkConditions(duplicateProbability: 0.05), count: count)
+    let duplicates = network.trace.events(named: "duplicate").count
+    #expect(near(duplicates, of: count, 0.05), "duplicated \(duplicates)")
+    #expect(network.trace.events(named: "deliver").count == count + duplicates)
+  }
+
+  @Test func reorderRateMatchesOverManyPackets() throws {
+    let count = 100_000
+    let (_, network) = try sendStream(
+      link: LinkConditions(reorderProbability: 0.02, reorderDelay: .milliseconds(20)),
+      count: count)
+    var highest: Int64 = 0
+    var overtaken = 0
+    for event in network.trace.events(named: "deliver") {
+      guard let packet = integer(event, "packet") else { continue }
+      if packet < highest { overtaken += 1 } else { highest = packet }
+    }
+    #expect(near(overtaken, of: count, 0.02), "reordered \(overtaken)")
+  }
+
+  @Test(arguments: [
+    Jitter.uniform(max: .milliseconds(5)),
+    Jitter.pareto(scale: .milliseconds(1), shape: 1.5, max: .milliseconds(50)),
+  ])
+  func latencyStaysInsideItsRange(jitter: Jitter) throws {
+    let count = 100_000
+    let (_, network) = try sendStream(
+      link: LinkConditions(latency: .milliseconds(10), jitter: jitter), count: count)
+    var sentAt: [Int64: Int64] = [:]
+    for event in network.trace.events(named: "send") {
+      if let packet = integer(event, "packet") { sentAt[packet] = event.time }
+    }
+    let delays = network.trace.events(named: "deliver").compactMap { event -> Int64? in
+      guard let packet = integer(event, "packet"), let sent = sentAt[packet] else { return nil }
+      return event.time - sent
+    }
+    let maximum = 10_000 + Int64(jitter.maximum.components.seconds * 1_000_000)
+      + jitter.maximum.components.attoseconds / 1_000_000_000_000
+    #expect(delays.count == count)
+    #expect(delays.allSatisfy { $0 >= 10_000 && $0 <= maximum })
+    let mean = Double(delays.reduce(0, +)) / Double(count) - 10_000
+    switch jitter {
+    case .uniform:
+      #expect(abs(mean - 2_500) < 50, "mean jitter \(mean)")
+    case .pareto:
+      // Lomax mean is scale / (shape - 1) = 2 ms before the cut; the tail is really heavy.
+      #expect(mean > 1_500 && mean < 2_100, "mean jitter \(mean)")
+      #expect(delays.filter { $0 > 10_000 + 20_000 }.count > 100)
+    case .none:
+      break
+    }
+  }
+
+  @Test func oversizeDatagramsAreDroppedWithAReason() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation, defaultLink: LinkConditions(mtu: 1500))
+    try network.addHost("a")
+    try network.addHost("b")
+    let inbox = Inbox()
+    let b = try network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
+    let a = try network.bindDatagram(host: "a") { _ in }
+    try a.send(Array(repeating: 65, count: 1472), to: b.local)  // 1472 + 28 = 1500: fits
+    try a.send(Array(repeating: 66, count: 1473), to: b.local)
+    simulation.runUntilIdle()
+    #expect(inbox.all.map(\.count) == [1472])
+    #expect(network.trace.events(named: "drop").map { string($0, "reason") } == ["mtu"])
+  }
+
+  @Test func partitionDropsExactlyInsideItsWindow() throws {
+    let (_, network) = try sendStream(
+      link: LinkConditions(latency: .milliseconds(10)), count: 400,
+      changes: [
+        (.partition("a", "b"), SimInstant(microseconds: 100_000)),
+        (.repair("a", "b"), SimInstant(microseconds: 200_000)),
+      ])
+    var sentAt: [Int64: Int64] = [:]
+    for event in network.trace.events(named: "send") {
+      if let packet = integer(event, "packet") { sentAt[packet] = event.time }
+    }
+    let dropped = network.trace.events(named: "drop").compactMap { integer($0, "packet") }
+      .compactMap { sentAt[$0] }.sorted()
+    // Sent inside [100, 200) ms, or in flight when it began (sent in [90, 100) ms).
+    #expect(dropped == Array(stride(from: Int64(90_000), to: 200_000, by: 1_000)))
+    #expect(network.trace.events(named: "deliver").count == 400 - 110)
+  }
+
+  @Test func oneWayPartitionBlocksOnlyOneDirection() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    try network.addHost("a")
+    try network.addHost("b")
+    try network.apply(.partitionOneWay(from: "a", to: "b"))
+    let atA = Inbox()
+    let atB = Inbox()
+    let a = try network.bindDatagram(host: "a", port: 1) { atA.append($0.payload) }
+    let b = try network.bindDatagram(host: "b", port: 1) { atB.append($0.payload) }
+    try a.send([1], to: b.local)
+    try b.send([2], to: a.local)
+    simulation.runUntilIdle()
+    #expect(atA.all == [[2]])
+    #expect(atB.all.isEmpty)
+    try network.apply(.repairOneWay(from: "a", to: "b"))
+    try a.send([3], to: b.local)
+    simulation.runUntilIdle()
+    #expect(atB.all == [[3]])
+  }
+
+  @Test func crashedHostReceivesNothingAndRestartRunsItsHooks() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    try network.addHost("a")
+    try network.addHost("b")
+    let inbox = Inbox()
+    let b = try network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
+    let a = try network.bindDatagram(host: "a") { _ in }
+    let restarted = Inbox()
+    try network.onRestart(of: "b") { host in
+      restarted.append(Array(host.name.utf8))
+      _ = try? network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
+    }
+    try network.schedule(.crash("b"), at: SimInstant(microseconds: 1_000_000))
+    try network.schedule(.restart("b"), at: SimInstant(microseconds: 2_000_000))
+    for second in 0..<3 {
+      simulation.schedule(at: SimInstant(microseconds: Int64(second) * 1_000_000 + 500_000)) {
+        try? a.send([UInt8(second)], to: b.local)
+      }
+    }
+    // Sent just before the crash, arriving after it.
+    simulation.schedule(at: SimInstant(microseconds: 995_000)) { try? a.send([9], to: b.local) }
+    simulation.runUntilIdle()
+    #expect(inbox.all == [[0], [2]])
+    #expect(restarted.all == [Array("b".utf8)])
+    #expect(!b.isOpen)
+    let reasons = network.trace.events(named: "drop").compactMap { string($0, "reason") }
+    #expect(reasons == ["host-down", "host-down"])
+    #expect(throws: NetworkError.hostDown("b")) {
+      try network.apply(.crash("b"))
+      _ = try network.bindDatagram(host: "b", port: 7) { _ in }
+    }
+  }
+
+  @Test func nameServiceResolvesRecordsHostsAndServices() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    let proxy = try network.addHost("proxy.biloxi.example.com")
+    try network.addHost("v6", addresses: [IPAddress("2001:db8::10").unwrapped()])
+    network.addAddressRecord("biloxi.example.com", proxy.addresses)
+    network.addServiceRecord(
+      ServiceRecord(name: "_sip._udp.biloxi.example.com", priority: 20, port: 5070, target: "b2"))
+    network.addServiceRecord(
+      ServiceRecord(
+        name: "_sip._udp.biloxi.example.com", priority: 10, port: 5060,
+        target: "proxy.biloxi.example.com"))
+    #expect(network.resolve("BILOXI.example.com") == [IPAddress.v4(0x0A00_0001)])
+    #expect(network.resolve("v6").map(\.description) == ["2001:db8::10"])
+    #expect(network.resolve("nowhere.example").isEmpty)
+    #expect(network.services("_sip._udp.biloxi.example.com").map(\.port) == [5060, 5070])
+    #expect(throws: NetworkError.duplicateHost("v6")) { try network.addHost("v6") }
+    #expect(throws: NetworkError.unknownHost("nobody")) { try network.apply(.crash("nobody")) }
+  }
+
+  @Test(arguments: [
+    ("192.0.2.1", "192.0.2.1"), ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"), ("::", "::"),
+    ("[::1]", "::1"), ("2001:db8:0:1:0:0:0:0", "2001:db8:0:1::"),
+    ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),
+  ])
+  func addressesParseAndPrintCanonically(input: String, printed: String) {
+    #expect(IPAddress(input)?.description == printed)
+  }
+
+  @Test(arguments: ["256.0.0.1", "1.2.3", "1::2::3", "12345::", "a.b.c.d", "", "1.2.3.4.5"])
+  func badAddressesAreRejected(input: String) {
+    #expect(IPAddress(input) == nil)
+  }
+}
+
+extension Optional {
+  /// Unwraps or fails the test with a thrown error (no force unwrap).
+  func unwrapped(sourceLocation: SourceLocation = #_sourceLocation) throws -> Wrapped {
+    try #require(self, sourceLocation: sourceLocation)
+  }
+}
