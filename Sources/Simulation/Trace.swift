@@ -1,5 +1,5 @@
 /// A value of an event-specific trace field.
-public enum TraceValue: Sendable, Equatable {
+public enum TraceValue: Sendable, Hashable {
   case string(String)
   case integer(Int64)
   case bool(Bool)
