@@ -48,8 +48,14 @@ public struct SimRandom: RandomNumberGenerator, Sendable {
 /// FNV-1a 64-bit hash of the UTF-8 bytes of `text` (offset basis 0xcbf29ce484222325, prime
 /// 0x100000001b3). Fixed and documented, unlike Swift's per-process seeded `Hasher`.
 public func fnv1a64(_ text: String) -> UInt64 {
-  var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-  for byte in text.utf8 {
+  fnv1a64(continuing: 0xcbf2_9ce4_8422_2325, text.utf8)
+}
+
+/// Continues an FNV-1a 64 hash over more bytes: `fnv1a64(continuing: fnv1a64("ab"), "c".utf8)`
+/// equals `fnv1a64("abc")`. Lets the network hash `link A->B` without building the string.
+public func fnv1a64(continuing hash: UInt64, _ bytes: some Sequence<UInt8>) -> UInt64 {
+  var hash = hash
+  for byte in bytes {
     hash ^= UInt64(byte)
     hash &*= 0x0000_0100_0000_01b3
   }

@@ -19,6 +19,9 @@ public final class SimulationExecutor: SerialExecutor, TaskExecutor {
   /// The thread draining this executor, or 0 when none is; lets `checkIsolated` tell whether
   /// a timer callback runs "on" this executor (callbacks run between jobs, on the same thread).
   private let drivingThread = Atomic<UInt>(0)
+  /// Jobs enqueued and not yet taken, so the driving loop can skip the lock when idle (it checks
+  /// between every event).
+  private let readyCount = Atomic<Int>(0)
 
   /// Makes an executor with no jobs.
   public init() {}
@@ -26,6 +29,7 @@ public final class SimulationExecutor: SerialExecutor, TaskExecutor {
   public func enqueue(_ job: consuming ExecutorJob) {
     let job = UnownedJob(job)
     ready.withLock { $0.append(job) }
+    readyCount.add(1, ordering: .releasing)
   }
 
   public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
@@ -52,19 +56,20 @@ public final class SimulationExecutor: SerialExecutor, TaskExecutor {
   @discardableResult
   func drain() -> Int {
     var count = 0
-    while true {
+    while readyCount.load(ordering: .acquiring) > 0 {
       let batch = ready.withLock { queue -> [UnownedJob] in
         let batch = queue
         queue.removeAll(keepingCapacity: true)
         return batch
       }
-      if batch.isEmpty { return count }
+      readyCount.subtract(batch.count, ordering: .releasing)
       for job in batch {
         job.runSynchronously(
           isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
         count += 1
       }
     }
+    return count
   }
 
   static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }

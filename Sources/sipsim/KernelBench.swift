@@ -1,7 +1,164 @@
-// STUB owned by the kernel work: replaced by `sipsim bench kernel`.
+import Simulation
+
+/// `sipsim bench kernel`: (a) timer events through the scheduler with a large pending set, (b)
+/// datagram deliveries among many hosts with loss and jitter. Not a test: build with
+/// `-c release` and compare figures on one machine.
 enum KernelBench {
+  static let usage = """
+    usage: sipsim bench kernel [--json] [--events N] [--pending N] [--deliveries N] [--hosts N]
+                               [--seed N] [--trace]
+
+      (a) N timer events (default 1000000) with P pending (default 100000)
+      (b) N datagram deliveries (default 1000000) among H hosts (default 10000), 1% loss,
+          10 ms latency + uniform jitter up to 5 ms
+      --trace   keep the full trace (with payloads) during (b) instead of only counting events
+    """
+
+  struct Options {
+    var json = false
+    var events = 1_000_000
+    var pending = 100_000
+    var deliveries = 1_000_000
+    var hosts = 10_000
+    var seed: UInt64 = 1
+    var trace = false
+  }
+
+  static func parse(_ arguments: [String]) -> Options? {
+    var options = Options()
+    var index = 0
+    func number(_ flag: String) -> Int? {
+      index += 1
+      guard index < arguments.count, let value = Int(arguments[index]), value > 0 else {
+        CLI.fail("\(flag) needs a positive integer", usage: usage)
+        return nil
+      }
+      return value
+    }
+    while index < arguments.count {
+      switch arguments[index] {
+      case "--json": options.json = true
+      case "--trace": options.trace = true
+      case "--events": guard let value = number("--events") else { return nil }; options.events = value
+      case "--pending": guard let value = number("--pending") else { return nil }; options.pending = value
+      case "--deliveries":
+        guard let value = number("--deliveries") else { return nil }
+        options.deliveries = value
+      case "--hosts": guard let value = number("--hosts") else { return nil }; options.hosts = value
+      case "--seed": guard let value = number("--seed") else { return nil }; options.seed = UInt64(value)
+      case "--help", "-h":
+        print(usage)
+        return nil
+      default:
+        CLI.fail("unknown option '\(arguments[index])' for bench kernel", usage: usage)
+        return nil
+      }
+      index += 1
+    }
+    return options
+  }
+
   static func run(_ arguments: [String]) -> Int32 {
-    CLI.fail("bench kernel is not built yet")
-    return 1
+    guard let options = parse(arguments) else {
+      return arguments.contains("--help") || arguments.contains("-h") ? 0 : 2
+    }
+    var report = BenchReport(benchmark: "kernel")
+    let timers = timerEvents(options)
+    report.add("timer_events", Double(timers.count))
+    report.add("timer_pending", Double(options.pending))
+    report.add("timer_seconds", timers.seconds)
+    report.add("timer_events_per_second", Double(timers.count) / timers.seconds)
+    let network = deliveries(options)
+    report.add("hosts", Double(options.hosts))
+    report.add("deliveries", Double(network.deliveries))
+    report.add("datagrams_sent", Double(network.sent))
+    report.add("delivery_seconds", network.seconds)
+    report.add("deliveries_per_second", Double(network.deliveries) / network.seconds)
+    report.add("trace_events", Double(network.traceEvents))
+    if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
+    print(report.render(json: options.json))
+    return 0
+  }
+
+  /// (a): `pending` timers armed at random instants within 1 s; each firing arms a new one
+  /// (random delay up to 1 s) until `events` have fired in all.
+  static func timerEvents(_ options: Options) -> (count: Int, seconds: Double) {
+    let simulation = Simulation(seed: options.seed)
+    var random = simulation.random(stream: "bench timers")
+    final class Counter: @unchecked Sendable {
+      var fired = 0
+      var armed = 0
+    }
+    let counter = Counter()
+    let total = options.events
+    func arm(_ random: inout SimRandom) {
+      counter.armed += 1
+      let delay = Int64(random.next() % 1_000_000)
+      simulation.schedule(after: .microseconds(delay)) { fire() }
+    }
+    final class RandomBox: @unchecked Sendable { var random: SimRandom; init(_ r: SimRandom) { random = r } }
+    let box = RandomBox(simulation.random(stream: "bench rearm"))
+    func fire() {
+      counter.fired += 1
+      if counter.armed < total { arm(&box.random) }
+    }
+    for _ in 0..<min(options.pending, total) { arm(&random) }
+    let stopwatch = Stopwatch()
+    simulation.runUntilIdle()
+    return (counter.fired, stopwatch.seconds)
+  }
+
+  /// (b): every host binds a socket; 10 chains per host start at random instants; each delivery
+  /// sends the datagram on to a random host until `deliveries` sends have been made.
+  static func deliveries(_ options: Options) -> (
+    deliveries: Int, sent: Int, seconds: Double, traceEvents: Int
+  ) {
+    let simulation = Simulation(seed: options.seed)
+    let network = Network(
+      simulation: simulation,
+      defaultLink: LinkConditions(
+        latency: .milliseconds(10), jitter: .uniform(max: .milliseconds(5)),
+        lossProbability: 0.01),
+      trace: Trace(isRecording: options.trace))
+    final class State: @unchecked Sendable {
+      var sockets: [DatagramSocket] = []
+      var random: SimRandom
+      var sent = 0
+      var delivered = 0
+      init(_ random: SimRandom) { self.random = random }
+    }
+    let state = State(simulation.random(stream: "bench peers"))
+    let payload = Array("OPTIONS sip:bench@example.com SIP/2.0\r\n\r\n".utf8)
+    let hostCount = options.hosts
+    let target = options.deliveries
+    @Sendable func forward(from index: Int) {
+      guard state.sent < target + target / 50 else { return }  // covers the 1% lost
+      let peer = Int(state.random.next() % UInt64(hostCount))
+      state.sent += 1
+      try? state.sockets[index].send(payload, to: state.sockets[peer].local)
+    }
+    for index in 0..<hostCount {
+      do {
+        try network.addHost("h\(index)")
+        state.sockets.append(
+          try network.bindDatagram(host: "h\(index)", port: 5060) { datagram in
+            state.delivered += 1
+            guard state.delivered < target else { return }
+            forward(from: index)
+          })
+      } catch {
+        CLI.fail("bench setup: \(error)")
+        return (0, 0, 1, 0)
+      }
+    }
+    for index in 0..<hostCount {
+      for _ in 0..<10 {
+        let at = SimInstant(microseconds: Int64(state.random.next() % 10_000))
+        simulation.schedule(at: at) { forward(from: index) }
+      }
+    }
+    let stopwatch = Stopwatch()
+    simulation.runUntilIdle()
+    return (state.delivered, state.sent, stopwatch.seconds, network.trace.count)
   }
 }

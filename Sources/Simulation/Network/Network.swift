@@ -102,6 +102,17 @@ public final class Network: @unchecked Sendable {
     var listeners: [UInt16: StreamListener] = [:]
     var nextEphemeralPort: UInt16 = 49152
     var restartHooks: [@Sendable (Host) -> Void] = []
+    /// FNV-1a state after `link <name>->`, and the name's bytes: the stream name of the link
+    /// `A->B` is hashed from these without building a string per packet.
+    var linkPrefixHash: UInt64
+    var nameBytes: [UInt8]
+
+    init(name: String, addresses: [IPAddress]) {
+      self.name = name
+      self.addresses = addresses
+      linkPrefixHash = fnv1a64("link \(name)->")
+      nameBytes = Array(name.utf8)
+    }
   }
 
   var hosts: [HostState] = []
@@ -221,7 +232,8 @@ public final class Network: @unchecked Sendable {
   }
 
   func conditions(_ from: Int, _ to: Int) -> LinkConditions {
-    linkOverrides[Self.pairKey(from, to)] ?? defaultLink
+    if linkOverrides.isEmpty { return defaultLink }
+    return linkOverrides[Self.pairKey(from, to)] ?? defaultLink
   }
 
   func isBlocked(_ from: Int, _ to: Int) -> Bool {
@@ -231,12 +243,12 @@ public final class Network: @unchecked Sendable {
   /// Runs `body` with the random stream of the link `from` → `to` (`link A->B`).
   func withLinkRandom<R>(_ from: Int, _ to: Int, _ body: (inout SimRandom) -> R) -> R {
     let key = Self.pairKey(from, to)
-    var random =
-      linkRandoms[key]
-      ?? simulation.random(stream: "link \(hosts[from].name)->\(hosts[to].name)")
-    let result = body(&random)
-    linkRandoms[key] = random
-    return result
+    // Same draws as `simulation.random(stream: "link A->B")`, without building the string.
+    let seed = simulation.seed
+    let prefix = hosts[from].linkPrefixHash
+    let name = hosts[to].nameBytes
+    return body(
+      &linkRandoms[key, default: SimRandom(seed: seed ^ fnv1a64(continuing: prefix, name))])
   }
 
   /// Applies a change now, and traces it.
