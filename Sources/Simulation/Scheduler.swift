@@ -51,14 +51,23 @@ public protocol TimerService {
 /// when stale entries outnumber live ones the heap is rebuilt, so a timer that is armed and
 /// cancelled over and over cannot grow it without bound.
 public struct EventScheduler: TimerService {
+  /// 16 bytes: the time, and the sequence (high 40 bits) with the slot (low 24 bits), so four
+  /// siblings of the 4-ary heap share one cache line. Comparing `key` compares sequences.
   private struct Entry {
     var time: Int64
-    var sequence: UInt64
-    var slot: UInt32
+    var key: UInt64
+    var sequence: UInt64 { key >> 24 }
+    var slot: UInt32 { UInt32(truncatingIfNeeded: key & 0xFF_FFFF) }
+    init(time: Int64, sequence: UInt64, slot: UInt32) {
+      self.time = time
+      key = sequence << 24 | UInt64(slot)
+    }
     @inline(__always) func precedes(_ other: Entry) -> Bool {
-      time != other.time ? time < other.time : sequence < other.sequence
+      time != other.time ? time < other.time : key < other.key
     }
   }
+  /// Slots are 24 bits: at most 16,777,215 events pending at once.
+  public static let maximumPending = 0xFF_FFFF
 
   private static let free = UInt64.max
 
@@ -90,7 +99,7 @@ public struct EventScheduler: TimerService {
   public mutating func schedule(at instant: SimInstant, _ action: @escaping () -> Void)
     -> TimerHandle
   {
-    let sequence = nextSequence
+    let sequence = nextSequence & 0xFF_FFFF_FFFF  // 40 bits: 10^12 events
     nextSequence += 1
     let slot: UInt32
     if let reused = freeSlots.popLast() {
@@ -98,6 +107,8 @@ public struct EventScheduler: TimerService {
       slotSequences[Int(reused)] = sequence
       slotActions[Int(reused)] = Action(run: action)
     } else {
+      // More pending events than a heap entry can name is a runaway simulation, not input.
+      precondition(slotSequences.count < Self.maximumPending, "more than 16M events pending")
       slot = UInt32(slotSequences.count)
       slotSequences.append(sequence)
       slotActions.append(Action(run: action))
