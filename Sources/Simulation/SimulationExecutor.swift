@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
-import Synchronization
 
 /// The one executor of a simulation: a FIFO `SerialExecutor & TaskExecutor` whose jobs run only
 /// when the thread driving the simulation drains it (ARCHITECTURE.md, "Determinism contract").

@@ -39,13 +39,16 @@ enum KernelBench {
       switch arguments[index] {
       case "--json": options.json = true
       case "--trace": options.trace = true
-      case "--events": guard let value = number("--events") else { return nil }; options.events = value
-      case "--pending": guard let value = number("--pending") else { return nil }; options.pending = value
+      case "--events":
+        guard let value = number("--events") else { return nil }; options.events = value
+      case "--pending":
+        guard let value = number("--pending") else { return nil }; options.pending = value
       case "--deliveries":
         guard let value = number("--deliveries") else { return nil }
         options.deliveries = value
       case "--hosts": guard let value = number("--hosts") else { return nil }; options.hosts = value
-      case "--seed": guard let value = number("--seed") else { return nil }; options.seed = UInt64(value)
+      case "--seed":
+        guard let value = number("--seed") else { return nil }; options.seed = UInt64(value)
       case "--help", "-h":
         print(usage)
         return nil
@@ -96,7 +99,9 @@ enum KernelBench {
       let delay = Int64(random.next() % 1_000_000)
       simulation.schedule(after: .microseconds(delay)) { fire() }
     }
-    final class RandomBox: @unchecked Sendable { var random: SimRandom; init(_ r: SimRandom) { random = r } }
+    final class RandomBox: @unchecked Sendable {
+      var random: SimRandom; init(_ r: SimRandom) { random = r }
+    }
     let box = RandomBox(simulation.random(stream: "bench rearm"))
     func fire() {
       counter.fired += 1

@@ -100,7 +100,8 @@ enum KernelDemo {
     let bobSocket = SocketBox()
     let bob = try network.bindDatagram(host: "bob", port: 5060) { datagram in
       let text = String(decoding: datagram.payload, as: UTF8.self)
-      try? bobSocket.socket?.send(Array(text.replacingOccurrences(of: "ping", with: "pong").utf8), to: datagram.from)
+      try? bobSocket.socket?.send(
+        Array(text.replacingOccurrences(of: "ping", with: "pong").utf8), to: datagram.from)
     }
     bobSocket.socket = bob
     let alice = try network.bindDatagram(host: "alice", port: 5060) { _ in }

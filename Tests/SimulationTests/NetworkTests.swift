@@ -51,7 +51,8 @@ func near(_ observed: Int, of total: Int, _ probability: Double, sigmas: Double 
 struct NetworkTests {
   @Test func datagramArrivesAfterLatencyAndTraceLineHasTheDocumentedKeys() throws {
     let simulation = Simulation(seed: 3)
-    let network = Network(simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(15)))
+    let network = Network(
+      simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(15)))
     try network.addHost("alice", addresses: [IPAddress("192.0.2.1").unwrapped()])
     try network.addHost("bob", addresses: [IPAddress("192.0.2.2").unwrapped()])
     let inbox = Inbox()
@@ -119,7 +120,8 @@ struct NetworkTests {
       guard let packet = integer(event, "packet"), let sent = sentAt[packet] else { return nil }
       return event.time - sent
     }
-    let maximum = 10_000 + Int64(jitter.maximum.components.seconds * 1_000_000)
+    let maximum =
+      10_000 + Int64(jitter.maximum.components.seconds * 1_000_000)
       + jitter.maximum.components.attoseconds / 1_000_000_000_000
     #expect(delays.count == count)
     #expect(delays.allSatisfy { $0 >= 10_000 && $0 <= maximum })

@@ -44,7 +44,9 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
     var words: [UInt16]
     let colons = text.indices.filter { text[$0] == ":" }
-    let double = colons.first { index in text.index(after: index) < text.endIndex && text[text.index(after: index)] == ":" }
+    let double = colons.first { index in
+      text.index(after: index) < text.endIndex && text[text.index(after: index)] == ":"
+    }
     if let double {
       let after = text.index(double, offsetBy: 2)
       guard let head = groups(text[..<double]),
@@ -76,8 +78,12 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
       return "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
     case .v6(let high, let low):
       var words: [UInt16] = []
-      for shift in stride(from: 48, through: 0, by: -16) { words.append(UInt16(high >> shift & 0xFFFF)) }
-      for shift in stride(from: 48, through: 0, by: -16) { words.append(UInt16(low >> shift & 0xFFFF)) }
+      for shift in stride(from: 48, through: 0, by: -16) {
+        words.append(UInt16(high >> shift & 0xFFFF))
+      }
+      for shift in stride(from: 48, through: 0, by: -16) {
+        words.append(UInt16(low >> shift & 0xFFFF))
+      }
       var bestStart = -1
       var bestLength = 1
       var index = 0

@@ -422,10 +422,12 @@ public final class Network: @unchecked Sendable {
   {
     let packet = nextPacket()
     let source = socket.local
-    record("send", from: source, to: destination, transport: .udp, payload: payload,
+    record(
+      "send", from: source, to: destination, transport: .udp, payload: payload,
       fields: [("packet", .integer(packet))])
     func drop(_ reason: String) {
-      record("drop", from: source, to: destination, transport: .udp, payload: payload,
+      record(
+        "drop", from: source, to: destination, transport: .udp, payload: payload,
         fields: [("packet", .integer(packet)), ("reason", .string(reason))])
     }
     guard let target = hostIndexByAddress[destination.address] else { return drop("no-route") }
@@ -447,7 +449,8 @@ public final class Network: @unchecked Sendable {
     let datagram = Datagram(from: source, to: destination, payload: payload)
     scheduleArrival(datagram, packet: packet, from: from, to: target, after: plan.delay)
     if let copy = plan.copy {
-      record("duplicate", from: source, to: destination, transport: .udp, payload: payload,
+      record(
+        "duplicate", from: source, to: destination, transport: .udp, payload: payload,
         fields: [("packet", .integer(packet))])
       scheduleArrival(datagram, packet: packet, from: from, to: target, after: copy)
     }
@@ -468,7 +471,8 @@ public final class Network: @unchecked Sendable {
 
   private func arrive(_ datagram: Datagram, packet: Int64, from: Int, to target: Int) {
     func drop(_ reason: String) {
-      record("drop", from: datagram.from, to: datagram.to, transport: .udp,
+      record(
+        "drop", from: datagram.from, to: datagram.to, transport: .udp,
         payload: datagram.payload,
         fields: [("packet", .integer(packet)), ("reason", .string(reason))])
     }
@@ -477,7 +481,8 @@ public final class Network: @unchecked Sendable {
     guard let socket = hosts[target].datagramSockets[datagram.to.port] else {
       return drop("port-unreachable")
     }
-    record("deliver", from: datagram.from, to: datagram.to, transport: .udp,
+    record(
+      "deliver", from: datagram.from, to: datagram.to, transport: .udp,
       payload: datagram.payload, fields: [("packet", .integer(packet))])
     socket.receive(datagram)
   }

@@ -222,7 +222,8 @@ extension Network {
       let packet = nextPacket()
       record(
         "send", from: connection.local, to: connection.remote, transport: connection.transport,
-        payload: segment, fields: [("packet", .integer(packet)), ("stream", .integer(Int64(connection.id)))])
+        payload: segment,
+        fields: [("packet", .integer(packet)), ("stream", .integer(Int64(connection.id)))])
       let base = link.latency.microsecondsValue
       let (delay, retransmitted) = withLinkRandom(connection.hostIndex, target) {
         random -> (Int64, Bool) in
