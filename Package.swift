@@ -50,6 +50,8 @@ let package = Package(
       name: "SIPCoreTests", dependencies: ["SIPCore"], resources: [.copy("Resources")],
       swiftSettings: strict),
     .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strict),
+    .testTarget(
+      name: "SIPTransactionTests", dependencies: ["SIPTransaction"], swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),
   ],

@@ -1,0 +1,87 @@
+/// The timer values of RFC 3261 §17 (Table 4 of Appendix A), configurable per element.
+///
+/// T1 is the round-trip estimate (500 ms), T2 the cap on non-INVITE and INVITE-response
+/// retransmission intervals (4 s), T4 the longest a message lives in the network (5 s).
+public struct TimerSettings: Sendable, Equatable {
+  public var t1: Duration
+  public var t2: Duration
+  public var t4: Duration
+  /// How long an INVITE server transaction waits for the TU before sending 100 Trying itself
+  /// (§17.2.1: "unless it knows that the TU will generate a provisional or final response within
+  /// 200 ms").
+  public var trying: Duration
+
+  public init(
+    t1: Duration = .milliseconds(500), t2: Duration = .seconds(4), t4: Duration = .seconds(5),
+    trying: Duration = .milliseconds(200)
+  ) {
+    self.t1 = t1
+    self.t2 = t2
+    self.t4 = t4
+    self.trying = trying
+  }
+
+  /// The RFC's defaults.
+  public static let rfc3261 = TimerSettings()
+
+  /// 64·T1: Timers B, F, H, J (unreliable), L and M.
+  public var transactionTimeout: Duration { t1 * 64 }
+}
+
+/// The timers of §17 (A–K) and RFC 6026 (L, M), plus the INVITE server's 200 ms wait before it
+/// sends 100 Trying on the TU's behalf.
+public enum TransactionTimer: String, Sendable, Hashable, CaseIterable {
+  case a = "A", b = "B", d = "D", e = "E", f = "F", g = "G", h = "H", i = "I", j = "J", k = "K"
+  case l = "L", m = "M"
+  /// Not a lettered timer: §17.2.1's 200 ms before the transaction sends 100 Trying itself.
+  case trying = "Trying"
+}
+
+/// The states of the four machines (Figures 5–8 of RFC 3261, with RFC 6026's Accepted).
+public enum TransactionState: String, Sendable, Hashable {
+  case calling = "Calling"
+  case trying = "Trying"
+  case proceeding = "Proceeding"
+  case completed = "Completed"
+  case confirmed = "Confirmed"
+  case accepted = "Accepted"
+  case terminated = "Terminated"
+}
+
+/// What a machine asks its owner (the transaction layer) to do. The machines are pure: they never
+/// send, arm a timer or call the TU themselves.
+public enum TransactionAction<Message: Sendable>: Sendable {
+  /// Pass this message to the transport (a request, a retransmission, or a response).
+  case send(Message)
+  /// INVITE client: build the ACK for this non-2xx final response (§17.1.1.3) and send it.
+  case sendACK(for: Message)
+  /// INVITE server: build a 100 Trying for the request (§8.2.6, §17.2.1) and send it.
+  case send100Trying
+  /// Hand this message up to the transaction user.
+  case passToTU(Message)
+  /// Arm (or re-arm) a timer for this duration.
+  case startTimer(TransactionTimer, Duration)
+  /// Disarm a timer.
+  case cancelTimer(TransactionTimer)
+  /// Tell the TU the transaction timed out (Timer B, F or H): §8.1.3.1 turns it into a 408.
+  case timeout(TransactionTimer)
+  /// Tell the TU the transport failed (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2): a 503 for a UAC.
+  case transportError
+  /// The machine reached Terminated: destroy the transaction now.
+  case terminate
+}
+
+extension TransactionAction: Equatable where Message: Equatable {}
+
+/// The status-code classes a machine tells apart.
+enum ResponseClass {
+  case provisional, success, failure
+
+  init(_ status: Int) {
+    switch status {
+    case ..<200: self = .provisional
+    case 200..<300: self = .success
+    default: self = .failure
+    }
+  }
+}
