@@ -15,7 +15,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// xoshiro256** (Blackman, Vigna): the generator every simulation draw uses. Seeded through
 /// SplitMix64 so that any seed (even 0) gives a valid, well-mixed state.
 public struct SimRandom: RandomNumberGenerator, Sendable {
-  private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+  // Inlinable: the network draws several numbers per packet from other modules' call sites.
+  @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
   /// A generator for `seed`.
   public init(seed: UInt64) {
@@ -32,6 +33,7 @@ public struct SimRandom: RandomNumberGenerator, Sendable {
     self.init(seed: seed ^ fnv1a64(name))
   }
 
+  @inlinable
   public mutating func next() -> UInt64 {
     let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
     let t = s1 << 17

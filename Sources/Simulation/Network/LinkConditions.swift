@@ -97,11 +97,13 @@ extension Int64 {
 
 extension SimRandom {
   /// A double uniform on [0, 1) with 53 random bits.
+  @inlinable
   public mutating func nextUnitInterval() -> Double {
     Double(next() >> 11) * 0x1.0p-53
   }
 
   /// True with probability `probability` (never for 0, always for 1).
+  @inlinable
   public mutating func chance(_ probability: Double) -> Bool {
     probability > 0 && nextUnitInterval() < probability
   }

@@ -98,7 +98,8 @@ public final class Network: @unchecked Sendable {
     var name: String
     var addresses: [IPAddress]
     var isUp = true
-    var datagramSockets: [UInt16: DatagramSocket] = [:]
+    /// A host has a handful of sockets: a short array searched by port beats hashing.
+    var datagramSockets: [DatagramSocket] = []
     var listeners: [UInt16: StreamListener] = [:]
     var nextEphemeralPort: UInt16 = 49152
     var restartHooks: [@Sendable (Host) -> Void] = []
@@ -327,9 +328,8 @@ public final class Network: @unchecked Sendable {
   }
 
   private func closeEverything(onHost index: Int) {
-    let sockets = hosts[index].datagramSockets.values.sorted { $0.local.port < $1.local.port }
-    for socket in sockets { socket.isOpen = false }
-    hosts[index].datagramSockets = [:]
+    for socket in hosts[index].datagramSockets { socket.isOpen = false }
+    hosts[index].datagramSockets = []
     for listener in hosts[index].listeners.values { listener.isOpen = false }
     hosts[index].listeners = [:]
     let dead = connections.values.filter { $0.hostIndex == index }.sorted { $0.id < $1.id }
@@ -363,12 +363,12 @@ public final class Network: @unchecked Sendable {
       throw .noAddress(host: name, ipv6: ipv6)
     }
     let chosen = port == 0 ? ephemeralPort(index) : port
-    guard hosts[index].datagramSockets[chosen] == nil else {
+    guard datagramSocket(on: index, port: chosen) == nil else {
       throw .portInUse(host: name, port: chosen)
     }
     let socket = DatagramSocket(
       network: self, hostIndex: index, local: SocketAddress(address, chosen), receive: receive)
-    hosts[index].datagramSockets[chosen] = socket
+    hosts[index].datagramSockets.append(socket)
     return socket
   }
 
@@ -387,16 +387,19 @@ public final class Network: @unchecked Sendable {
     while true {
       let port = hosts[index].nextEphemeralPort
       hosts[index].nextEphemeralPort = port == UInt16.max ? 49152 : port + 1
-      if hosts[index].datagramSockets[port] == nil && hosts[index].listeners[port] == nil {
+      if datagramSocket(on: index, port: port) == nil && hosts[index].listeners[port] == nil {
         return port
       }
     }
   }
 
+  func datagramSocket(on host: Int, port: UInt16) -> DatagramSocket? {
+    for socket in hosts[host].datagramSockets where socket.local.port == port { return socket }
+    return nil
+  }
+
   func unbind(_ socket: DatagramSocket) {
-    if hosts[socket.hostIndex].datagramSockets[socket.local.port] === socket {
-      hosts[socket.hostIndex].datagramSockets[socket.local.port] = nil
-    }
+    hosts[socket.hostIndex].datagramSockets.removeAll { $0 === socket }
   }
 
   func nextPacket() -> Int64 {
@@ -478,7 +481,7 @@ public final class Network: @unchecked Sendable {
     }
     guard hosts[target].isUp else { return drop("host-down") }
     if isBlocked(from, target) { return drop("partition") }
-    guard let socket = hosts[target].datagramSockets[datagram.to.port] else {
+    guard let socket = datagramSocket(on: target, port: datagram.to.port) else {
       return drop("port-unreachable")
     }
     record(
