@@ -1,0 +1,375 @@
+/// `[display-name] <URI> *(;param)` or `URI *(;param)` (§20.10, §20.20, §20.39, §25 name-addr /
+/// addr-spec): From, To, Contact, Route, Record-Route, Reply-To.
+public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
+  /// The display name, unquoted and unescaped.
+  public var displayName: String?
+  public var uri: SIPURI
+  /// Header parameters after the address (`tag`, `expires`, `q`, …), not URI parameters.
+  public var parameters: [SIPParameter]
+
+  public init(displayName: String? = nil, uri: SIPURI, parameters: [SIPParameter] = []) {
+    self.displayName = displayName
+    self.uri = uri
+    self.parameters = parameters
+  }
+
+  /// The `tag` parameter (§19.3).
+  public var tag: String? {
+    get { parameters.parameter("tag") ?? nil }
+    set {
+      parameters.removeAll { $0.name.lowercased() == "tag" }
+      if let newValue { parameters.append(SIPParameter("tag", newValue)) }
+    }
+  }
+
+  /// Canonical text, always in name-addr form.
+  public var description: String {
+    var text = ""
+    if let displayName {
+      let escaped = displayName.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+      text += "\"\(escaped)\" "
+    }
+    text += "<\(uri)>"
+    for parameter in parameters {
+      text += ";" + parameter.name + (parameter.value.map { "=" + $0 } ?? "")
+    }
+    return text
+  }
+
+  public init(_ text: String) throws(SyntaxError) {
+    self = try parseWhole(ArraySlice(text.utf8), "the address") { scanner throws(SyntaxError) in
+      try NameAddress.scan(&scanner)
+    }
+  }
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> NameAddress {
+    var displayName: String?
+    let start = scanner.index
+    if scanner.peek == Syntax.quote {
+      displayName = try scanner.quotedString()
+      scanner.skipWhitespace()
+      guard scanner.peek == Syntax.less else {
+        throw scanner.fail("expected < after the display name")
+      }
+    } else {
+      // Either "token *(LWS token) <" or an addr-spec.
+      var probe = scanner
+      var words: [String] = []
+      while let byte = probe.peek, Syntax.isToken(byte) {
+        words.append(Syntax.string(try probe.token()))
+        probe.skipWhitespace()
+      }
+      if probe.peek == Syntax.less {
+        displayName = words.isEmpty ? nil : words.joined(separator: " ")
+        scanner = probe
+      } else if !words.isEmpty, let byte = probe.peek, byte != Syntax.colon,
+        !scanner.bytes[scanner.index..<scanner.bytes.endIndex].contains(Syntax.colon)
+          || scanner.bytes[scanner.index..<scanner.bytes.endIndex].contains(Syntax.less)
+      {
+        throw probe.fail("a display name with characters that need quotes")
+      }
+    }
+    if scanner.take(Syntax.less) {
+      let uriStart = scanner.index
+      let uriBytes = scanner.until { $0 == Syntax.greater }
+      guard scanner.peek == Syntax.greater else { throw scanner.fail("a < without its >") }
+      let uri: SIPURI
+      do {
+        uri = try SIPURI.parse(uriBytes)
+      } catch {
+        throw SyntaxError(error.reason, offset: uriStart - scanner.bytes.startIndex + error.offset)
+      }
+      scanner.index += 1
+      return NameAddress(displayName: displayName, uri: uri, parameters: try scanner.parameters())
+    }
+    _ = start
+    // addr-spec: the URI ends at the first ";" (what follows are header parameters), and must
+    // not hold ",", "?" or ";" of its own (§20.10: such a URI must be in <>).
+    let uriStart = scanner.index
+    let uriBytes = scanner.until {
+      $0 == Syntax.semicolon || Syntax.isWhitespace($0) || $0 == Syntax.comma
+    }
+    if uriBytes.contains(Syntax.question) {
+      throw SyntaxError(
+        "a URI with headers must be enclosed in <>", offset: uriStart - scanner.bytes.startIndex)
+    }
+    let uri: SIPURI
+    do {
+      uri = try SIPURI.parse(uriBytes)
+    } catch {
+      throw SyntaxError(error.reason, offset: uriStart - scanner.bytes.startIndex + error.offset)
+    }
+    return NameAddress(displayName: nil, uri: uri, parameters: try scanner.parameters())
+  }
+}
+
+/// One Via value (§20.42): `SIP/2.0/UDP host[:port];branch=…`.
+public struct Via: Sendable, Hashable, CustomStringConvertible {
+  public var protocolName: String
+  public var protocolVersion: String
+  /// Upper case: `UDP`, `TCP`, `TLS`, `SCTP`, or any other token.
+  public var transport: String
+  /// sent-by host (a name, IPv4, or a bracketed IPv6 reference) and port.
+  public var host: String
+  public var port: Int?
+  public var parameters: [SIPParameter]
+
+  public init(
+    transport: String, host: String, port: Int? = nil, parameters: [SIPParameter] = []
+  ) {
+    protocolName = "SIP"
+    protocolVersion = "2.0"
+    self.transport = transport
+    self.host = host
+    self.port = port
+    self.parameters = parameters
+  }
+
+  public var branch: String? { parameters.parameter("branch") ?? nil }
+  public var received: String? { parameters.parameter("received") ?? nil }
+  /// RFC 3581: `.some(nil)` when `rport` is present without a value (a request asking for it).
+  public var rport: String?? { parameters.parameter("rport") }
+  public var maddr: String? { parameters.parameter("maddr") ?? nil }
+  public var ttl: Int? { (parameters.parameter("ttl") ?? nil).flatMap { Int($0) } }
+  /// Whether the branch carries the RFC 3261 magic cookie (§8.1.1.7).
+  public var hasMagicCookie: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
+
+  public var description: String {
+    var text = "\(protocolName)/\(protocolVersion)/\(transport) \(host)"
+    if let port { text += ":\(port)" }
+    for parameter in parameters {
+      text += ";" + parameter.name + (parameter.value.map { "=" + $0 } ?? "")
+    }
+    return text
+  }
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> Via {
+    let name = Syntax.string(try scanner.token("the protocol name"))
+    try scanner.expect(Syntax.slash, "/ in sent-protocol")
+    let version = Syntax.string(try scanner.token("the protocol version"))
+    try scanner.expect(Syntax.slash, "/ in sent-protocol")
+    let transport = Syntax.string(try scanner.token("the transport").map(Syntax.lower)).uppercased()
+    scanner.skipWhitespace()
+    let hostStart = scanner.index
+    var hostBytes: ArraySlice<UInt8>
+    if scanner.peek == UInt8(ascii: "[") {
+      _ = scanner.until { $0 == UInt8(ascii: "]") }
+      guard scanner.peek == UInt8(ascii: "]") else {
+        throw scanner.fail("an IPv6 reference without ]")
+      }
+      scanner.index += 1
+      hostBytes = scanner.bytes[hostStart..<scanner.index]
+    } else {
+      hostBytes = scanner.until { !Syntax.hostTable[Int($0)] }
+    }
+    guard !hostBytes.isEmpty else { throw scanner.fail("expected the sent-by host") }
+    var via = Via(transport: transport, host: Syntax.string(hostBytes))
+    via.protocolName = name
+    via.protocolVersion = version
+    if scanner.take(Syntax.colon) {
+      let digits = scanner.until { !Syntax.isDigit($0) }
+      guard !digits.isEmpty, digits.count <= 5, let port = Int(Syntax.string(digits)), port <= 65535
+      else { throw scanner.fail("the sent-by port is not a number from 0 to 65535") }
+      via.port = port
+    }
+    via.parameters = try scanner.parameters()
+    return via
+  }
+}
+
+/// CSeq (§20.16): a sequence number below 2^32 and a method.
+public struct CSeq: Sendable, Hashable, CustomStringConvertible {
+  public var sequence: UInt32
+  public var method: String
+  public init(_ sequence: UInt32, _ method: String) {
+    self.sequence = sequence
+    self.method = method
+  }
+  public var description: String { "\(sequence) \(method)" }
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> CSeq {
+    let number = try scanDecimal(&scanner, maximum: UInt64(UInt32.max), "the CSeq number")
+    scanner.skipWhitespace()
+    let method = Syntax.string(try scanner.token("the CSeq method"))
+    return CSeq(UInt32(number), method)
+  }
+}
+
+/// 1*DIGIT with leading zeros allowed, at most `maximum`.
+func scanDecimal(_ scanner: inout ValueScanner, maximum: UInt64, _ what: String)
+  throws(SyntaxError) -> UInt64
+{
+  let start = scanner.offset
+  let digits = scanner.until { !Syntax.isDigit($0) }
+  guard !digits.isEmpty else { throw SyntaxError("\(what) is not a number", offset: start) }
+  var value: UInt64 = 0
+  for digit in digits {
+    let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+    let (sum, overflow2) = times.addingReportingOverflow(UInt64(digit - 48))
+    guard !overflow1, !overflow2, sum <= maximum else {
+      throw SyntaxError("\(what) is larger than \(maximum)", offset: start)
+    }
+    value = sum
+  }
+  return value
+}
+
+/// A Contact value (§20.10): `*` or an address with `expires` and `q`.
+public enum ContactValue: Sendable, Hashable {
+  case wildcard
+  case address(NameAddress)
+
+  public var address: NameAddress? {
+    if case .address(let address) = self { return address }
+    return nil
+  }
+
+  /// The `expires` parameter in seconds, if present and valid.
+  public var expires: UInt32? {
+    (address?.parameters.parameter("expires") ?? nil).flatMap { UInt32($0) }
+  }
+
+  /// The `q` parameter (0 to 1).
+  public var q: Double? { (address?.parameters.parameter("q") ?? nil).flatMap { Double($0) } }
+}
+
+/// A credential or challenge (§20.7, §20.27, §20.28, §20.44, §22): a scheme and
+/// comma-separated `name=value` parameters (values unquoted).
+public struct AuthValue: Sendable, Hashable {
+  public var scheme: String
+  public var parameters: [SIPParameter]
+
+  public init(scheme: String, parameters: [SIPParameter]) {
+    self.scheme = scheme
+    self.parameters = parameters
+  }
+
+  public func parameter(_ name: String) -> String? { parameters.parameter(name) ?? nil }
+
+  static func scan(_ scanner: inout ValueScanner, schemeRequired: Bool = true) throws(SyntaxError)
+    -> AuthValue
+  {
+    var value = AuthValue(scheme: "", parameters: [])
+    if schemeRequired {
+      value.scheme = Syntax.string(try scanner.token("the authentication scheme"))
+      guard let next = scanner.peek, Syntax.isWhitespace(next) else {
+        try scanner.expectEnd("the scheme")
+        return value
+      }
+      scanner.skipWhitespace()
+    }
+    repeat {
+      let name = Syntax.string(try scanner.token("an auth-param name"))
+      try scanner.expect(Syntax.equals, "= in an auth-param")
+      let parameterValue =
+        scanner.peek == Syntax.quote
+        ? try scanner.quotedString() : Syntax.string(try scanner.token())
+      value.parameters.append(SIPParameter(name, parameterValue))
+    } while scanner.take(Syntax.comma)
+    return value
+  }
+}
+
+/// `<absoluteURI> *(;param)` of Alert-Info, Call-Info and Error-Info (§20.4, §20.9, §20.18).
+public struct InfoValue: Sendable, Hashable {
+  public var uri: String
+  public var parameters: [SIPParameter]
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> InfoValue {
+    try scanner.expect(Syntax.less, "<")
+    let uri = scanner.until { $0 == Syntax.greater }
+    guard scanner.peek == Syntax.greater, uri.contains(Syntax.colon) else {
+      throw scanner.fail("expected <absolute URI>")
+    }
+    scanner.index += 1
+    return InfoValue(uri: Syntax.string(uri), parameters: try scanner.parameters())
+  }
+}
+
+/// A media type (§20.15 Content-Type, §20.1 Accept): `type/subtype *(;param)`.
+public struct MediaType: Sendable, Hashable, CustomStringConvertible {
+  public var type: String
+  public var subtype: String
+  public var parameters: [SIPParameter]
+
+  public var description: String {
+    "\(type)/\(subtype)"
+      + parameters.map { ";" + $0.name + ($0.value.map { "=" + $0 } ?? "") }.joined()
+  }
+
+  /// Whether this names `type/subtype` (case-insensitive; `*` matches anything).
+  public func matches(_ type: String, _ subtype: String) -> Bool {
+    (self.type == "*" || self.type.lowercased() == type)
+      && (self.subtype == "*" || self.subtype.lowercased() == subtype)
+  }
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> MediaType {
+    let type = Syntax.string(try scanner.token("a media type"))
+    try scanner.expect(Syntax.slash, "/ in a media type")
+    let subtype = Syntax.string(try scanner.token("a media subtype"))
+    return MediaType(type: type, subtype: subtype, parameters: try scanner.parameters())
+  }
+}
+
+/// A Warning value (§20.43): `code agent "text"`.
+public struct WarningValue: Sendable, Hashable {
+  public var code: Int
+  public var agent: String
+  public var text: String
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> WarningValue {
+    let digits = scanner.until { !Syntax.isDigit($0) }
+    guard digits.count == 3, let code = Int(Syntax.string(digits)) else {
+      throw scanner.fail("a warn-code must be three digits")
+    }
+    scanner.skipWhitespace()
+    let agent = scanner.until { Syntax.isWhitespace($0) }
+    guard !agent.isEmpty else { throw scanner.fail("expected a warn-agent") }
+    scanner.skipWhitespace()
+    return WarningValue(code: code, agent: Syntax.string(agent), text: try scanner.quotedString())
+  }
+}
+
+/// Retry-After (§20.33): seconds, an optional comment, parameters (`duration`).
+public struct RetryAfter: Sendable, Hashable {
+  public var seconds: UInt32
+  public var comment: String?
+  public var parameters: [SIPParameter]
+
+  static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> RetryAfter {
+    let seconds = try scanDecimal(&scanner, maximum: UInt64(UInt32.max), "Retry-After")
+    scanner.skipWhitespace()
+    var comment: String?
+    if scanner.peek == UInt8(ascii: "(") {
+      var depth = 0
+      let start = scanner.index
+      while let byte = scanner.peek {
+        scanner.index += 1
+        if byte == UInt8(ascii: "(") { depth += 1 }
+        if byte == UInt8(ascii: ")") {
+          depth -= 1
+          if depth == 0 { break }
+        }
+      }
+      guard depth == 0 else { throw scanner.fail("an unterminated comment") }
+      comment = Syntax.string(scanner.bytes[(start + 1)..<(scanner.index - 1)])
+    }
+    return RetryAfter(
+      seconds: UInt32(seconds), comment: comment, parameters: try scanner.parameters())
+  }
+}
+
+extension String {
+  /// Replaces every occurrence of `target` (Foundation-free).
+  func replacingAll(_ target: String, with replacement: String) -> String {
+    guard !target.isEmpty else { return self }
+    var result = ""
+    var rest = Substring(self)
+    while let range = rest.firstRange(of: target) {
+      result += rest[..<range.lowerBound]
+      result += replacement
+      rest = rest[range.upperBound...]
+    }
+    return result + rest
+  }
+}

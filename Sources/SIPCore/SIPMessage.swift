@@ -1,0 +1,296 @@
+/// A SIP request or response (RFC 3261 §7): a start line, header fields in the order they came,
+/// and a body.
+///
+/// Values are kept as bytes, exactly as received (after unfolding continuation lines, §7.3.1),
+/// so an unknown header passes through a proxy unchanged and `parse(serialize(m)) == m` holds for
+/// every message. Typed views (`via`, `cseq`, `from`, …) parse a header's value when asked, which
+/// keeps parsing a datagram cheap when an element only needs a few headers.
+public struct SIPMessage: Sendable, Hashable {
+  /// The first line: a Request-Line (§7.1) or a Status-Line (§7.2).
+  public enum StartLine: Sendable, Hashable {
+    case request(method: String, uri: String, version: String)
+    case response(version: String, status: Int, reason: String)
+  }
+
+  public var startLine: StartLine
+  /// Header fields in order. Several fields may share a name (§7.3.1).
+  public var headers: [SIPHeaderField]
+  /// The message body (§7.4), exactly `Content-Length` bytes when the header is present.
+  public var body: [UInt8]
+
+  public init(startLine: StartLine, headers: [SIPHeaderField] = [], body: [UInt8] = []) {
+    self.startLine = startLine
+    self.headers = headers
+    self.body = body
+  }
+
+  /// Makes a request.
+  public static func request(
+    method: String, uri: String, headers: [SIPHeaderField] = [], body: [UInt8] = []
+  ) -> SIPMessage {
+    SIPMessage(
+      startLine: .request(method: method, uri: uri, version: "SIP/2.0"), headers: headers,
+      body: body)
+  }
+
+  public var isRequest: Bool {
+    if case .request = startLine { return true }
+    return false
+  }
+
+  /// The request method, or nil for a response.
+  public var method: String? {
+    if case .request(let method, _, _) = startLine { return method }
+    return nil
+  }
+
+  /// The Request-URI text, or nil for a response.
+  public var requestURIText: String? {
+    if case .request(_, let uri, _) = startLine { return uri }
+    return nil
+  }
+
+  /// The status code, or nil for a request.
+  public var status: Int? {
+    if case .response(_, let status, _) = startLine { return status }
+    return nil
+  }
+
+  /// The protocol version of the start line (`SIP/2.0`).
+  public var version: String {
+    switch startLine {
+    case .request(_, _, let version): return version
+    case .response(let version, _, _): return version
+    }
+  }
+
+  /// The start line as text, without CRLF.
+  public var startLineText: String {
+    switch startLine {
+    case .request(let method, let uri, let version): return "\(method) \(uri) \(version)"
+    case .response(let version, let status, let reason): return "\(version) \(status) \(reason)"
+    }
+  }
+
+  // MARK: Header access
+
+  /// Every field whose name is `name` (case-insensitive; compact forms match their long names,
+  /// §7.3.3), in order.
+  public func fields(_ name: String) -> [SIPHeaderField] {
+    let wanted = HeaderName.canonical(name)
+    return headers.filter { $0.canonicalName == wanted }
+  }
+
+  /// The value of the first field named `name`.
+  public func value(_ name: String) -> String? {
+    let wanted = HeaderName.canonical(name)
+    return headers.first { $0.canonicalName == wanted }?.value
+  }
+
+  /// Every value of a multi-valued header, whether given as several fields or comma-separated
+  /// in one (§7.3.1), honouring quotes and angle brackets. Headers whose grammar has commas
+  /// inside a value (WWW-Authenticate, Authorization, Date, …) are never split.
+  public func values(_ name: String) -> [String] {
+    let wanted = HeaderName.canonical(name)
+    let splits = !HeaderName.neverSplit.contains(wanted)
+    var result: [String] = []
+    for field in headers where field.canonicalName == wanted {
+      if splits {
+        result += HeaderValueSplitter.split(field.valueBytes).map { Syntax.string($0) }
+      } else {
+        result.append(field.value)
+      }
+    }
+    return result
+  }
+
+  /// Appends a field.
+  public mutating func append(_ name: String, _ value: String) {
+    headers.append(SIPHeaderField(name: name, value: value))
+  }
+
+  /// Replaces every field named `name` with one field (placed where the first one was, or at
+  /// the end).
+  public mutating func set(_ name: String, _ value: String) {
+    let wanted = HeaderName.canonical(name)
+    if let index = headers.firstIndex(where: { $0.canonicalName == wanted }) {
+      headers[index] = SIPHeaderField(name: name, value: value)
+      var position = index + 1
+      while position < headers.count {
+        if headers[position].canonicalName == wanted {
+          headers.remove(at: position)
+        } else {
+          position += 1
+        }
+      }
+    } else {
+      append(name, value)
+    }
+  }
+
+  /// Removes every field named `name`.
+  public mutating func remove(_ name: String) {
+    let wanted = HeaderName.canonical(name)
+    headers.removeAll { $0.canonicalName == wanted }
+  }
+
+  /// Inserts a field before all others (a proxy's Via or Record-Route, §16.6).
+  public mutating func prepend(_ name: String, _ value: String) {
+    headers.insert(SIPHeaderField(name: name, value: value), at: 0)
+  }
+
+  // MARK: Serializing
+
+  /// The canonical bytes: start line, `Name: value` per field with CRLF, an empty line, the
+  /// body. Names keep the spelling they were given; folded values were unfolded when parsed.
+  public func serialized() -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(256 + body.count + headers.count * 40)
+    out.append(contentsOf: startLineText.utf8)
+    out.append(Syntax.cr)
+    out.append(Syntax.lf)
+    for field in headers {
+      out.append(contentsOf: field.nameBytes)
+      out.append(Syntax.colon)
+      out.append(Syntax.space)
+      out.append(contentsOf: field.valueBytes)
+      out.append(Syntax.cr)
+      out.append(Syntax.lf)
+    }
+    out.append(Syntax.cr)
+    out.append(Syntax.lf)
+    out.append(contentsOf: body)
+    return out
+  }
+
+  /// The serialized message as text (invalid UTF-8 in a body shows as U+FFFD).
+  public var text: String { Syntax.string(serialized()) }
+}
+
+/// One header field: a name as it was spelled and its value, unfolded (§7.3.1).
+public struct SIPHeaderField: Sendable, Hashable {
+  /// The name's bytes as received (`v`, `Via`, `VIA` are all Via).
+  public var nameBytes: ArraySlice<UInt8>
+  /// The value's bytes: leading and trailing whitespace removed, each line fold replaced by
+  /// one space.
+  public var valueBytes: ArraySlice<UInt8>
+  /// The header's long name in lower case (`via` for `v`), for lookups.
+  public let canonicalName: String
+  /// Where the value starts in the parsed message (1-based), or 0 for a field built in code;
+  /// used to point error messages at the right place.
+  public var line: Int = 0
+  public var column: Int = 0
+
+  public init(name: String, value: String) {
+    nameBytes = ArraySlice(name.utf8)
+    valueBytes = ArraySlice(value.utf8)
+    canonicalName = HeaderName.canonical(name)
+  }
+
+  init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, line: Int, column: Int) {
+    self.nameBytes = nameBytes
+    self.valueBytes = valueBytes
+    canonicalName = HeaderName.canonical(bytes: nameBytes)
+    self.line = line
+    self.column = column
+  }
+
+  public var name: String { Syntax.string(nameBytes) }
+  public var value: String { Syntax.string(valueBytes) }
+
+  // Equality and hashing ignore the position: a re-parsed message equals the original.
+  public static func == (lhs: SIPHeaderField, rhs: SIPHeaderField) -> Bool {
+    lhs.nameBytes.elementsEqual(rhs.nameBytes) && lhs.valueBytes.elementsEqual(rhs.valueBytes)
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(nameBytes.count)
+    for byte in nameBytes { hasher.combine(byte) }
+    for byte in valueBytes { hasher.combine(byte) }
+  }
+}
+
+/// Header names: compact forms (§7.3.3, §20) and which headers are single-valued or never
+/// split on commas.
+public enum HeaderName {
+  /// Compact form → long name, lower case (RFC 3261 §20 and the extensions that define one).
+  static let compact: [UInt8: String] = [
+    UInt8(ascii: "i"): "call-id", UInt8(ascii: "m"): "contact",
+    UInt8(ascii: "e"): "content-encoding",
+    UInt8(ascii: "l"): "content-length", UInt8(ascii: "c"): "content-type",
+    UInt8(ascii: "f"): "from",
+    UInt8(ascii: "s"): "subject", UInt8(ascii: "k"): "supported", UInt8(ascii: "t"): "to",
+    UInt8(ascii: "v"): "via", UInt8(ascii: "o"): "event", UInt8(ascii: "u"): "allow-events",
+    UInt8(ascii: "a"): "accept-contact", UInt8(ascii: "b"): "referred-by",
+    UInt8(ascii: "j"): "reject-contact", UInt8(ascii: "d"): "request-disposition",
+    UInt8(ascii: "r"): "refer-to", UInt8(ascii: "y"): "identity",
+    UInt8(ascii: "x"): "session-expires",
+  ]
+
+  /// The lower-case long name for `name` (`"V"` → `"via"`, `"Call-ID"` → `"call-id"`).
+  public static func canonical(_ name: String) -> String { canonical(bytes: Array(name.utf8)) }
+
+  static func canonical(bytes: some Collection<UInt8>) -> String {
+    if bytes.count == 1, let first = bytes.first, let long = compact[Syntax.lower(first)] {
+      return long
+    }
+    return String(decoding: bytes.map(Syntax.lower), as: UTF8.self)
+  }
+
+  /// Headers whose grammar allows commas inside one value: never split on commas.
+  public static let neverSplit: Set<String> = [
+    "www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization",
+    "authentication-info", "date", "call-id", "cseq", "content-length", "max-forwards",
+    "expires", "min-expires", "content-type", "subject", "organization", "server", "user-agent",
+    "retry-after", "timestamp", "mime-version", "priority", "content-disposition", "identity",
+  ]
+
+  /// Headers that must appear once with one value (§7.3.1 and their ABNF in §25).
+  public static let singleValued: [String] = [
+    "call-id", "cseq", "from", "to", "max-forwards", "content-length", "content-type",
+    "expires", "min-expires", "mime-version", "content-disposition", "date", "priority",
+    "retry-after", "timestamp", "organization", "subject", "server", "user-agent",
+  ]
+}
+
+/// Splits a header value on top-level commas: not inside a quoted string (with its `\`
+/// escapes) nor inside `<…>`.
+enum HeaderValueSplitter {
+  static func split(_ value: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    var parts: [ArraySlice<UInt8>] = []
+    var start = value.startIndex
+    var index = value.startIndex
+    var inQuotes = false
+    var inAngle = false
+    while index < value.endIndex {
+      let byte = value[index]
+      if inQuotes {
+        if byte == Syntax.backslash {
+          index += 1
+        } else if byte == Syntax.quote {
+          inQuotes = false
+        }
+      } else if byte == Syntax.quote {
+        inQuotes = true
+      } else if byte == Syntax.less {
+        inAngle = true
+      } else if byte == Syntax.greater {
+        inAngle = false
+      } else if byte == Syntax.comma && !inAngle {
+        parts.append(trim(value[start..<index]))
+        start = index + 1
+      }
+      index += 1
+    }
+    parts.append(trim(value[start..<min(index, value.endIndex)]))
+    return parts
+  }
+
+  static func trim(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    var lower = bytes.startIndex
+    var upper = bytes.endIndex
+    while lower < upper, Syntax.isWhitespace(bytes[lower]) { lower += 1 }
+    while upper > lower, Syntax.isWhitespace(bytes[upper - 1]) { upper -= 1 }
+    return bytes[lower..<upper]
+  }
+}

@@ -1,0 +1,295 @@
+/// A message that breaks the grammar of RFC 3261 §25, with where: the 1-based line and column
+/// of the offending byte and, for a header, its name.
+public struct SIPParseError: Error, Sendable, Hashable, CustomStringConvertible {
+  public var reason: String
+  public var line: Int
+  public var column: Int
+  /// The header the error is in, as it was spelled, if any.
+  public var header: String?
+
+  public init(_ reason: String, line: Int, column: Int, header: String? = nil) {
+    self.reason = reason
+    self.line = line
+    self.column = column
+    self.header = header
+  }
+
+  public var description: String { "\(reason) (line \(line), column \(column))" }
+}
+
+extension SIPMessage {
+  /// Parses one message with datagram semantics (§18.3): the body is `Content-Length` bytes
+  /// (extra bytes after it are ignored), or the rest of the datagram when the header is absent.
+  /// Leading CRLFs are skipped (§7.5). Only framing, the start line and the split into header
+  /// fields are checked here; `check()` validates header values.
+  public static func parse(_ bytes: [UInt8]) throws(SIPParseError) -> SIPMessage {
+    var parser = MessageParser(bytes: bytes)
+    return try parser.parseMessage(stream: false)
+  }
+
+  /// Parses UTF-8 text (convenient in tests and examples).
+  public static func parse(_ text: String) throws(SIPParseError) -> SIPMessage {
+    try parse(Array(text.utf8))
+  }
+}
+
+/// The byte-level parser. It walks the buffer once, keeping line and column for errors; header
+/// values are slices of the input (no copy) unless they were folded.
+struct MessageParser {
+  let bytes: [UInt8]
+  var index = 0
+  var line = 1
+  var lineStart = 0
+
+  init(bytes: [UInt8]) { self.bytes = bytes }
+
+  func error(_ reason: String, at position: Int? = nil, header: String? = nil) -> SIPParseError {
+    let position = position ?? index
+    return SIPParseError(reason, line: line, column: position - lineStart + 1, header: header)
+  }
+
+  /// The end of the current line (index of CR of CRLF, or of a bare LF), or nil at end of input.
+  func lineEnd(from start: Int) -> Int? {
+    var position = start
+    while position < bytes.count {
+      if bytes[position] == Syntax.lf {
+        return position > start && bytes[position - 1] == Syntax.cr ? position - 1 : position
+      }
+      position += 1
+    }
+    return nil
+  }
+
+  /// Moves past the line ending at `end` (CRLF or LF).
+  mutating func advanceLine(from end: Int) {
+    index = end < bytes.count && bytes[end] == Syntax.cr ? end + 2 : end + 1
+    line += 1
+    lineStart = index
+  }
+
+  mutating func parseMessage(stream: Bool) throws(SIPParseError) -> SIPMessage {
+    // §7.5: ignore CRLFs before the start line.
+    while index < bytes.count, bytes[index] == Syntax.cr || bytes[index] == Syntax.lf {
+      if bytes[index] == Syntax.lf {
+        line += 1
+        lineStart = index + 1
+      }
+      index += 1
+    }
+    guard index < bytes.count else { throw error("empty message") }
+    guard let end = lineEnd(from: index) else {
+      throw error("the start line does not end with CRLF")
+    }
+    let startLine = try parseStartLine(index..<end)
+    advanceLine(from: end)
+    var headers: [SIPHeaderField] = []
+    headers.reserveCapacity(16)
+    while true {
+      guard let end = lineEnd(from: index) else {
+        throw error("the header section does not end with an empty line")
+      }
+      if end == index {
+        advanceLine(from: end)
+        break
+      }
+      headers.append(try parseField(lineEnd: end))
+    }
+    let bodyStart = index
+    let available = bytes.count - bodyStart
+    var length: Int?
+    var lengthField: SIPHeaderField?
+    for field in headers where field.canonicalName == "content-length" {
+      let value = try contentLength(field)
+      if let length, length != value {
+        throw SIPParseError(
+          "conflicting Content-Length values", line: field.line, column: field.column,
+          header: field.name)
+      }
+      length = value
+      lengthField = field
+    }
+    let body: [UInt8]
+    if let length {
+      if length > available {
+        let field = lengthField
+        throw SIPParseError(
+          stream
+            ? "incomplete body"
+            : "Content-Length \(length) is larger than the \(available) bytes of body",
+          line: field?.line ?? line, column: field?.column ?? 1, header: field?.name)
+      }
+      body = Array(bytes[bodyStart..<(bodyStart + length)])
+      index = bodyStart + length
+    } else {
+      if stream {
+        throw error("a message on a stream must have Content-Length", header: "Content-Length")
+      }
+      body = Array(bytes[bodyStart...])
+      index = bytes.count
+    }
+    return SIPMessage(startLine: startLine, headers: headers, body: body)
+  }
+
+  func contentLength(_ field: SIPHeaderField) throws(SIPParseError) -> Int {
+    let value = field.valueBytes
+    guard !value.isEmpty, value.allSatisfy(Syntax.isDigit) else {
+      throw SIPParseError(
+        "Content-Length is not a non-negative integer", line: field.line, column: field.column,
+        header: field.name)
+    }
+    var number = 0
+    for digit in value {
+      let (times, overflow1) = number.multipliedReportingOverflow(by: 10)
+      let (sum, overflow2) = times.addingReportingOverflow(Int(digit - 48))
+      guard !overflow1, !overflow2, sum <= Int(UInt32.max) else {
+        throw SIPParseError(
+          "Content-Length is too large", line: field.line, column: field.column,
+          header: field.name)
+      }
+      number = sum
+    }
+    return number
+  }
+
+  // MARK: Start line (§7.1, §7.2, §25: Request-Line, Status-Line)
+
+  func parseStartLine(_ range: Range<Int>) throws(SIPParseError) -> SIPMessage.StartLine {
+    let text = bytes[range]
+    if let first = text.first, Syntax.isWhitespace(first) {
+      throw error("whitespace before the start line", at: range.lowerBound)
+    }
+    // Split on single spaces, remembering where each part starts.
+    var parts: [Range<Int>] = []
+    var start = range.lowerBound
+    var position = range.lowerBound
+    while position < range.upperBound {
+      let byte = bytes[position]
+      if byte == Syntax.space {
+        parts.append(start..<position)
+        start = position + 1
+      } else if byte == Syntax.tab || byte < 32 || byte == 127 {
+        throw error("a control character or tab in the start line", at: position)
+      }
+      position += 1
+    }
+    parts.append(start..<range.upperBound)
+    if isVersion(bytes[parts[0]]) {
+      // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase: the phrase may hold spaces.
+      guard parts.count >= 3 else {
+        throw error("a Status-Line needs a version, a status code and a reason phrase")
+      }
+      let code = bytes[parts[1]]
+      guard code.count == 3, code.allSatisfy(Syntax.isDigit), let status = Int(Syntax.string(code)),
+        (100...699).contains(status)
+      else {
+        throw error("the status code must be three digits from 100 to 699", at: parts[1].lowerBound)
+      }
+      let reason = Syntax.string(bytes[parts[2].lowerBound..<range.upperBound])
+      return .response(version: Syntax.string(bytes[parts[0]]), status: status, reason: reason)
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces.
+    if let last = bytes[range].last, last == Syntax.space {
+      var position = range.upperBound
+      while position > range.lowerBound, bytes[position - 1] == Syntax.space { position -= 1 }
+      throw error("space at the end of the Request-Line", at: position)
+    }
+    for part in parts where part.isEmpty {
+      throw error("more than one space between Request-Line elements", at: part.lowerBound)
+    }
+    guard parts.count == 3 else {
+      if parts.count < 3 {
+        throw error("a Request-Line needs a method, a Request-URI and a SIP version")
+      }
+      throw error("spaces inside the Request-URI", at: parts[2].lowerBound)
+    }
+    let method = bytes[parts[0]]
+    for (offset, byte) in method.enumerated() where !Syntax.isToken(byte) {
+      throw error("the method is not a token", at: parts[0].lowerBound + offset)
+    }
+    let uri = bytes[parts[1]]
+    if uri.first == Syntax.less {
+      throw error("the Request-URI must not be enclosed in <>", at: parts[1].lowerBound)
+    }
+    guard uri.contains(Syntax.colon) else {
+      throw error("the Request-URI has no scheme", at: parts[1].lowerBound)
+    }
+    guard isVersion(bytes[parts[2]]) else {
+      throw error("the Request-Line does not end with a SIP version", at: parts[2].lowerBound)
+    }
+    return .request(
+      method: Syntax.string(method), uri: Syntax.string(uri),
+      version: Syntax.string(bytes[parts[2]]))
+  }
+
+  /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (case-insensitive "SIP").
+  func isVersion(_ text: ArraySlice<UInt8>) -> Bool {
+    guard text.count >= 7, Syntax.equalsLowercase(text.prefix(4), "sip/") else { return false }
+    let rest = text.dropFirst(4)
+    guard let dot = rest.firstIndex(of: UInt8(ascii: ".")) else { return false }
+    let major = rest[..<dot]
+    let minor = rest[(dot + 1)...]
+    return !major.isEmpty && !minor.isEmpty && major.allSatisfy(Syntax.isDigit)
+      && minor.allSatisfy(Syntax.isDigit)
+  }
+
+  // MARK: Header fields (§7.3)
+
+  /// One field: `name HCOLON value`, the value running over continuation lines that start with
+  /// whitespace (§7.3.1), which are unfolded to one space each.
+  mutating func parseField(lineEnd end: Int) throws(SIPParseError) -> SIPHeaderField {
+    let start = index
+    if Syntax.isWhitespace(bytes[start]) {
+      throw error("a continuation line with no header before it", at: start)
+    }
+    var position = start
+    while position < end, Syntax.isToken(bytes[position]) { position += 1 }
+    let nameEnd = position
+    while position < end, Syntax.isWhitespace(bytes[position]) { position += 1 }
+    guard nameEnd > start, position < end, bytes[position] == Syntax.colon else {
+      if nameEnd == start {
+        throw error("a header name must be a token", at: start)
+      }
+      throw error("a header line without a colon", at: position)
+    }
+    let name = bytes[start..<nameEnd]
+    position += 1
+    while position < end, Syntax.isWhitespace(bytes[position]) { position += 1 }
+    let valueLine = line
+    let valueColumn = position - lineStart + 1
+    var valueEnd = end
+    // Continuation lines?
+    var nextStart = end < bytes.count && bytes[end] == Syntax.cr ? end + 2 : end + 1
+    if nextStart < bytes.count, Syntax.isWhitespace(bytes[nextStart]) {
+      var value = Array(bytes[position..<end])
+      var currentEnd = end
+      while nextStart < bytes.count, Syntax.isWhitespace(bytes[nextStart]) {
+        line += 1
+        lineStart = nextStart
+        guard let following = lineEnd(from: nextStart) else {
+          throw error("the header section does not end with an empty line")
+        }
+        var contentStart = nextStart
+        while contentStart < following, Syntax.isWhitespace(bytes[contentStart]) {
+          contentStart += 1
+        }
+        while let last = value.last, Syntax.isWhitespace(last) { value.removeLast() }
+        if contentStart < following {
+          if !value.isEmpty { value.append(Syntax.space) }
+          value.append(contentsOf: bytes[contentStart..<following])
+        }
+        currentEnd = following
+        nextStart =
+          following < bytes.count && bytes[following] == Syntax.cr ? following + 2 : following + 1
+      }
+      while let last = value.last, Syntax.isWhitespace(last) { value.removeLast() }
+      advanceLine(from: currentEnd)
+      return SIPHeaderField(
+        nameBytes: name, valueBytes: value[...], line: valueLine, column: valueColumn)
+    }
+    while valueEnd > position, Syntax.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+    advanceLine(from: end)
+    return SIPHeaderField(
+      nameBytes: name, valueBytes: bytes[position..<valueEnd], line: valueLine,
+      column: valueColumn)
+  }
+}

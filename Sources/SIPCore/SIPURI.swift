@@ -1,0 +1,282 @@
+/// A `name` or `name=value` parameter (§19.1.1 uri-parameter, §7.3.1 generic-param).
+public struct SIPParameter: Sendable, Hashable {
+  public var name: String
+  public var value: String?
+
+  public init(_ name: String, _ value: String? = nil) {
+    self.name = name
+    self.value = value
+  }
+}
+
+extension Array where Element == SIPParameter {
+  /// The value of the parameter `name` (case-insensitive): `.some(nil)` when it has no value.
+  public func parameter(_ name: String) -> String?? {
+    let wanted = name.lowercased()
+    guard let found = first(where: { $0.name.lowercased() == wanted }) else { return nil }
+    return .some(found.value)
+  }
+
+  /// Whether the parameter `name` is present (with or without a value).
+  public func has(_ name: String) -> Bool { parameter(name) != nil }
+}
+
+/// Why a URI or header value does not parse, and where (a byte offset into the value).
+public struct SyntaxError: Error, Sendable, Hashable {
+  public var reason: String
+  public var offset: Int
+  public init(_ reason: String, offset: Int) {
+    self.reason = reason
+    self.offset = offset
+  }
+}
+
+/// A URI of a SIP message (§19.1): `sip:` and `sips:` parsed into parts (user and password
+/// unescaped exactly once, §19.1.2), `tel:` (RFC 3966) into its number and parameters; any other
+/// scheme is kept as text (`absoluteURI`), so an unknown scheme parses and the element decides
+/// (416, §8.2.2.1).
+public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
+  /// Lower-case scheme: `sip`, `sips`, `tel`, or another.
+  public var scheme: String
+  /// The user part, unescaped (`sip`/`sips`), or the telephone number (`tel`).
+  public var user: String?
+  public var password: String?
+  /// A host name, an IPv4 address, or an IPv6 reference with its brackets (`[2001:db8::1]`);
+  /// empty for `tel` and other schemes.
+  public var host: String
+  public var port: Int?
+  public var parameters: [SIPParameter]
+  /// URI headers (`?name=value&…`), unescaped.
+  public var headers: [SIPParameter]
+  /// The text after the scheme for a scheme this type does not parse.
+  public var opaque: String?
+
+  public init(
+    scheme: String = "sip", user: String? = nil, password: String? = nil, host: String,
+    port: Int? = nil, parameters: [SIPParameter] = [], headers: [SIPParameter] = []
+  ) {
+    self.scheme = scheme
+    self.user = user
+    self.password = password
+    self.host = host
+    self.port = port
+    self.parameters = parameters
+    self.headers = headers
+  }
+
+  public var isSIP: Bool { scheme == "sip" || scheme == "sips" }
+
+  /// Parses URI text.
+  public init(_ text: String) throws(SyntaxError) {
+    self = try SIPURI.parse(ArraySlice(text.utf8))
+  }
+
+  /// `transport`, `user`, `method`, `ttl`, `maddr`, `lr` and others, by name.
+  public func parameter(_ name: String) -> String?? { parameters.parameter(name) }
+
+  /// Loose routing (§19.1.1: `lr`).
+  public var isLooseRouting: Bool { parameters.has("lr") }
+
+  /// Canonical text: user and password escaped where needed, parameters and headers in order.
+  public var description: String {
+    if let opaque { return "\(scheme):\(opaque)" }
+    if scheme == "tel" {
+      return "tel:" + (user ?? "") + parameters.map { ";" + Self.render($0) }.joined()
+    }
+    var text = scheme + ":"
+    if let user {
+      text += Syntax.escape(user.utf8, allowed: Syntax.userTable)
+      if let password { text += ":" + Syntax.escape(password.utf8, allowed: Syntax.passwordTable) }
+      text += "@"
+    }
+    text += host
+    if let port { text += ":\(port)" }
+    for parameter in parameters { text += ";" + Self.render(parameter) }
+    if !headers.isEmpty {
+      text +=
+        "?"
+        + headers.map {
+          Syntax.escape($0.name.utf8, allowed: Syntax.headerValueTable) + "="
+            + Syntax.escape(($0.value ?? "").utf8, allowed: Syntax.headerValueTable)
+        }.joined(separator: "&")
+    }
+    return text
+  }
+
+  static func render(_ parameter: SIPParameter) -> String {
+    let name = Syntax.escape(parameter.name.utf8, allowed: Syntax.paramTable)
+    guard let value = parameter.value else { return name }
+    return name + "=" + Syntax.escape(value.utf8, allowed: Syntax.paramTable)
+  }
+
+  // MARK: Parsing
+
+  static func parse(_ bytes: ArraySlice<UInt8>) throws(SyntaxError) -> SIPURI {
+    let base = bytes.startIndex
+    guard let colon = bytes.firstIndex(of: Syntax.colon), colon > base else {
+      throw SyntaxError("a URI needs a scheme", offset: 0)
+    }
+    let schemeBytes = bytes[base..<colon]
+    guard let first = schemeBytes.first, Syntax.isAlpha(first),
+      schemeBytes.allSatisfy({
+        Syntax.isAlphanumeric($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-")
+          || $0 == UInt8(ascii: ".")
+      })
+    else { throw SyntaxError("the URI scheme is not valid", offset: 0) }
+    let scheme = Syntax.string(schemeBytes.map(Syntax.lower))
+    let rest = bytes[(colon + 1)...]
+    for (offset, byte) in rest.enumerated()
+    where byte <= 32 || byte == 127 || byte == Syntax.less
+      || byte == Syntax.greater || byte == Syntax.quote
+    {
+      throw SyntaxError("the URI holds a space or a delimiter", offset: colon + 1 - base + offset)
+    }
+    switch scheme {
+    case "sip", "sips": return try parseSIP(scheme: scheme, rest, base: base)
+    case "tel":
+      var uri = SIPURI(scheme: "tel", host: "")
+      let parts = split(rest, on: Syntax.semicolon)
+      guard let number = parts.first, !number.isEmpty else {
+        throw SyntaxError("a tel URI needs a number", offset: colon + 1 - base)
+      }
+      uri.user = Syntax.string(number)
+      uri.parameters = try parameters(parts.dropFirst(), base: base)
+      return uri
+    default:
+      guard !rest.isEmpty else { throw SyntaxError("the URI is empty after its scheme", offset: 0) }
+      var uri = SIPURI(scheme: scheme, host: "")
+      uri.opaque = Syntax.string(rest)
+      return uri
+    }
+  }
+
+  static func split(_ bytes: ArraySlice<UInt8>, on separator: UInt8) -> [ArraySlice<UInt8>] {
+    bytes.split(separator: separator, omittingEmptySubsequences: false)
+  }
+
+  static func parseSIP(scheme: String, _ rest: ArraySlice<UInt8>, base: Int) throws(SyntaxError)
+    -> SIPURI
+  {
+    func offset(_ index: Int) -> Int { index - base }
+    var uri = SIPURI(scheme: scheme, host: "")
+    var hostStart = rest.startIndex
+    // userinfo: up to the last "@" before any "?" (a user part may hold ";" and "?", §25).
+    // The user part may itself hold "?" (user-unreserved), and URI headers may hold "@": take
+    // the last "@" before the first "?", or, if there is none, the last "@" of all.
+    let firstQuestion = rest.firstIndex(of: Syntax.question) ?? rest.endIndex
+    let userAt = rest[..<firstQuestion].lastIndex(of: Syntax.at) ?? rest.lastIndex(of: Syntax.at)
+    if let at = userAt {
+      let userinfo = rest[rest.startIndex..<at]
+      var userBytes = userinfo
+      if let passwordColon = userinfo.firstIndex(of: Syntax.colon) {
+        userBytes = userinfo[..<passwordColon]
+        let passwordBytes = userinfo[(passwordColon + 1)...]
+        for (index, byte) in zip(passwordBytes.indices, passwordBytes)
+        where !Syntax.passwordTable[Int(byte)] && byte != Syntax.percent {
+          throw SyntaxError("a character not allowed in a password", offset: offset(index))
+        }
+        guard let password = Syntax.unescape(passwordBytes) else {
+          throw SyntaxError("a bad %-escape in the password", offset: offset(passwordColon + 1))
+        }
+        uri.password = Syntax.string(password)
+      }
+      guard !userBytes.isEmpty else {
+        throw SyntaxError("an empty user part before @", offset: offset(rest.startIndex))
+      }
+      for (index, byte) in zip(userBytes.indices, userBytes)
+      where !Syntax.userTable[Int(byte)] && byte != Syntax.percent {
+        throw SyntaxError("a character not allowed in the user part", offset: offset(index))
+      }
+      guard let user = Syntax.unescape(userBytes) else {
+        throw SyntaxError("a bad %-escape in the user part", offset: offset(rest.startIndex))
+      }
+      uri.user = Syntax.string(user)
+      hostStart = at + 1
+    }
+    let afterHost = rest[hostStart...]
+    let questionMark = afterHost.firstIndex(of: Syntax.question)
+    let hostAndParams = afterHost[..<(questionMark ?? afterHost.endIndex)]
+    let pieces = split(hostAndParams, on: Syntax.semicolon)
+    guard let hostPort = pieces.first, !hostPort.isEmpty else {
+      throw SyntaxError("the URI has no host", offset: offset(hostStart))
+    }
+    // host [":" port]; an IPv6 reference is bracketed.
+    var hostEnd = hostPort.endIndex
+    if hostPort.first == UInt8(ascii: "[") {
+      guard let close = hostPort.firstIndex(of: UInt8(ascii: "]")) else {
+        throw SyntaxError("an IPv6 reference without ]", offset: offset(hostPort.startIndex))
+      }
+      hostEnd = close + 1
+      for (index, byte) in zip(
+        hostPort[(hostPort.startIndex + 1)..<close].indices,
+        hostPort[(hostPort.startIndex + 1)..<close])
+      where !(Syntax.isHex(byte) || byte == Syntax.colon || byte == UInt8(ascii: ".")) {
+        throw SyntaxError("a character not allowed in an IPv6 reference", offset: offset(index))
+      }
+    } else {
+      hostEnd = hostPort.firstIndex(of: Syntax.colon) ?? hostPort.endIndex
+      for (index, byte) in zip(hostPort[..<hostEnd].indices, hostPort[..<hostEnd])
+      where !Syntax.hostTable[Int(byte)] {
+        throw SyntaxError("a character not allowed in a host name", offset: offset(index))
+      }
+    }
+    let host = hostPort[..<hostEnd]
+    guard !host.isEmpty else { throw SyntaxError("the URI has no host", offset: offset(hostStart)) }
+    uri.host = Syntax.string(host)
+    if hostEnd < hostPort.endIndex {
+      guard hostPort[hostEnd] == Syntax.colon else {
+        throw SyntaxError("unexpected text after the host", offset: offset(hostEnd))
+      }
+      let portBytes = hostPort[(hostEnd + 1)...]
+      guard !portBytes.isEmpty, portBytes.count <= 5, portBytes.allSatisfy(Syntax.isDigit),
+        let port = Int(Syntax.string(portBytes)), port <= 65535
+      else {
+        throw SyntaxError("the port is not a number from 0 to 65535", offset: offset(hostEnd + 1))
+      }
+      uri.port = port
+    }
+    uri.parameters = try parameters(pieces.dropFirst(), base: base)
+    if let questionMark {
+      let headerText = afterHost[(questionMark + 1)...]
+      for piece in split(headerText, on: Syntax.ampersand) {
+        let pair = split(piece, on: Syntax.equals)
+        guard pair.count == 2, let name = Syntax.unescape(pair[0]), !name.isEmpty,
+          let value = Syntax.unescape(pair[1])
+        else {
+          throw SyntaxError("a URI header must be name=value", offset: offset(piece.startIndex))
+        }
+        uri.headers.append(SIPParameter(Syntax.string(name), Syntax.string(value)))
+      }
+    }
+    return uri
+  }
+
+  static func parameters(_ pieces: ArraySlice<ArraySlice<UInt8>>, base: Int) throws(SyntaxError)
+    -> [SIPParameter]
+  {
+    var result: [SIPParameter] = []
+    for piece in pieces {
+      guard !piece.isEmpty else {
+        throw SyntaxError("an empty URI parameter", offset: piece.startIndex - base)
+      }
+      for (index, byte) in zip(piece.indices, piece)
+      where !Syntax.paramTable[Int(byte)] && byte != Syntax.percent && byte != Syntax.equals {
+        throw SyntaxError("a character not allowed in a URI parameter", offset: index - base)
+      }
+      let pair = piece.split(
+        separator: Syntax.equals, maxSplits: 1, omittingEmptySubsequences: false)
+      guard let name = Syntax.unescape(pair[0]), !name.isEmpty else {
+        throw SyntaxError("a bad URI parameter name", offset: piece.startIndex - base)
+      }
+      var value: String?
+      if pair.count == 2 {
+        guard let unescaped = Syntax.unescape(pair[1]) else {
+          throw SyntaxError("a bad %-escape in a URI parameter", offset: piece.startIndex - base)
+        }
+        value = Syntax.string(unescaped)
+      }
+      result.append(SIPParameter(Syntax.string(name), value))
+    }
+    return result
+  }
+}

@@ -1,0 +1,120 @@
+/// Character classes of RFC 3261 §25.1, as byte predicates. The parser works on bytes, so these
+/// are table lookups, never `Character` comparisons.
+enum Syntax {
+  static let cr: UInt8 = 13
+  static let lf: UInt8 = 10
+  static let space: UInt8 = 32
+  static let tab: UInt8 = 9
+  static let colon = UInt8(ascii: ":")
+  static let semicolon = UInt8(ascii: ";")
+  static let comma = UInt8(ascii: ",")
+  static let equals = UInt8(ascii: "=")
+  static let quote = UInt8(ascii: "\"")
+  static let backslash = UInt8(ascii: "\\")
+  static let less = UInt8(ascii: "<")
+  static let greater = UInt8(ascii: ">")
+  static let slash = UInt8(ascii: "/")
+  static let percent = UInt8(ascii: "%")
+  static let at = UInt8(ascii: "@")
+  static let question = UInt8(ascii: "?")
+  static let ampersand = UInt8(ascii: "&")
+
+  static func isAlpha(_ byte: UInt8) -> Bool { (byte | 0x20) >= 97 && (byte | 0x20) <= 122 }
+  static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+  static func isAlphanumeric(_ byte: UInt8) -> Bool { isAlpha(byte) || isDigit(byte) }
+  static func isHex(_ byte: UInt8) -> Bool {
+    isDigit(byte) || ((byte | 0x20) >= 97 && (byte | 0x20) <= 102)
+  }
+  static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+
+  private static func table(_ extra: String, alphanumeric: Bool = true) -> [Bool] {
+    var table = [Bool](repeating: false, count: 256)
+    if alphanumeric {
+      for byte in UInt8(48)...57 { table[Int(byte)] = true }
+      for byte in UInt8(65)...90 { table[Int(byte)] = true }
+      for byte in UInt8(97)...122 { table[Int(byte)] = true }
+    }
+    for byte in extra.utf8 { table[Int(byte)] = true }
+    return table
+  }
+
+  /// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+  static let tokenTable = table("-.!%*_+`'~")
+  /// word = 1*(token chars / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" /
+  /// "?" / "{" / "}")  — Call-ID.
+  static let wordTable = table("-.!%*_+`'~()<>:\\\"/[]?{}")
+  /// unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"
+  static let unreservedTable = table("-_.!~*'()")
+  /// user = 1*(unreserved / escaped / user-unreserved); user-unreserved = & = + $ , ; ? /
+  static let userTable = table("-_.!~*'()&=+$,;?/")
+  /// password = *(unreserved / escaped / & = + $ ,)
+  static let passwordTable = table("-_.!~*'()&=+$,")
+  /// paramchar = param-unreserved / unreserved / escaped; param-unreserved = [ ] / : & + $
+  static let paramTable = table("-_.!~*'()[]/:&+$")
+  /// hnv-unreserved = [ ] / ? : + $ with unreserved (URI headers)
+  static let headerValueTable = table("-_.!~*'()[]/?:+$")
+  /// Host names, IPv4 and what may sit inside an IPv6 reference.
+  static let hostTable = table("-._")
+
+  static func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+  static func isWord(_ byte: UInt8) -> Bool { wordTable[Int(byte)] }
+
+  /// ASCII lower case of one byte.
+  static func lower(_ byte: UInt8) -> UInt8 {
+    byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+  }
+
+  /// Case-insensitive comparison of bytes with an ASCII string given in lower case.
+  static func equalsLowercase(_ bytes: some Collection<UInt8>, _ lowercase: String) -> Bool {
+    guard bytes.count == lowercase.utf8.count else { return false }
+    return zip(bytes, lowercase.utf8).allSatisfy { lower($0) == $1 }
+  }
+
+  /// Decodes %HH escapes exactly once (RFC 3261 §19.1.2: "unescaped ... exactly once").
+  /// Returns nil on a malformed escape.
+  static func unescape(_ bytes: some Collection<UInt8>) -> [UInt8]? {
+    var result: [UInt8] = []
+    result.reserveCapacity(bytes.count)
+    var iterator = bytes.makeIterator()
+    while let byte = iterator.next() {
+      if byte == percent {
+        guard let high = iterator.next(), let low = iterator.next(), let h = hexValue(high),
+          let l = hexValue(low)
+        else { return nil }
+        result.append(h << 4 | l)
+      } else {
+        result.append(byte)
+      }
+    }
+    return result
+  }
+
+  static func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 48...57: return byte - 48
+    case 65...70: return byte - 55
+    case 97...102: return byte - 87
+    default: return nil
+    }
+  }
+
+  /// Escapes every byte not in `allowed` as %HH (upper-case hex).
+  static func escape(_ bytes: some Sequence<UInt8>, allowed: [Bool]) -> String {
+    var out: [UInt8] = []
+    let hex = Array("0123456789ABCDEF".utf8)
+    for byte in bytes {
+      if allowed[Int(byte)] {
+        out.append(byte)
+      } else {
+        out.append(percent)
+        out.append(hex[Int(byte >> 4)])
+        out.append(hex[Int(byte & 15)])
+      }
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  static func string(_ bytes: some Collection<UInt8>) -> String {
+    String(decoding: bytes, as: UTF8.self)
+  }
+}

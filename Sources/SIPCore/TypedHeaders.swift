@@ -1,0 +1,265 @@
+/// Typed views of the headers of RFC 3261 §20. Each parses the field's bytes when asked and
+/// returns nil when the header is absent or malformed (`check()` reports malformed ones with
+/// their position).
+extension SIPMessage {
+  /// Every Via value, top first (§20.42).
+  public var vias: [Via] { (try? list("via", Via.scan)) ?? [] }
+  /// The top Via: the one this element's transaction layer looks at (§17.1.3, §17.2.3).
+  public var topVia: Via? { vias.first }
+  public var from: NameAddress? { try? single("from", NameAddress.scan) }
+  public var to: NameAddress? { try? single("to", NameAddress.scan) }
+  public var callID: String? { value("call-id") }
+  public var cseq: CSeq? { try? single("cseq", CSeq.scan) }
+  public var maxForwards: Int? {
+    (try? single("max-forwards") { scanner throws(SyntaxError) in
+      try scanDecimal(&scanner, maximum: 255, "Max-Forwards")
+    }).map { Int($0) }
+  }
+  /// Contact values, `*` included (§20.10).
+  public var contacts: [ContactValue] { (try? list("contact", HeaderGrammar.contact)) ?? [] }
+  public var routes: [NameAddress] { (try? list("route", NameAddress.scan)) ?? [] }
+  public var recordRoutes: [NameAddress] { (try? list("record-route", NameAddress.scan)) ?? [] }
+  public var replyTo: NameAddress? { try? single("reply-to", NameAddress.scan) }
+  public var expires: UInt32? { delta("expires") }
+  public var minExpires: UInt32? { delta("min-expires") }
+  public var contentType: MediaType? { try? single("content-type", MediaType.scan) }
+  public var contentLength: Int? { value("content-length").flatMap { Int($0) } }
+  public var contentEncoding: [String] { tokens("content-encoding") }
+  public var contentDisposition: String? { value("content-disposition") }
+  public var require: [String] { tokens("require") }
+  public var proxyRequire: [String] { tokens("proxy-require") }
+  public var supported: [String] { tokens("supported") }
+  public var unsupported: [String] { tokens("unsupported") }
+  public var allow: [String] { tokens("allow") }
+  public var accept: [MediaType] { (try? list("accept", MediaType.scan)) ?? [] }
+  public var acceptEncoding: [String] { tokens("accept-encoding") }
+  public var acceptLanguage: [String] { tokens("accept-language") }
+  public var authorization: [AuthValue] { auth("authorization") }
+  public var proxyAuthorization: [AuthValue] { auth("proxy-authorization") }
+  public var wwwAuthenticate: [AuthValue] { auth("www-authenticate") }
+  public var proxyAuthenticate: [AuthValue] { auth("proxy-authenticate") }
+  public var authenticationInfo: AuthValue? {
+    try? single("authentication-info") { scanner throws(SyntaxError) in
+      try AuthValue.scan(&scanner, schemeRequired: false)
+    }
+  }
+  public var retryAfter: RetryAfter? { try? single("retry-after", RetryAfter.scan) }
+  public var timestamp: String? { value("timestamp") }
+  public var date: String? { value("date") }
+  public var warnings: [WarningValue] { (try? list("warning", WarningValue.scan)) ?? [] }
+  public var server: String? { value("server") }
+  public var userAgent: String? { value("user-agent") }
+  public var subject: String? { value("subject") }
+  public var organization: String? { value("organization") }
+  public var priority: String? { value("priority") }
+  public var inReplyTo: [String] { values("in-reply-to") }
+  public var alertInfo: [InfoValue] { (try? list("alert-info", InfoValue.scan)) ?? [] }
+  public var callInfo: [InfoValue] { (try? list("call-info", InfoValue.scan)) ?? [] }
+  public var errorInfo: [InfoValue] { (try? list("error-info", InfoValue.scan)) ?? [] }
+  public var mimeVersion: String? { value("mime-version") }
+
+  /// The Request-URI, parsed (nil for a response or a malformed URI).
+  public var requestURI: SIPURI? { requestURIText.flatMap { try? SIPURI($0) } }
+
+  func single<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
+    throws(SyntaxError) -> T?
+  {
+    guard let field = headers.first(where: { $0.canonicalName == name }) else { return nil }
+    return try parseWhole(field.valueBytes, name, scan)
+  }
+
+  func list<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
+    throws(SyntaxError) -> [T]
+  {
+    var result: [T] = []
+    for field in headers where field.canonicalName == name {
+      result += try parseList(field.valueBytes, name, scan)
+    }
+    return result
+  }
+
+  func tokens(_ name: String) -> [String] {
+    (try? list(name) { scanner throws(SyntaxError) in Syntax.string(try scanner.token()) }) ?? []
+  }
+
+  func delta(_ name: String) -> UInt32? {
+    (try? single(name) { scanner throws(SyntaxError) in
+      try scanDecimal(&scanner, maximum: UInt64(UInt32.max), name)
+    }).map { UInt32($0) }
+  }
+
+  func auth(_ name: String) -> [AuthValue] {
+    headers.filter { $0.canonicalName == name }.compactMap { field in
+      try? parseWhole(field.valueBytes, name) { scanner throws(SyntaxError) in
+        try AuthValue.scan(&scanner)
+      }
+    }
+  }
+}
+
+/// The grammar of each header this package knows, for validation (§20, §25).
+enum HeaderGrammar {
+  static func contact(_ scanner: inout ValueScanner) throws(SyntaxError) -> ContactValue {
+    if scanner.peek == UInt8(ascii: "*") {
+      scanner.index += 1
+      return .wildcard
+    }
+    let address = try NameAddress.scan(&scanner)
+    for parameter in address.parameters {
+      switch parameter.name.lowercased() {
+      case "expires":
+        guard let value = parameter.value, value.utf8.allSatisfy(Syntax.isDigit),
+          let seconds = UInt64(value), seconds <= UInt64(UInt32.max)
+        else { throw scanner.fail("the Contact expires parameter is not a number below 2^32") }
+      case "q":
+        guard let value = parameter.value, let q = Double(value), (0...1).contains(q) else {
+          throw scanner.fail("the Contact q parameter is not between 0 and 1")
+        }
+      default: break
+      }
+    }
+    return .address(address)
+  }
+
+  static func callID(_ scanner: inout ValueScanner) throws(SyntaxError) {
+    let first = scanner.until { !Syntax.isWord($0) }
+    guard !first.isEmpty else { throw scanner.fail("a Call-ID must be a word") }
+    if scanner.peek == Syntax.at {
+      scanner.index += 1
+      let second = scanner.until { !Syntax.isWord($0) }
+      guard !second.isEmpty else { throw scanner.fail("expected a word after @ in the Call-ID") }
+    }
+  }
+
+  static let months = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+  ]
+  static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+  /// SIP-date = rfc1123-date: `wkday "," SP 2DIGIT SP month SP 4DIGIT SP time SP "GMT"`.
+  static func date(_ scanner: inout ValueScanner) throws(SyntaxError) {
+    func word(_ allowed: [String], _ what: String) throws(SyntaxError) {
+      let text = scanner.until { !Syntax.isAlpha($0) }
+      guard allowed.contains(Syntax.string(text.map(Syntax.lower))) else {
+        throw scanner.fail("expected \(what) in the Date")
+      }
+    }
+    func digits(_ count: Int) throws(SyntaxError) {
+      let text = scanner.until { !Syntax.isDigit($0) }
+      guard text.count == count else { throw scanner.fail("expected \(count) digits in the Date") }
+    }
+    func exactly(_ byte: UInt8, _ what: String) throws(SyntaxError) {
+      guard scanner.peek == byte else { throw scanner.fail("expected \(what) in the Date") }
+      scanner.index += 1
+    }
+    try word(weekdays, "a weekday")
+    try exactly(Syntax.comma, ",")
+    try exactly(Syntax.space, "a space")
+    try digits(2)
+    try exactly(Syntax.space, "a space")
+    try word(months, "a month")
+    try exactly(Syntax.space, "a space")
+    try digits(4)
+    try exactly(Syntax.space, "a space")
+    try digits(2)
+    try exactly(Syntax.colon, ":")
+    try digits(2)
+    try exactly(Syntax.colon, ":")
+    try digits(2)
+    try exactly(Syntax.space, "a space")
+    let zone = scanner.until { !Syntax.isAlpha($0) }
+    guard Syntax.string(zone) == "GMT" else { throw scanner.fail("the Date must be in GMT") }
+  }
+
+  static func timestamp(_ scanner: inout ValueScanner) throws(SyntaxError) {
+    func number() throws(SyntaxError) {
+      let whole = scanner.until { !Syntax.isDigit($0) }
+      if scanner.peek == UInt8(ascii: ".") {
+        scanner.index += 1
+        _ = scanner.until { !Syntax.isDigit($0) }
+      } else if whole.isEmpty {
+        throw scanner.fail("a Timestamp must be a number")
+      }
+    }
+    try number()
+    scanner.skipWhitespace()
+    if !scanner.atEnd { try number() }
+  }
+
+  static func mimeVersion(_ scanner: inout ValueScanner) throws(SyntaxError) {
+    _ = try scanDecimal(&scanner, maximum: UInt64.max, "MIME-Version")
+    guard scanner.peek == UInt8(ascii: ".") else {
+      throw scanner.fail("expected 1*DIGIT . 1*DIGIT")
+    }
+    scanner.index += 1
+    _ = try scanDecimal(&scanner, maximum: UInt64.max, "MIME-Version")
+  }
+
+  /// Checks one field's value against its grammar; unknown headers are accepted as they are.
+  static func validate(_ field: SIPHeaderField) throws(SyntaxError) {
+    let value = field.valueBytes
+    func whole(_ scan: (inout ValueScanner) throws(SyntaxError) -> Void) throws(SyntaxError) {
+      try parseWhole(value, field.name, scan)
+    }
+    func list(allowEmpty: Bool = false, _ scan: (inout ValueScanner) throws(SyntaxError) -> Void)
+      throws(SyntaxError)
+    {
+      _ = try parseList(value, field.name, allowEmpty: allowEmpty, scan)
+    }
+    let token: (inout ValueScanner) throws(SyntaxError) -> Void = { scanner throws(SyntaxError) in
+      _ = try scanner.token()
+    }
+    switch field.canonicalName {
+    case "via": try list { scanner throws(SyntaxError) in _ = try Via.scan(&scanner) }
+    case "from", "to", "reply-to":
+      try whole { scanner throws(SyntaxError) in _ = try NameAddress.scan(&scanner) }
+    case "contact": try list { scanner throws(SyntaxError) in _ = try contact(&scanner) }
+    case "route", "record-route":
+      try list { scanner throws(SyntaxError) in _ = try NameAddress.scan(&scanner) }
+    case "call-id": try whole(callID)
+    case "in-reply-to": try list(callID)
+    case "cseq": try whole { scanner throws(SyntaxError) in _ = try CSeq.scan(&scanner) }
+    case "max-forwards":
+      try whole { scanner throws(SyntaxError) in
+        _ = try scanDecimal(&scanner, maximum: 255, "Max-Forwards")
+      }
+    case "expires", "min-expires":
+      try whole { scanner throws(SyntaxError) in
+        _ = try scanDecimal(&scanner, maximum: UInt64(UInt32.max), field.name)
+      }
+    case "content-type":
+      try whole { scanner throws(SyntaxError) in _ = try MediaType.scan(&scanner) }
+    case "accept":
+      try list(allowEmpty: true) { scanner throws(SyntaxError) in _ = try MediaType.scan(&scanner) }
+    case "accept-encoding", "accept-language", "supported", "allow":
+      try list(allowEmpty: true) { scanner throws(SyntaxError) in
+        _ = try scanner.token()
+        _ = try scanner.parameters()
+      }
+    case "content-encoding", "content-language", "require", "proxy-require", "unsupported":
+      try list(token)
+    case "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate":
+      try whole { scanner throws(SyntaxError) in _ = try AuthValue.scan(&scanner) }
+    case "authentication-info":
+      try whole { scanner throws(SyntaxError) in
+        _ = try AuthValue.scan(&scanner, schemeRequired: false)
+      }
+    case "retry-after":
+      try whole { scanner throws(SyntaxError) in _ = try RetryAfter.scan(&scanner) }
+    case "timestamp": try whole(timestamp)
+    case "date": try whole(date)
+    case "warning": try list { scanner throws(SyntaxError) in _ = try WarningValue.scan(&scanner) }
+    case "alert-info", "call-info", "error-info":
+      try list { scanner throws(SyntaxError) in _ = try InfoValue.scan(&scanner) }
+    case "mime-version": try whole(mimeVersion)
+    case "priority": try whole(token)
+    case "content-disposition":
+      try whole { scanner throws(SyntaxError) in
+        _ = try scanner.token()
+        _ = try scanner.parameters()
+      }
+    default:
+      break  // Subject, Organization, Server, User-Agent (TEXT) and unknown headers.
+    }
+  }
+}

@@ -1,0 +1,141 @@
+/// Scans one header value (already unfolded) by the grammar of RFC 3261 §25.1: LWS around
+/// separators (SEMI, COMMA, EQUAL, SLASH, COLON, LAQUOT, RAQUOT…), tokens, quoted strings.
+struct ValueScanner {
+  let bytes: ArraySlice<UInt8>
+  var index: Int
+
+  init(_ bytes: ArraySlice<UInt8>) {
+    self.bytes = bytes
+    index = bytes.startIndex
+  }
+
+  var offset: Int { index - bytes.startIndex }
+  var atEnd: Bool { index >= bytes.endIndex }
+  var peek: UInt8? { index < bytes.endIndex ? bytes[index] : nil }
+
+  func fail(_ reason: String) -> SyntaxError { SyntaxError(reason, offset: offset) }
+
+  mutating func skipWhitespace() {
+    while index < bytes.endIndex, Syntax.isWhitespace(bytes[index]) { index += 1 }
+  }
+
+  /// Consumes `byte` (with whitespace around it) if it is next.
+  mutating func take(_ byte: UInt8) -> Bool {
+    let saved = index
+    skipWhitespace()
+    if index < bytes.endIndex, bytes[index] == byte {
+      index += 1
+      skipWhitespace()
+      return true
+    }
+    index = saved
+    return false
+  }
+
+  mutating func expect(_ byte: UInt8, _ what: String) throws(SyntaxError) {
+    guard take(byte) else { throw fail("expected \(what)") }
+  }
+
+  mutating func token(_ what: String = "a token") throws(SyntaxError) -> ArraySlice<UInt8> {
+    let start = index
+    while index < bytes.endIndex, Syntax.isToken(bytes[index]) { index += 1 }
+    guard index > start else { throw fail("expected \(what)") }
+    return bytes[start..<index]
+  }
+
+  /// Bytes up to (not including) any byte in `stops`, or to the end.
+  mutating func until(_ stops: (UInt8) -> Bool) -> ArraySlice<UInt8> {
+    let start = index
+    while index < bytes.endIndex, !stops(bytes[index]) { index += 1 }
+    return bytes[start..<index]
+  }
+
+  /// quoted-string = DQUOTE *(qdtext / quoted-pair) DQUOTE; returns the text unescaped.
+  mutating func quotedString() throws(SyntaxError) -> String {
+    guard peek == Syntax.quote else { throw fail("expected a quoted string") }
+    let start = index
+    index += 1
+    var text: [UInt8] = []
+    while index < bytes.endIndex {
+      let byte = bytes[index]
+      if byte == Syntax.backslash {
+        guard index + 1 < bytes.endIndex else { break }
+        let escaped = bytes[index + 1]
+        // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+        guard escaped <= 0x7F, escaped != Syntax.cr, escaped != Syntax.lf else {
+          throw fail("a bad escape in a quoted string")
+        }
+        text.append(escaped)
+        index += 2
+      } else if byte == Syntax.quote {
+        index += 1
+        return Syntax.string(text)
+      } else {
+        text.append(byte)
+        index += 1
+      }
+    }
+    index = start
+    throw fail("an unterminated quoted string")
+  }
+
+  /// gen-value = token / host / quoted-string (host covers IPv6 references).
+  mutating func genericValue() throws(SyntaxError) -> String {
+    if peek == Syntax.quote { return "\"" + (try quotedString()) + "\"" }
+    if peek == UInt8(ascii: "[") {
+      let value = until { $0 == UInt8(ascii: "]") }
+      guard take(UInt8(ascii: "]")) else { throw fail("an IPv6 reference without ]") }
+      return Syntax.string(value) + "]"
+    }
+    return Syntax.string(try token("a parameter value"))
+  }
+
+  /// *( SEMI generic-param ), generic-param = token [ EQUAL gen-value ].
+  mutating func parameters() throws(SyntaxError) -> [SIPParameter] {
+    var result: [SIPParameter] = []
+    while take(Syntax.semicolon) {
+      let name = Syntax.string(try token("a parameter name"))
+      var value: String?
+      if take(Syntax.equals) { value = try genericValue() }
+      result.append(SIPParameter(name, value))
+    }
+    return result
+  }
+
+  mutating func expectEnd(_ what: String) throws(SyntaxError) {
+    skipWhitespace()
+    guard atEnd else { throw fail("unexpected text after \(what)") }
+  }
+}
+
+/// Parses `value` with `body`, which must consume it all.
+func parseWhole<T>(
+  _ value: ArraySlice<UInt8>, _ what: String, _ body: (inout ValueScanner) throws(SyntaxError) -> T
+) throws(SyntaxError) -> T {
+  var scanner = ValueScanner(value)
+  scanner.skipWhitespace()
+  let result = try body(&scanner)
+  try scanner.expectEnd(what)
+  return result
+}
+
+/// Parses each comma-separated element of a list header with `body`.
+func parseList<T>(
+  _ value: ArraySlice<UInt8>, _ what: String, allowEmpty: Bool = false,
+  _ body: (inout ValueScanner) throws(SyntaxError) -> T
+) throws(SyntaxError) -> [T] {
+  var result: [T] = []
+  if allowEmpty && HeaderValueSplitter.trim(value).isEmpty { return [] }
+  for part in HeaderValueSplitter.split(value) {
+    guard !part.isEmpty else {
+      throw SyntaxError(
+        "an empty element in the \(what) list", offset: part.startIndex - value.startIndex)
+    }
+    do {
+      result.append(try parseWhole(part, what, body))
+    } catch {
+      throw SyntaxError(error.reason, offset: error.offset + (part.startIndex - value.startIndex))
+    }
+  }
+  return result
+}
