@@ -78,13 +78,13 @@ public struct SIPMessage: Sendable, Hashable {
   /// §7.3.3), in order.
   public func fields(_ name: String) -> [SIPHeaderField] {
     let wanted = HeaderName.canonical(name)
-    return headers.filter { $0.canonicalName == wanted }
+    return headers.filter { $0.isNamed(wanted) }
   }
 
   /// The value of the first field named `name`.
   public func value(_ name: String) -> String? {
     let wanted = HeaderName.canonical(name)
-    return headers.first { $0.canonicalName == wanted }?.value
+    return headers.first { $0.isNamed(wanted) }?.value
   }
 
   /// Every value of a multi-valued header, whether given as several fields or comma-separated
@@ -94,7 +94,7 @@ public struct SIPMessage: Sendable, Hashable {
     let wanted = HeaderName.canonical(name)
     let splits = !HeaderName.neverSplit.contains(wanted)
     var result: [String] = []
-    for field in headers where field.canonicalName == wanted {
+    for field in headers where field.isNamed(wanted) {
       if splits {
         result += HeaderValueSplitter.split(field.valueBytes).map { Syntax.string($0) }
       } else {
@@ -113,11 +113,11 @@ public struct SIPMessage: Sendable, Hashable {
   /// the end).
   public mutating func set(_ name: String, _ value: String) {
     let wanted = HeaderName.canonical(name)
-    if let index = headers.firstIndex(where: { $0.canonicalName == wanted }) {
+    if let index = headers.firstIndex(where: { $0.isNamed(wanted) }) {
       headers[index] = SIPHeaderField(name: name, value: value)
       var position = index + 1
       while position < headers.count {
-        if headers[position].canonicalName == wanted {
+        if headers[position].isNamed(wanted) {
           headers.remove(at: position)
         } else {
           position += 1
@@ -131,7 +131,7 @@ public struct SIPMessage: Sendable, Hashable {
   /// Removes every field named `name`.
   public mutating func remove(_ name: String) {
     let wanted = HeaderName.canonical(name)
-    headers.removeAll { $0.canonicalName == wanted }
+    headers.removeAll { $0.isNamed(wanted) }
   }
 
   /// Inserts a field before all others (a proxy's Via or Record-Route, §16.6).
@@ -149,11 +149,8 @@ public struct SIPMessage: Sendable, Hashable {
     out.append(contentsOf: startLineText.utf8)
     out.append(Syntax.cr)
     out.append(Syntax.lf)
-    for field in headers {
-      out.append(contentsOf: field.nameBytes)
-      out.append(Syntax.colon)
-      out.append(Syntax.space)
-      out.append(contentsOf: field.valueBytes)
+    for index in headers.indices {
+      headers[index].write(to: &out)
       out.append(Syntax.cr)
       out.append(Syntax.lf)
     }
@@ -168,31 +165,71 @@ public struct SIPMessage: Sendable, Hashable {
 }
 
 /// One header field: a name as it was spelled and its value, unfolded (§7.3.1).
+///
+/// Stored as one slice of the received bytes (name through value) and two offsets, so a parsed
+/// field costs one reference count, not one per part.
 public struct SIPHeaderField: Sendable, Hashable {
-  /// The name's bytes as received (`v`, `Via`, `VIA` are all Via).
-  public var nameBytes: ArraySlice<UInt8>
-  /// The value's bytes: leading and trailing whitespace removed, each line fold replaced by
-  /// one space.
-  public var valueBytes: ArraySlice<UInt8>
-  /// The header's long name in lower case (`via` for `v`), for lookups.
-  public let canonicalName: String
+  private var storage: ArraySlice<UInt8>
+  private var nameLength: Int32
+  private var valueOffset: Int32
+  private var storedLine: Int32 = 0
+  private var storedColumn: Int32 = 0
+
   /// Where the value starts in the parsed message (1-based), or 0 for a field built in code;
   /// used to point error messages at the right place.
-  public var line: Int = 0
-  public var column: Int = 0
+  public var line: Int { Int(storedLine) }
+  public var column: Int { Int(storedColumn) }
 
   public init(name: String, value: String) {
-    nameBytes = ArraySlice(name.utf8)
-    valueBytes = ArraySlice(value.utf8)
-    canonicalName = HeaderName.canonical(name)
+    var bytes = Array(name.utf8)
+    nameLength = Int32(truncatingIfNeeded: bytes.count)
+    valueOffset = nameLength
+    bytes.append(contentsOf: value.utf8)
+    storage = bytes[...]
   }
 
-  init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, line: Int, column: Int) {
-    self.nameBytes = nameBytes
-    self.valueBytes = valueBytes
-    canonicalName = HeaderName.canonical(bytes: nameBytes)
-    self.line = line
-    self.column = column
+  /// A field over `storage`: the name is its first `nameLength` bytes, the value starts at
+  /// `valueOffset`.
+  init(storage: ArraySlice<UInt8>, nameLength: Int, valueOffset: Int, line: Int, column: Int) {
+    self.storage = storage
+    self.nameLength = Int32(truncatingIfNeeded: nameLength)
+    self.valueOffset = Int32(truncatingIfNeeded: valueOffset)
+    storedLine = Int32(truncatingIfNeeded: line)
+    storedColumn = Int32(truncatingIfNeeded: column)
+  }
+
+  /// Appends `name: value` (without CRLF).
+  func write(to out: inout [UInt8]) {
+    storage.withUnsafeBufferPointer { buffer in
+      let name = Int(nameLength)
+      out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<name]))
+      out.append(Syntax.colon)
+      out.append(Syntax.space)
+      out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[Int(valueOffset)...]))
+    }
+  }
+
+  /// The name's bytes as received (`v`, `Via`, `VIA` are all Via).
+  public var nameBytes: ArraySlice<UInt8> {
+    storage[storage.startIndex..<(storage.startIndex + Int(nameLength))]
+  }
+  /// The value's bytes: leading and trailing whitespace removed, each line fold replaced by
+  /// one space.
+  public var valueBytes: ArraySlice<UInt8> { storage[(storage.startIndex + Int(valueOffset))...] }
+
+  /// The header's long name in lower case (`via` for `v`).
+  public var canonicalName: String { HeaderName.canonical(bytes: nameBytes) }
+
+  /// Whether this field is the header `canonical` (a lower-case long name), compact forms
+  /// included. Compares bytes: no allocation, so lookups stay cheap.
+  public func isNamed(_ canonical: String) -> Bool {
+    let name = nameBytes
+    if name.count == 1, let first = name.first,
+      let long = HeaderName.compactName(Syntax.lower(first))
+    {
+      return long == canonical
+    }
+    return Syntax.equalsLowercase(name, canonical)
   }
 
   public var name: String { Syntax.string(nameBytes) }
@@ -230,8 +267,16 @@ public enum HeaderName {
   /// The lower-case long name for `name` (`"V"` → `"via"`, `"Call-ID"` → `"call-id"`).
   public static func canonical(_ name: String) -> String { canonical(bytes: Array(name.utf8)) }
 
+  /// The long name of a compact form, if `letter` is one.
+  static func compactName(_ letter: UInt8) -> String? {
+    switch letter {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"): return compact[letter]
+    default: return nil
+    }
+  }
+
   static func canonical(bytes: some Collection<UInt8>) -> String {
-    if bytes.count == 1, let first = bytes.first, let long = compact[Syntax.lower(first)] {
+    if bytes.count == 1, let first = bytes.first, let long = compactName(Syntax.lower(first)) {
       return long
     }
     return String(decoding: bytes.map(Syntax.lower), as: UTF8.self)

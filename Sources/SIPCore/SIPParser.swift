@@ -50,14 +50,10 @@ struct MessageParser {
 
   /// The end of the current line (index of CR of CRLF, or of a bare LF), or nil at end of input.
   func lineEnd(from start: Int) -> Int? {
-    var position = start
-    while position < bytes.count {
-      if bytes[position] == Syntax.lf {
-        return position > start && bytes[position - 1] == Syntax.cr ? position - 1 : position
-      }
-      position += 1
-    }
-    return nil
+    guard start < bytes.count,
+      let position = bytes[start...].firstIndex(of: Syntax.lf)
+    else { return nil }
+    return position > start && bytes[position - 1] == Syntax.cr ? position - 1 : position
   }
 
   /// Moves past the line ending at `end` (CRLF or LF).
@@ -92,13 +88,14 @@ struct MessageParser {
         advanceLine(from: end)
         break
       }
-      headers.append(try parseField(lineEnd: end))
+      try parseField(lineEnd: end, into: &headers)
     }
     let bodyStart = index
     let available = bytes.count - bodyStart
     var length: Int?
     var lengthField: SIPHeaderField?
-    for field in headers where field.canonicalName == "content-length" {
+    for index in headers.indices where headers[index].isNamed("content-length") {
+      let field = headers[index]
       let value = try contentLength(field)
       if let length, length != value {
         throw SIPParseError(
@@ -158,34 +155,49 @@ struct MessageParser {
     if let first = text.first, Syntax.isWhitespace(first) {
       throw error("whitespace before the start line", at: range.lowerBound)
     }
-    // Split on single spaces, remembering where each part starts.
-    var parts: [Range<Int>] = []
-    var start = range.lowerBound
+    // Find the first three spaces (no allocation: this runs for every message).
+    var spaces = 0
+    var firstSpace = range.upperBound
+    var secondSpace = range.upperBound
+    var thirdSpace = range.upperBound
+    var doubleSpace: Int?
     var position = range.lowerBound
     while position < range.upperBound {
       let byte = bytes[position]
       if byte == Syntax.space {
-        parts.append(start..<position)
-        start = position + 1
+        if position > range.lowerBound, bytes[position - 1] == Syntax.space, doubleSpace == nil {
+          doubleSpace = position
+        }
+        spaces += 1
+        switch spaces {
+        case 1: firstSpace = position
+        case 2: secondSpace = position
+        case 3: thirdSpace = position
+        default: break
+        }
       } else if byte == Syntax.tab || byte < 32 || byte == 127 {
         throw error("a control character or tab in the start line", at: position)
       }
       position += 1
     }
-    parts.append(start..<range.upperBound)
-    if isVersion(bytes[parts[0]]) {
+    let part0 = range.lowerBound..<firstSpace
+    let part1 = min(firstSpace + 1, range.upperBound)..<secondSpace
+    let part2 = min(secondSpace + 1, range.upperBound)..<thirdSpace
+    if isVersion(bytes[part0]) {
       // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase: the phrase may hold spaces.
-      guard parts.count >= 3 else {
+      guard spaces >= 2 else {
         throw error("a Status-Line needs a version, a status code and a reason phrase")
       }
-      let code = bytes[parts[1]]
-      guard code.count == 3, code.allSatisfy(Syntax.isDigit), let status = Int(Syntax.string(code)),
-        (100...699).contains(status)
-      else {
-        throw error("the status code must be three digits from 100 to 699", at: parts[1].lowerBound)
+      let code = bytes[part1]
+      guard code.count == 3, code.allSatisfy(Syntax.isDigit) else {
+        throw error("the status code must be three digits from 100 to 699", at: part1.lowerBound)
       }
-      let reason = Syntax.string(bytes[parts[2].lowerBound..<range.upperBound])
-      return .response(version: Syntax.string(bytes[parts[0]]), status: status, reason: reason)
+      let status = code.reduce(0) { $0 * 10 + Int($1 - 48) }
+      guard (100...699).contains(status) else {
+        throw error("the status code must be three digits from 100 to 699", at: part1.lowerBound)
+      }
+      let reason = Syntax.string(bytes[part2.lowerBound..<range.upperBound])
+      return .response(version: Syntax.string(bytes[part0]), status: status, reason: reason)
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces.
     if let last = bytes[range].last, last == Syntax.space {
@@ -193,32 +205,34 @@ struct MessageParser {
       while position > range.lowerBound, bytes[position - 1] == Syntax.space { position -= 1 }
       throw error("space at the end of the Request-Line", at: position)
     }
-    for part in parts where part.isEmpty {
-      throw error("more than one space between Request-Line elements", at: part.lowerBound)
+    if let doubleSpace {
+      throw error("more than one space between Request-Line elements", at: doubleSpace)
     }
-    guard parts.count == 3 else {
-      if parts.count < 3 {
+    guard spaces == 2 else {
+      if spaces < 2 {
         throw error("a Request-Line needs a method, a Request-URI and a SIP version")
       }
-      throw error("spaces inside the Request-URI", at: parts[2].lowerBound)
+      throw error("spaces inside the Request-URI", at: part2.lowerBound)
     }
-    let method = bytes[parts[0]]
+    let method = bytes[part0]
+    guard !method.isEmpty else {
+      throw error("the Request-Line has no method", at: part0.lowerBound)
+    }
     for (offset, byte) in method.enumerated() where !Syntax.isToken(byte) {
-      throw error("the method is not a token", at: parts[0].lowerBound + offset)
+      throw error("the method is not a token", at: part0.lowerBound + offset)
     }
-    let uri = bytes[parts[1]]
+    let uri = bytes[part1]
     if uri.first == Syntax.less {
-      throw error("the Request-URI must not be enclosed in <>", at: parts[1].lowerBound)
+      throw error("the Request-URI must not be enclosed in <>", at: part1.lowerBound)
     }
     guard uri.contains(Syntax.colon) else {
-      throw error("the Request-URI has no scheme", at: parts[1].lowerBound)
+      throw error("the Request-URI has no scheme", at: part1.lowerBound)
     }
-    guard isVersion(bytes[parts[2]]) else {
-      throw error("the Request-Line does not end with a SIP version", at: parts[2].lowerBound)
+    guard isVersion(bytes[part2]) else {
+      throw error("the Request-Line does not end with a SIP version", at: part2.lowerBound)
     }
     return .request(
-      method: Syntax.string(method), uri: Syntax.string(uri),
-      version: Syntax.string(bytes[parts[2]]))
+      method: Syntax.string(method), uri: Syntax.string(uri), version: Syntax.string(bytes[part2]))
   }
 
   /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (case-insensitive "SIP").
@@ -236,7 +250,9 @@ struct MessageParser {
 
   /// One field: `name HCOLON value`, the value running over continuation lines that start with
   /// whitespace (§7.3.1), which are unfolded to one space each.
-  mutating func parseField(lineEnd end: Int) throws(SIPParseError) -> SIPHeaderField {
+  mutating func parseField(lineEnd end: Int, into headers: inout [SIPHeaderField])
+    throws(SIPParseError)
+  {
     let start = index
     if Syntax.isWhitespace(bytes[start]) {
       throw error("a continuation line with no header before it", at: start)
@@ -283,13 +299,18 @@ struct MessageParser {
       }
       while let last = value.last, Syntax.isWhitespace(last) { value.removeLast() }
       advanceLine(from: currentEnd)
-      return SIPHeaderField(
-        nameBytes: name, valueBytes: value[...], line: valueLine, column: valueColumn)
+      let storage = Array(name) + value
+      headers.append(
+        SIPHeaderField(
+          storage: storage[...], nameLength: name.count, valueOffset: name.count,
+          line: valueLine, column: valueColumn))
+      return
     }
     while valueEnd > position, Syntax.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
     advanceLine(from: end)
-    return SIPHeaderField(
-      nameBytes: name, valueBytes: bytes[position..<valueEnd], line: valueLine,
-      column: valueColumn)
+    headers.append(
+      SIPHeaderField(
+        storage: bytes[start..<valueEnd], nameLength: nameEnd - start,
+        valueOffset: position - start, line: valueLine, column: valueColumn))
   }
 }

@@ -56,7 +56,16 @@ enum Syntax {
   /// Host names, IPv4 and what may sit inside an IPv6 reference.
   static let hostTable = table("-._")
 
-  static func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+  /// A switch, not the table: the parser's hottest test, and a static table costs a lazy-init
+  /// check on every access.
+  @inline(__always)
+  static func isToken(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+    case 0x2D, 0x2E, 0x21, 0x25, 0x2A, 0x5F, 0x2B, 0x60, 0x27, 0x7E: return true
+    default: return false
+    }
+  }
   static func isWord(_ byte: UInt8) -> Bool { wordTable[Int(byte)] }
 
   /// ASCII lower case of one byte.

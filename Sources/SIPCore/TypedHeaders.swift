@@ -64,7 +64,7 @@ extension SIPMessage {
   func single<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
     throws(SyntaxError) -> T?
   {
-    guard let field = headers.first(where: { $0.canonicalName == name }) else { return nil }
+    guard let field = headers.first(where: { $0.isNamed(name) }) else { return nil }
     return try parseWhole(field.valueBytes, name, scan)
   }
 
@@ -72,7 +72,7 @@ extension SIPMessage {
     throws(SyntaxError) -> [T]
   {
     var result: [T] = []
-    for field in headers where field.canonicalName == name {
+    for field in headers where field.isNamed(name) {
       result += try parseList(field.valueBytes, name, scan)
     }
     return result
@@ -89,7 +89,7 @@ extension SIPMessage {
   }
 
   func auth(_ name: String) -> [AuthValue] {
-    headers.filter { $0.canonicalName == name }.compactMap { field in
+    headers.filter { $0.isNamed(name) }.compactMap { field in
       try? parseWhole(field.valueBytes, name) { scanner throws(SyntaxError) in
         try AuthValue.scan(&scanner)
       }

@@ -54,7 +54,7 @@ extension SIPMessage {
     }
     // 2. One value in a single-valued header.
     for name in HeaderName.singleValued {
-      let fields = headers.filter { $0.canonicalName == name }
+      let fields = headers.filter { $0.isNamed(name) }
       guard let first = fields.first else { continue }
       let split = HeaderName.neverSplit.contains(name) ? 1 : values(name).count
       if fields.count > 1 || split > 1 {
@@ -83,7 +83,7 @@ extension SIPMessage {
     guard case .request(let method, let uriText, _) = startLine else { return .acceptable }
     // 5. CSeq method matches the request method (§8.1.1.5).
     if let cseq, cseq.method != method {
-      let field = headers.first { $0.canonicalName == "cseq" }
+      let field = headers.first { $0.isNamed("cseq") }
       let known = Self.knownMethods.contains(method)
       return invalid(
         SIPParseError(
