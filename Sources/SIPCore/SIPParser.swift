@@ -40,6 +40,8 @@ struct MessageParser {
   var index = 0
   var line = 1
   var lineStart = 0
+  /// Set when a stream message's body has not fully arrived (not an error: wait for more).
+  var incomplete = false
 
   init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -108,6 +110,7 @@ struct MessageParser {
     let body: [UInt8]
     if let length {
       if length > available {
+        incomplete = stream
         let field = lengthField
         throw SIPParseError(
           stream

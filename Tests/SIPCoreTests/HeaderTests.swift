@@ -1,0 +1,177 @@
+import SIPCore
+import Testing
+
+struct URITests {
+  @Test(arguments: [
+    ("sip:alice@atlanta.com", "sip", "alice", "atlanta.com", nil as Int?),
+    ("SIPS:alice:secretword@atlanta.com;transport=tcp", "sips", "alice", "atlanta.com", nil),
+    (
+      "sip:+1-212-555-1212:1234@gateway.com;user=phone", "sip", "+1-212-555-1212", "gateway.com",
+      nil
+    ),
+    ("sip:alice@192.0.2.4:5070", "sip", "alice", "192.0.2.4", 5070),
+    ("sip:atlanta.com;method=REGISTER?to=alice%40atlanta.com", "sip", nil, "atlanta.com", nil),
+    ("sip:alice;day=tuesday@atlanta.com", "sip", "alice;day=tuesday", "atlanta.com", nil),
+    ("sip:[2001:db8::10]:5060", "sip", nil, "[2001:db8::10]", 5060),
+    (
+      "sip:sips%3Auser%40example.com@example.net", "sip", "sips:user@example.com", "example.net",
+      nil
+    ),
+  ])
+  func sipURIsParse(text: String, scheme: String, user: String?, host: String, port: Int?) throws {
+    let uri = try SIPURI(text)
+    #expect(uri.scheme == scheme)
+    #expect(uri.user == user)
+    #expect(uri.host == host)
+    #expect(uri.port == port)
+    #expect(try SIPURI(uri.description) == uri)
+  }
+
+  @Test func escapesAreUndoneExactlyOnce() throws {
+    let uri = try SIPURI("sip:user@example.com;n%61me=v%61lue%25%34%31")
+    #expect(uri.parameters == [SIPParameter("name", "value%41")])
+    #expect(try SIPURI("sip:%00null@example.com").user == "\u{0}null")
+  }
+
+  @Test func headersAndPasswordAreKept() throws {
+    let uri = try SIPURI("sip:alice:pw@atlanta.com?subject=project%20x&priority=urgent")
+    #expect(uri.password == "pw")
+    #expect(
+      uri.headers == [SIPParameter("subject", "project x"), SIPParameter("priority", "urgent")])
+  }
+
+  @Test(arguments: [
+    "sip:", "sip:@host", "sip:host:99999", "sip:ho st", "sip:[::1", "tel:", "nocolon",
+  ])
+  func badURIsAreRejected(text: String) {
+    #expect(throws: SyntaxError.self) { try SIPURI(text) }
+  }
+
+  @Test func otherSchemesAreKeptWhole() throws {
+    let uri = try SIPURI("tel:+1-201-555-0123;phone-context=example.com")
+    #expect(uri.user == "+1-201-555-0123")
+    #expect(try SIPURI("urn:service:sos").opaque == "service:sos")
+  }
+}
+
+struct TypedHeaderTests {
+  let message: SIPMessage
+
+  init() throws {
+    message = try SIPMessage.parse(
+      """
+      INVITE sip:bob@biloxi.com SIP/2.0\r
+      v: SIP / 2.0 / udp pc33.atlanta.com:5066 ; branch=z9hG4bK776asdhds ;rport;received=192.0.2.9\r
+      Via: SIP/2.0/TCP [2001:db8::9];branch=z9hG4bKx;ttl=16;maddr=224.2.0.1, SIP/2.0/SCTP h\r
+      Max-Forwards: 0070\r
+      To: Bob <sip:bob@biloxi.com>\r
+      f: "Alice \\"A\\" Liddell" <sip:alice@atlanta.com>;tag=1928301774\r
+      i: a84b4c76e66710@pc33.atlanta.com\r
+      CSeq: 314159 INVITE\r
+      m: <sip:alice@pc33.atlanta.com>;expires=60;q=0.5, sip:alice@home.example;q=1\r
+      Route: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>\r
+      Record-Route: <sip:p3.example.com;lr>\r
+      Require: 100rel\r
+      Supported: timer, replaces\r
+      Allow: INVITE, ACK, OPTIONS\r
+      Expires: 7200\r
+      Retry-After: 18000 (in a meeting);duration=3600\r
+      Date: Sat, 13 Nov 2010 23:29:00 GMT\r
+      Warning: 307 isi.edu "Session parameter 'foo' not understood", 301 isi.edu "Incompatible"\r
+      Authorization: Digest username="Alice, A", realm="atlanta.com", nonce="84a4cc6f", uri="sip:bob@biloxi.com", response="7587245234b3434cc3412213e5f113a5432"\r
+      Alert-Info: <http://www.example.com/sounds/moo.wav>\r
+      c: application/sdp\r
+      l: 0\r
+      \r
+
+      """)
+  }
+
+  @Test func viaValues() throws {
+    let vias = message.vias
+    #expect(vias.count == 3)
+    #expect(vias[0].transport == "UDP")
+    #expect(vias[0].host == "pc33.atlanta.com")
+    #expect(vias[0].port == 5066)
+    #expect(vias[0].branch == "z9hG4bK776asdhds")
+    #expect(vias[0].rport == .some(nil))
+    #expect(vias[0].received == "192.0.2.9")
+    #expect(vias[1].host == "[2001:db8::9]")
+    #expect(vias[1].ttl == 16)
+    #expect(vias[1].maddr == "224.2.0.1")
+    #expect(vias[2].transport == "SCTP")
+    #expect(message.topVia?.hasMagicCookie == true)
+  }
+
+  @Test func addressesAndScalars() throws {
+    #expect(message.from?.displayName == "Alice \"A\" Liddell")
+    #expect(message.from?.tag == "1928301774")
+    #expect(message.to?.uri.user == "bob")
+    #expect(message.to?.tag == nil)
+    #expect(message.callID == "a84b4c76e66710@pc33.atlanta.com")
+    #expect(message.cseq == CSeq(314159, "INVITE"))
+    #expect(message.maxForwards == 70)
+    #expect(message.contacts.count == 2)
+    #expect(message.contacts[0].expires == 60)
+    #expect(message.contacts[0].q == 0.5)
+    #expect(message.contacts[1].address?.uri.host == "home.example")
+    #expect(message.routes.map(\.uri.host) == ["p1.example.com", "p2.example.com"])
+    #expect(message.routes.allSatisfy { $0.uri.isLooseRouting })
+    #expect(message.recordRoutes.count == 1)
+    #expect(message.require == ["100rel"])
+    #expect(message.supported == ["timer", "replaces"])
+    #expect(message.allow == ["INVITE", "ACK", "OPTIONS"])
+    #expect(message.expires == 7200)
+    #expect(message.retryAfter?.seconds == 18000)
+    #expect(message.retryAfter?.comment == "in a meeting")
+    #expect(message.warnings.map(\.code) == [307, 301])
+    #expect(message.authorization.first?.parameter("username") == "Alice, A")
+    #expect(message.authorization.first?.scheme == "Digest")
+    #expect(message.alertInfo.first?.uri == "http://www.example.com/sounds/moo.wav")
+    #expect(message.contentType?.matches("application", "sdp") == true)
+    #expect(message.contentLength == 0)
+    #expect(message.check() == .answer(SuggestedResponse(420, "Bad Extension")))
+    #expect(message.check(supportedExtensions: ["100rel"]) == .acceptable)
+  }
+
+  @Test func authorizationIsNeverSplitOnCommas() {
+    #expect(message.values("Authorization").count == 1)
+    #expect(message.values("Warning").count == 2)
+    #expect(message.values("m").count == 2)
+  }
+
+  @Test func compactAndLongNamesAreTheSameHeader() {
+    #expect(message.fields("Content-Type").count == 1)
+    #expect(message.fields("VIA").count == 2)
+    #expect(message.value("call-id") == message.value("i"))
+  }
+
+  @Test func editingHeaders() throws {
+    var copy = message
+    copy.prepend("Via", "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKnew")
+    copy.set("Max-Forwards", "69")
+    copy.remove("Route")
+    #expect(copy.topVia?.host == "proxy.example.com")
+    #expect(copy.maxForwards == 69)
+    #expect(copy.routes.isEmpty)
+    #expect(try SIPMessage.parse(copy.serialized()) == copy)
+  }
+}
+
+/// Errors name the place: line, column and header.
+@Test(arguments: [
+  ("INVITE sip:a@b SIP/2.0\r\nCSeq: x INVITE\r\n\r\n", 2, 7, "CSeq"),
+  ("INVITE sip:a@b SIP/2.0\r\nTo: <sip:a@b\r\n\r\n", 2, 13, "To"),
+  ("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;;\r\n\r\n", 2, 20, "Via"),
+])
+func errorsNameLineColumnAndHeader(text: String, line: Int, column: Int, header: String) throws {
+  let message = try SIPMessage.parse(text)
+  guard case .invalid(let error, let response) = message.check() else {
+    Issue.record("expected invalid")
+    return
+  }
+  #expect(error.line == line)
+  #expect(error.column == column, "\(error)")
+  #expect(error.header == header)
+  #expect(response?.status == 400)
+}
