@@ -1,0 +1,382 @@
+/// An SDP error: what is wrong and on which line (1-based) of the description.
+public struct SDPError: Error, Sendable, Hashable, CustomStringConvertible {
+  public var reason: String
+  public var line: Int
+  public init(_ reason: String, line: Int) {
+    self.reason = reason
+    self.line = line
+  }
+  public var description: String { "\(reason) (SDP line \(line))" }
+}
+
+/// A session description (RFC 4566): what a UA offers or answers in a body (RFC 3264).
+public struct SessionDescription: Sendable, Hashable {
+  /// `o=` (§5.2): who made the session and its version, which a new offer must increment.
+  public struct Origin: Sendable, Hashable {
+    public var username: String
+    public var sessionID: String
+    public var sessionVersion: UInt64
+    public var networkType: String
+    public var addressType: String
+    public var address: String
+
+    public init(
+      username: String = "-", sessionID: String, sessionVersion: UInt64,
+      networkType: String = "IN", addressType: String = "IP4", address: String
+    ) {
+      self.username = username
+      self.sessionID = sessionID
+      self.sessionVersion = sessionVersion
+      self.networkType = networkType
+      self.addressType = addressType
+      self.address = address
+    }
+  }
+
+  /// `c=` (§5.7).
+  public struct Connection: Sendable, Hashable {
+    public var networkType: String
+    public var addressType: String
+    public var address: String
+    public init(networkType: String = "IN", addressType: String = "IP4", address: String) {
+      self.networkType = networkType
+      self.addressType = addressType
+      self.address = address
+    }
+  }
+
+  /// `b=` (§5.8).
+  public struct Bandwidth: Sendable, Hashable {
+    public var type: String
+    public var value: UInt64
+  }
+
+  /// `t=` (§5.9) with its `r=` lines (§5.10) kept as text.
+  public struct Timing: Sendable, Hashable {
+    public var start: UInt64
+    public var stop: UInt64
+    public var repeats: [String] = []
+    public init(start: UInt64 = 0, stop: UInt64 = 0, repeats: [String] = []) {
+      self.start = start
+      self.stop = stop
+      self.repeats = repeats
+    }
+  }
+
+  /// `a=` (§5.13): a property (`a=sendonly`) or a value (`a=rtpmap:0 PCMU/8000`).
+  public struct Attribute: Sendable, Hashable {
+    public var name: String
+    public var value: String?
+    public init(_ name: String, _ value: String? = nil) {
+      self.name = name
+      self.value = value
+    }
+  }
+
+  public var version = 0
+  public var origin: Origin
+  public var sessionName: String
+  public var information: String?
+  public var uri: String?
+  public var emails: [String] = []
+  public var phones: [String] = []
+  public var connection: Connection?
+  public var bandwidths: [Bandwidth] = []
+  public var timings: [Timing] = [Timing()]
+  public var timeZones: String?
+  public var key: String?
+  public var attributes: [Attribute] = []
+  public var media: [MediaDescription] = []
+
+  public init(origin: Origin, sessionName: String = "-", connection: Connection? = nil) {
+    self.origin = origin
+    self.sessionName = sessionName
+    self.connection = connection
+  }
+
+  // MARK: Serializing (§5: fields in this order)
+
+  /// The description as text with CRLF line ends.
+  public var text: String {
+    var lines = ["v=\(version)"]
+    lines.append(
+      "o=\(origin.username) \(origin.sessionID) \(origin.sessionVersion) \(origin.networkType) "
+        + "\(origin.addressType) \(origin.address)")
+    lines.append("s=\(sessionName)")
+    if let information { lines.append("i=\(information)") }
+    if let uri { lines.append("u=\(uri)") }
+    lines += emails.map { "e=\($0)" }
+    lines += phones.map { "p=\($0)" }
+    if let connection { lines.append(Self.render(connection)) }
+    lines += bandwidths.map { "b=\($0.type):\($0.value)" }
+    for timing in timings {
+      lines.append("t=\(timing.start) \(timing.stop)")
+      lines += timing.repeats.map { "r=\($0)" }
+    }
+    if let timeZones { lines.append("z=\(timeZones)") }
+    if let key { lines.append("k=\(key)") }
+    lines += attributes.map(Self.render)
+    for media in media {
+      let port = media.portCount.map { "\(media.port)/\($0)" } ?? "\(media.port)"
+      lines.append(
+        (["m=\(media.type) \(port) \(media.proto)"] + media.formats).joined(separator: " "))
+      if let information = media.information { lines.append("i=\(information)") }
+      lines += media.connections.map(Self.render)
+      lines += media.bandwidths.map { "b=\($0.type):\($0.value)" }
+      if let key = media.key { lines.append("k=\(key)") }
+      lines += media.attributes.map(Self.render)
+    }
+    return lines.joined(separator: "\r\n") + "\r\n"
+  }
+
+  /// The description as a message body.
+  public var bytes: [UInt8] { Array(text.utf8) }
+
+  static func render(_ connection: Connection) -> String {
+    "c=\(connection.networkType) \(connection.addressType) \(connection.address)"
+  }
+
+  static func render(_ attribute: Attribute) -> String {
+    "a=\(attribute.name)" + (attribute.value.map { ":\($0)" } ?? "")
+  }
+
+  // MARK: Parsing
+
+  /// Parses a body (CRLF or LF line ends). Every line must be `<letter>=<value>`; `v=`, `o=`,
+  /// `s=` and at least one `t=` are required (§5); an unknown letter is an error, because
+  /// §5 tells a parser to ignore a description it does not fully understand.
+  public init(parsing body: [UInt8]) throws(SDPError) {
+    // Split bytes, not Characters: "\r\n" is one Character in Swift.
+    var lines = body.split(separator: 10, omittingEmptySubsequences: false).map { line in
+      Substring(String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self))
+    }
+    while let last = lines.last, last.isEmpty { lines.removeLast() }
+    guard !lines.isEmpty else { throw SDPError("an empty session description", line: 1) }
+    var origin: Origin?
+    var sessionName: String?
+    var description = SessionDescription(
+      origin: Origin(sessionID: "0", sessionVersion: 0, address: ""))
+    description.timings = []
+    var current: MediaDescription?
+    for (index, line) in lines.enumerated() {
+      let number = index + 1
+      let characters = Array(line.utf8)
+      guard characters.count >= 2, characters[1] == UInt8(ascii: "="),
+        let letter = line.first
+      else { throw SDPError("a line must be <type>=<value>", line: number) }
+      let value = String(line.dropFirst(2))
+      if index == 0 && letter != "v" { throw SDPError("the first line must be v=", line: number) }
+      func fields(_ count: Int, _ what: String) throws(SDPError) -> [String] {
+        let parts = value.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard parts.count == count else {
+          throw SDPError("\(what) needs \(count) fields", line: number)
+        }
+        return parts
+      }
+      func connection() throws(SDPError) -> Connection {
+        let parts = try fields(3, "c=")
+        return Connection(networkType: parts[0], addressType: parts[1], address: parts[2])
+      }
+      func bandwidth() throws(SDPError) -> Bandwidth {
+        let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let amount = UInt64(parts[1]) else {
+          throw SDPError("b= must be <type>:<kb/s>", line: number)
+        }
+        return Bandwidth(type: parts[0], value: amount)
+      }
+      func attribute() -> Attribute {
+        let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        return Attribute(String(parts[0]), parts.count > 1 ? String(parts[1]) : nil)
+      }
+      if var media = current {
+        switch letter {
+        case "m":
+          description.media.append(media)
+          current = try MediaDescription(parsing: value, line: number)
+          continue
+        case "i": media.information = value
+        case "c": media.connections.append(try connection())
+        case "b": media.bandwidths.append(try bandwidth())
+        case "k": media.key = value
+        case "a": media.attributes.append(attribute())
+        default:
+          throw SDPError("\(letter)= is not allowed in a media description", line: number)
+        }
+        current = media
+        continue
+      }
+      switch letter {
+      case "v":
+        guard index == 0, value == "0" else { throw SDPError("only v=0 is defined", line: number) }
+      case "o":
+        let parts = try fields(6, "o=")
+        guard let version = UInt64(parts[2]) else {
+          throw SDPError("the session version must be a number", line: number)
+        }
+        origin = Origin(
+          username: parts[0], sessionID: parts[1], sessionVersion: version, networkType: parts[3],
+          addressType: parts[4], address: parts[5])
+      case "s": sessionName = value
+      case "i": description.information = value
+      case "u": description.uri = value
+      case "e": description.emails.append(value)
+      case "p": description.phones.append(value)
+      case "c": description.connection = try connection()
+      case "b": description.bandwidths.append(try bandwidth())
+      case "t":
+        let parts = try fields(2, "t=")
+        guard let start = UInt64(parts[0]), let stop = UInt64(parts[1]) else {
+          throw SDPError("t= needs two numbers", line: number)
+        }
+        description.timings.append(Timing(start: start, stop: stop))
+      case "r":
+        guard !description.timings.isEmpty else {
+          throw SDPError("r= must follow a t= line", line: number)
+        }
+        description.timings[description.timings.count - 1].repeats.append(value)
+      case "z": description.timeZones = value
+      case "k": description.key = value
+      case "a": description.attributes.append(attribute())
+      case "m": current = try MediaDescription(parsing: value, line: number)
+      default: throw SDPError("unknown line type \(letter)=", line: number)
+      }
+    }
+    if let current { description.media.append(current) }
+    guard let origin else { throw SDPError("missing o= line", line: lines.count) }
+    guard let sessionName else { throw SDPError("missing s= line", line: lines.count) }
+    guard !description.timings.isEmpty else { throw SDPError("missing t= line", line: lines.count) }
+    description.origin = origin
+    description.sessionName = sessionName
+    self = description
+  }
+}
+
+/// One `m=` section (§5.14) with its own lines.
+public struct MediaDescription: Sendable, Hashable {
+  public var type: String
+  /// 0 rejects the stream in an answer (RFC 3264 §6).
+  public var port: Int
+  public var portCount: Int?
+  public var proto: String
+  /// Payload type numbers for RTP/AVP, or format names.
+  public var formats: [String]
+  public var information: String?
+  public var connections: [SessionDescription.Connection] = []
+  public var bandwidths: [SessionDescription.Bandwidth] = []
+  public var key: String?
+  public var attributes: [SessionDescription.Attribute] = []
+
+  public init(type: String, port: Int, proto: String = "RTP/AVP", formats: [String]) {
+    self.type = type
+    self.port = port
+    self.proto = proto
+    self.formats = formats
+  }
+
+  init(parsing value: String, line: Int) throws(SDPError) {
+    let parts = value.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    guard parts.count >= 3 else {
+      throw SDPError("m= needs media, port, protocol and formats", line: line)
+    }
+    let portParts = parts[1].split(separator: "/", omittingEmptySubsequences: false)
+    guard let port = Int(portParts[0]), (0...65535).contains(port) else {
+      throw SDPError("the m= port is not a number from 0 to 65535", line: line)
+    }
+    self.init(type: parts[0], port: port, proto: parts[2], formats: Array(parts.dropFirst(3)))
+    if portParts.count == 2 {
+      guard let count = Int(portParts[1]), count > 0 else {
+        throw SDPError("the m= port count is not a positive number", line: line)
+      }
+      portCount = count
+    }
+  }
+
+  /// `a=rtpmap` entries (§6): payload type → encoding, clock rate, channels.
+  public var rtpMaps: [RTPMap] {
+    attributes.filter { $0.name == "rtpmap" }.compactMap { $0.value.flatMap(RTPMap.init) }
+  }
+
+  /// The `a=fmtp` parameters of a payload type.
+  public func formatParameters(_ payload: String) -> String? {
+    for attribute in attributes where attribute.name == "fmtp" {
+      guard let value = attribute.value else { continue }
+      let parts = value.split(separator: " ", maxSplits: 1)
+      if parts.first.map(String.init) == payload { return parts.count > 1 ? String(parts[1]) : "" }
+    }
+    return nil
+  }
+
+  /// `a=ptime` in milliseconds.
+  public var packetTime: Int? {
+    attributes.first { $0.name == "ptime" }?.value.flatMap { Int($0) }
+  }
+
+  /// The stream's direction (§6: sendrecv unless an attribute says otherwise).
+  public var direction: MediaDirection {
+    get {
+      for attribute in attributes {
+        if let direction = MediaDirection(rawValue: attribute.name) { return direction }
+      }
+      return .sendrecv
+    }
+    set {
+      attributes.removeAll { MediaDirection(rawValue: $0.name) != nil }
+      attributes.append(SessionDescription.Attribute(newValue.rawValue))
+    }
+  }
+
+  /// The encoding name of a payload type: from rtpmap, or the static types of RFC 3551.
+  public func encoding(of payload: String) -> String? {
+    if let map = rtpMaps.first(where: { $0.payload == payload }) { return map.encoding }
+    return RTPMap.staticEncodings[payload]
+  }
+}
+
+/// `a=rtpmap:<payload> <encoding>/<clock>[/<channels>]`.
+public struct RTPMap: Sendable, Hashable {
+  public var payload: String
+  public var encoding: String
+  public var clockRate: Int
+  public var channels: Int?
+
+  public init(payload: String, encoding: String, clockRate: Int, channels: Int? = nil) {
+    self.payload = payload
+    self.encoding = encoding
+    self.clockRate = clockRate
+    self.channels = channels
+  }
+
+  init?(_ value: String) {
+    let parts = value.split(separator: " ", maxSplits: 1)
+    guard parts.count == 2 else { return nil }
+    let codec = parts[1].split(separator: "/")
+    guard codec.count >= 2, let clock = Int(codec[1]) else { return nil }
+    self.init(
+      payload: String(parts[0]), encoding: String(codec[0]), clockRate: clock,
+      channels: codec.count > 2 ? Int(codec[2]) : nil)
+  }
+
+  public var attributeValue: String {
+    "\(payload) \(encoding)/\(clockRate)" + (channels.map { "/\($0)" } ?? "")
+  }
+
+  /// Static payload types of RFC 3551 that need no rtpmap.
+  static let staticEncodings: [String: String] = [
+    "0": "PCMU", "3": "GSM", "4": "G723", "8": "PCMA", "9": "G722", "18": "G729", "26": "JPEG",
+    "31": "H261", "32": "MPV", "34": "H263",
+  ]
+}
+
+/// The direction attributes of RFC 3264 §5.1.
+public enum MediaDirection: String, Sendable, Hashable {
+  case sendrecv, sendonly, recvonly, inactive
+
+  /// What the answerer puts in its answer (§6.1).
+  public var answer: MediaDirection {
+    switch self {
+    case .sendonly: return .recvonly
+    case .recvonly: return .sendonly
+    case .sendrecv, .inactive: return self
+    }
+  }
+}
