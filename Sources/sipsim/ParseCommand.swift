@@ -84,8 +84,8 @@ enum ParseCommand {
         return "\(file): ok \(startLine)"
           + (response.map { "; an element would answer \($0)" } ?? "")
       }
+      // The response an element would send is in the --json output ("response").
       return "\(file): invalid: \(error ?? "unknown error")"
-        + (response.map { "; an element would answer \($0)" } ?? "")
     }
 
     var json: String {
