@@ -42,6 +42,15 @@ public final class Simulation: @unchecked Sendable {
     scheduler.schedule(after: delay, action)
   }
 
+  /// Arms a timer that calls `target.timerFired(token)` at `instant`: no allocation per timer.
+  /// An element keeps one target (its transaction layer) and tells its timers apart by token.
+  @discardableResult
+  public func schedule(at instant: SimInstant, target: any TimerTarget, token: UInt64)
+    -> TimerHandle
+  {
+    scheduler.schedule(at: instant, target: target, token: token)
+  }
+
   /// Cancels a scheduled callback; a fired or unknown handle is ignored.
   public func cancel(_ handle: TimerHandle) { scheduler.cancel(handle) }
 
@@ -68,7 +77,7 @@ public final class Simulation: @unchecked Sendable {
     defer { executor.endDriving() }
     if executor.drain() > 0 { return true }
     guard let action = scheduler.next() else { return false }
-    action()
+    action.run()
     executor.drain()
     return true
   }
@@ -80,7 +89,7 @@ public final class Simulation: @unchecked Sendable {
     while true {
       executor.drain()
       guard let action = scheduler.next(until: instant) else { break }
-      action()
+      action.run()
     }
     scheduler.advance(to: instant)
   }
@@ -95,7 +104,7 @@ public final class Simulation: @unchecked Sendable {
     while true {
       executor.drain()
       guard let action = scheduler.next() else { break }
-      action()
+      action.run()
     }
   }
 }

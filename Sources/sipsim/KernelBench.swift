@@ -84,33 +84,38 @@ enum KernelBench {
   }
 
   /// (a): `pending` timers armed at random instants within 1 s; each firing arms a new one
-  /// (random delay up to 1 s) until `events` have fired in all.
+  /// (random delay up to 1 s) until `events` have fired in all. Timers go to one `TimerTarget`
+  /// with a token each, as an element's transaction layer arms them.
   static func timerEvents(_ options: Options) -> (count: Int, seconds: Double) {
-    let simulation = Simulation(seed: options.seed)
-    var random = simulation.random(stream: "bench timers")
-    final class Counter: @unchecked Sendable {
+    final class Rearmer: TimerTarget, @unchecked Sendable {
+      let simulation: Simulation
+      var random: SimRandom
       var fired = 0
       var armed = 0
+      let total: Int
+      init(_ simulation: Simulation, total: Int) {
+        self.simulation = simulation
+        random = simulation.random(stream: "bench timers")
+        self.total = total
+      }
+      func arm() {
+        armed += 1
+        let delay = Int64(random.next() % 1_000_000)
+        simulation.schedule(
+          at: SimInstant(microseconds: simulation.now.microseconds + delay), target: self,
+          token: UInt64(armed))
+      }
+      func timerFired(_ token: UInt64) {
+        fired += 1
+        if armed < total { arm() }
+      }
     }
-    let counter = Counter()
-    let total = options.events
-    func arm(_ random: inout SimRandom) {
-      counter.armed += 1
-      let delay = Int64(random.next() % 1_000_000)
-      simulation.schedule(after: .microseconds(delay)) { fire() }
-    }
-    final class RandomBox: @unchecked Sendable {
-      var random: SimRandom; init(_ r: SimRandom) { random = r }
-    }
-    let box = RandomBox(simulation.random(stream: "bench rearm"))
-    func fire() {
-      counter.fired += 1
-      if counter.armed < total { arm(&box.random) }
-    }
-    for _ in 0..<min(options.pending, total) { arm(&random) }
+    let simulation = Simulation(seed: options.seed)
+    let rearmer = Rearmer(simulation, total: options.events)
+    for _ in 0..<min(options.pending, options.events) { rearmer.arm() }
     let stopwatch = Stopwatch()
     simulation.runUntilIdle()
-    return (counter.fired, stopwatch.seconds)
+    return (rearmer.fired, stopwatch.seconds)
   }
 
   /// (b): every host binds a socket; 10 chains per host start at random instants; each delivery

@@ -9,7 +9,7 @@ import Testing
   _ = scheduler.schedule(at: SimInstant(microseconds: 10), { order.append("a2") })
   let dropped = scheduler.schedule(at: SimInstant(microseconds: 15), { order.append("x") })
   scheduler.cancel(dropped)
-  while let action = scheduler.next() { action() }
+  while let action = scheduler.next() { action.run() }
   #expect(order == ["a1", "a2", "b"])
   #expect(scheduler.now == SimInstant(microseconds: 20))
   #expect(scheduler.pendingCount == 0)
@@ -36,11 +36,31 @@ import Testing
   #expect(scheduler.pendingCount == 5_000)
   var fired = 0
   while let action = scheduler.next() {
-    action()
+    action.run()
     fired += 1
   }
   #expect(fired == 5_000)
   #expect(scheduler.pendingCount == 0)
   scheduler.cancel(handles[1])  // already fired: ignored
   #expect(scheduler.pendingCount == 0)
+}
+
+/// Records the tokens of its timers in the order they fire.
+final class TokenRecorder: TimerTarget, @unchecked Sendable {
+  var fired: [UInt64] = []
+  func timerFired(_ token: UInt64) { fired.append(token) }
+}
+
+@Test func targetTimersFireInOrderAndCancel() {
+  let simulation = Simulation()
+  let target = TokenRecorder()
+  simulation.schedule(at: SimInstant(microseconds: 30), target: target, token: 3)
+  simulation.schedule(at: SimInstant(microseconds: 10), target: target, token: 1)
+  let cancelled = simulation.schedule(at: SimInstant(microseconds: 20), target: target, token: 2)
+  simulation.schedule(at: SimInstant(microseconds: 10), target: target, token: 4)
+  simulation.cancel(cancelled)
+  #expect(simulation.timersArmed == 3)
+  simulation.runUntilIdle()
+  #expect(target.fired == [1, 4, 3])
+  #expect(simulation.timersArmed == 0)
 }
