@@ -43,7 +43,23 @@ struct MessageParser {
   /// Set when a stream message's body has not fully arrived (not an error: wait for more).
   var incomplete = false
 
+  /// Content-Length fields seen so far, and the index of the last one.
+  var contentLengthCount = 0
+  var contentLengthIndex = 0
+
   init(bytes: [UInt8]) { self.bytes = bytes }
+
+  /// Whether `bytes[range]` is `Content-Length` or its compact form `l`, in any case.
+  func isContentLengthName(_ range: Range<Int>) -> Bool {
+    if range.count == 1 { return bytes[range.lowerBound] | 0x20 == UInt8(ascii: "l") }
+    guard range.count == 14 else { return false }
+    var position = range.lowerBound
+    for expected in "content-length".utf8 {
+      guard Syntax.lower(bytes[position]) == expected else { return false }
+      position += 1
+    }
+    return true
+  }
 
   func error(_ reason: String, at position: Int? = nil, header: String? = nil) -> SIPParseError {
     let position = position ?? index
@@ -52,9 +68,16 @@ struct MessageParser {
 
   /// The end of the current line (index of CR of CRLF, or of a bare LF), or nil at end of input.
   func lineEnd(from start: Int) -> Int? {
-    guard start < bytes.count,
-      let position = bytes[start...].firstIndex(of: Syntax.lf)
-    else { return nil }
+    // A plain loop: slicing `bytes` here would retain the buffer once per line.
+    let count = bytes.count
+    guard start < count else { return nil }
+    let found = bytes.withUnsafeBufferPointer { buffer -> Int in
+      var position = start
+      while position < count, buffer[position] != Syntax.lf { position += 1 }
+      return position
+    }
+    let position = found
+    guard position < count else { return nil }
     return position > start && bytes[position - 1] == Syntax.cr ? position - 1 : position
   }
 
@@ -96,7 +119,12 @@ struct MessageParser {
     let available = bytes.count - bodyStart
     var length: Int?
     var lengthField: SIPHeaderField?
-    for index in headers.indices where headers[index].isNamed("content-length") {
+    // Usually one Content-Length, found while parsing; look again only when there are several.
+    let lengthIndices: Range<Int> =
+      contentLengthCount == 1
+      ? contentLengthIndex..<contentLengthIndex + 1
+      : contentLengthCount == 0 ? 0..<0 : headers.indices
+    for index in lengthIndices where headers[index].isNamed("content-length") {
       let field = headers[index]
       let value = try contentLength(field)
       if let length, length != value {
@@ -270,7 +298,10 @@ struct MessageParser {
       }
       throw error("a header line without a colon", at: position)
     }
-    let name = bytes[start..<nameEnd]
+    if isContentLengthName(start..<nameEnd) {
+      contentLengthCount += 1
+      contentLengthIndex = headers.count
+    }
     position += 1
     while position < end, Syntax.isWhitespace(bytes[position]) { position += 1 }
     let valueLine = line
@@ -302,10 +333,10 @@ struct MessageParser {
       }
       while let last = value.last, Syntax.isWhitespace(last) { value.removeLast() }
       advanceLine(from: currentEnd)
-      let storage = Array(name) + value
+      let storage = Array(bytes[start..<nameEnd]) + value
       headers.append(
         SIPHeaderField(
-          storage: storage[...], nameLength: name.count, valueOffset: name.count,
+          storage: storage[...], nameLength: nameEnd - start, valueOffset: nameEnd - start,
           line: valueLine, column: valueColumn))
       return
     }

@@ -6,11 +6,13 @@ import Simulation
 enum KernelBench {
   static let usage = """
     usage: sipsim bench kernel [--json] [--events N] [--pending N] [--deliveries N] [--hosts N]
-                               [--seed N] [--trace]
+                               [--seed N] [--peers K] [--trace]
 
       (a) N timer events (default 1000000) with P pending (default 100000)
       (b) N datagram deliveries (default 1000000) among H hosts (default 10000), 1% loss,
           10 ms latency + uniform jitter up to 5 ms
+      --peers K each host sends to one of K fixed peers (default: any host, so nearly every
+                send opens a new link and its random stream)
       --trace   keep the full trace (with payloads) during (b) instead of only counting events
     """
 
@@ -22,6 +24,9 @@ enum KernelBench {
     var hosts = 10_000
     var seed: UInt64 = 1
     var trace = false
+    /// Each host sends to one of this many peers (0: any host). Links are created on first use,
+    /// each with its own random stream, so this sets how many link streams exist.
+    var peers = 0
   }
 
   static func parse(_ arguments: [String]) -> Options? {
@@ -39,6 +44,7 @@ enum KernelBench {
       switch arguments[index] {
       case "--json": options.json = true
       case "--trace": options.trace = true
+      case "--peers": guard let value = number("--peers") else { return nil }; options.peers = value
       case "--events":
         guard let value = number("--events") else { return nil }; options.events = value
       case "--pending":
@@ -141,9 +147,13 @@ enum KernelBench {
     let payload = Array("OPTIONS sip:bench@example.com SIP/2.0\r\n\r\n".utf8)
     let hostCount = options.hosts
     let target = options.deliveries
+    let peers = options.peers
     @Sendable func forward(from index: Int) {
       guard state.sent < target + target / 50 else { return }  // covers the 1% lost
-      let peer = Int(state.random.next() % UInt64(hostCount))
+      let peer =
+        peers == 0
+        ? Int(state.random.next() % UInt64(hostCount))
+        : (index &* 7919 &+ Int(state.random.next() % UInt64(peers)) &* 104_729) % hostCount
       state.sent += 1
       try? state.sockets[index].send(payload, to: state.sockets[peer].local)
     }
