@@ -51,7 +51,8 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strict),
     .testTarget(
-      name: "SIPTransactionTests", dependencies: ["SIPTransaction"], swiftSettings: strict),
+      name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"],
+      swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),
   ],

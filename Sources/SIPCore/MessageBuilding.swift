@@ -1,0 +1,153 @@
+/// Building responses and ACKs from requests, and editing the Via stack: the pieces every layer
+/// above the parser needs (RFC 3261 §8.2.6, §17.1.1.3, §18.2.1).
+extension SIPMessage {
+  /// The response to this request, built as RFC 3261 §8.2.6.1 says: the From, Call-ID, CSeq and
+  /// every Via copied in order, To copied with `toTag` added when the request's To has no tag
+  /// (a 100 Trying is sent without one), Timestamp echoed for 100, and `Content-Length: 0`.
+  ///
+  /// - Parameter reason: the reason phrase; nil uses ``SIPMessage/defaultReason(for:)``.
+  public func response(status: Int, reason: String? = nil, toTag: String? = nil) -> SIPMessage {
+    var response = SIPMessage(
+      startLine: .response(
+        version: "SIP/2.0", status: status, reason: reason ?? Self.defaultReason(for: status)))
+    // §8.2.6.2: Via fields in the same order, the other headers of the dialog copied.
+    for field in headers
+    where field.isNamed("via") || field.isNamed("from") || field.isNamed("call-id")
+      || field.isNamed("cseq") || (status == 100 && field.isNamed("timestamp"))
+    {
+      response.headers.append(field)
+    }
+    if var to = self.to {
+      if to.tag == nil, let toTag, status != 100 {
+        to.parameters.append(SIPParameter("tag", toTag))
+      }
+      if let cseqIndex = response.headers.firstIndex(where: { $0.isNamed("cseq") }) {
+        response.headers.insert(SIPHeaderField(name: "To", value: to.description), at: cseqIndex)
+      } else {
+        response.append("To", to.description)
+      }
+    }
+    response.append("Content-Length", "0")
+    return response
+  }
+
+  /// The ACK an INVITE client transaction sends for a non-2xx final `response` to this INVITE
+  /// (RFC 3261 §17.1.1.3): same Request-URI, Call-ID, From, CSeq number, the To of the response,
+  /// only the top Via of the INVITE (same branch), and the INVITE's Route fields.
+  public func ackForNonSuccess(_ response: SIPMessage) -> SIPMessage {
+    var ack = SIPMessage.request(method: "ACK", uri: requestURIText ?? "")
+    if let via = fields("via").first, let top = vias.first {
+      ack.append(via.name, top.description)
+    }
+    for field in headers where field.isNamed("max-forwards") { ack.headers.append(field) }
+    for field in headers where field.isNamed("from") || field.isNamed("call-id") {
+      ack.headers.append(field)
+    }
+    if let to = response.fields("to").first {
+      ack.headers.append(to)
+    } else if let to = fields("to").first {
+      ack.headers.append(to)
+    }
+    if let cseq {
+      ack.append("CSeq", "\(cseq.sequence) ACK")
+    }
+    for field in headers where field.isNamed("route") { ack.headers.append(field) }
+    ack.append("Content-Length", "0")
+    return ack
+  }
+
+  /// Replaces the topmost Via value, splitting a comma-separated first Via field when needed so
+  /// the others keep their bytes (a server adds `received` / `rport` this way, RFC 3581 §4).
+  public mutating func replaceTopVia(_ via: Via) {
+    guard let index = headers.firstIndex(where: { $0.isNamed("via") }) else {
+      prepend("Via", via.description)
+      return
+    }
+    let field = headers[index]
+    let parts = HeaderValueSplitter.split(field.valueBytes)
+    var replacement = [SIPHeaderField(name: field.name, value: via.description)]
+    if parts.count > 1 {
+      let rest = parts.dropFirst().map { Syntax.string($0) }.joined(separator: ", ")
+      replacement.append(SIPHeaderField(name: field.name, value: rest))
+    }
+    headers.replaceSubrange(index...index, with: replacement)
+  }
+
+  /// Removes the topmost Via value (a response leaving a proxy, §16.7 step 3; a client checks
+  /// there is exactly one left, §18.1.2).
+  public mutating func removeTopVia() {
+    guard let index = headers.firstIndex(where: { $0.isNamed("via") }) else { return }
+    let field = headers[index]
+    let parts = HeaderValueSplitter.split(field.valueBytes)
+    if parts.count > 1 {
+      let rest = parts.dropFirst().map { Syntax.string($0) }.joined(separator: ", ")
+      headers[index] = SIPHeaderField(name: field.name, value: rest)
+    } else {
+      headers.remove(at: index)
+    }
+  }
+
+  /// The reason phrase RFC 3261 §21 gives a status code (and RFC 3265/6026-era common ones);
+  /// for an unknown code, the phrase of its class.
+  public static func defaultReason(for status: Int) -> String {
+    switch status {
+    case 100: "Trying"
+    case 180: "Ringing"
+    case 181: "Call Is Being Forwarded"
+    case 182: "Queued"
+    case 183: "Session Progress"
+    case 200: "OK"
+    case 202: "Accepted"
+    case 300: "Multiple Choices"
+    case 301: "Moved Permanently"
+    case 302: "Moved Temporarily"
+    case 305: "Use Proxy"
+    case 380: "Alternative Service"
+    case 400: "Bad Request"
+    case 401: "Unauthorized"
+    case 402: "Payment Required"
+    case 403: "Forbidden"
+    case 404: "Not Found"
+    case 405: "Method Not Allowed"
+    case 406: "Not Acceptable"
+    case 407: "Proxy Authentication Required"
+    case 408: "Request Timeout"
+    case 410: "Gone"
+    case 413: "Request Entity Too Large"
+    case 414: "Request-URI Too Long"
+    case 415: "Unsupported Media Type"
+    case 416: "Unsupported URI Scheme"
+    case 420: "Bad Extension"
+    case 421: "Extension Required"
+    case 423: "Interval Too Brief"
+    case 480: "Temporarily Unavailable"
+    case 481: "Call/Transaction Does Not Exist"
+    case 482: "Loop Detected"
+    case 483: "Too Many Hops"
+    case 484: "Address Incomplete"
+    case 485: "Ambiguous"
+    case 486: "Busy Here"
+    case 487: "Request Terminated"
+    case 488: "Not Acceptable Here"
+    case 491: "Request Pending"
+    case 493: "Undecipherable"
+    case 500: "Server Internal Error"
+    case 501: "Not Implemented"
+    case 502: "Bad Gateway"
+    case 503: "Service Unavailable"
+    case 504: "Server Time-out"
+    case 505: "Version Not Supported"
+    case 513: "Message Too Large"
+    case 600: "Busy Everywhere"
+    case 603: "Decline"
+    case 604: "Does Not Exist Anywhere"
+    case 606: "Not Acceptable"
+    case ..<200: "Provisional"
+    case ..<300: "Success"
+    case ..<400: "Redirection"
+    case ..<500: "Client Error"
+    case ..<600: "Server Error"
+    default: "Global Failure"
+    }
+  }
+}

@@ -1,0 +1,78 @@
+public import SIPCore
+
+/// What identifies a transaction: RFC 3261 §17.1.3 for client transactions, §17.2.3 for server
+/// transactions (with the RFC 2543 fallback for requests whose branch lacks the magic cookie).
+///
+/// A key is a value, so the layer finds a transaction with one hash lookup; its ``description``
+/// is what the trace shows as `transaction`.
+public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
+  public enum Role: String, Sendable, Hashable {
+    case client, server
+  }
+
+  public let role: Role
+  /// The matching method: the request's method, except that an ACK is keyed as INVITE so it
+  /// finds its INVITE server transaction (§17.2.3). CANCEL stays CANCEL: it is a transaction of
+  /// its own (§9.2).
+  public let method: String
+  /// The top Via branch (with the magic cookie) or, for RFC 2543 requests, the fallback fields.
+  let identity: [String]
+
+  init(role: Role, method: String, identity: [String]) {
+    self.role = role
+    self.method = method
+    self.identity = identity
+  }
+
+  public var description: String {
+    identity.joined(separator: "|") + "/" + method + (role == .client ? "/c" : "/s")
+  }
+
+  /// The key of the client transaction a request creates, or that a response matches
+  /// (§17.1.3: the top Via branch and the CSeq method). Nil when the message lacks them.
+  public static func client(for message: SIPMessage) -> TransactionKey? {
+    guard let branch = message.topVia?.branch, !branch.isEmpty,
+      let method = message.isRequest ? message.method : message.cseq?.method
+    else { return nil }
+    return TransactionKey(role: .client, method: method, identity: [branch])
+  }
+
+  /// The key of the server transaction a request belongs to (§17.2.3), or of the one a response
+  /// the TU passes down belongs to (same top Via and CSeq method).
+  ///
+  /// With the magic cookie: branch, sent-by and method (ACK as INVITE). Without it (RFC 2543):
+  /// Request-URI, From tag, Call-ID, CSeq number and method (ACK as INVITE) and the whole top
+  /// Via; the To tag is left out so the ACK, whose To carries the tag of the response, finds the
+  /// INVITE (§17.2.3 asks the layer to compare that tag with the response's: see
+  /// ``TransactionLayer``).
+  public static func server(for message: SIPMessage) -> TransactionKey? {
+    guard let via = message.topVia,
+      let rawMethod = message.isRequest ? message.method : message.cseq?.method
+    else { return nil }
+    let method = rawMethod == "ACK" ? "INVITE" : rawMethod
+    if via.hasMagicCookie, let branch = via.branch {
+      return TransactionKey(
+        role: .server, method: method, identity: [branch, sentBy(via)])
+    }
+    guard message.isRequest, let cseq = message.cseq, let callID = message.callID else {
+      return nil
+    }
+    let uri = message.requestURI?.description ?? message.requestURIText ?? ""
+    return TransactionKey(
+      role: .server, method: method,
+      identity: [uri, message.from?.tag ?? "", callID, String(cseq.sequence), via.description])
+  }
+
+  /// The INVITE server transaction a CANCEL targets: the CANCEL's own key with method INVITE
+  /// (§9.2).
+  public static func inviteServer(cancelledBy cancel: SIPMessage) -> TransactionKey? {
+    guard let key = server(for: cancel) else { return nil }
+    return TransactionKey(role: .server, method: "INVITE", identity: key.identity)
+  }
+
+  /// `host[:port]` of a Via, lowercased, for comparison (§17.2.3: "sent-by value in the top Via").
+  static func sentBy(_ via: Via) -> String {
+    let host = via.host.lowercased()
+    return via.port.map { "\(host):\($0)" } ?? host
+  }
+}

@@ -1,0 +1,426 @@
+public import SIPCore
+
+/// The transaction layer of one element (RFC 3261 §17): it creates and removes transactions,
+/// matches what the transport delivers to them (§17.1.3, §17.2.3), builds the messages the
+/// machines ask for (ACK for a non-2xx, 100 Trying) and tells its owner what to do.
+///
+/// Pure, like the machines it drives: no clock, no network. The owner (an element actor) feeds it
+/// events and carries out the returned ``TransactionLayerAction``s in order: it sends, arms
+/// timers, and hands messages and failures to its core. `Peer` is whatever the owner's transport
+/// uses to say where a message came from or goes (an address and a transport); the layer only
+/// stores and returns it.
+///
+/// Observable order never depends on hashing: transactions are looked up by key, never iterated
+/// except in ``liveKeys`` (sorted).
+public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
+  public let timers: TimerSettings
+
+  enum Machine: Sendable {
+    case inviteClient(InviteClientTransaction<SIPMessage>)
+    case nonInviteClient(NonInviteClientTransaction<SIPMessage>)
+    case inviteServer(InviteServerTransaction<SIPMessage>)
+    case nonInviteServer(NonInviteServerTransaction<SIPMessage>)
+
+    var state: TransactionState {
+      switch self {
+      case .inviteClient(let machine): machine.state
+      case .nonInviteClient(let machine): machine.state
+      case .inviteServer(let machine): machine.state
+      case .nonInviteServer(let machine): machine.state
+      }
+    }
+
+    var kind: TransactionKind {
+      switch self {
+      case .inviteClient: .inviteClient
+      case .nonInviteClient: .nonInviteClient
+      case .inviteServer: .inviteServer
+      case .nonInviteServer: .nonInviteServer
+      }
+    }
+  }
+
+  struct Entry: Sendable {
+    var machine: Machine
+    /// The request that created the transaction (sent, or received).
+    var request: SIPMessage
+    /// Where the request went (client) or came from (server).
+    var peer: Peer
+    /// Timers armed and not yet fired or cancelled, in arming order.
+    var armed: [TransactionTimer] = []
+    /// The To tag of the last final response a server transaction sent (for RFC 2543 ACKs).
+    var responseToTag: String?
+    /// The 100 Trying the layer sent on the TU's behalf, resent for a retransmitted INVITE while
+    /// the TU has sent nothing (§17.2.1 asks only for the TU's provisional responses; without
+    /// this, a lost 100 would leave the client retransmitting until the TU answers).
+    var trying: SIPMessage?
+  }
+
+  var entries: [TransactionKey: Entry] = [:]
+
+  public init(timers: TimerSettings = .rfc3261) {
+    self.timers = timers
+  }
+
+  /// How many transactions are alive.
+  public var count: Int { entries.count }
+
+  /// The live transactions' keys, sorted by their description (for reports and leftovers).
+  public var liveKeys: [TransactionKey] { entries.keys.sorted { $0.description < $1.description } }
+
+  /// The state of a live transaction.
+  public func state(of key: TransactionKey) -> TransactionState? { entries[key]?.machine.state }
+
+  /// The request of a live transaction.
+  public func request(of key: TransactionKey) -> SIPMessage? { entries[key]?.request }
+
+  // MARK: Client side (§17.1)
+
+  /// Starts a client transaction for `request`, which already carries its top Via with a
+  /// unique branch (the transport adds it, §18.1.1). An ACK is not a transaction (§17.1.1.3 for
+  /// non-2xx, §13.2.2.4 for 2xx): it is sent as is.
+  public mutating func sendRequest(_ request: SIPMessage, to peer: Peer, reliable: Bool)
+    -> [TransactionLayerAction<Peer>]
+  {
+    guard request.method != "ACK" else { return [.send(request, to: peer, transaction: nil)] }
+    guard let key = TransactionKey.client(for: request) else {
+      return [.rejected(request, reason: "a request needs a top Via with a branch and a method")]
+    }
+    guard entries[key] == nil else {
+      return [.rejected(request, reason: "a client transaction \(key) already exists")]
+    }
+    var actions: [TransactionLayerAction<Peer>] = []
+    let machine: Machine
+    let started: [TransactionAction<SIPMessage>]
+    if request.method == "INVITE" {
+      var invite = InviteClientTransaction(request: request, isReliable: reliable, timers: timers)
+      started = invite.start()
+      machine = .inviteClient(invite)
+    } else {
+      var other = NonInviteClientTransaction(
+        request: request, isReliable: reliable, timers: timers)
+      started = other.start()
+      machine = .nonInviteClient(other)
+    }
+    entries[key] = Entry(machine: machine, request: request, peer: peer)
+    actions.append(.created(key, machine.kind, machine.state))
+    carryOut(started, key: key, into: &actions)
+    return actions
+  }
+
+  // MARK: From the transport (§17.1.3, §17.2.3, §18.1.2, §18.2.1)
+
+  /// A message the transport parsed. Responses go to their client transaction, or to the core
+  /// as strays (§18.1.2: a 2xx retransmission for a UAC core, a proxy's late response).
+  /// Requests go to their server transaction (absorbing retransmissions), create one, or, for an
+  /// ACK that matches none (the ACK for a 2xx), go straight to the core.
+  public mutating func receive(_ message: SIPMessage, from peer: Peer, reliable: Bool)
+    -> [TransactionLayerAction<Peer>]
+  {
+    var actions: [TransactionLayerAction<Peer>] = []
+    if let status = message.status {
+      guard let key = TransactionKey.client(for: message), entries[key] != nil else {
+        return [.toCore(.strayResponse(message))]
+      }
+      feed(key, into: &actions) { machine in
+        switch machine {
+        case .inviteClient(var invite):
+          let result = invite.handle(.response(status: status, message))
+          machine = .inviteClient(invite)
+          return result
+        case .nonInviteClient(var other):
+          let result = other.handle(.response(status: status, message))
+          machine = .nonInviteClient(other)
+          return result
+        default: return []
+        }
+      }
+      return actions
+    }
+    guard let key = TransactionKey.server(for: message) else {
+      return [.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by"))]
+    }
+    let isACK = message.method == "ACK"
+    if let entry = entries[key] {
+      if isACK {
+        // RFC 2543 ACKs match only if their To tag is the one this transaction sent (§17.2.3).
+        if let tag = entry.responseToTag, let ackTag = message.to?.tag, tag != ackTag,
+          !(message.topVia?.hasMagicCookie ?? false)
+        {
+          return [.toCore(.request(message, transaction: nil))]
+        }
+      }
+      feed(key, into: &actions) { machine in
+        switch machine {
+        case .inviteServer(var invite):
+          var result = invite.handle(isACK ? .ack(message) : .requestRetransmission)
+          if !isACK, result.isEmpty, invite.state == .proceeding, invite.lastResponse == nil,
+            let trying = entry.trying
+          {
+            result = [.send(trying)]
+          }
+          machine = .inviteServer(invite)
+          return result
+        case .nonInviteServer(var other):
+          let result = other.handle(.requestRetransmission)
+          machine = .nonInviteServer(other)
+          return result
+        default: return []
+        }
+      }
+      return actions
+    }
+    if isACK {
+      // No INVITE server transaction: the ACK for a 2xx (§17.2.3, §13.3.1.4), for the core.
+      return [.toCore(.request(message, transaction: nil))]
+    }
+    let machine: Machine
+    let started: [TransactionAction<SIPMessage>]
+    if message.method == "INVITE" {
+      var invite = InviteServerTransaction<SIPMessage>(isReliable: reliable, timers: timers)
+      started = invite.start()
+      machine = .inviteServer(invite)
+    } else {
+      machine = .nonInviteServer(NonInviteServerTransaction(isReliable: reliable, timers: timers))
+      started = []
+    }
+    entries[key] = Entry(machine: machine, request: message, peer: peer)
+    actions.append(.created(key, machine.kind, machine.state))
+    actions.append(.toCore(.request(message, transaction: key)))
+    carryOut(started, key: key, into: &actions)
+    return actions
+  }
+
+  // MARK: From the core
+
+  /// A response the core (TU) sends for the server transaction `key` (§17.2.1, §17.2.2). With no
+  /// live transaction (a UAS core's 2xx retransmission after Timer L, a stateless element) the
+  /// response goes to the transport as is, routed by its Via.
+  public mutating func respond(_ response: SIPMessage, in key: TransactionKey?)
+    -> [TransactionLayerAction<Peer>]
+  {
+    guard let status = response.status else {
+      return [.rejected(response, reason: "only a response can be passed to respond(_:in:)")]
+    }
+    guard let key = key ?? TransactionKey.server(for: response), entries[key] != nil else {
+      return [.send(response, to: nil, transaction: nil)]
+    }
+    if status >= 200, let tag = response.to?.tag { entries[key]?.responseToTag = tag }
+    var actions: [TransactionLayerAction<Peer>] = []
+    feed(key, into: &actions) { machine in
+      switch machine {
+      case .inviteServer(var invite):
+        let result = invite.handle(.tuResponse(status: status, response))
+        machine = .inviteServer(invite)
+        return result
+      case .nonInviteServer(var other):
+        let result = other.handle(.tuResponse(status: status, response))
+        machine = .nonInviteServer(other)
+        return result
+      default: return []
+      }
+    }
+    return actions
+  }
+
+  // MARK: Timers and transport failures
+
+  /// A timer the owner armed for `key` fired. A timer of a transaction that is gone, or one that
+  /// was cancelled, does nothing.
+  public mutating func timerFired(_ timer: TransactionTimer, of key: TransactionKey)
+    -> [TransactionLayerAction<Peer>]
+  {
+    guard let index = entries[key]?.armed.firstIndex(of: timer) else { return [] }
+    entries[key]?.armed.remove(at: index)
+    var actions: [TransactionLayerAction<Peer>] = [.timerFired(key, timer)]
+    feed(key, into: &actions) { machine in
+      switch machine {
+      case .inviteClient(var invite):
+        let result = invite.handle(.timerFired(timer))
+        machine = .inviteClient(invite)
+        return result
+      case .nonInviteClient(var other):
+        let result = other.handle(.timerFired(timer))
+        machine = .nonInviteClient(other)
+        return result
+      case .inviteServer(var invite):
+        let result = invite.handle(.timerFired(timer))
+        machine = .inviteServer(invite)
+        return result
+      case .nonInviteServer(var other):
+        let result = other.handle(.timerFired(timer))
+        machine = .nonInviteServer(other)
+        return result
+      }
+    }
+    return actions
+  }
+
+  /// The transport could not send for `key` (a refused or reset connection, no route): the
+  /// machine terminates and the core is told (§17.1.1.2, §17.1.2.2, §17.2.4).
+  public mutating func transportError(for key: TransactionKey) -> [TransactionLayerAction<Peer>] {
+    guard entries[key] != nil else { return [] }
+    var actions: [TransactionLayerAction<Peer>] = []
+    feed(key, into: &actions) { machine in
+      switch machine {
+      case .inviteClient(var invite):
+        let result = invite.handle(.transportError)
+        machine = .inviteClient(invite)
+        return result
+      case .nonInviteClient(var other):
+        let result = other.handle(.transportError)
+        machine = .nonInviteClient(other)
+        return result
+      case .inviteServer(var invite):
+        let result = invite.handle(.transportError)
+        machine = .inviteServer(invite)
+        return result
+      case .nonInviteServer(var other):
+        let result = other.handle(.transportError)
+        machine = .nonInviteServer(other)
+        return result
+      }
+    }
+    return actions
+  }
+
+  // MARK: Carrying out machine actions
+
+  /// Runs `body` on the machine of `key`, reports a state change, and turns the machine's
+  /// actions into layer actions.
+  private mutating func feed(
+    _ key: TransactionKey, into actions: inout [TransactionLayerAction<Peer>],
+    _ body: (inout Machine) -> [TransactionAction<SIPMessage>]
+  ) {
+    guard var entry = entries[key] else { return }
+    let before = entry.machine.state
+    let result = body(&entry.machine)
+    entries[key] = entry
+    let after = entry.machine.state
+    if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
+    carryOut(result, key: key, into: &actions)
+  }
+
+  private mutating func carryOut(
+    _ machineActions: [TransactionAction<SIPMessage>], key: TransactionKey,
+    into actions: inout [TransactionLayerAction<Peer>]
+  ) {
+    for action in machineActions {
+      guard let entry = entries[key] else { return }
+      switch action {
+      case .send(let message):
+        actions.append(.send(message, to: entry.peer, transaction: key))
+      case .sendACK(let response):
+        actions.append(
+          .send(entry.request.ackForNonSuccess(response), to: entry.peer, transaction: key))
+      case .send100Trying:
+        let trying = entry.request.response(status: 100)
+        entries[key]?.trying = trying
+        actions.append(.send(trying, to: entry.peer, transaction: key))
+      case .passToTU(let message):
+        if message.isRequest {
+          actions.append(.toCore(.request(message, transaction: key)))
+        } else {
+          actions.append(.toCore(.response(message, transaction: key)))
+        }
+      case .startTimer(let timer, let duration):
+        entries[key]?.armed.removeAll { $0 == timer }
+        entries[key]?.armed.append(timer)
+        actions.append(.startTimer(key, timer, duration))
+      case .cancelTimer(let timer):
+        guard let index = entry.armed.firstIndex(of: timer) else { continue }
+        entries[key]?.armed.remove(at: index)
+        actions.append(.cancelTimer(key, timer))
+      case .timeout(let timer):
+        actions.append(.toCore(.timeout(key, timer, request: entry.request)))
+      case .transportError:
+        actions.append(.toCore(.transportError(key, request: entry.request)))
+      case .terminate:
+        // Nothing may stay armed for a transaction that no longer exists.
+        for timer in entry.armed { actions.append(.cancelTimer(key, timer)) }
+        entries[key] = nil
+        actions.append(.destroyed(key))
+      }
+    }
+  }
+}
+
+/// The four kinds of transaction (Figures 5–8).
+public enum TransactionKind: String, Sendable, Hashable {
+  case inviteClient = "INVITE client"
+  case nonInviteClient = "non-INVITE client"
+  case inviteServer = "INVITE server"
+  case nonInviteServer = "non-INVITE server"
+}
+
+/// What the transaction layer asks its owner to do, in order.
+public enum TransactionLayerAction<Peer: Sendable & Equatable>: Sendable {
+  /// Serialize and send. `to` is the request's destination or, for a response, the peer the
+  /// request came from (the transport routes responses by Via, §18.2.2); nil for a response
+  /// sent outside any transaction. `transaction` is the key a transport error should be
+  /// reported against.
+  case send(SIPMessage, to: Peer?, transaction: TransactionKey?)
+  /// Arm (or re-arm) a timer; when it fires call ``TransactionLayer/timerFired(_:of:)``.
+  case startTimer(TransactionKey, TransactionTimer, Duration)
+  /// Disarm a timer.
+  case cancelTimer(TransactionKey, TransactionTimer)
+  /// A timer fired and was handed to its machine (for the trace).
+  case timerFired(TransactionKey, TransactionTimer)
+  /// A transaction was created in `state`.
+  case created(TransactionKey, TransactionKind, TransactionState)
+  /// A machine changed state.
+  case stateChanged(TransactionKey, from: TransactionState, to: TransactionState)
+  /// A transaction reached Terminated and was removed.
+  case destroyed(TransactionKey)
+  /// Something for the core (TU).
+  case toCore(TransactionEvent)
+  /// A request the layer refused to start, with the reason (a caller error, never a crash).
+  case rejected(SIPMessage, reason: String)
+}
+
+/// What the transaction layer tells the core (the transaction user, §17).
+public enum TransactionEvent: Sendable {
+  /// A new request (with its server transaction), or an ACK outside any transaction (nil).
+  case request(SIPMessage, transaction: TransactionKey?)
+  /// A response for a client transaction.
+  case response(SIPMessage, transaction: TransactionKey)
+  /// A response that matches no client transaction (§18.1.2): a 2xx retransmission, a late
+  /// response.
+  case strayResponse(SIPMessage)
+  /// A message without the fields needed to match it; the core decides (a UAS answers 400).
+  case unmatchable(SIPMessage, reason: String)
+  /// Timer B, F or H fired: §8.1.3.1 treats it as a 408.
+  case timeout(TransactionKey, TransactionTimer, request: SIPMessage)
+  /// The transport failed: §8.1.3.1 treats it as a 503.
+  case transportError(TransactionKey, request: SIPMessage)
+}
+
+extension TransactionLayerAction: CustomStringConvertible {
+  /// One short line: what a ladder or a log shows for this action.
+  public var description: String {
+    switch self {
+    case .send(let message, _, _): "send \(message.startLineText)"
+    case .startTimer(_, let timer, let duration): "start \(timer.rawValue) \(duration)"
+    case .cancelTimer(_, let timer): "cancel \(timer.rawValue)"
+    case .timerFired(_, let timer): "fired \(timer.rawValue)"
+    case .created(_, let kind, let state): "created \(kind.rawValue) \(state.rawValue)"
+    case .stateChanged(_, let from, let to): "\(from.rawValue) -> \(to.rawValue)"
+    case .destroyed: "destroyed"
+    case .rejected(_, let reason): "rejected: \(reason)"
+    case .toCore(let event): "core: \(event)"
+    }
+  }
+}
+
+extension TransactionEvent: CustomStringConvertible {
+  public var description: String {
+    switch self {
+    case .request(let message, let key): "\(message.method ?? "?")\(key == nil ? " (stray)" : "")"
+    case .response(let message, _): "\(message.status ?? 0)"
+    case .strayResponse(let message): "\(message.status ?? 0) (stray)"
+    case .unmatchable(_, let reason): "unmatchable: \(reason)"
+    case .timeout(_, let timer, _): "timeout \(timer.rawValue)"
+    case .transportError: "transport error"
+    }
+  }
+}
