@@ -53,6 +53,8 @@ let package = Package(
     .testTarget(
       name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"],
       swiftSettings: strict),
+    .testTarget(
+      name: "SIPTransportTests", dependencies: ["SIPTransport", "SIPCore"], swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),
   ],

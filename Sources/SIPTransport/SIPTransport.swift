@@ -1,3 +1,118 @@
-/// RFC 3261 §18 and RFC 3581: the `Transport` seam between elements and a network (simulated or
-/// real). Filled in by the transport-and-transaction issue.
-public enum SIPTransportLayer {}
+public import SIPCore
+
+/// The transport protocols SIP runs over here. TLS is modelled as a stream transport for `sips`
+/// URIs: it frames and fails like TCP; there is no cryptography in the simulation.
+public enum SIPTransportProtocol: String, Sendable, Hashable, CaseIterable {
+  case udp = "UDP"
+  case tcp = "TCP"
+  case tls = "TLS"
+
+  /// Whether the transport is reliable (§17: Timers A, E, G unused; D, I, J, K zero).
+  public var isReliable: Bool { self != .udp }
+
+  /// The default port (§19.1.2: 5060, 5061 for TLS).
+  public var defaultPort: Int { self == .tls ? 5061 : 5060 }
+
+  /// The protocol named in a Via's sent-protocol, case-insensitively.
+  public init?(viaTransport: String) {
+    self.init(rawValue: viaTransport.uppercased())
+  }
+}
+
+/// Where a message goes or came from: an IP address (as text), a port and a transport. No
+/// simulator type appears here, so a real-network runtime can use the same rules (ARCHITECTURE.md).
+public struct SIPPeer: Sendable, Hashable, Comparable, CustomStringConvertible {
+  public var host: String
+  public var port: Int
+  public var transport: SIPTransportProtocol
+
+  public init(host: String, port: Int, transport: SIPTransportProtocol) {
+    self.host = host
+    self.port = port
+    self.transport = transport
+  }
+
+  public var description: String { "\(host):\(port)/\(transport.rawValue)" }
+
+  public static func < (lhs: SIPPeer, rhs: SIPPeer) -> Bool {
+    (lhs.host, lhs.port, lhs.transport.rawValue) < (rhs.host, rhs.port, rhs.transport.rawValue)
+  }
+}
+
+/// The rules of RFC 3261 §18 and RFC 3581, as pure functions over messages. An element's
+/// transport shell calls them around its sockets.
+public enum TransportRules {
+  /// The magic cookie every RFC 3261 branch starts with (§8.1.1.7).
+  public static let magicCookie = "z9hG4bK"
+
+  /// A fresh branch: the magic cookie and 16 hex digits drawn from `random` (the seeded source
+  /// in a simulation, so branches are unique and reproducible).
+  public static func newBranch<R: RandomNumberGenerator>(using random: inout R) -> String {
+    let value = random.next()
+    let hex = String(value, radix: 16)
+    return magicCookie + String(repeating: "0", count: 16 - hex.count) + hex
+  }
+
+  /// The Via a client puts on top of a request it sends (§18.1.1): its sent-by, the transport
+  /// actually used, the branch, and an empty `rport` asking for symmetric responses (RFC 3581
+  /// §3).
+  public static func via(
+    sentBy host: String, port: Int, transport: SIPTransportProtocol, branch: String,
+    requestRport: Bool = true
+  ) -> Via {
+    var parameters = [SIPParameter("branch", branch)]
+    if requestRport { parameters.append(SIPParameter("rport")) }
+    return Via(transport: transport.rawValue, host: host, port: port, parameters: parameters)
+  }
+
+  /// §18.1.1: a request within 200 bytes of the path MTU, or over 1300 bytes when the MTU is not
+  /// known, must go over a congestion-controlled transport (TCP) instead of UDP.
+  public static func mustUseStream(messageSize: Int, pathMTU: Int?) -> Bool {
+    if let pathMTU { return messageSize > pathMTU - 200 }
+    return messageSize > 1300
+  }
+
+  /// §18.2.1 and RFC 3581 §4: what a server does to the top Via of a request that arrived from
+  /// `source`. It adds `received` when the sent-by host differs from the source address (or
+  /// whenever `rport` was asked for) and fills an empty `rport` with the source port.
+  public static func stampReceived(_ request: inout SIPMessage, source: SIPPeer) {
+    guard var via = request.topVia else { return }
+    let asksRport = via.rport != nil
+    var changed = false
+    if via.host != source.host || asksRport {
+      via.parameters.removeAll { $0.name.lowercased() == "received" }
+      via.parameters.append(SIPParameter("received", source.host))
+      changed = true
+    }
+    if asksRport, let index = via.parameters.firstIndex(where: { $0.name.lowercased() == "rport" })
+    {
+      via.parameters[index] = SIPParameter("rport", String(source.port))
+      changed = true
+    }
+    if changed { request.replaceTopVia(via) }
+  }
+
+  /// Where a server sends a response (§18.2.2, RFC 3581 §4), when it cannot reuse the
+  /// connection the request came on: to `received` (or the sent-by host) at the `rport` value
+  /// (or the sent-by port, or the transport's default port), over the Via's transport. `maddr`
+  /// wins over both (multicast is not modelled; the address is used as a unicast one).
+  public static func responseDestination(for response: SIPMessage) -> SIPPeer? {
+    guard let via = response.topVia,
+      let transport = SIPTransportProtocol(viaTransport: via.transport)
+    else { return nil }
+    if let maddr = via.maddr {
+      return SIPPeer(host: maddr, port: via.port ?? transport.defaultPort, transport: transport)
+    }
+    let host = via.received ?? via.host
+    if let rport = via.rport, let value = rport, let port = Int(value) {
+      return SIPPeer(host: host, port: port, transport: transport)
+    }
+    return SIPPeer(host: host, port: via.port ?? transport.defaultPort, transport: transport)
+  }
+
+  /// §18.1.2: a client discards a response whose top Via sent-by is not its own.
+  public static func isForUs(_ response: SIPMessage, sentBy host: String, port: Int) -> Bool {
+    guard let via = response.topVia else { return false }
+    return via.host.lowercased() == host.lowercased() && (via.port ?? 5060) == port
+  }
+}
