@@ -55,6 +55,10 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "SIPTransportTests", dependencies: ["SIPTransport", "SIPCore"], swiftSettings: strict),
+    .testTarget(
+      name: "SIPElementsTests",
+      dependencies: ["SIPElements", "SIPCore", "SIPTransaction", "SIPTransport", "Simulation"],
+      swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),
   ],

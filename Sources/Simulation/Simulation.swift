@@ -62,6 +62,15 @@ public final class Simulation: @unchecked Sendable {
     scheduler.schedule(at: instant) { actor.assumeIsolated { action($0) } }
   }
 
+  /// Runs `body` as the driver of this simulation, so a pinned actor's state can be read with
+  /// `assumeIsolated` between runs (awaiting the actor instead would wait for an executor nobody
+  /// drives). Call it from the thread that drives the simulation, never while it runs.
+  public func inspect<R>(_ body: () throws -> R) rethrows -> R {
+    executor.beginDriving()
+    defer { executor.endDriving() }
+    return try body()
+  }
+
   /// Starts `body` as an entry task on this simulation's executor. It runs when the simulation
   /// is driven.
   @discardableResult

@@ -5,6 +5,17 @@ public enum TraceValue: Sendable, Hashable {
   case bool(Bool)
 }
 
+extension TraceValue: CustomStringConvertible {
+  /// The value as plain text (a string without quotes).
+  public var description: String {
+    switch self {
+    case .string(let text): text
+    case .integer(let value): "\(value)"
+    case .bool(let value): "\(value)"
+    }
+  }
+}
+
 /// One observable event with its virtual time.
 ///
 /// Network events (`send`, `deliver`, `drop`, `duplicate`, stream events) fill `from`, `to`,
@@ -128,6 +139,7 @@ public final class Trace: @unchecked Sendable {
   public private(set) var count = 0
   /// Hooks that add fields to an event before it is stored, in the order added.
   private var annotators: [(inout TraceEvent) -> Void] = []
+  private var annotatorNames: [String] = []
 
   public init(isRecording: Bool = true, keepsPayloads: Bool = true) {
     self.isRecording = isRecording
@@ -136,6 +148,14 @@ public final class Trace: @unchecked Sendable {
 
   /// Adds a hook that may add fields to each event as it is recorded.
   public func addAnnotator(_ annotator: @escaping (inout TraceEvent) -> Void) {
+    annotators.append(annotator)
+  }
+
+  /// Adds a hook under `name`, unless one with that name is already there (several elements
+  /// sharing a network each ask for the same annotator).
+  public func addAnnotator(named name: String, _ annotator: @escaping (inout TraceEvent) -> Void) {
+    guard !annotatorNames.contains(name) else { return }
+    annotatorNames.append(name)
     annotators.append(annotator)
   }
 

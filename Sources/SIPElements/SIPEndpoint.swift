@@ -1,0 +1,494 @@
+public import SIPCore
+public import SIPTransaction
+public import SIPTransport
+public import Simulation
+
+/// The transport and transaction layers of one SIP element on a simulated host (RFC 3261 §17,
+/// §18): listening points for UDP, TCP and TLS, Via handling, response routing, connection
+/// reuse, and a ``TransactionLayer`` whose actions it carries out. Cores (a user agent, a proxy)
+/// sit on top: they send requests and responses through it and get ``TransactionEvent``s back.
+///
+/// A thin shell, as ARCHITECTURE.md asks: the rules live in the pure layers; this actor only
+/// binds sockets, arms timers and writes the trace. It is pinned to the simulation's executor,
+/// so the network and timers call into it without a `Task`.
+public actor SIPEndpoint: TimerTarget {
+  public nonisolated let unownedExecutor: UnownedSerialExecutor
+  public nonisolated let network: Network
+  /// The host this endpoint runs on (the trace's `element`).
+  public nonisolated let hostName: String
+  /// The address and port of its listening points (`sent-by` in its Vias).
+  public nonisolated let address: SocketAddress
+  public nonisolated let timers: TimerSettings
+  /// How long an unused stream connection stays open before the endpoint closes it.
+  public nonisolated let connectionIdleTimeout: Duration
+
+  var layer: TransactionLayer<SIPPeer>
+  var branches: SimRandom
+  var udp: DatagramSocket?
+  var listeners: [StreamListener] = []
+  var core: (@Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)?
+
+  // Timers: a token per arming, never reused, so a cancelled timer that fires finds nothing.
+  struct TimerSlot: Hashable {
+    var key: TransactionKey
+    var timer: TransactionTimer
+  }
+  var nextToken: UInt64 = 1
+  var tokens: [UInt64: TimerSlot] = [:]
+  var handles: [TimerSlot: (token: UInt64, handle: TimerHandle)] = [:]
+
+  // Stream connections, by remote address and transport.
+  struct ConnectionKey: Hashable {
+    var remote: SocketAddress
+    var transport: SIPTransportProtocol
+  }
+  final class Connection {
+    let stream: StreamConnection
+    var framer = SIPStreamFramer()
+    var isOpen: Bool
+    var pending: [[UInt8]] = []
+    /// Transactions that sent over this connection: told when it fails.
+    var transactions: [TransactionKey] = []
+    var lastActivity: Int64
+    var idleCheckArmed = false
+    init(stream: StreamConnection, isOpen: Bool, now: Int64) {
+      self.stream = stream
+      self.isOpen = isOpen
+      lastActivity = now
+    }
+  }
+  var connections: [ConnectionKey: Connection] = [:]
+
+  /// Binds UDP and TCP on `port` and TLS on `port + 1` of `host` (the first IPv4 address).
+  public init(
+    network: Network, host: String, port: UInt16 = 5060, timers: TimerSettings = .rfc3261,
+    connectionIdleTimeout: Duration = .seconds(32)
+  ) throws(NetworkError) {
+    let simulation = network.simulation
+    unownedExecutor = simulation.executor.asUnownedSerialExecutor()
+    self.network = network
+    hostName = host
+    self.timers = timers
+    self.connectionIdleTimeout = connectionIdleTimeout
+    layer = TransactionLayer(timers: timers)
+    branches = simulation.random(stream: "branches \(host)")
+    let resolved = try network.host(named: host)
+    guard let ip = resolved.addresses.first(where: { !$0.isV6 }) ?? resolved.addresses.first else {
+      throw .noAddress(host: host, ipv6: false)
+    }
+    address = SocketAddress(ip, port)
+    SIPTraceFields.install(on: network.trace)
+    // The sockets call back into this actor; it does not exist yet, so they reach it through a
+    // reference set once every stored property is.
+    let reference = EndpointReference()
+    udp = try network.bindDatagram(host: host, port: port, ipv6: ip.isV6) { datagram in
+      reference.endpoint?.assumeIsolated { endpoint in
+        endpoint.received(datagram.payload, from: datagram.from, transport: .udp, connection: nil)
+      }
+    }
+    var listeners: [StreamListener] = []
+    for (transport, listenPort) in [(SIPTransportProtocol.tcp, port), (.tls, port + 1)] {
+      listeners.append(
+        try network.listen(
+          host: host, port: listenPort, transport: transport == .tls ? .tls : .tcp, ipv6: ip.isV6
+        ) { stream in
+          reference.endpoint?.assumeIsolated { $0.accepted(stream, transport: transport) }
+        })
+    }
+    self.listeners = listeners
+    reference.endpoint = self
+  }
+
+  /// Sets the core that gets the layer's ``TransactionEvent``s (the transaction user).
+  public func setCore(_ core: @escaping @Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)
+  {
+    self.core = core
+  }
+
+  /// The port of a listening point.
+  public nonisolated func port(for transport: SIPTransportProtocol) -> Int {
+    Int(address.port) + (transport == .tls ? 1 : 0)
+  }
+
+  // MARK: What is alive
+
+  /// Live transactions, sorted by key.
+  public var liveTransactions: [TransactionKey] { layer.liveKeys }
+  /// Transaction timers armed.
+  public var armedTimers: Int { handles.count }
+  /// Open (or opening) stream connections.
+  public var openConnections: Int { connections.count }
+  /// The state of a transaction.
+  public func state(of key: TransactionKey) -> TransactionState? { layer.state(of: key) }
+
+  // MARK: Sending (§18.1.1, §18.2.2)
+
+  /// Sends a request: puts a Via with a fresh branch on top, picks TCP instead of UDP when the
+  /// request is within 200 bytes of the path MTU (§18.1.1), and starts its client transaction
+  /// (none for ACK). Returns the transaction key, or nil for an ACK or a request it refused
+  /// (the reason is in the trace).
+  @discardableResult
+  public func sendRequest(_ request: SIPMessage, to destination: SIPPeer) -> TransactionKey? {
+    var request = request
+    var peer = destination
+    let branch = TransportRules.newBranch(using: &branches)
+    stampVia(&request, transport: peer.transport, branch: branch)
+    if peer.transport == .udp,
+      TransportRules.mustUseStream(
+        messageSize: request.serialized().count, pathMTU: pathMTU(to: peer))
+    {
+      peer.transport = .tcp
+      request.removeTopVia()
+      stampVia(&request, transport: .tcp, branch: branch)
+      log("request over \(peer) instead of UDP: within 200 bytes of the path MTU (§18.1.1)")
+    }
+    let key = request.method == "ACK" ? nil : TransactionKey.client(for: request)
+    perform(layer.sendRequest(request, to: peer, reliable: peer.transport.isReliable))
+    return key
+  }
+
+  /// Sends a response through the server transaction `key` (or the one its Via and CSeq name).
+  public func respond(_ response: SIPMessage, in key: TransactionKey? = nil) {
+    perform(layer.respond(response, in: key))
+  }
+
+  func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String) {
+    let via = TransportRules.via(
+      sentBy: address.address.description, port: port(for: transport), transport: transport,
+      branch: branch)
+    request.prepend("Via", via.description)
+  }
+
+  func pathMTU(to peer: SIPPeer) -> Int? {
+    guard let ip = IPAddress(Self.unbracketed(peer.host)), let target = network.host(for: ip),
+      let link = try? network.link(from: hostName, to: target.name)
+    else { return nil }
+    return link.mtu
+  }
+
+  static func unbracketed(_ host: String) -> String {
+    host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+  }
+
+  // MARK: Carrying out the layer's actions
+
+  func perform(_ actions: [TransactionLayerAction<SIPPeer>]) {
+    for action in actions {
+      switch action {
+      case .send(let message, let peer, let key):
+        transmit(message, to: peer, transaction: key)
+      case .startTimer(let key, let timer, let duration):
+        arm(timer, of: key, after: duration)
+      case .cancelTimer(let key, let timer):
+        let slot = TimerSlot(key: key, timer: timer)
+        if let armed = handles.removeValue(forKey: slot) {
+          tokens[armed.token] = nil
+          network.simulation.cancel(armed.handle)
+          record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
+        }
+      case .timerFired(let key, let timer):
+        record("timer-fired", [("transaction", .string(key.description)), timerField(timer)])
+      case .created(let key, let kind, let state):
+        record(
+          "transaction-created",
+          [
+            ("transaction", .string(key.description)), ("kind", .string(kind.rawValue)),
+            ("state", .string(state.rawValue)),
+          ])
+      case .stateChanged(let key, let from, let to):
+        record(
+          "transaction-state",
+          [
+            ("transaction", .string(key.description)), ("fromState", .string(from.rawValue)),
+            ("toState", .string(to.rawValue)),
+          ])
+      case .destroyed(let key):
+        record("transaction-destroyed", [("transaction", .string(key.description))])
+      case .rejected(_, let reason):
+        log("refused to send: \(reason)")
+      case .toCore(let event):
+        record("core", [("what", .string(event.description))])
+        core?(self, event)
+      }
+    }
+  }
+
+  func timerField(_ timer: TransactionTimer) -> (String, TraceValue) {
+    ("timer", .string(timer.rawValue))
+  }
+
+  func arm(_ timer: TransactionTimer, of key: TransactionKey, after duration: Duration) {
+    let slot = TimerSlot(key: key, timer: timer)
+    if let old = handles.removeValue(forKey: slot) {
+      tokens[old.token] = nil
+      network.simulation.cancel(old.handle)
+    }
+    let token = nextToken
+    nextToken += 1
+    let at = SimInstant(microseconds: network.simulation.now.microseconds + Self.micros(duration))
+    let handle = network.simulation.schedule(at: at, target: self, token: token)
+    tokens[token] = slot
+    handles[slot] = (token, handle)
+    record(
+      "timer-armed",
+      [
+        ("transaction", .string(key.description)), timerField(timer),
+        ("duration", .integer(Self.micros(duration))),
+      ])
+  }
+
+  public nonisolated func timerFired(_ token: UInt64) {
+    assumeIsolated { endpoint in endpoint.fire(token) }
+  }
+
+  func fire(_ token: UInt64) {
+    guard let slot = tokens.removeValue(forKey: token) else { return }
+    handles[slot] = nil
+    perform(layer.timerFired(slot.timer, of: slot.key))
+  }
+
+  static func micros(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+  }
+
+  /// Serializes and sends: requests to their peer, responses over the connection the request
+  /// came on when it is still open, else where §18.2.2 and RFC 3581 say.
+  func transmit(_ message: SIPMessage, to peer: SIPPeer?, transaction key: TransactionKey?) {
+    let bytes = message.serialized()
+    var destination: SIPPeer?
+    if message.isRequest {
+      destination = peer
+    } else if let peer, peer.transport.isReliable,
+      let remote = socketAddress(peer),
+      connections[ConnectionKey(remote: remote, transport: peer.transport)] != nil
+    {
+      destination = peer
+    } else {
+      destination = TransportRules.responseDestination(for: message)
+    }
+    guard let destination, let remote = socketAddress(destination) else {
+      log("no destination for \(message.startLineText)")
+      if let key { perform(layer.transportError(for: key)) }
+      return
+    }
+    if destination.transport == .udp {
+      do {
+        guard let udp else { throw NetworkError.closed }
+        try udp.send(bytes, to: remote)
+      } catch {
+        log("UDP send failed: \(error)")
+        if let key { perform(layer.transportError(for: key)) }
+      }
+      return
+    }
+    sendOverStream(bytes, to: remote, transport: destination.transport, transaction: key)
+  }
+
+  func socketAddress(_ peer: SIPPeer) -> SocketAddress? {
+    if let ip = IPAddress(Self.unbracketed(peer.host)), let port = UInt16(exactly: peer.port) {
+      return SocketAddress(ip, port)
+    }
+    // A name: the name service (A records; SRV is the core's business, RFC 3263).
+    guard let ip = network.resolve(peer.host).first, let port = UInt16(exactly: peer.port) else {
+      return nil
+    }
+    return SocketAddress(ip, port)
+  }
+
+  // MARK: Streams (§18.3: framing by Content-Length; connection reuse)
+
+  func sendOverStream(
+    _ bytes: [UInt8], to remote: SocketAddress, transport: SIPTransportProtocol,
+    transaction key: TransactionKey?
+  ) {
+    let connectionKey = ConnectionKey(remote: remote, transport: transport)
+    let connection: Connection
+    if let existing = connections[connectionKey] {
+      connection = existing
+    } else {
+      do {
+        let stream = try network.connect(
+          from: hostName, to: remote, transport: transport == .tls ? .tls : .tcp
+        ) { [self] event in
+          self.assumeIsolated { $0.streamEvent(event, key: connectionKey) }
+        }
+        connection = Connection(
+          stream: stream, isOpen: false, now: network.simulation.now.microseconds)
+        connections[connectionKey] = connection
+      } catch {
+        log("connect to \(remote) failed: \(error)")
+        if let key { perform(layer.transportError(for: key)) }
+        return
+      }
+    }
+    if let key, !connection.transactions.contains(key) { connection.transactions.append(key) }
+    touch(connection, key: connectionKey)
+    if connection.isOpen {
+      do {
+        try connection.stream.send(bytes)
+      } catch {
+        fail(connectionKey, reason: "\(error)")
+      }
+    } else {
+      connection.pending.append(bytes)
+    }
+  }
+
+  func accepted(_ stream: StreamConnection, transport: SIPTransportProtocol) {
+    let key = ConnectionKey(remote: stream.remote, transport: transport)
+    let connection = Connection(
+      stream: stream, isOpen: true, now: network.simulation.now.microseconds)
+    connections[key] = connection
+    stream.onEvent = { [self] event in
+      self.assumeIsolated { $0.streamEvent(event, key: key) }
+    }
+    touch(connection, key: key)
+  }
+
+  func streamEvent(_ event: StreamEvent, key: ConnectionKey) {
+    guard let connection = connections[key] else { return }
+    switch event {
+    case .connected:
+      connection.isOpen = true
+      let pending = connection.pending
+      connection.pending = []
+      for bytes in pending {
+        do {
+          try connection.stream.send(bytes)
+        } catch {
+          fail(key, reason: "\(error)")
+          return
+        }
+      }
+    case .refused(let reason):
+      fail(key, reason: "connection refused (\(reason))")
+    case .reset(let reason):
+      fail(key, reason: "connection reset (\(reason))")
+    case .closed:
+      connections[key] = nil
+      connection.stream.close()
+    case .data(let bytes):
+      touch(connection, key: key)
+      connection.framer.append(bytes)
+      while true {
+        do {
+          guard let message = try connection.framer.next() else { break }
+          deliver(message, from: key.remote, transport: key.transport)
+        } catch {
+          log("stream from \(key.remote) closed: \(error)")
+          connections[key] = nil
+          connection.stream.close()
+          return
+        }
+      }
+    }
+  }
+
+  /// A connection failed: every transaction that used it gets a transport error (§17.1.1.2,
+  /// §17.1.2.2, §17.2.4), in the order they used it.
+  func fail(_ key: ConnectionKey, reason: String) {
+    guard let connection = connections.removeValue(forKey: key) else { return }
+    log("\(key.transport.rawValue) to \(key.remote): \(reason)")
+    connection.stream.close()
+    for transaction in connection.transactions {
+      perform(layer.transportError(for: transaction))
+    }
+  }
+
+  func touch(_ connection: Connection, key: ConnectionKey) {
+    connection.lastActivity = network.simulation.now.microseconds
+    guard !connection.idleCheckArmed else { return }
+    connection.idleCheckArmed = true
+    let at = SimInstant(
+      microseconds: connection.lastActivity + Self.micros(connectionIdleTimeout))
+    network.simulation.schedule(at: at, into: self) { endpoint in
+      endpoint.idleCheck(key)
+    }
+  }
+
+  func idleCheck(_ key: ConnectionKey) {
+    guard let connection = connections[key] else { return }
+    connection.idleCheckArmed = false
+    let idleUntil = connection.lastActivity + Self.micros(connectionIdleTimeout)
+    let busy = connection.transactions.contains { layer.state(of: $0) != nil }
+    if network.simulation.now.microseconds >= idleUntil && !busy {
+      connections[key] = nil
+      connection.stream.close()
+      log("closed idle \(key.transport.rawValue) connection to \(key.remote)")
+    } else {
+      connection.transactions.removeAll { layer.state(of: $0) == nil }
+      touch(connection, key: key)
+    }
+  }
+
+  // MARK: Receiving (§18.1.2, §18.2.1)
+
+  func received(
+    _ bytes: [UInt8], from source: SocketAddress, transport: SIPTransportProtocol,
+    connection: ConnectionKey?
+  ) {
+    let message: SIPMessage
+    do {
+      message = try SIPMessage.parse(bytes)
+    } catch {
+      log("discarded an unparsable message from \(source): \(error)")
+      return
+    }
+    deliver(message, from: source, transport: transport)
+  }
+
+  func deliver(_ message: SIPMessage, from source: SocketAddress, transport: SIPTransportProtocol) {
+    let peer = SIPPeer(
+      host: source.address.description, port: Int(source.port), transport: transport)
+    var message = message
+    if message.isRequest {
+      TransportRules.stampReceived(&message, source: peer)
+    } else if !TransportRules.isForUs(
+      message, sentBy: address.address.description, port: port(for: transport))
+    {
+      // §18.1.2: a response whose top Via is not ours is discarded.
+      log("discarded a response whose top Via is not this element's: \(message.startLineText)")
+      return
+    }
+    perform(layer.receive(message, from: peer, reliable: transport.isReliable))
+  }
+
+  // MARK: Trace
+
+  func record(_ event: String, _ fields: [(String, TraceValue)]) {
+    let trace = network.trace
+    guard trace.isRecording else { return }
+    trace.record(
+      TraceEvent(
+        time: network.simulation.now.microseconds, event: event,
+        fields: [("element", .string(hostName))] + fields))
+  }
+
+  func log(_ text: String) {
+    record("log", [("text", .string(text))])
+  }
+}
+
+/// How sockets bound in ``SIPEndpoint/init(network:host:port:timers:connectionIdleTimeout:)``
+/// find the endpoint; used on the driving thread only.
+final class EndpointReference: @unchecked Sendable {
+  weak var endpoint: SIPEndpoint?
+}
+
+/// Adds the SIP keys to packet events (`summary`, `callId`, `cseq`, `branch`) by parsing their
+/// payload, so a ladder or a query can tell messages apart without parsing again.
+public enum SIPTraceFields {
+  /// Installs the annotator once per trace.
+  public static func install(on trace: Trace) {
+    trace.addAnnotator(named: "sip") { event in
+      guard let payload = event.payload, event.transport != nil,
+        let message = try? SIPMessage.parse(payload)
+      else { return }
+      event.fields.append(("summary", .string(message.startLineText)))
+      if let callID = message.callID { event.fields.append(("callId", .string(callID))) }
+      if let cseq = message.cseq { event.fields.append(("cseq", .string(cseq.description))) }
+      if let branch = message.topVia?.branch { event.fields.append(("branch", .string(branch))) }
+    }
+  }
+}
