@@ -44,7 +44,10 @@ let package = Package(
       swiftSettings: strict),
     // The command-line tool.
     .executableTarget(
-      name: "sipsim", dependencies: ["SIPSim", "SIPCore", "Simulation"], swiftSettings: strict),
+      name: "sipsim",
+      dependencies: [
+        "SIPSim", "SIPCore", "Simulation", "SIPElements", "SIPTransaction", "SIPTransport",
+      ], swiftSettings: strict),
 
     .testTarget(
       name: "SIPCoreTests", dependencies: ["SIPCore"], resources: [.copy("Resources")],

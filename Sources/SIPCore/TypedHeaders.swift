@@ -5,7 +5,14 @@ extension SIPMessage {
   /// Every Via value, top first (§20.42).
   public var vias: [Via] { (try? list("via", Via.scan)) ?? [] }
   /// The top Via: the one this element's transaction layer looks at (§17.1.3, §17.2.3).
-  public var topVia: Via? { vias.first }
+  public var topVia: Via? {
+    // Only the first value of the first Via field: every hop asks for it, so it must not parse
+    // the whole stack.
+    guard let field = headers.first(where: { $0.isNamed("via") }),
+      let first = HeaderValueSplitter.split(field.valueBytes).first, !first.isEmpty
+    else { return nil }
+    return try? parseWhole(first, "Via", Via.scan)
+  }
   public var from: NameAddress? { try? single("from", NameAddress.scan) }
   public var to: NameAddress? { try? single("to", NameAddress.scan) }
   public var callID: String? { value("call-id") }

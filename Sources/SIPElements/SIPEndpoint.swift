@@ -456,17 +456,19 @@ public actor SIPEndpoint: TimerTarget {
 
   // MARK: Trace
 
-  func record(_ event: String, _ fields: [(String, TraceValue)]) {
+  /// Appends an event; the fields are built only when the trace records (they cost more than
+  /// the rest of a transaction when it does not).
+  func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
     let trace = network.trace
     guard trace.isRecording else { return }
     trace.record(
       TraceEvent(
         time: network.simulation.now.microseconds, event: event,
-        fields: [("element", .string(hostName))] + fields))
+        fields: [("element", .string(hostName))] + fields()))
   }
 
-  func log(_ text: String) {
-    record("log", [("text", .string(text))])
+  func log(_ text: @autoclosure () -> String) {
+    record("log", [("text", .string(text()))])
   }
 }
 

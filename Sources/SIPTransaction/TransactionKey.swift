@@ -17,12 +17,27 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
   public let method: String
   /// The top Via branch (with the magic cookie) or, for RFC 2543 requests, the fallback fields.
   let identity: [String]
+  /// Computed once: a key is hashed on every lookup (each message, each timer), and hashing an
+  /// array of strings each time dominated the layer's cost.
+  private let digest: Int
 
   init(role: Role, method: String, identity: [String]) {
     self.role = role
     self.method = method
     self.identity = identity
+    var hasher = Hasher()
+    hasher.combine(role)
+    hasher.combine(method)
+    hasher.combine(identity)
+    digest = hasher.finalize()
   }
+
+  public static func == (lhs: TransactionKey, rhs: TransactionKey) -> Bool {
+    lhs.digest == rhs.digest && lhs.role == rhs.role && lhs.method == rhs.method
+      && lhs.identity == rhs.identity
+  }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 
   public var description: String {
     identity.joined(separator: "|") + "/" + method + (role == .client ? "/c" : "/s")

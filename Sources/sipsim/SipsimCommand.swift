@@ -11,6 +11,7 @@ enum SipsimCommand {
       parse FILE...        parse SIP messages from files (datagram semantics)
       bench kernel         benchmark the simulation kernel      (build with -c release)
       bench parse [PATH]   benchmark the SIP parser/serializer  (build with -c release)
+      bench transactions   benchmark the transaction layer      (build with -c release)
       help                 this text
 
     `sipsim COMMAND --help` describes a command.
@@ -33,10 +34,11 @@ enum SipsimCommand {
   }
 
   static let benchUsage = """
-    usage: sipsim bench <kernel|parse> [ARGS...] [--json]
+    usage: sipsim bench <kernel|parse|transactions> [ARGS...] [--json]
 
-      kernel   timer events and datagram deliveries per second, peak memory
-      parse    ns per message to parse, and to parse + serialize; messages/s and MB/s
+      kernel        timer events and datagram deliveries per second, peak memory
+      parse         ns per message to parse, and to parse + serialize; messages/s and MB/s
+      transactions  non-INVITE transactions per second between two endpoints over UDP
 
     Build with -c release for meaningful numbers: swift run -c release sipsim bench kernel
     """
@@ -50,6 +52,7 @@ enum SipsimCommand {
     switch which {
     case "kernel": return KernelBench.run(rest)
     case "parse": return ParseBench.run(rest)
+    case "transactions": return TransactionBench.run(rest)
     case "--help", "-h", "help":
       print(benchUsage)
       return 0

@@ -1,0 +1,144 @@
+import SIPCore
+import SIPElements
+import SIPTransaction
+import SIPTransport
+import Simulation
+
+/// `sipsim bench transactions`: non-INVITE transactions between two endpoints over lossless
+/// UDP, every layer at work (Via and branch, serialize, network, parse, match, timers). Not a
+/// test: build with `-c release`.
+enum TransactionBench {
+  static let usage = """
+    usage: sipsim bench transactions [--json] [--transactions N] [--concurrency C] [--seed N]
+
+      N OPTIONS transactions (default 200000) from alice to bob over lossless UDP with 5 ms
+      latency, C at a time (default 100); bob's core answers each with 200 at once. Reports
+      transactions completed per wall second (a final response at alice's core), including
+      the Timers K and J that end them.
+    """
+
+  struct Options {
+    var json = false
+    var transactions = 200_000
+    var concurrency = 100
+    var seed: UInt64 = 1
+  }
+
+  static func parse(_ arguments: [String]) -> Options? {
+    var options = Options()
+    var index = 0
+    func number(_ flag: String) -> Int? {
+      index += 1
+      guard index < arguments.count, let value = Int(arguments[index]), value > 0 else {
+        CLI.fail("\(flag) needs a positive integer", usage: usage)
+        return nil
+      }
+      return value
+    }
+    while index < arguments.count {
+      switch arguments[index] {
+      case "--json": options.json = true
+      case "--transactions":
+        guard let value = number("--transactions") else { return nil }
+        options.transactions = value
+      case "--concurrency":
+        guard let value = number("--concurrency") else { return nil }
+        options.concurrency = value
+      case "--seed":
+        guard let value = number("--seed") else { return nil }; options.seed = UInt64(value)
+      case "--help", "-h":
+        print(usage)
+        return nil
+      default:
+        CLI.fail("unknown option '\(arguments[index])' for bench transactions", usage: usage)
+        return nil
+      }
+      index += 1
+    }
+    return options
+  }
+
+  static func run(_ arguments: [String]) -> Int32 {
+    guard let options = parse(arguments) else {
+      return arguments.contains("--help") || arguments.contains("-h") ? 0 : 2
+    }
+    let simulation = Simulation(seed: options.seed)
+    let network = Network(
+      simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(5)),
+      trace: Trace(isRecording: false))
+    let alice: SIPEndpoint
+    let bob: SIPEndpoint
+    do {
+      try network.addHost("alice")
+      try network.addHost("bob")
+      alice = try SIPEndpoint(network: network, host: "alice")
+      bob = try SIPEndpoint(network: network, host: "bob")
+    } catch {
+      CLI.fail("bench setup: \(error)")
+      return 1
+    }
+    let target = options.transactions
+    let counter = Counter()
+    let bobPeer = SIPPeer(host: "10.0.0.2", port: 5060, transport: .udp)
+    simulation.inspect {
+      bob.assumeIsolated { endpoint in
+        endpoint.setCore { endpoint, event in
+          if case .request(let request, let key) = event, let key {
+            endpoint.respond(request.response(status: 200, toTag: "b"), in: key)
+          }
+        }
+      }
+      alice.assumeIsolated { endpoint in
+        endpoint.setCore { endpoint, event in
+          switch event {
+          case .response(let response, _) where (response.status ?? 0) >= 200:
+            counter.completed += 1
+            next(endpoint, counter, target, bobPeer)
+          case .timeout, .transportError:
+            counter.failed += 1
+            next(endpoint, counter, target, bobPeer)
+          default: break
+          }
+        }
+        for _ in 0..<min(options.concurrency, target) { next(endpoint, counter, target, bobPeer) }
+      }
+    }
+    let stopwatch = Stopwatch()
+    simulation.runUntilIdle()
+    let seconds = stopwatch.seconds
+    var report = BenchReport(benchmark: "transactions")
+    report.add("transactions", Double(counter.completed))
+    report.add("failed", Double(counter.failed))
+    report.add("seconds", seconds)
+    report.add("transactions_per_second", Double(counter.completed) / seconds)
+    report.add("messages_per_second", Double(counter.completed * 2) / seconds)
+    report.add(
+      "virtual_seconds", Double(simulation.now.microseconds) / 1_000_000)
+    if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
+    print(report.render(json: options.json))
+    return counter.failed == 0 && counter.completed == target ? 0 : 1
+  }
+
+  /// Starts the next transaction, until `target` have started.
+  static func next(
+    _ endpoint: isolated SIPEndpoint, _ counter: Counter, _ target: Int, _ bobPeer: SIPPeer
+  ) {
+    guard counter.started < target else { return }
+    counter.started += 1
+    var request = SIPMessage.request(method: "OPTIONS", uri: "sip:bob@10.0.0.2")
+    request.append("Max-Forwards", "70")
+    request.append("To", "<sip:bob@10.0.0.2>")
+    request.append("From", "<sip:alice@10.0.0.1>;tag=bench")
+    request.append("Call-ID", "bench-\(counter.started)@10.0.0.1")
+    request.append("CSeq", "1 OPTIONS")
+    request.append("Content-Length", "0")
+    endpoint.sendRequest(request, to: bobPeer)
+  }
+
+  /// Counts shared by the two cores; touched only on the driving thread.
+  final class Counter: @unchecked Sendable {
+    var started = 0
+    var completed = 0
+    var failed = 0
+  }
+}
