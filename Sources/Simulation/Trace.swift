@@ -167,8 +167,9 @@ public final class Trace: @unchecked Sendable {
     count += 1
     guard isRecording else { return }
     var event = event
-    if !keepsPayloads { event.payload = nil }
+    // Annotators see the payload even when it is not kept (they derive fields from it).
     for annotator in annotators { annotator(&event) }
+    if !keepsPayloads { event.payload = nil }
     events.append(event)
   }
 

@@ -118,6 +118,22 @@ import Testing
     #expect(first.jsonLine.contains(#""summary":"OPTIONS sip:bob@10.0.0.2 SIP/2.0""#))
   }
 
+  /// A trace without payloads still carries the SIP keys (annotators run before the payload is
+  /// dropped).
+  @Test func sipFieldsWithoutPayloads() throws {
+    let scenario = try Scenario()
+    scenario.network.trace.keepsPayloads = false
+    try scenario.core("bob") { request in [request.response(status: 200, toTag: "b1")] }
+    try scenario.send(makeRequest("OPTIONS"), from: "alice", to: peer("10.0.0.2"))
+    scenario.simulation.runUntilIdle()
+    let sends = scenario.network.trace.events(named: "send")
+    #expect(
+      sends.map { $0.field("summary") } == [
+        .string("OPTIONS sip:bob@10.0.0.2 SIP/2.0"), .string("SIP/2.0 200 OK"),
+      ])
+    #expect(sends.allSatisfy { $0.payload == nil })
+  }
+
   /// The same seed gives the same trace, byte for byte.
   @Test func sameSeedSameTrace() throws {
     func run() throws -> String {
