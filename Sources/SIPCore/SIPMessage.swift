@@ -160,6 +160,14 @@ public struct SIPMessage: Sendable, Hashable {
     return out
   }
 
+  /// The length of ``serialized()`` without building it (the §18.1.1 size check runs for every
+  /// request sent).
+  public var serializedCount: Int {
+    var count = startLineText.utf8.count + 2 + 2 + body.count
+    for index in headers.indices { count += headers[index].serializedCount + 2 }
+    return count
+  }
+
   /// The serialized message as text (invalid UTF-8 in a body shows as U+FFFD).
   public var text: String { Syntax.string(serialized()) }
 }
@@ -199,6 +207,11 @@ public struct SIPHeaderField: Sendable, Hashable {
   }
 
   /// Appends `name: value` (without CRLF).
+  /// `Name: value` without the line end.
+  var serializedCount: Int {
+    Int(nameLength) + 2 + (storage.count - Int(valueOffset))
+  }
+
   func write(to out: inout [UInt8]) {
     storage.withUnsafeBufferPointer { buffer in
       let name = Int(nameLength)

@@ -135,7 +135,7 @@ public actor SIPEndpoint: TimerTarget {
     stampVia(&request, transport: peer.transport, branch: branch)
     if peer.transport == .udp,
       TransportRules.mustUseStream(
-        messageSize: request.serialized().count, pathMTU: pathMTU(to: peer))
+        messageSize: request.serializedCount, pathMTU: pathMTU(to: peer))
     {
       peer.transport = .tcp
       request.removeTopVia()

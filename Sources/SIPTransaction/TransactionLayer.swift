@@ -292,11 +292,11 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
     _ key: TransactionKey, into actions: inout [TransactionLayerAction<Peer>],
     _ body: (inout Machine) -> [TransactionAction<SIPMessage>]
   ) {
-    guard var entry = entries[key] else { return }
-    let before = entry.machine.state
-    let result = body(&entry.machine)
-    entries[key] = entry
-    let after = entry.machine.state
+    // In place: copying the entry out and back would retain every message it holds.
+    guard let index = entries.index(forKey: key) else { return }
+    let before = entries.values[index].machine.state
+    let result = body(&entries.values[index].machine)
+    let after = entries.values[index].machine.state
     if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
     carryOut(result, key: key, into: &actions)
   }
@@ -306,17 +306,18 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
     into actions: inout [TransactionLayerAction<Peer>]
   ) {
     for action in machineActions {
-      guard let entry = entries[key] else { return }
+      // Fields are read in place: the entry holds messages, and a copy would retain them all.
+      guard let index = entries.index(forKey: key) else { return }
       switch action {
       case .send(let message):
-        actions.append(.send(message, to: entry.peer, transaction: key))
+        actions.append(.send(message, to: entries.values[index].peer, transaction: key))
       case .sendACK(let response):
-        actions.append(
-          .send(entry.request.ackForNonSuccess(response), to: entry.peer, transaction: key))
+        let ack = entries.values[index].request.ackForNonSuccess(response)
+        actions.append(.send(ack, to: entries.values[index].peer, transaction: key))
       case .send100Trying:
-        let trying = entry.request.response(status: 100)
-        entries[key]?.trying = trying
-        actions.append(.send(trying, to: entry.peer, transaction: key))
+        let trying = entries.values[index].request.response(status: 100)
+        entries.values[index].trying = trying
+        actions.append(.send(trying, to: entries.values[index].peer, transaction: key))
       case .passToTU(let message):
         if message.isRequest {
           actions.append(.toCore(.request(message, transaction: key)))
@@ -324,21 +325,21 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
           actions.append(.toCore(.response(message, transaction: key)))
         }
       case .startTimer(let timer, let duration):
-        entries[key]?.armed.removeAll { $0 == timer }
-        entries[key]?.armed.append(timer)
+        entries.values[index].armed.removeAll { $0 == timer }
+        entries.values[index].armed.append(timer)
         actions.append(.startTimer(key, timer, duration))
       case .cancelTimer(let timer):
-        guard let index = entry.armed.firstIndex(of: timer) else { continue }
-        entries[key]?.armed.remove(at: index)
+        guard let position = entries.values[index].armed.firstIndex(of: timer) else { continue }
+        entries.values[index].armed.remove(at: position)
         actions.append(.cancelTimer(key, timer))
       case .timeout(let timer):
-        actions.append(.toCore(.timeout(key, timer, request: entry.request)))
+        actions.append(.toCore(.timeout(key, timer, request: entries.values[index].request)))
       case .transportError:
-        actions.append(.toCore(.transportError(key, request: entry.request)))
+        actions.append(.toCore(.transportError(key, request: entries.values[index].request)))
       case .terminate:
         // Nothing may stay armed for a transaction that no longer exists.
-        for timer in entry.armed { actions.append(.cancelTimer(key, timer)) }
-        entries[key] = nil
+        for timer in entries.values[index].armed { actions.append(.cancelTimer(key, timer)) }
+        entries.remove(at: index)
         actions.append(.destroyed(key))
       }
     }

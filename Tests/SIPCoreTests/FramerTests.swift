@@ -78,3 +78,12 @@ struct FramerTests {
     #expect(throws: SIPParseError.self) { _ = try framer.next() }
   }
 }
+
+@Test func serializedCountMatchesTheBytes() throws {
+  var message = try SIPMessage.parse(
+    "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 3\r\n\r\nabc"
+  )
+  #expect(message.serializedCount == message.serialized().count)
+  message.prepend("Route", "<sip:p.example.com;lr>")
+  #expect(message.serializedCount == message.serialized().count)
+}
