@@ -83,7 +83,7 @@ public actor SIPEndpoint: TimerTarget {
     let reference = EndpointReference()
     udp = try network.bindDatagram(host: host, port: port, ipv6: ip.isV6) { datagram in
       reference.endpoint?.assumeIsolated { endpoint in
-        endpoint.received(datagram.payload, from: datagram.from, transport: .udp, connection: nil)
+        endpoint.received(datagram.payload, from: datagram.from, transport: .udp)
       }
     }
     var listeners: [StreamListener] = []
@@ -142,9 +142,11 @@ public actor SIPEndpoint: TimerTarget {
       stampVia(&request, transport: .tcp, branch: branch)
       log("request over \(peer) instead of UDP: within 200 bytes of the path MTU (§18.1.1)")
     }
-    let key = request.method == "ACK" ? nil : TransactionKey.client(for: request)
-    perform(layer.sendRequest(request, to: peer, reliable: peer.transport.isReliable))
-    return key
+    let actions = layer.sendRequest(request, to: peer, reliable: peer.transport.isReliable)
+    perform(actions)
+    // The layer already computed the key (parsing the top Via): take it from `created`.
+    for case .created(let key, _, _) in actions { return key }
+    return nil
   }
 
   /// Sends a response through the server transaction `key` (or the one its Via and CSeq name).
@@ -424,10 +426,7 @@ public actor SIPEndpoint: TimerTarget {
 
   // MARK: Receiving (§18.1.2, §18.2.1)
 
-  func received(
-    _ bytes: [UInt8], from source: SocketAddress, transport: SIPTransportProtocol,
-    connection: ConnectionKey?
-  ) {
+  func received(_ bytes: [UInt8], from source: SocketAddress, transport: SIPTransportProtocol) {
     let message: SIPMessage
     do {
       message = try SIPMessage.parse(bytes)

@@ -68,35 +68,43 @@ public struct TraceEvent: Sendable, Equatable {
   /// by U+FFFD) when there is one.
   public var jsonLine: String {
     var line = "{\"t\":\(time),\"event\":"
-    JSON.appendString(event, to: &line)
+    JSONString.appendString(event, to: &line)
     line += ",\"from\":"
-    JSON.appendOptional(from?.description, to: &line)
+    JSONString.appendOptional(from?.description, to: &line)
     line += ",\"to\":"
-    JSON.appendOptional(to?.description, to: &line)
+    JSONString.appendOptional(to?.description, to: &line)
     line += ",\"transport\":"
-    JSON.appendOptional(transport?.rawValue, to: &line)
+    JSONString.appendOptional(transport?.rawValue, to: &line)
     line += ",\"bytes\":\(bytes)"
     for (name, value) in fields {
       line += ","
-      JSON.appendString(name, to: &line)
+      JSONString.appendString(name, to: &line)
       line += ":"
       switch value {
-      case .string(let text): JSON.appendString(text, to: &line)
+      case .string(let text): JSONString.appendString(text, to: &line)
       case .integer(let number): line += String(number)
       case .bool(let flag): line += flag ? "true" : "false"
       }
     }
     if let payload {
       line += ",\"payload\":"
-      JSON.appendString(String(decoding: payload, as: UTF8.self), to: &line)
+      JSONString.appendString(String(decoding: payload, as: UTF8.self), to: &line)
     }
     line += "}"
     return line
   }
 }
 
-/// JSON string escaping (RFC 8259 §7): quote, backslash and control characters.
-enum JSON {
+/// JSON string escaping (RFC 8259 §7): quote, backslash and control characters. Public so the
+/// command-line tool writes its JSON with the same rules as the trace.
+public enum JSONString {
+  /// `text` as a JSON string literal, or `null`.
+  public static func quoted(_ text: String?) -> String {
+    var out = ""
+    appendOptional(text, to: &out)
+    return out
+  }
+
   static func appendOptional(_ text: String?, to line: inout String) {
     if let text { appendString(text, to: &line) } else { line += "null" }
   }

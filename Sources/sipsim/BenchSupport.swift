@@ -57,3 +57,61 @@ struct BenchReport {
     return String(format: "%.3f", value)
   }
 }
+
+/// The flags of `sipsim bench kernel` and `bench transactions`, read one way: `--json`,
+/// `--help`, on/off switches, and `--name N` for positive integers. Anything else is an error
+/// that names the flag and the value.
+struct BenchArguments {
+  enum Outcome {
+    case run(BenchArguments)
+    /// Help was printed (0) or the arguments were wrong (2).
+    case exit(Int32)
+  }
+
+  var json = false
+  private var switchesOn: [String] = []
+  private var integers: [(flag: String, value: Int)] = []
+
+  func has(_ flag: String) -> Bool { switchesOn.contains(flag) }
+
+  /// The last value given for `flag`, or `fallback`.
+  func integer(_ flag: String, or fallback: Int) -> Int {
+    integers.last { $0.flag == flag }?.value ?? fallback
+  }
+
+  static func parse(
+    _ arguments: [String], command: String, integers integerFlags: [String],
+    switches: [String] = [], usage: String
+  ) -> Outcome {
+    var result = BenchArguments()
+    var index = 0
+    while index < arguments.count {
+      let argument = arguments[index]
+      switch argument {
+      case "--json": result.json = true
+      case "--help", "-h":
+        print(usage)
+        return .exit(0)
+      case _ where switches.contains(argument):
+        result.switchesOn.append(argument)
+      case _ where integerFlags.contains(argument):
+        index += 1
+        guard index < arguments.count else {
+          CLI.fail("\(argument) needs a positive integer", usage: usage)
+          return .exit(2)
+        }
+        guard let value = Int(arguments[index]), value > 0 else {
+          CLI.fail(
+            "\(argument) needs a positive integer, not '\(arguments[index])'", usage: usage)
+          return .exit(2)
+        }
+        result.integers.append((argument, value))
+      default:
+        CLI.fail("unknown option '\(argument)' for \(command)", usage: usage)
+        return .exit(2)
+      }
+      index += 1
+    }
+    return .run(result)
+  }
+}

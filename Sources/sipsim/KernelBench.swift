@@ -29,48 +29,30 @@ enum KernelBench {
     var peers = 0
   }
 
-  static func parse(_ arguments: [String]) -> Options? {
-    var options = Options()
-    var index = 0
-    func number(_ flag: String) -> Int? {
-      index += 1
-      guard index < arguments.count, let value = Int(arguments[index]), value > 0 else {
-        CLI.fail("\(flag) needs a positive integer", usage: usage)
-        return nil
-      }
-      return value
+  static func options(_ arguments: [String]) -> (Options?, Int32) {
+    switch BenchArguments.parse(
+      arguments, command: "bench kernel",
+      integers: ["--events", "--pending", "--deliveries", "--hosts", "--seed", "--peers"],
+      switches: ["--trace"], usage: usage)
+    {
+    case .exit(let code): return (nil, code)
+    case .run(let parsed):
+      var options = Options()
+      options.json = parsed.json
+      options.trace = parsed.has("--trace")
+      options.events = parsed.integer("--events", or: options.events)
+      options.pending = parsed.integer("--pending", or: options.pending)
+      options.deliveries = parsed.integer("--deliveries", or: options.deliveries)
+      options.hosts = parsed.integer("--hosts", or: options.hosts)
+      options.peers = parsed.integer("--peers", or: options.peers)
+      options.seed = UInt64(parsed.integer("--seed", or: Int(options.seed)))
+      return (options, 0)
     }
-    while index < arguments.count {
-      switch arguments[index] {
-      case "--json": options.json = true
-      case "--trace": options.trace = true
-      case "--peers": guard let value = number("--peers") else { return nil }; options.peers = value
-      case "--events":
-        guard let value = number("--events") else { return nil }; options.events = value
-      case "--pending":
-        guard let value = number("--pending") else { return nil }; options.pending = value
-      case "--deliveries":
-        guard let value = number("--deliveries") else { return nil }
-        options.deliveries = value
-      case "--hosts": guard let value = number("--hosts") else { return nil }; options.hosts = value
-      case "--seed":
-        guard let value = number("--seed") else { return nil }; options.seed = UInt64(value)
-      case "--help", "-h":
-        print(usage)
-        return nil
-      default:
-        CLI.fail("unknown option '\(arguments[index])' for bench kernel", usage: usage)
-        return nil
-      }
-      index += 1
-    }
-    return options
   }
 
   static func run(_ arguments: [String]) -> Int32 {
-    guard let options = parse(arguments) else {
-      return arguments.contains("--help") || arguments.contains("-h") ? 0 : 2
-    }
+    let (parsed, code) = Self.options(arguments)
+    guard let options = parsed else { return code }
     var report = BenchReport(benchmark: "kernel")
     let timers = timerEvents(options)
     report.add("timer_events", Double(timers.count))

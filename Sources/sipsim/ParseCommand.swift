@@ -1,5 +1,6 @@
 import Foundation
 import SIPCore
+import Simulation
 
 /// `sipsim parse FILE...`: parses each file as one message with datagram semantics and prints a
 /// verdict per file. Exit 0 when every message is valid, 1 when one is not, 2 on a usage error
@@ -89,26 +90,7 @@ enum ParseCommand {
     }
 
     var json: String {
-      func quoted(_ text: String?) -> String {
-        guard let text else { return "null" }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-          switch scalar {
-          case "\"": out += "\\\""
-          case "\\": out += "\\\\"
-          case "\n": out += "\\n"
-          case "\r": out += "\\r"
-          case "\t": out += "\\t"
-          default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-              out += String(format: "\\u%04x", scalar.value)
-            } else {
-              out.unicodeScalars.append(scalar)
-            }
-          }
-        }
-        return out + "\""
-      }
+      let quoted = JSONString.quoted
       return
         "{\"file\": \(quoted(file)), \"valid\": \(valid), \"startLine\": \(quoted(startLine)), "
         + "\"headerCount\": \(headerCount.map(String.init) ?? "null"), \"error\": \(quoted(error)), "

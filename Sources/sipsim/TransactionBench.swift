@@ -24,44 +24,25 @@ enum TransactionBench {
     var seed: UInt64 = 1
   }
 
-  static func parse(_ arguments: [String]) -> Options? {
-    var options = Options()
-    var index = 0
-    func number(_ flag: String) -> Int? {
-      index += 1
-      guard index < arguments.count, let value = Int(arguments[index]), value > 0 else {
-        CLI.fail("\(flag) needs a positive integer", usage: usage)
-        return nil
-      }
-      return value
+  static func options(_ arguments: [String]) -> (Options?, Int32) {
+    switch BenchArguments.parse(
+      arguments, command: "bench transactions",
+      integers: ["--transactions", "--concurrency", "--seed"], usage: usage)
+    {
+    case .exit(let code): return (nil, code)
+    case .run(let parsed):
+      var options = Options()
+      options.json = parsed.json
+      options.transactions = parsed.integer("--transactions", or: options.transactions)
+      options.concurrency = parsed.integer("--concurrency", or: options.concurrency)
+      options.seed = UInt64(parsed.integer("--seed", or: Int(options.seed)))
+      return (options, 0)
     }
-    while index < arguments.count {
-      switch arguments[index] {
-      case "--json": options.json = true
-      case "--transactions":
-        guard let value = number("--transactions") else { return nil }
-        options.transactions = value
-      case "--concurrency":
-        guard let value = number("--concurrency") else { return nil }
-        options.concurrency = value
-      case "--seed":
-        guard let value = number("--seed") else { return nil }; options.seed = UInt64(value)
-      case "--help", "-h":
-        print(usage)
-        return nil
-      default:
-        CLI.fail("unknown option '\(arguments[index])' for bench transactions", usage: usage)
-        return nil
-      }
-      index += 1
-    }
-    return options
   }
 
   static func run(_ arguments: [String]) -> Int32 {
-    guard let options = parse(arguments) else {
-      return arguments.contains("--help") || arguments.contains("-h") ? 0 : 2
-    }
+    let (parsed, code) = Self.options(arguments)
+    guard let options = parsed else { return code }
     let simulation = Simulation(seed: options.seed)
     let network = Network(
       simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(5)),
