@@ -127,11 +127,16 @@ public actor SIPEndpoint: TimerTarget {
   /// request is within 200 bytes of the path MTU (§18.1.1), and starts its client transaction
   /// (none for ACK). Returns the transaction key, or nil for an ACK or a request it refused
   /// (the reason is in the trace).
+  ///
+  /// - Parameter branch: the branch to use instead of a fresh one: a CANCEL carries its
+  ///   INVITE's (§9.1).
   @discardableResult
-  public func sendRequest(_ request: SIPMessage, to destination: SIPPeer) -> TransactionKey? {
+  public func sendRequest(_ request: SIPMessage, to destination: SIPPeer, branch: String? = nil)
+    -> TransactionKey?
+  {
     var request = request
     var peer = destination
-    let branch = TransportRules.newBranch(using: &branches)
+    let branch = branch ?? TransportRules.newBranch(using: &branches)
     stampVia(&request, transport: peer.transport, branch: branch)
     if peer.transport == .udp,
       TransportRules.mustUseStream(
@@ -152,6 +157,12 @@ public actor SIPEndpoint: TimerTarget {
   /// Sends a response through the server transaction `key` (or the one its Via and CSeq name).
   public func respond(_ response: SIPMessage, in key: TransactionKey? = nil) {
     perform(layer.respond(response, in: key))
+  }
+
+  /// Sends a response outside any transaction, where its top Via says (§18.2.2): a UAS answering
+  /// a request it could not match (400), or a 2xx retransmitted after its transaction ended.
+  public func sendStateless(_ response: SIPMessage) {
+    transmit(response, to: nil, transaction: nil)
   }
 
   func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String) {

@@ -39,6 +39,10 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
 
   public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 
+  /// The branch this key was made from (nil for an RFC 2543 server key): a CANCEL reuses its
+  /// INVITE's (§9.1).
+  public var branch: String? { identity.count <= 2 ? identity.first : nil }
+
   public var description: String {
     identity.joined(separator: "|") + "/" + method + (role == .client ? "/c" : "/s")
   }

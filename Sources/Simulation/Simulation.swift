@@ -65,9 +65,13 @@ public final class Simulation: @unchecked Sendable {
   /// Runs `body` as the driver of this simulation, so a pinned actor's state can be read with
   /// `assumeIsolated` between runs (awaiting the actor instead would wait for an executor nobody
   /// drives). Call it from the thread that drives the simulation, never while it runs.
+  ///
+  /// Nested calls (an element created inside a timer callback, which already runs as the driver)
+  /// are fine: only the outermost call hands the executor back.
   public func inspect<R>(_ body: () throws -> R) rethrows -> R {
-    executor.beginDriving()
-    defer { executor.endDriving() }
+    let outermost = !executor.isDrivenByCurrentThread
+    if outermost { executor.beginDriving() }
+    defer { if outermost { executor.endDriving() } }
     return try body()
   }
 

@@ -51,6 +51,9 @@ public final class SimulationExecutor: SerialExecutor, TaskExecutor {
 
   /// Marks the calling thread as the one driving this executor (for `checkIsolated`).
   func beginDriving() { drivingThread.store(Self.currentThread, ordering: .releasing) }
+  var isDrivenByCurrentThread: Bool {
+    drivingThread.load(ordering: .acquiring) == Self.currentThread
+  }
   func endDriving() { drivingThread.store(0, ordering: .releasing) }
 
   /// Runs every ready job in FIFO order, including jobs those jobs enqueue; returns how many ran.

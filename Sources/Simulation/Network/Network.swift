@@ -129,6 +129,12 @@ public final class Network: @unchecked Sendable {
   private var nextPacketID: Int64 = 1
   private var networkEventsPending = 0
 
+  /// A rule every datagram passes before the link's own draws: how a scenario aims a fault at one
+  /// message ("drop the first ACK"). The kernel knows nothing of what the bytes mean; the rule
+  /// does. Its verdict is applied on top of the link (the link's random draws are made all the
+  /// same, so a rule never shifts the draws of other packets). Drops are traced as `fault`.
+  public var datagramFault: (@Sendable (Datagram) -> PacketFault)?
+
   /// Packets (datagrams and stream segments) sent and not yet delivered or dropped.
   public private(set) var packetsInFlight = 0
 
@@ -436,6 +442,11 @@ public final class Network: @unchecked Sendable {
     guard let target = hostIndexByAddress[destination.address] else { return drop("no-route") }
     let from = socket.hostIndex
     if isBlocked(from, target) { return drop("partition") }
+    var fault = PacketFault.pass
+    if let rule = datagramFault {
+      fault = rule(Datagram(from: source, to: destination, payload: payload))
+      if fault == .drop { return drop("fault") }
+    }
     let link = conditions(from, target)
     let overhead = destination.address.isV6 ? 48 : 28
     if payload.count + overhead > link.mtu { return drop("mtu") }
@@ -450,8 +461,15 @@ public final class Network: @unchecked Sendable {
     }
     if plan.lost { return drop("loss") }
     let datagram = Datagram(from: source, to: destination, payload: payload)
-    scheduleArrival(datagram, packet: packet, from: from, to: target, after: plan.delay)
-    if let copy = plan.copy {
+    var extra: Int64 = 0
+    var copyDelay = plan.copy
+    switch fault {
+    case .delay(let delay): extra = delay.microsecondsValue
+    case .duplicate: copyDelay = copyDelay ?? plan.delay
+    case .pass, .drop: break
+    }
+    scheduleArrival(datagram, packet: packet, from: from, to: target, after: plan.delay + extra)
+    if let copy = copyDelay {
       record(
         "duplicate", from: source, to: destination, transport: .udp, payload: payload,
         fields: [("packet", .integer(packet))])
@@ -506,6 +524,18 @@ public final class Network: @unchecked Sendable {
     defer { nextConnectionID += 1 }
     return nextConnectionID
   }
+}
+
+/// What ``Network/datagramFault`` does to one datagram.
+public enum PacketFault: Sendable, Equatable {
+  /// Let the link decide.
+  case pass
+  /// Drop it (traced with reason `fault`).
+  case drop
+  /// Deliver it this much later than the link would.
+  case delay(Duration)
+  /// Deliver a second copy as well.
+  case duplicate
 }
 
 /// A service record (RFC 2782), enough of RFC 3263 for a SIP URI's domain to find its proxy.

@@ -1,0 +1,1202 @@
+public import SIPCore
+import SIPDialog
+public import SIPTransaction
+public import SIPTransport
+public import Simulation
+
+/// A SIP user agent (RFC 3261 §8, §12–15): the UAC and UAS cores over a ``SIPEndpoint``. It
+/// places calls, answers them as its ``UABehaviour`` says, keeps dialogs, retransmits its 2xx
+/// until the ACK comes, sends CANCEL, BYE, re-INVITE (hold / resume) and OPTIONS, and negotiates
+/// SDP (RFC 3264). The rules are pure values in `SIPDialog` (``Dialog``, ``UASInspection``,
+/// ``RedirectTargets``, ``SessionRules``); this actor carries them out.
+///
+/// Use it from scenario code between runs with `simulation.inspect { ua.assumeIsolated { … } }`,
+/// or from inside its own callbacks, which already run isolated to it.
+public actor UserAgent {
+  public nonisolated let unownedExecutor: UnownedSerialExecutor
+  /// The transport and transaction layers it sends and receives through.
+  public nonisolated let endpoint: SIPEndpoint
+  /// Its address of record (the From of its requests).
+  public nonisolated let aor: SIPURI
+  public nonisolated let displayName: String?
+  public nonisolated let configuration: UAConfiguration
+  nonisolated let network: Network
+
+  var behaviour: UABehaviour
+  var random: SimRandom
+  var calls: [String: Call] = [:]
+  /// Ended calls, in the order they ended.
+  public private(set) var history: [CallRecord] = []
+  var observer: (@Sendable (isolated UserAgent, UAEvent) -> Void)?
+  var authenticator: UAAuthenticator?
+  var merged = MergedRequestDetector()
+  /// Dialogs that ended recently: a late 2xx retransmission for one is ACKed, not answered
+  /// with BYE (§13.2.2.4). Kept for 64·T1.
+  var endedDialogs: [DialogID: Int64] = [:]
+  var nextTimerID: UInt64 = 1
+  var agentTimers: [UInt64: TimerHandle] = [:]
+  /// Requests sent outside calls (OPTIONS), by Call-ID.
+  var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
+
+  /// Makes a user agent with its own endpoint on `host` (UDP/TCP on `port`, TLS on `port + 1`).
+  public init(
+    network: Network, host: String, aor: SIPURI, displayName: String? = nil,
+    port: UInt16 = 5060, behaviour: UABehaviour = .answer(),
+    configuration: UAConfiguration = UAConfiguration(), timers: TimerSettings = .rfc3261
+  ) throws(NetworkError) {
+    let endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
+    self.endpoint = endpoint
+    self.network = network
+    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    self.aor = aor
+    self.displayName = displayName
+    self.configuration = configuration
+    self.behaviour = behaviour
+    random = network.simulation.random(stream: "ua \(host)")
+    merged = MergedRequestDetector(
+      memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout))
+    let reference = AgentReference()
+    network.simulation.inspect {
+      endpoint.assumeIsolated { endpoint in
+        endpoint.setCore { _, event in
+          reference.agent?.assumeIsolated { $0.handle(event) }
+        }
+      }
+    }
+    reference.agent = self
+  }
+
+  /// Sets the observer told of every ``UAEvent``.
+  public func onEvent(_ observer: @escaping @Sendable (isolated UserAgent, UAEvent) -> Void) {
+    self.observer = observer
+  }
+
+  /// Sets how it answers new calls.
+  public func setBehaviour(_ behaviour: UABehaviour) { self.behaviour = behaviour }
+
+  /// Sets the hook that answers 401 / 407 challenges.
+  public func setAuthenticator(_ authenticator: @escaping UAAuthenticator) {
+    self.authenticator = authenticator
+  }
+
+  /// Calls still alive, by Call-ID.
+  public var liveCalls: [String] { calls.keys.sorted() }
+
+  /// The state of a live call, or of an ended one.
+  public func state(of callID: String) -> CallState? {
+    calls[callID]?.state ?? history.last { $0.callID == callID }?.state
+  }
+
+  /// The record of a call, live or ended.
+  public func record(of callID: String) -> CallRecord? {
+    calls[callID].map(record(for:)) ?? history.last { $0.callID == callID }
+  }
+
+  /// Timers the agent itself has armed (2xx retransmission, behaviour delays, back-off).
+  public var armedTimers: Int {
+    agentTimers.count + calls.values.reduce(0) { $0 + $1.timers.count }
+  }
+
+  var timers: TimerSettings { endpoint.timers }
+  var now: Int64 { network.simulation.now.microseconds }
+  var hostAddress: String { endpoint.address.address.description }
+
+  // MARK: Placing calls (§8.1.1, §13.2.1)
+
+  /// Calls `target`: an INVITE with an SDP offer (or none: the callee offers in its 2xx and
+  /// this agent answers in the ACK, §13.2.1). Returns the Call-ID.
+  ///
+  /// - Parameters:
+  ///   - hangUpAfter: sends BYE this long after the call is answered.
+  ///   - cancelAfter: sends CANCEL if the call is not answered within this time.
+  @discardableResult
+  public func call(
+    _ target: SIPURI, offer: Bool = true, headers: [SIPParameter] = [],
+    hangUpAfter: Duration? = nil, cancelAfter: Duration? = nil
+  ) -> String {
+    let callID = "\(hex(random.next()))@\(hostAddress)"
+    let call = Call(callID: callID, isCaller: true, localTag: hex(random.next() & 0xffff_ffff))
+    call.hangUpAfter = hangUpAfter
+    call.redirects = RedirectTargets(first: target, limit: configuration.maxRedirects)
+    calls[callID] = call
+    var invite = outsideRequest("INVITE", to: target, callID: callID, tag: call.localTag, cseq: 1)
+    for header in headers { invite.append(header.name, header.value ?? "") }
+    invite.append("Contact", contact)
+    invite.append("Allow", configuration.capabilities.allowHeader)
+    if offer {
+      let sdp = makeOffer()
+      call.localSDP = sdp
+      setBody(&invite, sdp)
+    } else {
+      invite.append("Content-Length", "0")
+    }
+    setState(call, .calling)
+    sendInvite(invite, call: call)
+    if let cancelAfter {
+      after(cancelAfter, call: call, purpose: "cancel-after") { agent in
+        if let call = agent.calls[callID], call.confirmed == nil { agent.cancel(callID) }
+      }
+    }
+    return callID
+  }
+
+  /// Sends OPTIONS (§11) to `target` outside any dialog; the answer is reported as a
+  /// ``UAEvent/response(callID:method:status:)``. Returns the Call-ID.
+  @discardableResult
+  public func options(_ target: SIPURI) -> String {
+    let callID = "\(hex(random.next()))@\(hostAddress)"
+    var request = outsideRequest(
+      "OPTIONS", to: target, callID: callID, tag: hex(random.next() & 0xffff_ffff), cseq: 1)
+    request.append("Accept", configuration.capabilities.acceptHeader)
+    request.append("Content-Length", "0")
+    let peer = nextHop(for: target)
+    outsideRequests[callID] = (request, peer, 0)
+    send(request, to: peer)
+    return callID
+  }
+
+  /// A request outside any dialog (§8.1.1): Request-URI, Route from the outbound proxy and the
+  /// preloaded route set, Max-Forwards 70, To, From with tag, Call-ID, CSeq.
+  func outsideRequest(
+    _ method: String, to target: SIPURI, callID: String, tag: String, cseq: UInt32
+  )
+    -> SIPMessage
+  {
+    var request = SIPMessage.request(method: method, uri: target.description)
+    for route in preloadedRoutes { request.append("Route", "<\(route)>") }
+    request.append("Max-Forwards", "70")
+    var to = target
+    to.parameters = []
+    to.headers = []
+    request.append("To", "<\(to)>")
+    let from = NameAddress(
+      displayName: displayName, uri: aor, parameters: [SIPParameter("tag", tag)])
+    request.append("From", from.description)
+    request.append("Call-ID", callID)
+    request.append("CSeq", "\(cseq) \(method)")
+    return request
+  }
+
+  var preloadedRoutes: [SIPURI] {
+    var routes = configuration.routes
+    if var proxy = configuration.outboundProxy {
+      if !proxy.isLooseRouting { proxy.parameters.append(SIPParameter("lr")) }
+      routes.insert(proxy, at: 0)
+    }
+    return routes
+  }
+
+  /// Where a request for `target` goes first (§8.1.2): the first route, else the target.
+  func nextHop(for target: SIPURI) -> SIPPeer {
+    SIPPeer(uri: preloadedRoutes.first ?? target)
+  }
+
+  var contact: String {
+    var uri = SIPURI(user: aor.user, host: hostAddress, port: Int(endpoint.address.port))
+    uri.scheme = "sip"
+    return "<\(uri)>"
+  }
+
+  func sendInvite(_ invite: SIPMessage, call: Call) {
+    guard let uri = invite.requestURI else { return }
+    let peer = nextHop(for: uri)
+    call.invite = invite
+    call.invitePeer = peer
+    call.sawProvisional = false
+    call.inviteKey = send(invite, to: peer)
+  }
+
+  @discardableResult
+  func send(_ request: SIPMessage, to peer: SIPPeer, branch: String? = nil) -> TransactionKey? {
+    endpoint.assumeIsolated { $0.sendRequest(request, to: peer, branch: branch) }
+  }
+
+  func respond(_ response: SIPMessage, in key: TransactionKey?) {
+    endpoint.assumeIsolated { $0.respond(response, in: key) }
+  }
+
+  // MARK: Ending calls (§9, §15)
+
+  /// Cancels an unanswered outgoing call (§9.1). Before any provisional response the CANCEL
+  /// waits for one, as the RFC requires; after a final response it does nothing.
+  public func cancel(_ callID: String) {
+    guard let call = calls[callID], call.isCaller, call.confirmed == nil else { return }
+    call.cancelWanted = true
+    if call.sawProvisional { sendCancel(call) }
+  }
+
+  func sendCancel(_ call: Call) {
+    guard !call.cancelSent, let invite = call.invite, let key = call.inviteKey,
+      let peer = call.invitePeer
+    else { return }
+    call.cancelSent = true
+    // §9.1: Request-URI, Call-ID, To, From, Route and CSeq number of the INVITE, its branch.
+    var cancel = SIPMessage.request(method: "CANCEL", uri: invite.requestURIText ?? "")
+    for field in invite.headers
+    where field.isNamed("route") || field.isNamed("to") || field.isNamed("from")
+      || field.isNamed("call-id") || field.isNamed("max-forwards")
+    {
+      cancel.headers.append(field)
+    }
+    cancel.append("CSeq", "\(invite.cseq?.sequence ?? 1) CANCEL")
+    cancel.append("Content-Length", "0")
+    send(cancel, to: peer, branch: key.branch)
+  }
+
+  /// Ends a call the way its state allows (§15): BYE on a confirmed dialog; CANCEL for the
+  /// caller before an answer; for the callee before it answered, a 603 Decline (a callee must
+  /// not send BYE on an early dialog); on a confirmed dialog whose ACK has not come yet, the BYE
+  /// waits for the ACK.
+  public func hangUp(_ callID: String) {
+    guard let call = calls[callID] else { return }
+    if let id = call.confirmed {
+      if !call.isCaller && !call.ackReceived {
+        call.byeAfterAck = true
+        return
+      }
+      sendBye(call, dialog: id)
+    } else if call.isCaller {
+      cancel(callID)
+    } else {
+      reject(callID, status: 603)
+    }
+  }
+
+  func sendBye(_ call: Call, dialog id: DialogID) {
+    guard var dialog = call.dialogs[id], !call.byeSent.contains(id) else { return }
+    call.byeSent.append(id)
+    var (bye, hop) = dialog.makeRequest(method: "BYE")
+    bye.append("Content-Length", "0")
+    call.dialogs[id] = dialog
+    send(bye, to: SIPPeer(uri: hop))
+  }
+
+  // MARK: Answering (§13.3)
+
+  /// Sends 180 Ringing with a To tag and Contact: an early dialog (§13.3.1.1).
+  public func ring(_ callID: String) {
+    guard let call = calls[callID], !call.isCaller, call.finalStatus == nil,
+      let request = call.request
+    else { return }
+    var ringing = request.response(status: 180, toTag: call.localTag)
+    ringing.insertBeforeLength("Contact", contact)
+    if call.dialogs.isEmpty,
+      let dialog = try? Dialog.uas(request: request, localTag: call.localTag, state: .early)
+    {
+      call.dialogs[dialog.id] = dialog
+      traceDialog(dialog)
+    }
+    setState(call, .early)
+    respond(ringing, in: call.serverKey)
+  }
+
+  /// Answers with 200 OK (§13.3.1.4): the SDP answer to the caller's offer, or an offer when
+  /// the INVITE had none; retransmitted at T1, 2·T1, … T2 until the ACK, abandoned with BYE at
+  /// 64·T1.
+  public func answer(_ callID: String) {
+    guard let call = calls[callID], !call.isCaller, call.finalStatus == nil,
+      let request = call.request
+    else { return }
+    var ok = request.response(status: 200, toTag: call.localTag)
+    ok.insertBeforeLength("Contact", contact)
+    ok.insertBeforeLength("Allow", configuration.capabilities.allowHeader)
+    let sdp: SessionDescription
+    if let remote = call.remoteSDP {
+      sdp = answerSDP(to: remote, previous: nil)
+    } else {
+      sdp = makeOffer()
+    }
+    call.localSDP = sdp
+    setBody(&ok, sdp)
+    call.finalStatus = 200
+    do {
+      var dialog =
+        try call.dialogs.values.first
+        ?? Dialog.uas(request: request, localTag: call.localTag, state: .confirmed)
+      dialog.state = .confirmed
+      call.dialogs = [dialog.id: dialog]
+      call.confirmed = dialog.id
+      traceDialog(dialog)
+    } catch {
+      log("cannot make a dialog: \(error)")
+    }
+    setState(call, .confirmed)
+    call.successResponse = ok
+    call.retransmitInterval = timers.t1
+    call.giveUpAt = now + SIPEndpoint.micros(timers.transactionTimeout)
+    respond(ok, in: call.serverKey)
+    armRetransmit(call)
+  }
+
+  func armRetransmit(_ call: Call) {
+    let callID = call.callID
+    after(call.retransmitInterval, call: call, purpose: "2xx") { agent in
+      agent.retransmit2xx(callID)
+    }
+  }
+
+  func retransmit2xx(_ callID: String) {
+    guard let call = calls[callID], !call.ackReceived, let ok = call.successResponse else {
+      return
+    }
+    if now >= call.giveUpAt {
+      // §13.3.1.4: no ACK within 64·T1: the dialog is confirmed but the session ends with BYE.
+      log("no ACK for the 2xx within 64·T1: ending the call with BYE (§13.3.1.4)")
+      call.ackReceived = true
+      call.ending = "no ACK"
+      if let id = call.confirmed { sendBye(call, dialog: id) }
+      return
+    }
+    respond(ok, in: call.serverKey)
+    call.retransmitInterval = SessionRules.next2xxInterval(
+      after: call.retransmitInterval, t2: timers.t2)
+    let remaining = Duration.microseconds(call.giveUpAt - now)
+    if remaining < call.retransmitInterval {
+      let callID = call.callID
+      after(remaining, call: call, purpose: "2xx") { agent in agent.retransmit2xx(callID) }
+    } else {
+      armRetransmit(call)
+    }
+  }
+
+  /// Rejects an unanswered incoming call with a final response (§13.3.1.3), with extra
+  /// `headers` (a 3xx's Contact, a 401's WWW-Authenticate, a Retry-After).
+  public func reject(_ callID: String, status: Int, headers: [SIPParameter] = []) {
+    guard let call = calls[callID], !call.isCaller, call.finalStatus == nil,
+      let request = call.request, status >= 300
+    else { return }
+    call.finalStatus = status
+    call.ending = "\(status) sent"
+    var response = request.response(status: status, toTag: call.localTag)
+    for header in headers { response.insertBeforeLength(header.name, header.value ?? "") }
+    respond(response, in: call.serverKey)
+    end(call)
+  }
+
+  /// Runs `body` on this agent after `delay` of virtual time.
+  public func after(_ delay: Duration, _ body: @escaping @Sendable (isolated UserAgent) -> Void) {
+    let id = nextTimerID
+    nextTimerID += 1
+    let at = SimInstant(microseconds: now + SIPEndpoint.micros(delay))
+    agentTimers[id] = network.simulation.schedule(at: at, into: self) { agent in
+      agent.agentTimers[id] = nil
+      body(agent)
+    }
+  }
+
+  /// A timer that belongs to a call: cancelled when the call ends, one per purpose.
+  func after(
+    _ delay: Duration, call: Call, purpose: String,
+    _ body: @escaping @Sendable (isolated UserAgent) -> Void
+  ) {
+    if let old = call.timers.removeValue(forKey: purpose) { network.simulation.cancel(old) }
+    let at = SimInstant(microseconds: now + SIPEndpoint.micros(delay))
+    let callID = call.callID
+    call.timers[purpose] = network.simulation.schedule(at: at, into: self) { agent in
+      agent.calls[callID]?.timers[purpose] = nil
+      body(agent)
+    }
+  }
+
+  // MARK: re-INVITE (§14)
+
+  /// Puts the call on hold (RFC 3264 §8.4) or resumes it with a re-INVITE carrying a new offer.
+  /// A 491 (glare) is retried after the §14.1 back-off.
+  public func reinvite(_ callID: String, hold: Bool) {
+    guard let call = calls[callID], let id = call.confirmed, call.outgoingReinvite == nil,
+      var dialog = call.dialogs[id], let current = call.localSDP
+    else { return }
+    var offer = hold ? current.holdOffer() : current.incrementedVersion()
+    if !hold {
+      for index in offer.media.indices where offer.media[index].port != 0 {
+        offer.media[index].direction = .sendrecv
+      }
+    }
+    var (request, hop) = dialog.makeRequest(method: "INVITE")
+    call.dialogs[id] = dialog
+    request.append("Contact", contact)
+    setBody(&request, offer)
+    call.pendingOffer = offer
+    call.wantsHold = hold
+    call.outgoingReinvite = request.cseq?.sequence
+    send(request, to: SIPPeer(uri: hop))
+  }
+
+  // MARK: Events from the transaction layer
+
+  func handle(_ event: TransactionEvent) {
+    switch event {
+    case .request(let request, let key):
+      receive(request, key: key)
+    case .response(let response, _):
+      receive(response)
+    case .strayResponse(let response):
+      receive(response, stray: true)
+    case .unmatchable(let message, let reason):
+      // §8.2: a request we cannot match is answered 400 when its Via lets us answer at all.
+      if message.isRequest, message.method != "ACK", message.topVia != nil {
+        var bad = message.response(status: 400, reason: "Bad Request (\(reason))")
+        bad.set("Content-Length", "0")
+        endpoint.assumeIsolated { $0.sendStateless(bad) }
+      }
+    case .timeout(_, _, let request):
+      synthesize(408, for: request)
+    case .transportError(_, let request):
+      synthesize(503, for: request)
+    }
+  }
+
+  /// §8.1.3.1: a transaction timeout is a 408, a transport error a 503, for the UAC core.
+  func synthesize(_ status: Int, for request: SIPMessage) {
+    guard request.method != "ACK" else { return }
+    if !request.isRequest {
+      // A server transaction's response failed (Timer H, transport): the UAS's business.
+      if let callID = request.callID, let call = calls[callID], !call.isCaller,
+        request.cseq?.method == "INVITE", request.status.map({ $0 >= 300 }) ?? false
+      {
+        end(call)
+      }
+      return
+    }
+    var response = request.response(status: status)
+    response.set("Content-Length", "0")
+    receive(response)
+  }
+
+  // MARK: UAC: responses (§8.1.3, §13.2.2)
+
+  func receive(_ response: SIPMessage, stray: Bool = false) {
+    guard let status = response.status, let cseq = response.cseq, let callID = response.callID
+    else { return }
+    let effective = ResponseRules.effectiveStatus(status)
+    if let outside = outsideRequests[callID] {
+      guard effective >= 200 else { return }
+      if retryAfterChallenge(
+        outside.request, response, retries: outside.retries,
+        resend: {
+          agent, request in
+          agent.outsideRequests[callID] = (request, outside.peer, outside.retries + 1)
+          agent.send(request, to: outside.peer)
+        })
+      {
+        return
+      }
+      outsideRequests[callID] = nil
+      emit(.response(callID: callID, method: cseq.method, status: status))
+      return
+    }
+    guard let call = calls[callID] else {
+      if cseq.method == "INVITE", (200..<300).contains(status) { ackStray(response) }
+      return
+    }
+    switch cseq.method {
+    case "INVITE" where call.outgoingReinvite == cseq.sequence:
+      reinviteResponse(response, status: effective, call: call)
+    case "INVITE" where call.isCaller && call.invite?.cseq?.sequence == cseq.sequence:
+      inviteResponse(response, status: effective, call: call, stray: stray)
+    case "INVITE" where (200..<300).contains(status):
+      // A 2xx retransmission for an earlier INVITE of this call (a re-INVITE answered).
+      resendAck(for: response, call: call)
+    case "BYE" where effective >= 200:
+      emit(.response(callID: callID, method: "BYE", status: status))
+      if call.confirmed != nil || call.byeSent.count > 0 {
+        call.ending = call.ending ?? "BYE sent"
+        end(call)
+      }
+    case "CANCEL" where effective >= 200:
+      emit(.response(callID: callID, method: "CANCEL", status: status))
+    default:
+      if effective >= 200 { emit(.response(callID: callID, method: cseq.method, status: status)) }
+    }
+  }
+
+  func inviteResponse(_ response: SIPMessage, status: Int, call: Call, stray: Bool) {
+    let callID = call.callID
+    if status < 200 {
+      guard call.confirmed == nil, call.finalStatus == nil else { return }
+      if status > 100 { emit(.response(callID: callID, method: "INVITE", status: status)) }
+      if status > 100 || !call.sawProvisional {
+        call.sawProvisional = true
+        if call.cancelWanted { sendCancel(call) }
+      }
+      if status > 100, let request = call.invite,
+        let id = DialogID(receivedResponse: response), call.dialogs[id] == nil,
+        let dialog = try? Dialog.uac(request: request, response: response)
+      {
+        call.dialogs[id] = dialog
+        traceDialog(dialog)
+      }
+      if status > 100 { setState(call, call.dialogs.isEmpty ? .proceeding : .early) }
+      return
+    }
+    if status < 300 {
+      success(response, call: call)
+      return
+    }
+    // A non-2xx final response (the transaction sent the ACK, §17.1.1.3).
+    guard call.confirmed == nil, call.finalStatus == nil, !stray else { return }
+    if retryInvite(after: response, status: status, call: call) { return }
+    call.finalStatus = status
+    emit(.response(callID: callID, method: "INVITE", status: status))
+    call.ending = status == 487 ? "CANCEL" : "\(status) received"
+    end(call)
+  }
+
+  /// 3xx recursion, challenges, 415 / 416 / 420: a new INVITE when one makes sense.
+  func retryInvite(after response: SIPMessage, status: Int, call: Call) -> Bool {
+    guard var invite = call.invite, !call.cancelWanted else { return false }
+    let nextSequence = (invite.cseq?.sequence ?? 1) + 1
+    if (300..<400).contains(status), var targets = call.redirects {
+      // §8.1.3.4: the Contacts join the target set; try the next one with a new INVITE.
+      targets.add(response.contacts)
+      let next = targets.next()
+      call.redirects = targets
+      guard let next else { return false }
+      emit(.response(callID: call.callID, method: "INVITE", status: status))
+      invite.startLine = .request(method: "INVITE", uri: next.description, version: "SIP/2.0")
+      invite.set("CSeq", "\(nextSequence) INVITE")
+      log("redirected to \(next) (§8.1.3.4)")
+      sendInvite(invite, call: call)
+      return true
+    }
+    guard call.retries < configuration.maxRetries else { return false }
+    var retry: SIPMessage?
+    switch status {
+    case 401, 407:
+      retry = authenticator?(invite, response)
+    case 415 where !invite.body.isEmpty:
+      // §8.1.3.5 / §13.2.1: the callee cannot take our body: send the INVITE without an offer.
+      invite.body = []
+      invite.remove("Content-Type")
+      invite.set("Content-Length", "0")
+      call.localSDP = nil
+      retry = invite
+    case 416 where invite.requestURI?.scheme == "tel":
+      // §19.1.6: a telephone number as a SIP URI with user=phone at our domain.
+      let number = invite.requestURI?.user ?? ""
+      let uri = SIPURI(user: number, host: aor.host, parameters: [SIPParameter("user", "phone")])
+      invite.startLine = .request(method: "INVITE", uri: uri.description, version: "SIP/2.0")
+      retry = invite
+    case 420:
+      // §8.1.3.5: retry without the extensions the server listed in Unsupported.
+      let unsupported = Set(response.unsupported)
+      let kept = invite.require.filter { !unsupported.contains($0) }
+      guard kept.count < invite.require.count else { break }
+      invite.remove("Require")
+      if !kept.isEmpty { invite.insertBeforeLength("Require", kept.joined(separator: ", ")) }
+      retry = invite
+    default:
+      break
+    }
+    guard var retry else { return false }
+    call.retries += 1
+    retry.set("CSeq", "\(nextSequence) INVITE")
+    emit(.response(callID: call.callID, method: "INVITE", status: status))
+    sendInvite(retry, call: call)
+    return true
+  }
+
+  func retryAfterChallenge(
+    _ request: SIPMessage, _ response: SIPMessage, retries: Int,
+    resend: (isolated UserAgent, SIPMessage) -> Void
+  ) -> Bool {
+    guard let status = response.status, status == 401 || status == 407,
+      retries < configuration.maxRetries, var retry = authenticator?(request, response)
+    else { return false }
+    retry.set("CSeq", "\((request.cseq?.sequence ?? 1) + 1) \(request.method ?? "")")
+    resend(self, retry)
+    return true
+  }
+
+  /// A 2xx to the INVITE (§13.2.2.4): confirm the dialog it names and ACK it; a second dialog
+  /// (forking) is ACKed and ended with BYE; a retransmission is ACKed again.
+  func success(_ response: SIPMessage, call: Call) {
+    guard let id = DialogID(receivedResponse: response), let request = call.invite else { return }
+    if call.acks[id] != nil {
+      resendAck(for: response, call: call)
+      return
+    }
+    var dialog: Dialog
+    if var early = call.dialogs[id] {
+      early.confirm(uacResponse: response)
+      dialog = early
+    } else {
+      do {
+        dialog = try Dialog.uac(request: request, response: response)
+      } catch {
+        log("a 2xx that cannot make a dialog: \(error)")
+        return
+      }
+    }
+    call.dialogs[id] = dialog
+    traceDialog(dialog)
+    let firstAnswer = call.confirmed == nil
+    var remote: SessionDescription?
+    if !response.body.isEmpty { remote = try? SessionDescription(parsing: response.body) }
+    // §13.2.2.4: the ACK has the INVITE's CSeq number and credentials; it carries our answer
+    // when the 2xx carried the offer.
+    var (ack, hop) = dialog.makeRequest(
+      method: "ACK", sequence: request.cseq?.sequence ?? dialog.localSequence)
+    for field in request.headers
+    where field.isNamed("authorization") || field.isNamed("proxy-authorization") {
+      ack.headers.append(field)
+    }
+    if call.localSDP == nil, let offer = remote, firstAnswer {
+      let answer = answerSDP(to: offer, previous: nil)
+      call.localSDP = answer
+      setBody(&ack, answer)
+    } else {
+      ack.append("Content-Length", "0")
+    }
+    let peer = SIPPeer(uri: hop)
+    call.acks[id] = (ack, peer)
+    send(ack, to: peer)
+    guard firstAnswer else {
+      // §13.2.2.4: a further dialog from a forked INVITE: ACK it, then end it.
+      log("a second 2xx (forking): ACK and BYE the extra dialog \(id)")
+      sendBye(call, dialog: id)
+      return
+    }
+    call.confirmed = id
+    call.finalStatus = 200
+    call.remoteSDP = remote
+    emit(.response(callID: call.callID, method: "INVITE", status: 200))
+    setState(call, .confirmed)
+    if call.cancelWanted {
+      // §9.1: the CANCEL lost the race with the 2xx: the call is up, so the caller ends it.
+      log("the CANCEL crossed a 2xx: ending the call with BYE")
+      sendBye(call, dialog: id)
+    } else if let talk = call.hangUpAfter {
+      let callID = call.callID
+      after(talk, call: call, purpose: "hang-up") { agent in agent.hangUp(callID) }
+    }
+  }
+
+  func resendAck(for response: SIPMessage, call: Call) {
+    guard let id = DialogID(receivedResponse: response), let (ack, peer) = call.acks[id] else {
+      return
+    }
+    send(ack, to: peer)
+  }
+
+  /// A 2xx for a call this agent no longer has (a fork's answer after the call ended, or a
+  /// retransmission after BYE): ACK it, and end the dialog with BYE unless it already ended.
+  func ackStray(_ response: SIPMessage) {
+    guard let id = DialogID(receivedResponse: response) else { return }
+    let fake = SIPMessage.request(
+      method: "INVITE", uri: response.contacts.first?.address?.uri.description ?? "")
+    var request = fake
+    for field in response.headers where field.isNamed("from") || field.isNamed("call-id") {
+      request.headers.append(field)
+    }
+    request.append("CSeq", "\(response.cseq?.sequence ?? 1) INVITE")
+    guard var dialog = try? Dialog.uac(request: request, response: response) else { return }
+    var (ack, hop) = dialog.makeRequest(method: "ACK", sequence: response.cseq?.sequence ?? 1)
+    ack.append("Content-Length", "0")
+    send(ack, to: SIPPeer(uri: hop))
+    endedDialogs = endedDialogs.filter { $0.value > now }
+    if endedDialogs[id] == nil {
+      endedDialogs[id] = now + SIPEndpoint.micros(timers.transactionTimeout)
+      var (bye, byeHop) = dialog.makeRequest(method: "BYE")
+      bye.append("Content-Length", "0")
+      send(bye, to: SIPPeer(uri: byeHop))
+    }
+  }
+
+  func reinviteResponse(_ response: SIPMessage, status: Int, call: Call) {
+    guard status >= 200, let id = call.confirmed, var dialog = call.dialogs[id] else { return }
+    let callID = call.callID
+    emit(.response(callID: callID, method: "INVITE", status: status))
+    if (200..<300).contains(status) {
+      // A 2xx retransmission after the first: ACK again.
+      if call.outgoingReinvite == nil {
+        resendAck(for: response, call: call)
+        return
+      }
+      dialog.refreshTarget(from: response)
+      var (ack, hop) = dialog.makeRequest(
+        method: "ACK", sequence: response.cseq?.sequence ?? dialog.localSequence)
+      ack.append("Content-Length", "0")
+      call.dialogs[id] = dialog
+      let peer = SIPPeer(uri: hop)
+      call.acks[id] = (ack, peer)
+      send(ack, to: peer)
+      call.outgoingReinvite = nil
+      if let offer = call.pendingOffer { call.localSDP = offer }
+      if !response.body.isEmpty { call.remoteSDP = try? SessionDescription(parsing: response.body) }
+      call.pendingOffer = nil
+      return
+    }
+    call.outgoingReinvite = nil
+    call.pendingOffer = nil
+    if status == 491 {
+      // §14.1: glare. Wait the randomized back-off, then try again.
+      let delay = SessionRules.glareBackoff(isCallIDOwner: call.isCaller, using: &random)
+      let hold = call.wantsHold
+      log("491 on re-INVITE: retrying in \(delay) (§14.1)")
+      after(delay, call: call, purpose: "glare") { agent in
+        agent.reinvite(callID, hold: hold)
+      }
+    } else if status == 481 || status == 408 {
+      // §14.1 / §12.2.1.2: the dialog is gone.
+      call.ending = "\(status) to re-INVITE"
+      sendBye(call, dialog: id)
+      end(call)
+    }
+  }
+
+  // MARK: UAS: requests (§8.2, §12.2.2, §13.3, §9.2, §15.1.2)
+
+  func receive(_ request: SIPMessage, key: TransactionKey?) {
+    guard let method = request.method, let callID = request.callID else { return }
+    if method == "ACK" {
+      ackReceived(request)
+      return
+    }
+    guard let key else { return }
+    if let rejection = UASInspection.check(request, capabilities: configuration.capabilities) {
+      refuse(request, key: key, rejection)
+      return
+    }
+    if merged.isMerged(request, branch: key.branch ?? key.description, now: now) {
+      refuse(request, key: key, Rejection(482, "Loop Detected"))
+      return
+    }
+    if method == "CANCEL" {
+      receiveCancel(request, key: key)
+      return
+    }
+    if request.to?.tag != nil {
+      inDialog(request, method: method, key: key)
+      return
+    }
+    switch method {
+    case "INVITE":
+      newCall(request, key: key)
+    case "OPTIONS":
+      emit(.request(callID: callID, method: method))
+      respond(optionsAnswer(request), in: key)
+    default:
+      // §12.2.2 / §15.1.2: a BYE (or other mid-dialog method) outside a dialog.
+      refuse(request, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
+    }
+  }
+
+  func refuse(_ request: SIPMessage, key: TransactionKey, _ rejection: Rejection) {
+    emit(
+      .refused(
+        callID: request.callID ?? "", method: request.method ?? "", status: rejection.status))
+    var response = rejection.response(to: request, toTag: hex(random.next() & 0xffff_ffff))
+    if rejection.status == 500, request.method == "INVITE" {
+      // §14.2: a randomly chosen Retry-After of 0–10 s.
+      response.insertBeforeLength("Retry-After", "\(random.next() % 11)")
+    }
+    respond(response, in: key)
+  }
+
+  /// §11.2: 200 with Allow, Accept, Accept-Encoding, Accept-Language and Supported.
+  func optionsAnswer(_ request: SIPMessage) -> SIPMessage {
+    let capabilities = configuration.capabilities
+    var ok = request.response(status: 200, toTag: hex(random.next() & 0xffff_ffff))
+    ok.insertBeforeLength("Contact", contact)
+    ok.insertBeforeLength("Allow", capabilities.allowHeader)
+    ok.insertBeforeLength("Accept", capabilities.acceptHeader)
+    ok.insertBeforeLength("Accept-Encoding", capabilities.encodings.joined(separator: ", "))
+    ok.insertBeforeLength("Accept-Language", capabilities.languages.joined(separator: ", "))
+    ok.insertBeforeLength("Supported", capabilities.extensions.joined(separator: ", "))
+    return ok
+  }
+
+  func newCall(_ request: SIPMessage, key: TransactionKey) {
+    guard let callID = request.callID else { return }
+    if calls[callID] != nil {
+      // A new INVITE (another branch of a fork reaching us again) for a call we have.
+      refuse(request, key: key, Rejection(482, "Loop Detected"))
+      return
+    }
+    var offer: SessionDescription?
+    if !request.body.isEmpty {
+      do {
+        offer = try SessionDescription(parsing: request.body)
+      } catch {
+        refuse(request, key: key, Rejection(400, "Bad Request (SDP: \(error))"))
+        return
+      }
+      if let offer, !canAnswer(offer) {
+        refuse(request, key: key, Rejection(488, "Not Acceptable Here (no common codec)"))
+        return
+      }
+    }
+    let call = Call(callID: callID, isCaller: false, localTag: hex(random.next() & 0xffff_ffff))
+    call.request = request
+    call.serverKey = key
+    call.remoteSDP = offer
+    calls[callID] = call
+    emit(.request(callID: callID, method: "INVITE"))
+    setState(call, .calling)
+    switch behaviour {
+    case .answer(let delay):
+      if delay == .zero {
+        answer(callID)
+      } else {
+        after(delay, call: call, purpose: "answer") { agent in agent.answer(callID) }
+      }
+    case .ring(let duration):
+      ring(callID)
+      after(duration, call: call, purpose: "answer") { agent in agent.answer(callID) }
+    case .reject(let status):
+      reject(callID, status: status)
+    case .busy:
+      reject(callID, status: 486)
+    case .unavailable:
+      reject(callID, status: 480)
+    case .noAnswer:
+      ring(callID)
+    case .answerThenHangUp(let ringing, let talk):
+      call.hangUpAfter = talk
+      if ringing == .zero {
+        answer(callID)
+      } else {
+        ring(callID)
+        after(ringing, call: call, purpose: "answer") { agent in agent.answer(callID) }
+      }
+    case .custom(let handler):
+      handler(self, IncomingCall(callID: callID, invite: request, offer: offer))
+    }
+  }
+
+  /// §9.2: 200 to the CANCEL; 487 to the INVITE if it has no final response yet.
+  func receiveCancel(_ cancel: SIPMessage, key: TransactionKey) {
+    guard let callID = cancel.callID, let call = calls[callID], !call.isCaller,
+      let inviteKey = TransactionKey.inviteServer(cancelledBy: cancel),
+      inviteKey == call.serverKey
+    else {
+      refuse(cancel, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
+      return
+    }
+    emit(.request(callID: callID, method: "CANCEL"))
+    respond(cancel.response(status: 200, toTag: call.localTag), in: key)
+    guard call.finalStatus == nil, let request = call.request else { return }
+    call.finalStatus = 487
+    call.ending = "CANCEL"
+    respond(request.response(status: 487, toTag: call.localTag), in: call.serverKey)
+    end(call)
+  }
+
+  func inDialog(_ request: SIPMessage, method: String, key: TransactionKey) {
+    guard let id = DialogID(receivedRequest: request), let call = calls[id.callID],
+      var dialog = call.dialogs[id]
+    else {
+      refuse(request, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
+      return
+    }
+    if dialog.receive(request: request) == .outOfOrder {
+      refuse(request, key: key, Rejection(500, "Server Internal Error (CSeq out of order)"))
+      return
+    }
+    call.dialogs[id] = dialog
+    emit(.request(callID: call.callID, method: method))
+    switch method {
+    case "BYE":
+      respond(request.response(status: 200), in: key)
+      if !call.isCaller, call.finalStatus == nil, let invite = call.request {
+        // §15.1.2: a BYE on an early dialog: the INVITE gets 487.
+        call.finalStatus = 487
+        respond(invite.response(status: 487, toTag: call.localTag), in: call.serverKey)
+      }
+      call.ending = call.ending ?? "BYE received"
+      end(call)
+    case "INVITE":
+      reinviteReceived(request, key: key, call: call, dialog: dialog)
+    case "OPTIONS":
+      respond(optionsAnswer(request), in: key)
+    default:
+      refuse(request, key: key, Rejection(405, "Method Not Allowed"))
+    }
+  }
+
+  /// §14.2: a re-INVITE. Glare (491) and overlap (500 with Retry-After) first; else answer the
+  /// offer (accepting hold and resume) with a 2xx that is retransmitted until its ACK.
+  func reinviteReceived(_ request: SIPMessage, key: TransactionKey, call: Call, dialog: Dialog) {
+    if let conflict = SessionRules.reinviteConflict(
+      outgoingPending: call.outgoingReinvite != nil,
+      incomingPending: call.incomingReinvite != nil)
+    {
+      refuse(request, key: key, conflict)
+      return
+    }
+    var answer: SessionDescription?
+    if !request.body.isEmpty {
+      guard let offer = try? SessionDescription(parsing: request.body), canAnswer(offer) else {
+        refuse(request, key: key, Rejection(488, "Not Acceptable Here"))
+        return
+      }
+      call.remoteSDP = offer
+      answer = answerSDP(to: offer, previous: call.localSDP)
+    }
+    var ok = request.response(status: 200)
+    ok.insertBeforeLength("Contact", contact)
+    if let answer {
+      call.localSDP = answer
+      setBody(&ok, answer)
+    }
+    call.incomingReinvite = request.cseq?.sequence
+    respond(ok, in: key)
+    // The re-INVITE's 2xx is retransmitted like any 2xx (§14.2, §13.3.1.4) until its ACK.
+    call.reinviteOK = ok
+    call.reinviteKey = key
+    call.reinviteInterval = timers.t1
+    call.reinviteGiveUpAt = now + SIPEndpoint.micros(timers.transactionTimeout)
+    armReinviteRetransmit(call)
+  }
+
+  func armReinviteRetransmit(_ call: Call) {
+    let callID = call.callID
+    after(call.reinviteInterval, call: call, purpose: "re-2xx") { agent in
+      guard let call = agent.calls[callID], let ok = call.reinviteOK else { return }
+      if agent.now >= call.reinviteGiveUpAt {
+        call.reinviteOK = nil
+        call.incomingReinvite = nil
+        call.ending = "no ACK for re-INVITE"
+        if let id = call.confirmed { agent.sendBye(call, dialog: id) }
+        return
+      }
+      agent.respond(ok, in: call.reinviteKey)
+      call.reinviteInterval = SessionRules.next2xxInterval(
+        after: call.reinviteInterval, t2: agent.timers.t2)
+      agent.armReinviteRetransmit(call)
+    }
+  }
+
+  func ackReceived(_ ack: SIPMessage) {
+    guard let id = DialogID(receivedRequest: ack), let call = calls[id.callID],
+      call.dialogs[id] != nil, let sequence = ack.cseq?.sequence
+    else { return }
+    if call.incomingReinvite == sequence {
+      call.incomingReinvite = nil
+      call.reinviteOK = nil
+      cancelTimer(call, "re-2xx")
+      return
+    }
+    guard !call.isCaller, !call.ackReceived, call.request?.cseq?.sequence == sequence else {
+      return
+    }
+    call.ackReceived = true
+    cancelTimer(call, "2xx")
+    emit(.request(callID: call.callID, method: "ACK"))
+    if !ack.body.isEmpty { call.remoteSDP = try? SessionDescription(parsing: ack.body) }
+    if call.byeAfterAck, let id = call.confirmed {
+      sendBye(call, dialog: id)
+    } else if let talk = call.hangUpAfter {
+      let callID = call.callID
+      after(talk, call: call, purpose: "hang-up") { agent in agent.hangUp(callID) }
+    }
+  }
+
+  func cancelTimer(_ call: Call, _ purpose: String) {
+    if let handle = call.timers.removeValue(forKey: purpose) {
+      network.simulation.cancel(handle)
+    }
+  }
+
+  // MARK: Ending and bookkeeping
+
+  func end(_ call: Call) {
+    for (_, handle) in call.timers.sorted(by: { $0.key < $1.key }) {
+      network.simulation.cancel(handle)
+    }
+    call.timers = [:]
+    for id in call.dialogs.keys.sorted() {
+      endedDialogs[id] = now + SIPEndpoint.micros(timers.transactionTimeout)
+      if var dialog = call.dialogs[id] {
+        dialog.state = .terminated
+        traceDialog(dialog)
+      }
+    }
+    setState(call, .terminated)
+    calls[call.callID] = nil
+    history.append(record(for: call))
+  }
+
+  func record(for call: Call) -> CallRecord {
+    CallRecord(
+      callID: call.callID, isCaller: call.isCaller, state: call.state, status: call.finalStatus,
+      wasAnswered: call.confirmed != nil, ending: call.ending, localSDP: call.localSDP,
+      remoteSDP: call.remoteSDP, dialogs: call.confirmed.map { [$0] } ?? [])
+  }
+
+  func setState(_ call: Call, _ state: CallState) {
+    guard call.state != state || state == .calling else { return }
+    let from = call.state
+    call.state = state
+    record(
+      "call-state",
+      [
+        ("callId", .string(call.callID)), ("fromState", .string(from.rawValue)),
+        ("toState", .string(state.rawValue)),
+      ])
+    emit(.callState(callID: call.callID, state))
+  }
+
+  func traceDialog(_ dialog: Dialog) {
+    record(
+      "dialog-state",
+      [("dialog", .string(dialog.id.description)), ("state", .string(dialog.state.rawValue))])
+  }
+
+  func emit(_ event: UAEvent) {
+    observer?(self, event)
+  }
+
+  func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
+    let trace = network.trace
+    guard trace.isRecording else { return }
+    trace.record(
+      TraceEvent(
+        time: now, event: event,
+        fields: [("element", .string(endpoint.hostName))] + fields()))
+  }
+
+  func log(_ text: @autoclosure () -> String) {
+    record("log", [("text", .string(text()))])
+  }
+
+  // MARK: SDP (RFC 3264)
+
+  func makeOffer() -> SessionDescription {
+    var sdp = SessionDescription(
+      origin: .init(
+        username: aor.user ?? "-", sessionID: "\(random.next() % 1_000_000_000)",
+        sessionVersion: 1, addressType: hostAddress.contains(":") ? "IP6" : "IP4",
+        address: hostAddress),
+      connection: .init(
+        addressType: hostAddress.contains(":") ? "IP6" : "IP4", address: hostAddress))
+    var audio = MediaDescription(type: "audio", port: configuration.mediaPort, formats: [])
+    for codec in configuration.codecs {
+      guard let (payload, rate) = Self.staticPayloads[codec.uppercased()] else { continue }
+      audio.formats.append(payload)
+      audio.attributes.append(.init("rtpmap", "\(payload) \(codec.uppercased())/\(rate)"))
+    }
+    sdp.media = [audio]
+    return sdp
+  }
+
+  static let staticPayloads: [String: (String, Int)] = [
+    "PCMU": ("0", 8000), "GSM": ("3", 8000), "G723": ("4", 8000), "PCMA": ("8", 8000),
+    "G722": ("9", 8000), "G729": ("18", 8000),
+  ]
+
+  func canAnswer(_ offer: SessionDescription) -> Bool {
+    let wanted = configuration.codecs.map { $0.uppercased() }
+    return offer.media.contains { media in
+      media.port != 0
+        && media.formats.contains { media.encoding(of: $0).map(wanted.contains) ?? false }
+    }
+  }
+
+  func answerSDP(to offer: SessionDescription, previous: SessionDescription?)
+    -> SessionDescription
+  {
+    var answer = SessionDescription.answer(
+      to: offer, codecs: configuration.codecs, address: hostAddress,
+      sessionID: previous?.origin.sessionID ?? "\(random.next() % 1_000_000_000)",
+      username: aor.user ?? "-", ports: [configuration.mediaPort])
+    if let previous { answer.origin.sessionVersion = previous.origin.sessionVersion + 1 }
+    return answer
+  }
+
+  func setBody(_ message: inout SIPMessage, _ sdp: SessionDescription) {
+    message.remove("Content-Length")
+    message.set("Content-Type", "application/sdp")
+    message.body = sdp.bytes
+    message.append("Content-Length", "\(message.body.count)")
+  }
+
+  func hex(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return digits.count >= 8 ? digits : String(repeating: "0", count: 8 - digits.count) + digits
+  }
+}
+
+/// A call at one agent: the INVITE it sent or got, its dialogs, its SDP and its timers.
+final class Call {
+  let callID: String
+  let isCaller: Bool
+  let localTag: String
+  var state: CallState = .calling
+  var dialogs: [DialogID: Dialog] = [:]
+  var confirmed: DialogID?
+  var finalStatus: Int?
+  var ending: String?
+  var timers: [String: TimerHandle] = [:]
+  var localSDP: SessionDescription?
+  var remoteSDP: SessionDescription?
+  var hangUpAfter: Duration?
+  var byeSent: [DialogID] = []
+  // Caller.
+  var invite: SIPMessage?
+  var inviteKey: TransactionKey?
+  var invitePeer: SIPPeer?
+  var sawProvisional = false
+  var cancelWanted = false
+  var cancelSent = false
+  var redirects: RedirectTargets?
+  var retries = 0
+  var acks: [DialogID: (SIPMessage, SIPPeer)] = [:]
+  // Callee.
+  var request: SIPMessage?
+  var serverKey: TransactionKey?
+  var successResponse: SIPMessage?
+  var retransmitInterval: Duration = .zero
+  var giveUpAt: Int64 = 0
+  var ackReceived = false
+  var byeAfterAck = false
+  // re-INVITE.
+  var outgoingReinvite: UInt32?
+  var pendingOffer: SessionDescription?
+  var wantsHold = false
+  var incomingReinvite: UInt32?
+  var reinviteOK: SIPMessage?
+  var reinviteKey: TransactionKey?
+  var reinviteInterval: Duration = .zero
+  var reinviteGiveUpAt: Int64 = 0
+
+  init(callID: String, isCaller: Bool, localTag: String) {
+    self.callID = callID
+    self.isCaller = isCaller
+    self.localTag = localTag
+  }
+}
+
+/// How the endpoint's core callback finds its agent (set at the end of init).
+final class AgentReference: @unchecked Sendable {
+  weak var agent: UserAgent?
+}
+
+extension SIPPeer {
+  /// The peer a URI names (§8.1.2, without RFC 3263's NAPTR/SRV steps): its host and port,
+  /// TLS for `sips`, TCP for `transport=tcp`, else UDP.
+  public init(uri: SIPURI) {
+    let transport: SIPTransportProtocol
+    if uri.scheme == "sips" {
+      transport = .tls
+    } else if let name = uri.parameter("transport") ?? nil, name.lowercased() == "tcp" {
+      transport = .tcp
+    } else {
+      transport = .udp
+    }
+    let host = uri.parameter("maddr").flatMap { $0 } ?? uri.host
+    self.init(host: host, port: uri.port ?? transport.defaultPort, transport: transport)
+  }
+}
+
+extension SIPMessage {
+  /// Adds a field just before Content-Length (kept last, as builders here leave it).
+  mutating func insertBeforeLength(_ name: String, _ value: String) {
+    if let index = headers.firstIndex(where: { $0.isNamed("content-length") }) {
+      headers.insert(SIPHeaderField(name: name, value: value), at: index)
+    } else {
+      append(name, value)
+    }
+  }
+}

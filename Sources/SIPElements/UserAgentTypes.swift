@@ -1,0 +1,125 @@
+public import SIPCore
+public import SIPDialog
+import Simulation
+
+/// How a ``UserAgent`` answers the INVITEs it receives: the behaviours scenarios need, and a
+/// callback for anything else.
+public enum UABehaviour: Sendable {
+  /// Answer with 200 OK after `delay` (no 180; the transaction sends 100 Trying at 200 ms).
+  case answer(after: Duration = .zero)
+  /// Send 180 Ringing at once, then 200 OK after `duration`.
+  case ring(for: Duration)
+  /// Reject with `status` (4xx, 5xx or 6xx) at once.
+  case reject(status: Int)
+  /// 486 Busy Here.
+  case busy
+  /// Ring forever: the caller has to CANCEL.
+  case noAnswer
+  /// 480 Temporarily Unavailable.
+  case unavailable
+  /// Ring for `ringing`, answer, then hang up with BYE `talk` after the ACK.
+  case answerThenHangUp(ringing: Duration = .zero, talk: Duration)
+  /// Your own behaviour: called with each new incoming call. Use ``UserAgent/ring(_:)``,
+  /// ``UserAgent/answer(_:)``, ``UserAgent/reject(_:status:)``, ``UserAgent/hangUp(_:)`` and
+  /// ``UserAgent/after(_:_:)`` on the agent it gets.
+  case custom(@Sendable (isolated UserAgent, IncomingCall) -> Void)
+}
+
+/// A new call arriving at a ``UserAgent``, as its ``UABehaviour/custom(_:)`` callback sees it.
+public struct IncomingCall: Sendable {
+  public var callID: String
+  public var invite: SIPMessage
+  /// The caller's offer, when the INVITE carried one.
+  public var offer: SessionDescription?
+}
+
+/// The life of a call at one user agent.
+public enum CallState: String, Sendable, Hashable {
+  /// INVITE sent, nothing back yet (caller), or received and not answered (callee).
+  case calling = "Calling"
+  /// A provisional response without a dialog (100, or 18x without a To tag).
+  case proceeding = "Proceeding"
+  /// An early dialog exists (18x with a To tag).
+  case early = "Early"
+  /// 2xx sent or received: the session is up.
+  case confirmed = "Confirmed"
+  case terminated = "Terminated"
+}
+
+/// What a ``UserAgent`` did and saw, for its observer (``UserAgent/onEvent(_:)``) and the
+/// trace.
+public enum UAEvent: Sendable, Hashable, CustomStringConvertible {
+  case callState(callID: String, CallState)
+  /// A final or provisional response to one of its requests (408 / 503 stand for a timeout or
+  /// transport error, §8.1.3.1).
+  case response(callID: String, method: String, status: Int)
+  /// A request it received (after its inspections).
+  case request(callID: String, method: String)
+  /// A request it refused with `status` (405, 415, 420, 481, 482, 491, 500, …).
+  case refused(callID: String, method: String, status: Int)
+
+  public var description: String {
+    switch self {
+    case .callState(let callID, let state): "\(callID) \(state.rawValue)"
+    case .response(let callID, let method, let status): "\(callID) \(status) to \(method)"
+    case .request(let callID, let method): "\(callID) got \(method)"
+    case .refused(let callID, let method, let status): "\(callID) refused \(method) with \(status)"
+    }
+  }
+}
+
+/// The outcome of a call, kept after it ends.
+public struct CallRecord: Sendable, Hashable {
+  public var callID: String
+  public var isCaller: Bool
+  public var state: CallState
+  /// The final status of the INVITE (sent by a callee, received by a caller), nil if none.
+  public var status: Int?
+  /// Whether a dialog was confirmed (the call was answered).
+  public var wasAnswered: Bool
+  /// Who ended it and how: "BYE sent", "BYE received", "CANCEL", "487", "no ACK", …
+  public var ending: String?
+  /// The media state at the end: the last local and remote session descriptions.
+  public var localSDP: SessionDescription?
+  public var remoteSDP: SessionDescription?
+  /// Confirmed dialogs, by ID (forking can confirm more than one; the extras get BYE).
+  public var dialogs: [DialogID]
+}
+
+/// The settings of a user agent that do not change while it runs.
+public struct UAConfiguration: Sendable {
+  /// Requests outside a dialog go through this proxy (a loose route, §8.1.2).
+  public var outboundProxy: SIPURI?
+  /// A preloaded route set (§8.1.2), after the outbound proxy.
+  public var routes: [SIPURI]
+  public var capabilities: UACapabilities
+  /// Codecs it offers and accepts, by encoding name, in order of preference.
+  public var codecs: [String]
+  /// The RTP port it offers.
+  public var mediaPort: Int
+  /// The most 3xx targets one call tries (§8.1.3.4).
+  public var maxRedirects: Int
+  /// Retries after 401/407/415/416/420 for one request.
+  public var maxRetries: Int
+
+  public init(
+    outboundProxy: SIPURI? = nil, routes: [SIPURI] = [],
+    capabilities: UACapabilities = UACapabilities(), codecs: [String] = ["PCMU", "PCMA"],
+    mediaPort: Int = 49170, maxRedirects: Int = 5, maxRetries: Int = 2
+  ) {
+    self.outboundProxy = outboundProxy
+    self.routes = routes
+    self.capabilities = capabilities
+    self.codecs = codecs
+    self.mediaPort = mediaPort
+    self.maxRedirects = maxRedirects
+    self.maxRetries = maxRetries
+  }
+}
+
+/// Fills in credentials for a request a server challenged (401 / 407, §22.2): returns the
+/// request to resend (its CSeq is set by the agent) or nil to give up. The digest support of
+/// `SIPCore` computes the response; a credential store lives with the servers' issue.
+public typealias UAAuthenticator =
+  @Sendable (_ request: SIPMessage, _ challenge: SIPMessage) ->
+  SIPMessage?
