@@ -28,3 +28,165 @@ import Testing
     phones.expectNothingLeftOver()
   }
 }
+
+@Suite struct UserAgentBehaviourTests {
+  /// One call from alice to a bob with `behaviour`; returns the ladder and both records.
+  func call(
+    _ behaviour: UABehaviour, offer: Bool = true, hangUpAfter: Duration? = .seconds(2),
+    cancelAfter: Duration? = nil
+  ) throws -> (ladder: [String], alice: CallRecord, bob: CallRecord, phones: Phones) {
+    let phones = try Phones([("alice", .answer()), ("bob", behaviour)])
+    let bob = try phones.uri("bob")
+    _ = try phones.on("alice") {
+      $0.call(bob, offer: offer, hangUpAfter: hangUpAfter, cancelAfter: cancelAfter)
+    }
+    phones.simulation.runUntilIdle()
+    let alice = try #require(try phones.history("alice").first)
+    let callee = try #require(try phones.history("bob").first)
+    phones.expectNothingLeftOver()
+    return (phones.ladder(), alice, callee, phones)
+  }
+
+  @Test func busy() throws {
+    let result = try call(.busy)
+    #expect(result.ladder == ["alice>bob INVITE", "bob>alice 486", "alice>bob ACK"])
+    #expect(result.alice.status == 486 && !result.alice.wasAnswered)
+    #expect(result.bob.status == 486 && result.bob.ending == "486 sent")
+  }
+
+  @Test func unavailable() throws {
+    let result = try call(.unavailable)
+    #expect(result.ladder == ["alice>bob INVITE", "bob>alice 480", "alice>bob ACK"])
+    #expect(result.alice.status == 480)
+  }
+
+  @Test func rejectWithACode() throws {
+    let result = try call(.reject(status: 603))
+    #expect(result.alice.status == 603 && result.alice.ending == "603 received")
+  }
+
+  /// The callee answers after 2 s without ringing: the INVITE server transaction sends 100
+  /// Trying at 200 ms on its own (§17.2.1), the 200 goes at 2 s.
+  @Test func answerAfterADelay() throws {
+    let result = try call(.answer(after: .seconds(2)))
+    #expect(
+      result.ladder == [
+        "alice>bob INVITE", "bob>alice 100", "bob>alice 200", "alice>bob ACK", "alice>bob BYE",
+        "bob>alice 200",
+      ])
+    let okTimes = result.phones.network.trace.events(named: "send").filter {
+      "\($0.field("summary") ?? .string(""))" == "SIP/2.0 200 OK"
+        && $0.field("cseq").map { "\($0)" } == "1 INVITE"
+    }.map { $0.time / 1000 }
+    #expect(okTimes == [2010])
+  }
+
+  /// No answer: the caller gives up after 3 s with CANCEL (§9.1): 200 to the CANCEL, 487 to
+  /// the INVITE, ACK for the 487.
+  @Test func noAnswerThenCancel() throws {
+    let result = try call(.noAnswer, cancelAfter: .seconds(3))
+    #expect(
+      result.ladder == [
+        "alice>bob INVITE", "bob>alice 180", "alice>bob CANCEL", "bob>alice 200", "bob>alice 487",
+        "alice>bob ACK",
+      ])
+    #expect(result.alice.status == 487 && result.alice.ending == "CANCEL")
+    #expect(result.bob.status == 487 && result.bob.ending == "CANCEL")
+  }
+
+  /// The callee answers, then hangs up itself after 1 s of talk.
+  @Test func answerThenHangUp() throws {
+    let result = try call(
+      .answerThenHangUp(ringing: .milliseconds(500), talk: .seconds(1)),
+      hangUpAfter: nil)
+    #expect(
+      result.ladder == [
+        "alice>bob INVITE", "bob>alice 180", "bob>alice 200", "alice>bob ACK", "bob>alice BYE",
+        "alice>bob 200",
+      ])
+    #expect(result.alice.ending == "BYE received" && result.bob.ending == "BYE sent")
+  }
+
+  /// The offer in the 2xx, the answer in the ACK (§13.2.1).
+  @Test func offerInTheSuccessResponse() throws {
+    let result = try call(.answer(), offer: false)
+    #expect(result.alice.localSDP != nil && result.bob.remoteSDP == result.alice.localSDP)
+    #expect(result.alice.remoteSDP == result.bob.localSDP)
+    let ack = result.phones.network.trace.events(named: "deliver").first {
+      "\($0.field("summary") ?? .string(""))".hasPrefix("ACK")
+    }
+    #expect(ack.map { $0.bytes > 300 } == true, "the ACK carries the SDP answer")
+  }
+
+  /// A behaviour written as a callback: ring, then reject with 404 after a second.
+  @Test func customBehaviour() throws {
+    let result = try call(
+      .custom { agent, call in
+        agent.ring(call.callID)
+        agent.after(.seconds(1)) { agent in agent.reject(call.callID, status: 404) }
+      })
+    #expect(
+      result.ladder == ["alice>bob INVITE", "bob>alice 180", "bob>alice 404", "alice>bob ACK"])
+    #expect(result.alice.status == 404)
+  }
+
+  /// A callee that does not support SDP: 415 with Accept; the caller retries without an offer
+  /// and gets the offer in the 2xx (§8.1.3.5).
+  @Test func unsupportedMediaTypeRetriesWithoutABody() throws {
+    let phones = try Phones([("alice", .answer())])
+    try phones.network.addHost("bob")
+    let picky = try UserAgent(
+      network: phones.network, host: "bob", aor: try phones.uri("bob"),
+      configuration: UAConfiguration(capabilities: UACapabilities(contentTypes: ["text/plain"])))
+    let bob = try phones.uri("bob")
+    _ = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(1)) }
+    phones.simulation.runUntilIdle()
+    #expect(
+      phones.ladder() == [
+        "alice>bob INVITE", "bob>alice 415", "alice>bob ACK", "alice>bob INVITE", "bob>alice 200",
+        "alice>bob ACK", "alice>bob BYE", "bob>alice 200",
+      ])
+    let accept = phones.network.trace.events(named: "deliver").compactMap(\.payloadText).first {
+      $0.hasPrefix("SIP/2.0 415")
+    }
+    #expect(accept?.contains("Accept: text/plain") == true)
+    let record = try #require(try phones.history("alice").first)
+    #expect(record.status == 200)
+    _ = picky
+  }
+
+  /// A Require the callee does not support: 420 with Unsupported; retried without it.
+  @Test func badExtensionRetriesWithoutIt() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .answer())])
+    let bob = try phones.uri("bob")
+    _ = try phones.on("alice") {
+      $0.call(bob, headers: [SIPParameter("Require", "foo")], hangUpAfter: .seconds(1))
+    }
+    phones.simulation.runUntilIdle()
+    #expect(
+      Array(phones.ladder().prefix(4)) == [
+        "alice>bob INVITE", "bob>alice 420", "alice>bob ACK", "alice>bob INVITE",
+      ])
+    let unsupported = phones.network.trace.events(named: "deliver").compactMap(\.payloadText)
+      .first { $0.hasPrefix("SIP/2.0 420") }
+    #expect(unsupported?.contains("Unsupported: foo") == true)
+    #expect(try phones.history("alice").first?.status == 200)
+    phones.expectNothingLeftOver()
+  }
+
+  /// A silent callee: Timer B, reported as 408 (§8.1.3.1).
+  @Test func timeoutIsA408() throws {
+    let phones = try Phones([("alice", .answer())], extraHosts: ["bob"])
+    let bob = try phones.uri("bob")
+    _ = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.runUntilIdle()
+    let record = try #require(try phones.history("alice").first)
+    #expect(record.status == 408 && !record.wasAnswered)
+    #expect(phones.events.all.contains("32000 alice \(record.callID) 408 to INVITE"))
+    phones.expectNothingLeftOver()
+  }
+}
+
+extension TraceEvent {
+  var payloadText: String? { payload.map { String(decoding: $0, as: UTF8.self) } }
+}
