@@ -262,6 +262,13 @@ public actor UserAgent {
     }
   }
 
+  /// Ends an unanswered outgoing call with BYE on each early dialog instead of CANCEL, which
+  /// §15 allows the caller (the callee answers the INVITE with 487, §15.1.2).
+  public func byeEarly(_ callID: String) {
+    guard let call = calls[callID], call.isCaller, call.confirmed == nil else { return }
+    for id in call.dialogs.keys.sorted() { sendBye(call, dialog: id) }
+  }
+
   func sendBye(_ call: Call, dialog id: DialogID) {
     guard var dialog = call.dialogs[id], !call.byeSent.contains(id) else { return }
     call.byeSent.append(id)
@@ -499,7 +506,9 @@ public actor UserAgent {
       resendAck(for: response, call: call)
     case "BYE" where effective >= 200:
       emit(.response(callID: callID, method: "BYE", status: status))
-      if call.confirmed != nil || call.byeSent.count > 0 {
+      // Only the BYE of the confirmed dialog ends the call: a BYE to a fork's extra dialog
+      // does not, and after a BYE on an early dialog the INVITE's 487 does (§15.1.2).
+      if let id = call.confirmed, DialogID(receivedResponse: response) == id {
         call.ending = call.ending ?? "BYE sent"
         end(call)
       }
