@@ -45,15 +45,19 @@ import Testing
     Row(
       name: "CSeq method", request: request("OPTIONS") { $0.set("CSeq", "1 INVITE") },
       status: 400, header: "CSeq method INVITE does not match OPTIONS"),
-    Row(name: "tel URI", request: request("OPTIONS") {
-      $0.startLine = .request(method: "OPTIONS", uri: "tel:+15551234", version: "SIP/2.0")
-    }, status: 416),
+    Row(
+      name: "tel URI",
+      request: request("OPTIONS") {
+        $0.startLine = .request(method: "OPTIONS", uri: "tel:+15551234", version: "SIP/2.0")
+      }, status: 416),
     Row(name: "BYE outside a dialog", request: request("BYE"), status: 481),
     Row(name: "BYE in an unknown dialog", request: request("BYE", tag: "nope"), status: 481),
-    Row(name: "bad SDP", request: makeRequest("INVITE", body: "v=0\r\nbogus\r\n").with {
-      $0.set("Content-Type", "application/sdp")
-      $0.set("Contact", "<sip:alice@10.0.0.1>")
-    }, status: 400, header: "SDP"),
+    Row(
+      name: "bad SDP",
+      request: makeRequest("INVITE", body: "v=0\r\nbogus\r\n").with {
+        $0.set("Content-Type", "application/sdp")
+        $0.set("Contact", "<sip:alice@10.0.0.1>")
+      }, status: 400, header: "SDP"),
   ]
 
   @Test(arguments: rows)
@@ -146,15 +150,19 @@ import Testing
   @Test func calleeHangUpBeforeAnswerDeclines() throws {
     let phones = try Phones([
       ("alice", .answer()),
-      ("bob", .custom { agent, call in
-        agent.ring(call.callID)
-        agent.after(.seconds(1)) { $0.hangUp(call.callID) }
-      }),
+      (
+        "bob",
+        .custom { agent, call in
+          agent.ring(call.callID)
+          agent.after(.seconds(1)) { $0.hangUp(call.callID) }
+        }
+      ),
     ])
     let bob = try phones.uri("bob")
     _ = try phones.on("alice") { $0.call(bob) }
     phones.simulation.runUntilIdle()
-    #expect(phones.ladder() == ["alice>bob INVITE", "bob>alice 180", "bob>alice 603", "alice>bob ACK"])
+    #expect(
+      phones.ladder() == ["alice>bob INVITE", "bob>alice 180", "bob>alice 603", "alice>bob ACK"])
     phones.expectNothingLeftOver()
   }
 }
