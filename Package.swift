@@ -57,6 +57,8 @@ let package = Package(
       name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"],
       swiftSettings: strict),
     .testTarget(
+      name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPCore"], swiftSettings: strict),
+    .testTarget(
       name: "SIPTransportTests", dependencies: ["SIPTransport", "SIPCore"], swiftSettings: strict),
     .testTarget(
       name: "SIPElementsTests",
