@@ -1035,7 +1035,7 @@ public actor UserAgent {
   }
 
   func setState(_ call: Call, _ state: CallState) {
-    guard call.state != state || state == .calling else { return }
+    guard call.state != state else { return }
     let from = call.state
     call.state = state
     record(
@@ -1132,7 +1132,7 @@ final class Call {
   let callID: String
   let isCaller: Bool
   let localTag: String
-  var state: CallState = .calling
+  var state: CallState = .idle
   var dialogs: [DialogID: Dialog] = [:]
   var confirmed: DialogID?
   var finalStatus: Int?

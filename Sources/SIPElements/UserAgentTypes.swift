@@ -35,6 +35,8 @@ public struct IncomingCall: Sendable {
 
 /// The life of a call at one user agent.
 public enum CallState: String, Sendable, Hashable {
+  /// Before the INVITE: the `fromState` of a call's first `call-state` event.
+  case idle = "Idle"
   /// INVITE sent, nothing back yet (caller), or received and not answered (callee).
   case calling = "Calling"
   /// A provisional response without a dialog (100, or 18x without a To tag).
