@@ -195,3 +195,69 @@ final class MessageFault: Sendable {
     phones.expectNothingLeftOver()
   }
 }
+
+@Suite struct UserAgentFailureTests {
+  /// A refused TCP connection is a transport error, which the UAC core treats as 503 at once
+  /// (§8.1.3.1).
+  @Test func transportErrorIsA503() throws {
+    let phones = try Phones([("alice", .answer())], extraHosts: ["bob"])
+    let target = try SIPURI("sip:bob@10.0.0.2;transport=tcp")
+    let callID = try phones.on("alice") { $0.call(target) }
+    phones.simulation.runUntilIdle()
+    #expect(try phones.history("alice").first?.status == 503)
+    #expect(phones.events.all.contains("20 alice \(callID) 503 to INVITE"))
+    phones.expectNothingLeftOver()
+  }
+
+  /// 416 for a `tel:` Request-URI: retried as `sip:<number>@<our domain>;user=phone` (§19.1.6),
+  /// through the outbound proxy (here bob's agent stands in for it).
+  @Test func unsupportedSchemeRetriedAsSIP() throws {
+    let phones = try Phones(
+      [("alice", .answer()), ("bob", .answer())],
+      configuration: UAConfiguration(outboundProxy: try SIPURI("sip:10.0.0.2")))
+    let number = try SIPURI("tel:+15551234")
+    _ = try phones.on("alice") { $0.call(number, hangUpAfter: .seconds(1)) }
+    phones.simulation.runUntilIdle()
+    let starts = phones.network.trace.events(named: "deliver").compactMap { $0.field("summary") }
+      .map { "\($0)" }.filter { $0.hasPrefix("INVITE") }
+    #expect(
+      starts == [
+        "INVITE tel:+15551234 SIP/2.0", "INVITE sip:+15551234@10.0.0.1;user=phone SIP/2.0",
+      ])
+    #expect(try phones.history("alice").first?.status == 200)
+    phones.expectNothingLeftOver()
+  }
+
+  /// A re-INVITE arriving while the UAS has not yet seen the ACK of the previous one gets 500
+  /// with a Retry-After of 0–10 s (§14.2).
+  @Test func overlappingReinviteGets500() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .answer())])
+    let dropped = CoreLog()
+    phones.network.datagramFault = { datagram in
+      let text = String(decoding: datagram.payload, as: UTF8.self)
+      guard text.hasPrefix("ACK"), text.contains("CSeq: 2 ACK"), dropped.all.isEmpty else {
+        return .pass
+      }
+      dropped.append("ACK")
+      return .drop
+    }
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.run(until: SimInstant(microseconds: 1_000_000))
+    try phones.on("alice") { $0.reinvite(callID, hold: true) }
+    phones.simulation.run(until: SimInstant(microseconds: 1_100_000))
+    try phones.on("alice") { $0.reinvite(callID, hold: false) }
+    phones.simulation.run(for: .seconds(2))
+    #expect(phones.events.all.contains("1110 bob \(callID) refused INVITE with 500"))
+    let refusal = try #require(
+      phones.network.trace.events(named: "deliver").compactMap(\.payloadText).first {
+        $0.hasPrefix("SIP/2.0 500")
+      })
+    let retryAfter = refusal.split(separator: "\r\n").first { $0.hasPrefix("Retry-After: ") }
+      .flatMap { Int($0.dropFirst(13)) }
+    #expect(retryAfter.map { (0...10).contains($0) } == true)
+    try phones.on("alice") { $0.hangUp(callID) }
+    phones.simulation.runUntilIdle()
+    phones.expectNothingLeftOver()
+  }
+}
