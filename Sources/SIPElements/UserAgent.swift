@@ -446,25 +446,26 @@ public actor UserAgent {
         bad.set("Content-Length", "0")
         endpoint.assumeIsolated { $0.sendStateless(bad) }
       }
-    case .timeout(_, _, let request):
-      synthesize(408, for: request)
-    case .transportError(_, let request):
-      synthesize(503, for: request)
+    case .timeout(let key, let timer, let request):
+      // Timer H (no ACK for a non-2xx) is the server side's: nothing to tell the UAC core.
+      if key.role == .client {
+        synthesize(408, for: request)
+      } else {
+        log("server transaction \(key) ended by Timer \(timer.rawValue)")
+      }
+    case .transportError(let key, let request):
+      if key.role == .client {
+        synthesize(503, for: request)
+      } else {
+        log("could not send a response in \(key): transport error")
+      }
     }
   }
 
-  /// §8.1.3.1: a transaction timeout is a 408, a transport error a 503, for the UAC core.
+  /// §8.1.3.1: a client transaction's timeout is a 408, its transport error a 503, for the UAC
+  /// core, which handles them like any response.
   func synthesize(_ status: Int, for request: SIPMessage) {
-    guard request.method != "ACK" else { return }
-    if !request.isRequest {
-      // A server transaction's response failed (Timer H, transport): the UAS's business.
-      if let callID = request.callID, let call = calls[callID], !call.isCaller,
-        request.cseq?.method == "INVITE", request.status.map({ $0 >= 300 }) ?? false
-      {
-        end(call)
-      }
-      return
-    }
+    guard request.isRequest, request.method != "ACK" else { return }
     var response = request.response(status: status)
     response.set("Content-Length", "0")
     receive(response)
