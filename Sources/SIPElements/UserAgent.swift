@@ -328,42 +328,49 @@ public actor UserAgent {
       log("cannot make a dialog: \(error)")
     }
     setState(call, .confirmed)
-    call.successResponse = ok
-    call.retransmitInterval = timers.t1
-    call.giveUpAt = now + SIPEndpoint.micros(timers.transactionTimeout)
-    respond(ok, in: call.serverKey)
-    armRetransmit(call)
+    sendSuccess(ok, in: call.serverKey, call: call, purpose: Call.initial2xx)
   }
 
-  func armRetransmit(_ call: Call) {
+  /// Sends a 2xx to an INVITE or re-INVITE and retransmits it at T1, 2·T1, … capped at T2 until
+  /// its ACK comes; with no ACK by 64·T1 the session ends with BYE (§13.3.1.4, §14.2). One
+  /// mechanism for both, keyed by `purpose` (which is also the timer's name).
+  func sendSuccess(_ ok: SIPMessage, in key: TransactionKey?, call: Call, purpose: String) {
+    call.successes[purpose] = Call.PendingSuccess(
+      response: ok, key: key, interval: timers.t1,
+      giveUpAt: now + SIPEndpoint.micros(timers.transactionTimeout))
+    respond(ok, in: key)
+    armSuccess(call, purpose: purpose)
+  }
+
+  func armSuccess(_ call: Call, purpose: String) {
+    guard let pending = call.successes[purpose] else { return }
+    // The last wait is cut short so the give-up falls exactly at 64·T1.
+    let delay = min(pending.interval, .microseconds(max(0, pending.giveUpAt - now)))
     let callID = call.callID
-    after(call.retransmitInterval, call: call, purpose: "2xx") { agent in
-      agent.retransmit2xx(callID)
+    after(delay, call: call, purpose: purpose) { agent in
+      agent.retransmitSuccess(callID, purpose: purpose)
     }
   }
 
-  func retransmit2xx(_ callID: String) {
-    guard let call = calls[callID], !call.ackReceived, let ok = call.successResponse else {
-      return
-    }
-    if now >= call.giveUpAt {
-      // §13.3.1.4: no ACK within 64·T1: the dialog is confirmed but the session ends with BYE.
+  func retransmitSuccess(_ callID: String, purpose: String) {
+    guard let call = calls[callID], var pending = call.successes[purpose] else { return }
+    if now >= pending.giveUpAt {
       log("no ACK for the 2xx within 64·T1: ending the call with BYE (§13.3.1.4)")
-      call.ackReceived = true
-      call.ending = "no ACK"
+      call.successes[purpose] = nil
+      if purpose == Call.initial2xx {
+        call.ackReceived = true
+        call.ending = "no ACK"
+      } else {
+        call.incomingReinvite = nil
+        call.ending = "no ACK for re-INVITE"
+      }
       if let id = call.confirmed { sendBye(call, dialog: id) }
       return
     }
-    respond(ok, in: call.serverKey)
-    call.retransmitInterval = SessionRules.next2xxInterval(
-      after: call.retransmitInterval, t2: timers.t2)
-    let remaining = Duration.microseconds(call.giveUpAt - now)
-    if remaining < call.retransmitInterval {
-      let callID = call.callID
-      after(remaining, call: call, purpose: "2xx") { agent in agent.retransmit2xx(callID) }
-    } else {
-      armRetransmit(call)
-    }
+    respond(pending.response, in: pending.key)
+    pending.interval = SessionRules.next2xxInterval(after: pending.interval, t2: timers.t2)
+    call.successes[purpose] = pending
+    armSuccess(call, purpose: purpose)
   }
 
   /// Rejects an unanswered incoming call with a final response (§13.3.1.3), with extra
@@ -951,31 +958,7 @@ public actor UserAgent {
       setBody(&ok, answer)
     }
     call.incomingReinvite = request.cseq?.sequence
-    respond(ok, in: key)
-    // The re-INVITE's 2xx is retransmitted like any 2xx (§14.2, §13.3.1.4) until its ACK.
-    call.reinviteOK = ok
-    call.reinviteKey = key
-    call.reinviteInterval = timers.t1
-    call.reinviteGiveUpAt = now + SIPEndpoint.micros(timers.transactionTimeout)
-    armReinviteRetransmit(call)
-  }
-
-  func armReinviteRetransmit(_ call: Call) {
-    let callID = call.callID
-    after(call.reinviteInterval, call: call, purpose: "re-2xx") { agent in
-      guard let call = agent.calls[callID], let ok = call.reinviteOK else { return }
-      if agent.now >= call.reinviteGiveUpAt {
-        call.reinviteOK = nil
-        call.incomingReinvite = nil
-        call.ending = "no ACK for re-INVITE"
-        if let id = call.confirmed { agent.sendBye(call, dialog: id) }
-        return
-      }
-      agent.respond(ok, in: call.reinviteKey)
-      call.reinviteInterval = SessionRules.next2xxInterval(
-        after: call.reinviteInterval, t2: agent.timers.t2)
-      agent.armReinviteRetransmit(call)
-    }
+    sendSuccess(ok, in: key, call: call, purpose: Call.reinvite2xx)
   }
 
   func ackReceived(_ ack: SIPMessage) {
@@ -984,15 +967,16 @@ public actor UserAgent {
     else { return }
     if call.incomingReinvite == sequence {
       call.incomingReinvite = nil
-      call.reinviteOK = nil
-      cancelTimer(call, "re-2xx")
+      call.successes[Call.reinvite2xx] = nil
+      cancelTimer(call, Call.reinvite2xx)
       return
     }
     guard !call.isCaller, !call.ackReceived, call.request?.cseq?.sequence == sequence else {
       return
     }
     call.ackReceived = true
-    cancelTimer(call, "2xx")
+    call.successes[Call.initial2xx] = nil
+    cancelTimer(call, Call.initial2xx)
     emit(.request(callID: call.callID, method: "ACK"))
     if !ack.body.isEmpty { call.remoteSDP = try? SessionDescription(parsing: ack.body) }
     if call.byeAfterAck, let id = call.confirmed {
@@ -1156,9 +1140,6 @@ final class Call {
   // Callee.
   var request: SIPMessage?
   var serverKey: TransactionKey?
-  var successResponse: SIPMessage?
-  var retransmitInterval: Duration = .zero
-  var giveUpAt: Int64 = 0
   var ackReceived = false
   var byeAfterAck = false
   // re-INVITE.
@@ -1166,10 +1147,17 @@ final class Call {
   var pendingOffer: SessionDescription?
   var wantsHold = false
   var incomingReinvite: UInt32?
-  var reinviteOK: SIPMessage?
-  var reinviteKey: TransactionKey?
-  var reinviteInterval: Duration = .zero
-  var reinviteGiveUpAt: Int64 = 0
+  /// 2xx responses waiting for their ACK (§13.3.1.4), by purpose.
+  var successes: [String: PendingSuccess] = [:]
+  static let initial2xx = "2xx"
+  static let reinvite2xx = "re-INVITE 2xx"
+
+  struct PendingSuccess {
+    var response: SIPMessage
+    var key: TransactionKey?
+    var interval: Duration
+    var giveUpAt: Int64
+  }
 
   init(callID: String, isCaller: Bool, localTag: String) {
     self.callID = callID
