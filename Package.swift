@@ -26,6 +26,9 @@ let package = Package(
     .target(name: "SIPTransaction", dependencies: ["SIPCore"], swiftSettings: strict),
     // RFC 3261 §12–15: dialogs and INVITE sessions. Pure.
     .target(name: "SIPDialog", dependencies: ["SIPCore", "SIPTransaction"], swiftSettings: strict),
+    // RFC 3261 §10, §16, §22, §8.3: location service, registrar, proxy rules, response context,
+    // digest server. Pure.
+    .target(name: "SIPServers", dependencies: ["SIPCore", "SIPDialog"], swiftSettings: strict),
     // RFC 3261 §18 and RFC 3581: the Transport protocol and its rules. No simulator types.
     .target(name: "SIPTransport", dependencies: ["SIPCore"], swiftSettings: strict),
     // The SIP-agnostic deterministic kernel: executor, virtual clock, network, faults, trace.
@@ -33,13 +36,16 @@ let package = Package(
     // The element actors: user agents, proxies, registrar, redirect server, B2BUA.
     .target(
       name: "SIPElements",
-      dependencies: ["SIPCore", "SIPTransaction", "SIPDialog", "SIPTransport", "Simulation"],
+      dependencies: [
+        "SIPCore", "SIPTransaction", "SIPDialog", "SIPServers", "SIPTransport", "Simulation",
+      ],
       swiftSettings: strict),
     // The face users script against: topologies, scenarios, renderers.
     .target(
       name: "SIPSim",
       dependencies: [
-        "SIPCore", "SIPTransaction", "SIPDialog", "SIPTransport", "Simulation", "SIPElements",
+        "SIPCore", "SIPTransaction", "SIPDialog", "SIPServers", "SIPTransport", "Simulation",
+        "SIPElements",
       ],
       swiftSettings: strict),
     // The command-line tool.
@@ -59,10 +65,16 @@ let package = Package(
     .testTarget(
       name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPCore"], swiftSettings: strict),
     .testTarget(
+      name: "SIPServersTests", dependencies: ["SIPServers", "SIPDialog", "SIPCore"],
+      swiftSettings: strict),
+    .testTarget(
       name: "SIPTransportTests", dependencies: ["SIPTransport", "SIPCore"], swiftSettings: strict),
     .testTarget(
       name: "SIPElementsTests",
-      dependencies: ["SIPElements", "SIPCore", "SIPTransaction", "SIPTransport", "Simulation"],
+      dependencies: [
+        "SIPElements", "SIPCore", "SIPTransaction", "SIPDialog", "SIPServers", "SIPTransport",
+        "Simulation",
+      ],
       swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),

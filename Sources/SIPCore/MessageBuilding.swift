@@ -33,7 +33,8 @@ extension SIPMessage {
 
   /// The ACK an INVITE client transaction sends for a non-2xx final `response` to this INVITE
   /// (RFC 3261 §17.1.1.3): same Request-URI, Call-ID, From, CSeq number, the To of the response,
-  /// only the top Via of the INVITE (same branch), and the INVITE's Route fields.
+  /// only the top Via of the INVITE (same branch), the INVITE's Route fields, and its credentials
+  /// (§22.1).
   public func ackForNonSuccess(_ response: SIPMessage) -> SIPMessage {
     var ack = SIPMessage.request(method: "ACK", uri: requestURIText ?? "")
     if let via = fields("via").first, let top = vias.first {
@@ -52,8 +53,22 @@ extension SIPMessage {
       ack.append("CSeq", "\(cseq.sequence) ACK")
     }
     for field in headers where field.isNamed("route") { ack.headers.append(field) }
+    // §22.1: the ACK carries every Authorization and Proxy-Authorization of its INVITE.
+    for field in headers
+    where field.isNamed("authorization") || field.isNamed("proxy-authorization") {
+      ack.headers.append(field)
+    }
     ack.append("Content-Length", "0")
     return ack
+  }
+
+  /// Adds a field just before Content-Length, which the builders here keep last.
+  public mutating func insertBeforeLength(_ name: String, _ value: String) {
+    if let index = headers.firstIndex(where: { $0.isNamed("content-length") }) {
+      headers.insert(SIPHeaderField(name: name, value: value), at: index)
+    } else {
+      append(name, value)
+    }
   }
 
   /// Replaces the topmost Via value, splitting a comma-separated first Via field when needed so

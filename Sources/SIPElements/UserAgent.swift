@@ -1187,14 +1187,3 @@ extension SIPPeer {
     self.init(host: host, port: uri.port ?? transport.defaultPort, transport: transport)
   }
 }
-
-extension SIPMessage {
-  /// Adds a field just before Content-Length (kept last, as builders here leave it).
-  mutating func insertBeforeLength(_ name: String, _ value: String) {
-    if let index = headers.firstIndex(where: { $0.isNamed("content-length") }) {
-      headers.insert(SIPHeaderField(name: name, value: value), at: index)
-    } else {
-      append(name, value)
-    }
-  }
-}

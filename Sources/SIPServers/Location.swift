@@ -1,0 +1,104 @@
+public import SIPCore
+
+/// The index of the location service (§10.3 step 5): an address-of-record with every URI
+/// parameter removed, scheme, user and host lower-cased where the RFC says they compare
+/// case-insensitively (§19.1.4), so `sip:Bob@Biloxi.example.com;transport=tcp` and
+/// `sip:Bob@biloxi.example.com` name the same bindings.
+public func canonicalAOR(_ uri: SIPURI) -> String {
+  let user = uri.user.map { "\($0)@" } ?? ""
+  let port = uri.port.map { ":\($0)" } ?? ""
+  let scheme = uri.scheme.lowercased() == "sips" ? "sips" : "sip"
+  return "\(scheme):\(user)\(uri.host.lowercased())\(port)"
+}
+
+/// The part of a contact URI that decides whether two registrations name the same binding
+/// (§10.3 step 7 "using the URI comparison rules", §19.1.4): scheme, user, host, port and the
+/// transport / maddr parameters.
+func contactIdentity(_ uri: SIPURI) -> String {
+  var key = canonicalAOR(uri)
+  for name in ["transport", "maddr"] {
+    if case .some(.some(let value)) = uri.parameter(name) {
+      key += ";\(name)=\(value.lowercased())"
+    }
+  }
+  return key
+}
+
+/// One binding of an address-of-record to a contact address (§10.2, §10.3).
+public struct Binding: Sendable, Hashable, CustomStringConvertible {
+  /// The canonical address-of-record (``canonicalAOR(_:)``).
+  public var aor: String
+  /// The contact as registered, without its `expires` parameter.
+  public var contact: NameAddress
+  /// When it expires, as virtual time since the simulation began.
+  public var expiresAt: Duration
+  /// Its preference, 0 to 1 (the contact's `q`, 1 when absent).
+  public var q: Double
+  /// The Call-ID and CSeq of the REGISTER that last wrote it (out-of-order detection, §10.3).
+  public var callID: String
+  public var cseq: UInt32
+  /// Registration order: ties of `q` keep it.
+  public var order: UInt64
+
+  public var description: String { "\(aor) -> \(contact.uri) q=\(q) until \(expiresAt)" }
+}
+
+/// The location service's table (§10): bindings per address-of-record with their expiry. A
+/// pure value: the registrar writes it, proxies and redirect servers read it, expiry is a
+/// question of the virtual instant passed in.
+public struct LocationTable: Sendable {
+  var bindings: [String: [Binding]] = [:]
+  var nextOrder: UInt64 = 0
+
+  public init() {}
+
+  /// The live bindings of `aor` at `now`, best first: higher `q`, then earlier registration.
+  public func lookup(_ aor: SIPURI, at now: Duration) -> [Binding] {
+    bindings(of: canonicalAOR(aor), at: now)
+  }
+
+  /// The live bindings of a canonical address-of-record at `now`, best first.
+  public func bindings(of aor: String, at now: Duration) -> [Binding] {
+    (bindings[aor] ?? []).filter { $0.expiresAt > now }.sorted(by: Self.preferred)
+  }
+
+  static func preferred(_ a: Binding, _ b: Binding) -> Bool {
+    a.q != b.q ? a.q > b.q : a.order < b.order
+  }
+
+  /// Every address-of-record with a binding, sorted.
+  public var addressesOfRecord: [String] { bindings.keys.sorted() }
+
+  /// How many bindings the table holds (expired ones not yet removed included).
+  public var count: Int { bindings.values.reduce(0) { $0 + $1.count } }
+
+  /// The earliest expiry in the table, for the timer that removes it.
+  public var nextExpiry: Duration? { bindings.values.flatMap { $0 }.map(\.expiresAt).min() }
+
+  /// Removes the bindings expired at `now` and returns them, in (AOR, order) order.
+  public mutating func removeExpired(at now: Duration) -> [Binding] {
+    var removed: [Binding] = []
+    for aor in bindings.keys.sorted() {
+      guard let list = bindings[aor] else { continue }
+      removed += list.filter { $0.expiresAt <= now }
+      let kept = list.filter { $0.expiresAt > now }
+      bindings[aor] = kept.isEmpty ? nil : kept
+    }
+    return removed
+  }
+
+  /// Adds or replaces a binding directly (a statically provisioned contact).
+  public mutating func add(
+    aor: SIPURI, contact: SIPURI, q: Double = 1, until expiresAt: Duration = .seconds(1 << 40)
+  ) {
+    let key = canonicalAOR(aor)
+    var list = bindings[key] ?? []
+    list.removeAll { contactIdentity($0.contact.uri) == contactIdentity(contact) }
+    list.append(
+      Binding(
+        aor: key, contact: NameAddress(uri: contact), expiresAt: expiresAt, q: q, callID: "",
+        cseq: 0, order: nextOrder))
+    nextOrder += 1
+    bindings[key] = list
+  }
+}

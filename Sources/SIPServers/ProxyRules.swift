@@ -1,0 +1,163 @@
+public import SIPCore
+public import SIPDialog
+
+/// The request-side rules of a proxy (RFC 3261 §16.3, §16.4, §16.6, §16.11) as pure functions
+/// over messages. The proxy actors call them; the response side is ``ResponseContext``.
+public enum ProxyRules {
+  /// §16.3: whether the proxy may forward `request`, else the response that refuses it, in the
+  /// RFC's order: the Request-URI scheme (416), Max-Forwards (483), a loop (482), Proxy-Require
+  /// (420 with Unsupported). Syntax (step 1) was the parser's.
+  ///
+  /// - Parameters:
+  ///   - ownVias: the `host:port` sent-by values this proxy puts in its Vias.
+  ///   - extensions: option tags the proxy supports.
+  public static func validate(
+    _ request: SIPMessage, ownVias: [String], extensions: [String] = []
+  ) -> Rejection? {
+    guard let uri = request.requestURI, uri.scheme == "sip" || uri.scheme == "sips" else {
+      return Rejection(416, "Unsupported URI Scheme")
+    }
+    if let maxForwards = request.maxForwards, maxForwards <= 0 {
+      return Rejection(483, "Too Many Hops")
+    }
+    // Step 4: a Via of ours whose loop hash equals this request's is a loop, not a spiral.
+    let hash = loopHash(request)
+    for via in request.vias where ownVias.contains("\(via.host):\(via.port ?? 5060)") {
+      if let branch = via.branch, branch.hasSuffix("-\(hash)"), request.method != "ACK",
+        request.method != "CANCEL"
+      {
+        return Rejection(482, "Loop Detected")
+      }
+    }
+    let unsupported = request.proxyRequire.filter { !extensions.contains($0) }
+    if !unsupported.isEmpty {
+      return Rejection(
+        420, "Bad Extension",
+        headers: [SIPParameter("Unsupported", unsupported.joined(separator: ", "))])
+    }
+    return nil
+  }
+
+  /// §16.4: route information pre-processing. When the Request-URI is a value this proxy put in
+  /// a Record-Route (the previous hop was a strict router), the last Route becomes the
+  /// Request-URI; then a first Route naming this proxy is removed.
+  public static func preprocessRoutes(_ request: inout SIPMessage, isOwn: (SIPURI) -> Bool) {
+    if let uri = request.requestURI, isOwn(uri) {
+      let routes = request.routes
+      if let last = routes.last {
+        request.startLine = .request(
+          method: request.method ?? "", uri: last.uri.description, version: "SIP/2.0")
+        setRoutes(&request, Array(routes.dropLast()))
+      }
+    }
+    let routes = request.routes
+    if let first = routes.first, isOwn(first.uri) {
+      setRoutes(&request, Array(routes.dropFirst()))
+    }
+  }
+
+  /// §16.6 steps 1–7: the copy of `request` sent to `target` and where it goes first. The
+  /// Request-URI becomes the target, Max-Forwards is decremented (70 when absent), this proxy's
+  /// Record-Route (with `lr`) is put on top when given, a strict-routing next hop gets the
+  /// Request-URI moved to the end of the route set (step 6); the next hop is the first Route,
+  /// else the Request-URI (step 7). The caller adds its Via (step 8) and sends.
+  public static func forward(
+    _ request: SIPMessage, to target: SIPURI, recordRoute: SIPURI? = nil
+  ) -> (request: SIPMessage, nextHop: SIPURI) {
+    var copy = request
+    copy.startLine = .request(
+      method: request.method ?? "", uri: target.description, version: "SIP/2.0")
+    let maxForwards = request.maxForwards.map { max(0, $0 - 1) } ?? 70
+    if copy.value("max-forwards") != nil {
+      copy.set("Max-Forwards", "\(maxForwards)")
+    } else {
+      copy.prepend("Max-Forwards", "\(maxForwards)")
+    }
+    if var recordRoute {
+      if !recordRoute.isLooseRouting { recordRoute.parameters.append(SIPParameter("lr")) }
+      copy.prepend("Record-Route", "<\(recordRoute)>")
+    }
+    var routes = copy.routes
+    if let first = routes.first, !first.uri.isLooseRouting {
+      // Step 6: the next hop is a strict router: it gets the Request-URI it expects.
+      routes.append(NameAddress(uri: target))
+      routes.removeFirst()
+      copy.startLine = .request(
+        method: request.method ?? "", uri: first.uri.description, version: "SIP/2.0")
+      setRoutes(&copy, routes)
+      return (copy, first.uri)
+    }
+    return (copy, routes.first?.uri ?? target)
+  }
+
+  /// Replaces the Route fields with `routes`, one field each, where the first Route was.
+  static func setRoutes(_ request: inout SIPMessage, _ routes: [NameAddress]) {
+    let position = request.headers.firstIndex { $0.isNamed("route") }
+    request.remove("Route")
+    let fields = routes.map { SIPHeaderField(name: "Route", value: $0.description) }
+    if let position, position <= request.headers.count {
+      request.headers.insert(contentsOf: fields, at: position)
+    } else {
+      for field in fields { request.insertBeforeLength(field.name, field.value) }
+    }
+  }
+
+  /// §16.6 step 8: the loop-detection part of a proxy's branch, a hash of the fields that make a
+  /// request what it is (To tag, From tag, Call-ID, CSeq number, Request-URI, Proxy-Require,
+  /// Proxy-Authorization, and the Via it arrived with). A request that comes back with the same
+  /// hash has looped; one whose Request-URI changed has spiralled (§16.3 step 4).
+  public static func loopHash(_ request: SIPMessage) -> String {
+    var hash = StableHash()
+    hash.add(request.to?.tag ?? "")
+    hash.add(request.from?.tag ?? "")
+    hash.add(request.callID ?? "")
+    hash.add("\(request.cseq?.sequence ?? 0)")
+    hash.add(request.requestURIText ?? "")
+    hash.add(request.values("proxy-require").joined(separator: ","))
+    hash.add(request.values("proxy-authorization").joined(separator: ","))
+    return hash.hex
+  }
+
+  /// §16.11: a stateless proxy's branch, the same for every retransmission of a request and
+  /// for the CANCEL and non-2xx ACK that share its top Via branch, different for every other
+  /// transaction: a hash of the incoming top Via (with its branch), or, for a request without
+  /// the magic cookie (RFC 2543), of the fields §17.2.3 matches on.
+  public static func statelessBranch(_ request: SIPMessage) -> String {
+    var hash = StableHash()
+    if let via = request.topVia, via.hasMagicCookie, let branch = via.branch {
+      hash.add(branch)
+      hash.add("\(via.host):\(via.port ?? 5060)")
+    } else {
+      hash.add(request.requestURIText ?? "")
+      hash.add(request.to?.tag ?? "")
+      hash.add(request.from?.tag ?? "")
+      hash.add(request.callID ?? "")
+      hash.add("\(request.cseq?.sequence ?? 0)")
+      hash.add(request.topVia?.description ?? "")
+    }
+    return "z9hG4bK" + hash.hex
+  }
+}
+
+/// FNV-1a, 64 bits: the same value on every run and machine, unlike `Hasher` (seeded per
+/// process), which the determinism contract keeps out of anything observable.
+public struct StableHash: Sendable {
+  var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+  public init() {}
+
+  public mutating func add(_ text: String) {
+    for byte in text.utf8 {
+      value ^= UInt64(byte)
+      value &*= 0x0000_0100_0000_01b3
+    }
+    value ^= 0xff
+    value &*= 0x0000_0100_0000_01b3
+  }
+
+  /// Sixteen lower-case hex digits.
+  public var hex: String {
+    let text = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - text.count) + text
+  }
+}

@@ -1,0 +1,240 @@
+import SIPCore
+import SIPDialog
+import SIPServers
+import Testing
+
+func invite(_ extra: [String] = [], uri: String = "sip:bob@biloxi.example.com") throws -> SIPMessage
+{
+  try message(
+    """
+    INVITE \(uri) SIP/2.0
+    Via: SIP/2.0/UDP 192.0.2.101:5060;branch=z9hG4bKnashds8
+    Max-Forwards: 70
+    To: Bob <sip:bob@biloxi.example.com>
+    From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
+    Call-ID: 3848276298220188511@atlanta.example.com
+    CSeq: 1 INVITE
+    \(extra.joined(separator: "\n"))
+    Contact: <sip:alice@192.0.2.101>
+    Content-Length: 0
+
+
+    """)
+}
+
+func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> SIPMessage {
+  var response = request.response(status: status, toTag: "to\(status)")
+  for line in extra {
+    let parts = line.split(separator: ":", maxSplits: 1).map(String.init)
+    response.insertBeforeLength(parts[0], parts[1].trimmingPrefix(" ").description)
+  }
+  return response
+}
+
+@Suite struct ProxyRulesTests {
+  /// §16.3, one row per check, in the RFC's order.
+  @Test(arguments: [
+    ([String](), "sip:bob@biloxi.example.com", nil as Int?),
+    (["Proxy-Require: foo"], "sip:bob@biloxi.example.com", 420),
+    ([], "tel:+15551234", 416),
+    (["Max-Forwards: 0"], "sip:bob@biloxi.example.com", 483),
+  ])
+  func validation(extra: [String], uri: String, status: Int?) throws {
+    var request = try invite(extra, uri: uri)
+    if extra.contains("Max-Forwards: 0") {
+      request.set("Max-Forwards", "0")
+    }
+    let verdict = ProxyRules.validate(request, ownVias: ["192.0.2.10:5060"])
+    #expect(verdict?.status == status)
+    if status == 420 { #expect(verdict?.headers == [SIPParameter("Unsupported", "foo")]) }
+  }
+
+  @Test func aLoopIsDetectedAndASpiralIsNot() throws {
+    let request = try invite()
+    let hash = ProxyRules.loopHash(request)
+    var looped = request
+    looped.prepend("Via", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKabc-\(hash)")
+    #expect(ProxyRules.validate(looped, ownVias: ["192.0.2.10:5060"])?.status == 482)
+    // The same request, retargeted (a spiral): another hash.
+    var spiral = looped
+    spiral.startLine = .request(method: "INVITE", uri: "sip:bob@192.0.2.4", version: "SIP/2.0")
+    #expect(ProxyRules.validate(spiral, ownVias: ["192.0.2.10:5060"]) == nil)
+    // Another proxy's Via with the same hash is not ours.
+    #expect(ProxyRules.validate(looped, ownVias: ["192.0.2.11:5060"]) == nil)
+  }
+
+  @Test func routePreprocessingRemovesOwnRouteAndUndoesStrictRouting() throws {
+    let own = { (uri: SIPURI) in uri.host == "p1.example.com" }
+    var loose = try invite(["Route: <sip:p1.example.com;lr>", "Route: <sip:p2.example.com;lr>"])
+    ProxyRules.preprocessRoutes(&loose, isOwn: own)
+    #expect(loose.values("route") == ["<sip:p2.example.com;lr>"])
+    #expect(loose.requestURIText == "sip:bob@biloxi.example.com")
+    // A strict router before us put our Record-Route in the Request-URI and the target last.
+    var strict = try invite(["Route: <sip:bob@192.0.2.4>"], uri: "sip:p1.example.com;lr")
+    ProxyRules.preprocessRoutes(&strict, isOwn: own)
+    #expect(strict.requestURIText == "sip:bob@192.0.2.4")
+    #expect(strict.values("route").isEmpty)
+  }
+
+  @Test func forwardingRetargetsDecrementsRecordRoutesAndPicksTheNextHop() throws {
+    let (request, hop) = ProxyRules.forward(
+      try invite(["Route: <sip:p2.example.com;lr>"]), to: try SIPURI("sip:bob@192.0.2.4"),
+      recordRoute: try SIPURI("sip:192.0.2.10:5060"))
+    #expect(request.requestURIText == "sip:bob@192.0.2.4")
+    #expect(request.maxForwards == 69)
+    #expect(request.values("record-route") == ["<sip:192.0.2.10:5060;lr>"])
+    #expect(hop.host == "p2.example.com")
+    // A strict next hop gets the Request-URI it expects (§16.6 step 6).
+    let (strict, strictHop) = ProxyRules.forward(
+      try invite(["Route: <sip:p2.example.com>"]), to: try SIPURI("sip:bob@192.0.2.4"))
+    #expect(strict.requestURIText == "sip:p2.example.com")
+    #expect(strict.values("route") == ["<sip:bob@192.0.2.4>"])
+    #expect(strictHop.host == "p2.example.com")
+    // Without Route the target is the next hop.
+    let (_, direct) = ProxyRules.forward(try invite(), to: try SIPURI("sip:bob@192.0.2.4"))
+    #expect(direct.host == "192.0.2.4")
+  }
+
+  @Test func statelessBranchesFollowTheIncomingTransaction() throws {
+    let request = try invite()
+    var cancel = request
+    cancel.startLine = .request(
+      method: "CANCEL", uri: "sip:bob@biloxi.example.com", version: "SIP/2.0")
+    var ackFor2xx = request
+    ackFor2xx.removeTopVia()
+    ackFor2xx.prepend("Via", "SIP/2.0/UDP 192.0.2.101:5060;branch=z9hG4bKother")
+    #expect(ProxyRules.statelessBranch(request) == ProxyRules.statelessBranch(request))
+    #expect(ProxyRules.statelessBranch(request) == ProxyRules.statelessBranch(cancel))
+    #expect(ProxyRules.statelessBranch(request) != ProxyRules.statelessBranch(ackFor2xx))
+    #expect(ProxyRules.statelessBranch(request).hasPrefix("z9hG4bK"))
+  }
+}
+
+@Suite struct ResponseContextTests {
+  func targets(_ qs: [Double]) -> [(uri: SIPURI, q: Double)] {
+    qs.enumerated().map { (try! SIPURI("sip:bob@192.0.2.\($0.offset + 1)"), $0.element) }
+  }
+
+  /// §16.7 best-response rules: the finals each branch brings → the status sent upstream.
+  @Test(arguments: [
+    ([486, 404], 486),
+    ([486, 302], 302),
+    ([503, 503], 500),
+    ([486, 603, 404], 603),
+    ([408, 480, 401], 401),
+    ([480, 407], 407),
+    ([500, 415], 415),
+    ([408], 408),
+  ])
+  func bestResponse(statuses: [Int], expected: Int) throws {
+    let request = try invite()
+    var context = ResponseContext(
+      targets: targets(statuses.map { _ in 1 }), mode: .parallel, isInvite: true)
+    #expect(context.start() == statuses.indices.map { .start(branch: $0) })
+    var forwarded: [Int] = []
+    for (index, status) in statuses.enumerated() {
+      for action in context.receive(response(status, to: request), branch: index) {
+        if case .forward(let response) = action { forwarded.append(response.status ?? 0) }
+      }
+    }
+    #expect(forwarded == [expected])
+    #expect(context.isComplete)
+  }
+
+  @Test func challengesFromEveryBranchAreMerged() throws {
+    let request = try invite()
+    var context = ResponseContext(targets: targets([1, 1, 1]), mode: .parallel, isInvite: true)
+    _ = context.start()
+    _ = context.receive(
+      response(401, to: request, ["WWW-Authenticate: Digest realm=\"a\", nonce=\"1\""]), branch: 0)
+    _ = context.receive(
+      response(407, to: request, ["Proxy-Authenticate: Digest realm=\"b\", nonce=\"2\""]),
+      branch: 1)
+    let actions = context.receive(response(486, to: request), branch: 2)
+    guard case .forward(let merged) = try #require(actions.first) else {
+      Issue.record("expected a forward")
+      return
+    }
+    #expect(merged.status == 401)
+    #expect(merged.values("www-authenticate") == ["Digest realm=\"a\", nonce=\"1\""])
+    #expect(merged.values("proxy-authenticate") == ["Digest realm=\"b\", nonce=\"2\""])
+  }
+
+  @Test func aSuccessGoesUpAtOnceAndCancelsTheOthers() throws {
+    let request = try invite()
+    var context = ResponseContext(targets: targets([1, 1, 1]), mode: .parallel, isInvite: true)
+    _ = context.start()
+    // Branch 0 rings, branch 1 has sent nothing yet: only 0 can be cancelled now.
+    #expect(context.receive(response(100, to: request), branch: 0) == [])
+    let ringing = response(180, to: request)
+    #expect(context.receive(ringing, branch: 0) == [.forward(ringing)])
+    let ok = response(200, to: request)
+    #expect(context.receive(ok, branch: 2) == [.forward(ok), .cancel(branch: 0)])
+    // Branch 1's first provisional brings its CANCEL (§9.1); its 487 is not forwarded.
+    #expect(context.receive(response(183, to: request), branch: 1) == [.cancel(branch: 1)])
+    #expect(context.receive(response(487, to: request), branch: 1) == [])
+    // A second 2xx (forking) is forwarded too.
+    let second = response(200, to: request)
+    #expect(context.receive(second, branch: 0) == [.forward(second)])
+    #expect(context.isComplete)
+  }
+
+  @Test func aGlobalFailureCancelsTheOthersAndWins() throws {
+    let request = try invite()
+    var context = ResponseContext(targets: targets([1, 1]), mode: .parallel, isInvite: true)
+    _ = context.start()
+    _ = context.receive(response(180, to: request), branch: 0)
+    #expect(context.receive(response(603, to: request), branch: 1) == [.cancel(branch: 0)])
+    let actions = context.receive(response(487, to: request), branch: 0)
+    #expect(actions.count == 1)
+    if case .forward(let final) = actions.first { #expect(final.status == 603) }
+  }
+
+  @Test func sequentialForkingTriesQGroupsInOrder() throws {
+    let request = try invite()
+    var context = ResponseContext(
+      targets: targets([1.0, 0.5, 0.5, 0.1]), mode: .sequential, isInvite: true)
+    #expect(context.start() == [.start(branch: 0)])
+    #expect(
+      context.receive(response(480, to: request), branch: 0) == [
+        .start(branch: 1), .start(branch: 2),
+      ])
+    #expect(context.receive(response(486, to: request), branch: 1) == [])
+    #expect(context.receive(response(408, to: request), branch: 2) == [.start(branch: 3)])
+    let ok = response(200, to: request)
+    #expect(context.receive(ok, branch: 3) == [.forward(ok)])
+  }
+
+  @Test func cancelFromUpstreamSkipsWaitingBranches() throws {
+    let request = try invite()
+    var context = ResponseContext(targets: targets([1.0, 0.5]), mode: .sequential, isInvite: true)
+    _ = context.start()
+    _ = context.receive(response(180, to: request), branch: 0)
+    #expect(context.cancelPending() == [.cancel(branch: 0)])
+    let actions = context.receive(response(487, to: request), branch: 0)
+    if case .forward(let final) = try #require(actions.first) { #expect(final.status == 487) }
+    #expect(context.branches[1].state == .skipped)
+  }
+
+  @Test func timerCCancelsARingingBranchAndTimesOutASilentOne() throws {
+    let request = try invite()
+    var context = ResponseContext(targets: targets([1, 1]), mode: .parallel, isInvite: true)
+    _ = context.start()
+    _ = context.receive(response(180, to: request), branch: 0)
+    #expect(context.timerC(branch: 0, timeout: response(408, to: request)) == [.cancel(branch: 0)])
+    #expect(context.timerC(branch: 1, timeout: response(408, to: request)) == [])
+    let actions = context.receive(response(487, to: request), branch: 0)
+    if case .forward(let final) = try #require(actions.first) { #expect(final.status == 408) }
+  }
+
+  @Test func aNonInviteForwardsOnlyItsFirstFinal() throws {
+    var options = try invite()
+    options.startLine = .request(
+      method: "OPTIONS", uri: "sip:bob@biloxi.example.com", version: "SIP/2.0")
+    var context = ResponseContext(targets: targets([1, 1]), mode: .parallel, isInvite: false)
+    _ = context.start()
+    let ok = response(200, to: options)
+    #expect(context.receive(ok, branch: 0).first == .forward(ok))
+    #expect(context.receive(response(200, to: options), branch: 1) == [])
+  }
+}

@@ -1,0 +1,142 @@
+import SIPCore
+import SIPServers
+import Testing
+
+func message(_ text: String) throws -> SIPMessage {
+  try SIPMessage.parse(Array(text.replacing("\n", with: "\r\n").utf8))
+}
+
+/// A REGISTER for bob with the given extra header lines.
+func register(cseq: UInt32 = 1, callID: String = "reg-1", _ lines: [String]) throws -> SIPMessage {
+  try message(
+    """
+    REGISTER sip:biloxi.example.com SIP/2.0
+    Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKreg\(cseq)
+    Max-Forwards: 70
+    To: Bob <sip:bob@biloxi.example.com>
+    From: Bob <sip:bob@biloxi.example.com>;tag=456248
+    Call-ID: \(callID)
+    CSeq: \(cseq) REGISTER
+    \(lines.joined(separator: "\n"))
+    Content-Length: 0
+
+
+    """)
+}
+
+let policy = RegistrarPolicy(domains: ["biloxi.example.com"], minExpires: 60, maxExpires: 7200)
+let bob = try! SIPURI("sip:bob@biloxi.example.com")
+
+@Suite struct RegistrarTests {
+  /// §10.3 outcomes, one row per rule: request lines → status and the contacts the 200 lists.
+  @Test(arguments: [
+    (["Contact: <sip:bob@192.0.2.4>", "Expires: 3600"], 200, ["<sip:bob@192.0.2.4>;expires=3600"]),
+    (["Contact: <sip:bob@192.0.2.4>;expires=120"], 200, ["<sip:bob@192.0.2.4>;expires=120"]),
+    (["Contact: <sip:bob@192.0.2.4>"], 200, ["<sip:bob@192.0.2.4>;expires=3600"]),
+    (
+      ["Contact: <sip:bob@192.0.2.4>", "Expires: 99999"], 200, ["<sip:bob@192.0.2.4>;expires=7200"]
+    ),
+    (["Contact: <sip:bob@192.0.2.4>", "Expires: 30"], 423, []),
+    (["Contact: *", "Expires: 0"], 200, []),
+    (["Contact: *"], 400, []),
+    (["Contact: *, <sip:bob@192.0.2.4>", "Expires: 0"], 400, []),
+    (["Contact: <<<"], 400, []),
+    ([], 200, []),
+    (["Require: path", "Contact: <sip:bob@192.0.2.4>"], 420, []),
+  ])
+  func firstRegister(lines: [String], status: Int, contacts: [String]) throws {
+    var table = LocationTable()
+    let result = Registration.process(
+      try register(lines), table: &table, policy: policy, at: .zero, toTag: "t")
+    #expect(result.response.status == status)
+    #expect(result.response.values("contact") == contacts)
+    if status == 423 { #expect(result.response.minExpires == 60) }
+    if status == 420 { #expect(result.response.unsupported == ["path"]) }
+    if status != 200 { #expect(table.count == 0) }
+  }
+
+  @Test func otherDomainsAre404AndAWrongUserIs403() throws {
+    var table = LocationTable()
+    var other = try register(["Contact: <sip:bob@192.0.2.4>"])
+    other.startLine = .request(
+      method: "REGISTER", uri: "sip:atlanta.example.com", version: "SIP/2.0")
+    #expect(
+      Registration.process(other, table: &table, policy: policy, at: .zero, toTag: "t")
+        .response.status == 404)
+    let stolen = Registration.process(
+      try register(["Contact: <sip:eve@192.0.2.66>"]), table: &table, policy: policy, at: .zero,
+      toTag: "t", authenticatedUser: "eve")
+    #expect(stolen.response.status == 403)
+    #expect(table.count == 0)
+  }
+
+  /// Add, refresh, second contact with q, query, out-of-order, removal, wildcard: one binding
+  /// table through a sequence of REGISTERs (RFC 3665 §2.1–2.4 in miniature).
+  @Test func bindingLifecycle() throws {
+    var table = LocationTable()
+    var r = Registration.process(
+      try register(cseq: 1, ["Contact: <sip:bob@192.0.2.4>;q=0.5", "Expires: 3600"]),
+      table: &table, policy: policy, at: .zero, toTag: "t")
+    #expect(r.added.count == 1)
+    // A refresh 100 s later from the same Call-ID with a higher CSeq, plus a second contact.
+    r = Registration.process(
+      try register(
+        cseq: 2, ["Contact: <sip:bob@192.0.2.4>;q=0.5", "Contact: <sip:bob@192.0.2.5>;q=0.9"]),
+      table: &table, policy: policy, at: .seconds(100), toTag: "t")
+    #expect(r.response.status == 200)
+    #expect(r.refreshed.count == 1 && r.added.count == 1)
+    #expect(
+      r.response.values("contact") == [
+        "<sip:bob@192.0.2.5>;q=0.9;expires=3600", "<sip:bob@192.0.2.4>;q=0.5;expires=3600",
+      ])
+    #expect(
+      table.lookup(bob, at: .seconds(100)).map(\.contact.uri.host) == ["192.0.2.5", "192.0.2.4"])
+    // A query lists them with the time left.
+    r = Registration.process(
+      try register(cseq: 3, []), table: &table, policy: policy, at: .seconds(200), toTag: "t")
+    #expect(
+      r.response.values("contact") == [
+        "<sip:bob@192.0.2.5>;q=0.9;expires=3500", "<sip:bob@192.0.2.4>;q=0.5;expires=3500",
+      ])
+    // An older CSeq from the same Call-ID changes nothing.
+    r = Registration.process(
+      try register(cseq: 2, ["Contact: <sip:bob@192.0.2.4>", "Expires: 0"]), table: &table,
+      policy: policy, at: .seconds(200), toTag: "t")
+    #expect(r.response.status == 500)
+    #expect(table.lookup(bob, at: .seconds(200)).count == 2)
+    // Expires 0 removes one contact.
+    r = Registration.process(
+      try register(cseq: 4, ["Contact: <sip:bob@192.0.2.4>", "Expires: 0"]), table: &table,
+      policy: policy, at: .seconds(300), toTag: "t")
+    #expect(r.removed.map(\.contact.uri.host) == ["192.0.2.4"])
+    #expect(r.response.values("contact") == ["<sip:bob@192.0.2.5>;q=0.9;expires=3400"])
+    // Another Call-ID may remove with `*` whatever its CSeq.
+    r = Registration.process(
+      try register(cseq: 1, callID: "reg-2", ["Contact: *", "Expires: 0"]), table: &table,
+      policy: policy, at: .seconds(400), toTag: "t")
+    #expect(r.response.status == 200 && r.removed.count == 1)
+    #expect(table.count == 0)
+  }
+
+  @Test func bindingsExpireExactlyOnTime() throws {
+    var table = LocationTable()
+    _ = Registration.process(
+      try register(["Contact: <sip:bob@192.0.2.4>", "Expires: 60"]), table: &table,
+      policy: policy, at: .seconds(10), toTag: "t")
+    #expect(table.nextExpiry == .seconds(70))
+    #expect(table.lookup(bob, at: .seconds(70) - .microseconds(1)).count == 1)
+    #expect(table.lookup(bob, at: .seconds(70)).isEmpty)
+    #expect(table.removeExpired(at: .seconds(69)).isEmpty)
+    #expect(table.removeExpired(at: .seconds(70)).count == 1)
+    #expect(table.count == 0 && table.nextExpiry == nil)
+  }
+
+  @Test func canonicalAddressesOfRecordIgnoreParametersAndCase() throws {
+    #expect(
+      canonicalAOR(try SIPURI("sip:Bob@BILOXI.example.com;transport=tcp"))
+        == "sip:Bob@biloxi.example.com")
+    #expect(
+      canonicalAOR(try SIPURI("sips:bob@biloxi.example.com:5061"))
+        == "sips:bob@biloxi.example.com:5061")
+  }
+}
