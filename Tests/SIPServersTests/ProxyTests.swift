@@ -112,7 +112,7 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
 
 @Suite struct ResponseContextTests {
   func targets(_ qs: [Double]) -> [(uri: SIPURI, q: Double)] {
-    qs.enumerated().map { (try! SIPURI("sip:bob@192.0.2.\($0.offset + 1)"), $0.element) }
+    qs.enumerated().map { (SIPURI(user: "bob", host: "192.0.2.\($0.offset + 1)"), $0.element) }
   }
 
   /// §16.7 best-response rules: the finals each branch brings → the status sent upstream.

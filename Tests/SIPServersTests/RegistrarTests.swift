@@ -25,7 +25,7 @@ func register(cseq: UInt32 = 1, callID: String = "reg-1", _ lines: [String]) thr
 }
 
 let policy = RegistrarPolicy(domains: ["biloxi.example.com"], minExpires: 60, maxExpires: 7200)
-let bob = try! SIPURI("sip:bob@biloxi.example.com")
+let bob = SIPURI(user: "bob", host: "biloxi.example.com")
 
 @Suite struct RegistrarTests {
   /// §10.3 outcomes, one row per rule: request lines → status and the contacts the 200 lists.
