@@ -62,6 +62,22 @@ extension SIPMessage {
     return ack
   }
 
+  /// The CANCEL for this request (RFC 3261 §9.1): its Request-URI, Call-ID, To, From, Route,
+  /// Max-Forwards and CSeq number, with CSeq method CANCEL and no body. It has no Via: the
+  /// sender adds one with the request's branch, so it matches the same server transaction.
+  public func cancelRequest() -> SIPMessage {
+    var cancel = SIPMessage.request(method: "CANCEL", uri: requestURIText ?? "")
+    for field in headers
+    where field.isNamed("route") || field.isNamed("to") || field.isNamed("from")
+      || field.isNamed("call-id") || field.isNamed("max-forwards")
+    {
+      cancel.headers.append(field)
+    }
+    cancel.append("CSeq", "\(cseq?.sequence ?? 1) CANCEL")
+    cancel.append("Content-Length", "0")
+    return cancel
+  }
+
   /// Adds a field just before Content-Length, which the builders here keep last.
   public mutating func insertBeforeLength(_ name: String, _ value: String) {
     if let index = headers.firstIndex(where: { $0.isNamed("content-length") }) {

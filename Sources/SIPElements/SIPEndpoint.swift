@@ -21,6 +21,9 @@ public actor SIPEndpoint: TimerTarget {
   public nonisolated let timers: TimerSettings
   /// How long an unused stream connection stays open before the endpoint closes it.
   public nonisolated let connectionIdleTimeout: Duration
+  /// A stateless element's endpoint (§16.11): no transactions; every request and response
+  /// goes to the core as it arrives.
+  public nonisolated let isStateless: Bool
 
   var layer: TransactionLayer<SIPPeer>
   var branches: SimRandom
@@ -62,7 +65,7 @@ public actor SIPEndpoint: TimerTarget {
   /// Binds UDP and TCP on `port` and TLS on `port + 1` of `host` (the first IPv4 address).
   public init(
     network: Network, host: String, port: UInt16 = 5060, timers: TimerSettings = .rfc3261,
-    connectionIdleTimeout: Duration = .seconds(32)
+    connectionIdleTimeout: Duration = .seconds(32), stateless: Bool = false
   ) throws(NetworkError) {
     let simulation = network.simulation
     unownedExecutor = simulation.executor.asUnownedSerialExecutor()
@@ -70,6 +73,7 @@ public actor SIPEndpoint: TimerTarget {
     hostName = host
     self.timers = timers
     self.connectionIdleTimeout = connectionIdleTimeout
+    isStateless = stateless
     layer = TransactionLayer(timers: timers)
     branches = simulation.random(stream: "branches \(host)")
     let resolved = try network.host(named: host)
@@ -157,6 +161,15 @@ public actor SIPEndpoint: TimerTarget {
   /// Sends a response through the server transaction `key` (or the one its Via and CSeq name).
   public func respond(_ response: SIPMessage, in key: TransactionKey? = nil) {
     perform(layer.respond(response, in: key))
+  }
+
+  /// Sends a request outside any transaction with the given branch in its new top Via: a
+  /// stateless proxy's forwarding (§16.11), whose branch is computed from the request so a
+  /// retransmission takes the same one.
+  public func forwardStateless(_ request: SIPMessage, to destination: SIPPeer, branch: String) {
+    var request = request
+    stampVia(&request, transport: destination.transport, branch: branch)
+    transmit(request, to: destination, transaction: nil)
   }
 
   /// Sends a response outside any transaction, where its top Via says (§18.2.2): a UAS answering
@@ -459,6 +472,13 @@ public actor SIPEndpoint: TimerTarget {
     {
       // §18.1.2: a response whose top Via is not ours is discarded.
       log("discarded a response whose top Via is not this element's: \(message.startLineText)")
+      return
+    }
+    if isStateless {
+      let event: TransactionEvent =
+        message.isRequest ? .request(message, transaction: nil) : .strayResponse(message)
+      record("core", [("what", .string("\(event)"))])
+      core?(self, event)
       return
     }
     perform(layer.receive(message, from: peer, reliable: transport.isReliable))

@@ -35,6 +35,13 @@ public actor UserAgent {
   var endedDialogs: [DialogID: Int64] = [:]
   var nextTimerID: UInt64 = 1
   var agentTimers: [UInt64: TimerHandle] = [:]
+  /// The credentials answering challenges, and the challenges met (§22).
+  var credentials: CredentialStore?
+  /// Its registration, when it registers (§10.2).
+  public internal(set) var registration: RegistrationState?
+  var registrationRequest: SIPMessage?
+  var registrationRetries = 0
+  var registrationTimer: TimerHandle?
   /// Requests sent outside calls (OPTIONS), by Call-ID.
   var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
 
@@ -52,6 +59,7 @@ public actor UserAgent {
     self.displayName = displayName
     self.configuration = configuration
     self.behaviour = behaviour
+    credentials = configuration.credentials
     random = network.simulation.random(stream: "ua \(host)")
     merged = MergedRequestDetector(
       memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout))
@@ -95,6 +103,7 @@ public actor UserAgent {
   /// Timers the agent itself has armed (2xx retransmission, behaviour delays, back-off).
   public var armedTimers: Int {
     agentTimers.count + calls.values.reduce(0) { $0 + $1.timers.count }
+      + (registrationTimer == nil ? 0 : 1)
   }
 
   var timers: TimerSettings { endpoint.timers }
@@ -177,9 +186,14 @@ public actor UserAgent {
     return request
   }
 
-  var preloadedRoutes: [SIPURI] {
+  var preloadedRoutes: [SIPURI] { preloadedRoutes(proxy: 0) }
+
+  /// The route set through the outbound proxy (index 0) or one of the fallbacks (1…).
+  func preloadedRoutes(proxy index: Int) -> [SIPURI] {
     var routes = configuration.routes
-    if var proxy = configuration.outboundProxy {
+    let proxies = [configuration.outboundProxy].compactMap { $0 } + configuration.fallbackProxies
+    if proxies.indices.contains(index) {
+      var proxy = proxies[index]
       if !proxy.isLooseRouting { proxy.parameters.append(SIPParameter("lr")) }
       routes.insert(proxy, at: 0)
     }
@@ -199,7 +213,9 @@ public actor UserAgent {
 
   func sendInvite(_ invite: SIPMessage, call: Call) {
     guard let uri = invite.requestURI else { return }
-    let peer = nextHop(for: uri)
+    var invite = invite
+    credentials?.authorize(&invite, cnonce: hex(random.next()))
+    let peer = SIPPeer(uri: invite.routes.first?.uri ?? uri)
     call.invite = invite
     call.invitePeer = peer
     call.sawProvisional = false
@@ -208,7 +224,16 @@ public actor UserAgent {
 
   @discardableResult
   func send(_ request: SIPMessage, to peer: SIPPeer, branch: String? = nil) -> TransactionKey? {
-    endpoint.assumeIsolated { $0.sendRequest(request, to: peer, branch: branch) }
+    var request = request
+    // §22.3: credentials met in this Call-ID (or for the UA's own realms) go in every request.
+    credentials?.authorize(&request, cnonce: hex(random.next()))
+    return endpoint.assumeIsolated { $0.sendRequest(request, to: peer, branch: branch) }
+  }
+
+  /// The answer to a 401 / 407: the authenticator hook, else the credential store.
+  func answerChallenge(_ request: SIPMessage, _ response: SIPMessage) -> SIPMessage? {
+    if let authenticator { return authenticator(request, response) }
+    return credentials?.answer(response, to: request, cnonce: hex(random.next()))
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey?) {
@@ -230,17 +255,7 @@ public actor UserAgent {
       let peer = call.invitePeer
     else { return }
     call.cancelSent = true
-    // §9.1: Request-URI, Call-ID, To, From, Route and CSeq number of the INVITE, its branch.
-    var cancel = SIPMessage.request(method: "CANCEL", uri: invite.requestURIText ?? "")
-    for field in invite.headers
-    where field.isNamed("route") || field.isNamed("to") || field.isNamed("from")
-      || field.isNamed("call-id") || field.isNamed("max-forwards")
-    {
-      cancel.headers.append(field)
-    }
-    cancel.append("CSeq", "\(invite.cseq?.sequence ?? 1) CANCEL")
-    cancel.append("Content-Length", "0")
-    send(cancel, to: peer, branch: key.branch)
+    send(invite.cancelRequest(), to: peer, branch: key.branch)
   }
 
   /// Ends a call the way its state allows (§15): BYE on a confirmed dialog; CANCEL for the
@@ -473,6 +488,11 @@ public actor UserAgent {
   /// core, which handles them like any response.
   func synthesize(_ status: Int, for request: SIPMessage) {
     guard request.isRequest, request.method != "ACK" else { return }
+    if request.method == "INVITE", let callID = request.callID, let call = calls[callID],
+      call.isCaller, call.confirmed == nil, failOver(call)
+    {
+      return
+    }
     var response = request.response(status: status)
     response.set("Content-Length", "0")
     receive(response)
@@ -484,6 +504,10 @@ public actor UserAgent {
     guard let status = response.status, let cseq = response.cseq, let callID = response.callID
     else { return }
     let effective = ResponseRules.effectiveStatus(status)
+    if cseq.method == "REGISTER", callID == registration?.callID {
+      if effective >= 200 { registrationResponse(response, status: status) }
+      return
+    }
     if let outside = outsideRequests[callID] {
       guard effective >= 200 else { return }
       if retryAfterChallenge(
@@ -576,11 +600,12 @@ public actor UserAgent {
       sendInvite(invite, call: call)
       return true
     }
+    if status == 503, call.confirmed == nil, failOver(call) { return true }
     guard call.retries < configuration.maxRetries else { return false }
     var retry: SIPMessage?
     switch status {
     case 401, 407:
-      retry = authenticator?(invite, response)
+      retry = answerChallenge(invite, response)
     case 415 where !invite.body.isEmpty:
       // §8.1.3.5 / §13.2.1: the callee cannot take our body: send the INVITE without an offer.
       invite.body = []
@@ -618,7 +643,7 @@ public actor UserAgent {
     resend: (isolated UserAgent, SIPMessage) -> Void
   ) -> Bool {
     guard let status = response.status, status == 401 || status == 407,
-      retries < configuration.maxRetries, var retry = authenticator?(request, response)
+      retries < configuration.maxRetries, var retry = answerChallenge(request, response)
     else { return false }
     retry.set("CSeq", "\((request.cseq?.sequence ?? 1) + 1) \(request.method ?? "")")
     resend(self, retry)
@@ -1009,6 +1034,7 @@ public actor UserAgent {
     }
     setState(call, .terminated)
     calls[call.callID] = nil
+    credentials?.forget(callID: call.callID)
     history.append(record(for: call))
   }
 
@@ -1136,6 +1162,8 @@ final class Call {
   var cancelSent = false
   var redirects: RedirectTargets?
   var retries = 0
+  /// Which outbound proxy the INVITE went through (0: the configured one; then fallbacks).
+  var proxyIndex = 0
   var acks: [DialogID: (SIPMessage, SIPPeer)] = [:]
   // Callee.
   var request: SIPMessage?

@@ -103,12 +103,21 @@ public struct UAConfiguration: Sendable {
   public var maxRedirects: Int
   /// Retries after 401/407/415/416/420 for one request.
   public var maxRetries: Int
+  /// Proxies to try, in order, when the outbound proxy does not answer an INVITE (Timer B, a
+  /// transport error or 503), as RFC 3263 §4.3 fails over to the next server.
+  public var fallbackProxies: [SIPURI]
+  /// Credentials that answer 401 / 407 challenges (§22), used when no authenticator hook is
+  /// set.
+  public var credentials: CredentialStore?
 
   public init(
     outboundProxy: SIPURI? = nil, routes: [SIPURI] = [],
     capabilities: UACapabilities = UACapabilities(), codecs: [String] = ["PCMU", "PCMA"],
-    mediaPort: Int = 49170, maxRedirects: Int = 5, maxRetries: Int = 2
+    mediaPort: Int = 49170, maxRedirects: Int = 5, maxRetries: Int = 2,
+    fallbackProxies: [SIPURI] = [], credentials: CredentialStore? = nil
   ) {
+    self.fallbackProxies = fallbackProxies
+    self.credentials = credentials
     self.outboundProxy = outboundProxy
     self.routes = routes
     self.capabilities = capabilities
@@ -120,8 +129,29 @@ public struct UAConfiguration: Sendable {
 }
 
 /// Fills in credentials for a request a server challenged (401 / 407, §22.2): returns the
-/// request to resend (its CSeq is set by the agent) or nil to give up. The digest support of
-/// `SIPCore` computes the response; a credential store lives with the servers' issue.
+/// request to resend (its CSeq is set by the agent) or nil to give up. Without one, the agent
+/// answers from ``UAConfiguration/credentials``.
 public typealias UAAuthenticator =
   @Sendable (_ request: SIPMessage, _ challenge: SIPMessage) ->
   SIPMessage?
+
+/// Where a user agent's registration stands (§10.2).
+public struct RegistrationState: Sendable, Hashable {
+  /// The registrar's URI (the REGISTER's Request-URI).
+  public var registrar: SIPURI
+  /// The Call-ID all its REGISTERs share, and the last CSeq (§10.2.4).
+  public var callID: String
+  public var cseq: UInt32
+  /// The expiry asked for.
+  public var requested: UInt32
+  /// The last final status; nil while waiting.
+  public var status: Int?
+  /// The expiry the registrar granted this agent's contact, and when it ends (virtual
+  /// microseconds); nil when not registered.
+  public var granted: UInt32?
+  public var expiresAt: Int64?
+  /// The contacts the last 200 listed (all of the address-of-record's bindings).
+  public var bindings: [String]
+  /// Whether it refreshes at half the granted time.
+  public var refreshes: Bool
+}

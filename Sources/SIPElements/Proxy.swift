@@ -1,0 +1,429 @@
+import SIPCore
+import SIPDialog
+public import SIPServers
+public import SIPTransaction
+import SIPTransport
+public import Simulation
+
+/// How a stateful proxy behaves: its domains, forking, Record-Route, timers and whether it
+/// authenticates or registers.
+public struct ProxyConfiguration: Sendable {
+  /// Domains it is responsible for: a Request-URI in one of them is looked up in the location
+  /// service (§16.5); any other is forwarded as it is.
+  public var domains: [String]
+  /// Whether it adds itself to Record-Route of INVITEs, staying on the path of the dialog
+  /// (§16.6 step 4).
+  public var recordRoute: Bool
+  /// Parallel or sequential (by q-value groups) forking to several bindings.
+  public var forking: ForkingMode
+  /// Timer C (§16.8): how long an INVITE branch may go without a provisional before it is
+  /// cancelled (or, with none at all, counted as timed out). Over 3 minutes.
+  public var timerC: Duration
+  /// Sequential forking: how long a ringing target gets before it is cancelled and the next
+  /// group tried; nil leaves it to Timer C.
+  public var branchTimeout: Duration?
+  /// Challenges requests that start a dialog or stand alone (no To tag; not ACK or CANCEL)
+  /// with 407 + Proxy-Authenticate (§22.3).
+  public var authentication: DigestServer?
+  /// Registers users of its domains itself (a "SIP server"), with ``authentication`` as its
+  /// 401 challenger.
+  public var registrar: RegistrarPolicy?
+  /// The status a branch that never answered counts as (Timer B / F, §16.7 step 1): 408 as the
+  /// RFC says; RFC 3665 §3.10 shows a proxy sending 480 No Response instead.
+  public var noResponseStatus: Int
+  /// The reason phrase for ``noResponseStatus`` (nil: the standard one).
+  public var noResponseReason: String?
+  /// Option tags it supports (a Proxy-Require naming another gets 420).
+  public var extensions: [String]
+
+  public init(
+    domains: [String], recordRoute: Bool = true, forking: ForkingMode = .parallel,
+    timerC: Duration = .seconds(181), branchTimeout: Duration? = nil,
+    authentication: DigestServer? = nil, registrar: RegistrarPolicy? = nil,
+    noResponseStatus: Int = 408, noResponseReason: String? = nil, extensions: [String] = []
+  ) {
+    self.domains = domains
+    self.recordRoute = recordRoute
+    self.forking = forking
+    self.timerC = timerC
+    self.branchTimeout = branchTimeout
+    self.authentication = authentication
+    self.registrar = registrar
+    self.noResponseStatus = noResponseStatus
+    self.noResponseReason = noResponseReason
+    self.extensions = extensions
+  }
+}
+
+/// A transaction-stateful proxy (RFC 3261 §16): it validates requests (§16.3), pre-processes
+/// Route (§16.4), finds targets in the ``LocationService`` or the Request-URI (§16.5), forks
+/// in parallel or by q-value groups (§16.6), Record-Routes, keeps a ``ResponseContext`` per
+/// server transaction to choose what goes upstream (§16.7), runs Timer C (§16.8), cancels
+/// pending branches (§16.10), answers 100 Trying at once, authenticates with 407 (§22.3) and
+/// may act as its domain's registrar. ACK for 2xx and stray 2xx responses pass through
+/// statelessly (RFC 6026).
+public actor Proxy {
+  public nonisolated let unownedExecutor: UnownedSerialExecutor
+  public nonisolated let endpoint: SIPEndpoint
+  public nonisolated let location: LocationService?
+  public nonisolated let configuration: ProxyConfiguration
+  nonisolated let network: Network
+  var digest: DigestServer?
+  var core: ServerCore
+
+  /// One forwarded request: its server transaction, the request as pre-processed, the
+  /// response context, and per branch the client transaction and the copy it sent.
+  final class Context {
+    let serverKey: TransactionKey
+    let request: SIPMessage
+    let loopHash: String
+    var response: ResponseContext
+    var branches: [Branch]
+    struct Branch {
+      var key: TransactionKey?
+      var request: SIPMessage?
+      var peer: SIPPeer?
+      var timerC: TimerHandle?
+      var ringTimer: TimerHandle?
+    }
+    init(
+      serverKey: TransactionKey, request: SIPMessage, loopHash: String, response: ResponseContext
+    ) {
+      self.serverKey = serverKey
+      self.request = request
+      self.loopHash = loopHash
+      self.response = response
+      branches = Array(repeating: Branch(), count: response.branches.count)
+    }
+  }
+  var contexts: [TransactionKey: Context] = [:]
+  var clients: [TransactionKey: (server: TransactionKey, branch: Int)] = [:]
+  /// The branch being started: a transport error can come back before its key does.
+  var starting: (server: TransactionKey, branch: Int)?
+
+  public init(
+    network: Network, host: String, port: UInt16 = 5060, location: LocationService? = nil,
+    configuration: ProxyConfiguration, timers: TimerSettings = .rfc3261
+  ) throws(NetworkError) {
+    let endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
+    self.endpoint = endpoint
+    self.network = network
+    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    self.location = location
+    self.configuration = configuration
+    digest = configuration.authentication
+    core = ServerCore(network: network, element: host)
+    let box = WeakBox<Proxy>()
+    network.simulation.inspect {
+      endpoint.assumeIsolated { endpoint in
+        endpoint.setCore { _, event in box.value?.assumeIsolated { $0.handle(event) } }
+      }
+    }
+    box.value = self
+  }
+
+  /// Response contexts alive (one per request being forwarded).
+  public var liveContexts: Int { contexts.count }
+
+  /// Timer C and ring timers armed.
+  public var armedTimers: Int {
+    contexts.values.reduce(0) { total, context in
+      total
+        + context.branches.reduce(0) {
+          $0 + ($1.timerC == nil ? 0 : 1) + ($1.ringTimer == nil ? 0 : 1)
+        }
+    }
+  }
+
+  var ownAddress: String { endpoint.address.address.description }
+  var ownPort: Int { Int(endpoint.address.port) }
+  var recordRouteURI: SIPURI {
+    SIPURI(host: ownAddress, port: ownPort, parameters: [SIPParameter("lr")])
+  }
+
+  /// A URI that names this proxy (no user part; its address, host name or a domain it serves).
+  func isOwn(_ uri: SIPURI) -> Bool {
+    guard uri.user == nil else { return false }
+    let host = uri.host.lowercased()
+    let named =
+      host == ownAddress || host == endpoint.hostName.lowercased()
+      || configuration.domains.contains { $0.lowercased() == host }
+    return named && (uri.port == nil || uri.port == ownPort)
+  }
+
+  func serves(_ uri: SIPURI) -> Bool {
+    configuration.domains.contains { $0.lowercased() == uri.host.lowercased() }
+  }
+
+  // MARK: Events from the transaction layer
+
+  func handle(_ event: TransactionEvent) {
+    switch event {
+    case .request(let request, nil):
+      forwardStatelessly(request)
+    case .request(let request, let key?):
+      if request.method == "CANCEL", cancel(request, key: key) { return }
+      receive(request, key: key)
+    case .response(let response, let key):
+      clientResponse(response, key: key)
+    case .strayResponse(var response):
+      // RFC 6026 §7.3: a 2xx with no client transaction left is forwarded statelessly.
+      response.removeTopVia()
+      core.log("forwarding a stray \(response.startLineText) statelessly")
+      endpoint.assumeIsolated { $0.sendStateless(response) }
+    case .unmatchable(let message, let reason):
+      if message.isRequest, message.method != "ACK", message.topVia != nil {
+        let bad = message.response(status: 400, reason: "Bad Request (\(reason))")
+        endpoint.assumeIsolated { $0.sendStateless(bad) }
+      }
+    case .timeout(let key, _, _):
+      if let (server, index) = clients[key] ?? pendingStart(key) {
+        let status = configuration.noResponseStatus
+        failBranch(server, index, status: status, reason: configuration.noResponseReason)
+      }
+    case .transportError(let key, _):
+      if let (server, index) = clients[key] ?? pendingStart(key) {
+        failBranch(server, index, status: 503, reason: nil)
+      }
+    }
+  }
+
+  func pendingStart(_ key: TransactionKey) -> (server: TransactionKey, branch: Int)? {
+    key.role == .client ? starting : nil
+  }
+
+  func respond(_ response: SIPMessage, in key: TransactionKey) {
+    endpoint.assumeIsolated { $0.respond(response, in: key) }
+  }
+
+  // MARK: Requests (§16.3–16.6)
+
+  func receive(_ received: SIPMessage, key: TransactionKey) {
+    if let rejection = ProxyRules.validate(
+      received, ownVias: ["\(ownAddress):\(ownPort)"], extensions: configuration.extensions)
+    {
+      core.log("refused \(received.startLineText): \(rejection)")
+      respond(rejection.response(to: received, toTag: core.tag()), in: key)
+      return
+    }
+    if received.method == "REGISTER", let policy = configuration.registrar, let location,
+      let uri = received.requestURI, policy.serves(uri.host)
+    {
+      respond(
+        core.registerResponse(received, digest: &digest, location: location, policy: policy),
+        in: key)
+      return
+    }
+    if var server = digest, received.to?.tag == nil, received.method != "CANCEL" {
+      let verdict = server.verify(received, header: "Proxy-Authorization", at: core.now)
+      if case .authorized = verdict {
+        digest = server
+      } else {
+        if case .rejected(let reason) = verdict {
+          core.log("407 for \(received.startLineText): \(reason)")
+        }
+        let challenge = core.challenge(
+          received, digest: &server, proxy: true, stale: verdict == .stale)
+        digest = server
+        respond(challenge, in: key)
+        return
+      }
+    }
+    var request = received
+    ProxyRules.preprocessRoutes(&request, isOwn: isOwn)
+    guard let uri = request.requestURI else { return }
+    var targets: [(uri: SIPURI, q: Double)] = []
+    if !request.routes.isEmpty || !serves(uri) {
+      targets = [(uri, 1)]
+    } else if uri.user == nil {
+      // Addressed to this proxy itself.
+      respond(
+        core.answerOther(request, allow: "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"), in: key)
+      return
+    } else {
+      let bindings = location?.assumeIsolated { $0.lookup(uri) } ?? []
+      targets = bindings.map { ($0.contact.uri, $0.q) }
+      if targets.isEmpty {
+        // §16.5: an empty target set is answered 480.
+        respond(request.response(status: 480, toTag: core.tag()), in: key)
+        return
+      }
+    }
+    let isInvite = request.method == "INVITE"
+    let context = Context(
+      serverKey: key, request: request, loopHash: ProxyRules.loopHash(received),
+      response: ResponseContext(targets: targets, mode: configuration.forking, isInvite: isInvite))
+    contexts[key] = context
+    perform(context.response.start(), in: context)
+    // §16.2: a stateful proxy answers an INVITE with 100 Trying at once.
+    if isInvite, !context.response.finalForwarded {
+      respond(request.response(status: 100), in: key)
+    }
+    finishIfComplete(context)
+  }
+
+  /// ACK for a 2xx (or any request with no transaction) goes on by its Route or Request-URI
+  /// (§16.7: ACK for 2xx is its own request; §16.11 for a stateless pass).
+  func forwardStatelessly(_ received: SIPMessage) {
+    if let rejection = ProxyRules.validate(received, ownVias: ["\(ownAddress):\(ownPort)"]) {
+      core.log("dropped \(received.startLineText): \(rejection)")
+      return
+    }
+    var request = received
+    ProxyRules.preprocessRoutes(&request, isOwn: isOwn)
+    guard var target = request.requestURI else { return }
+    if request.routes.isEmpty, serves(target), target.user != nil,
+      let first = location?.assumeIsolated({ $0.lookup(target) }).first
+    {
+      target = first.contact.uri
+    }
+    let (copy, hop) = ProxyRules.forward(request, to: target)
+    endpoint.assumeIsolated { _ = $0.sendRequest(copy, to: SIPPeer(uri: hop)) }
+  }
+
+  /// §16.10: a CANCEL for a request with a response context is answered 200 here and cancels
+  /// the pending branches; without one it is forwarded like any request.
+  func cancel(_ cancel: SIPMessage, key: TransactionKey) -> Bool {
+    guard let target = TransactionKey.inviteServer(cancelledBy: cancel),
+      let context = contexts[target]
+    else { return false }
+    respond(cancel.response(status: 200), in: key)
+    perform(context.response.cancelPending(), in: context)
+    finishIfComplete(context)
+    return true
+  }
+
+  func start(_ index: Int, in context: Context) {
+    let branchInfo = context.response.branches[index]
+    let isInvite = context.response.isInvite
+    let (copy, hop) = ProxyRules.forward(
+      context.request, to: branchInfo.target,
+      recordRoute: isInvite && configuration.recordRoute ? recordRouteURI : nil)
+    let peer = SIPPeer(uri: hop)
+    let branch = "z9hG4bK\(String(core.random.next(), radix: 16))-\(context.loopHash)"
+    context.branches[index].request = copy
+    context.branches[index].peer = peer
+    starting = (context.serverKey, index)
+    let key = endpoint.assumeIsolated { $0.sendRequest(copy, to: peer, branch: branch) }
+    starting = nil
+    guard let key, context.response.branches[index].isPending else { return }
+    context.branches[index].key = key
+    clients[key] = (context.serverKey, index)
+    if isInvite {
+      armTimerC(context, index)
+      if configuration.forking == .sequential, let ring = configuration.branchTimeout {
+        context.branches[index].ringTimer = schedule(after: ring, context, index) {
+          proxy, context in
+          context.branches[index].ringTimer = nil
+          proxy.core.log("target \(context.response.branches[index].target) rang too long")
+          proxy.perform(
+            context.response.timerC(branch: index, timeout: proxy.synthesized(408, context)),
+            in: context)
+          proxy.finishIfComplete(context)
+        }
+      }
+    }
+  }
+
+  func armTimerC(_ context: Context, _ index: Int) {
+    if let old = context.branches[index].timerC { network.simulation.cancel(old) }
+    context.branches[index].timerC = schedule(after: configuration.timerC, context, index) {
+      proxy, context in
+      context.branches[index].timerC = nil
+      proxy.core.record(
+        "timer-fired", [("timer", .string("C")), ("branch", .integer(Int64(index)))])
+      proxy.perform(
+        context.response.timerC(branch: index, timeout: proxy.synthesized(408, context)),
+        in: context)
+      proxy.finishIfComplete(context)
+    }
+  }
+
+  func schedule(
+    after delay: Duration, _ context: Context, _ index: Int,
+    _ body: @escaping @Sendable (isolated Proxy, Context) -> Void
+  ) -> TimerHandle {
+    let server = context.serverKey
+    let at = SimInstant(
+      microseconds: network.simulation.now.microseconds + SIPEndpoint.micros(delay))
+    return network.simulation.schedule(at: at, into: self) { proxy in
+      guard let context = proxy.contexts[server] else { return }
+      body(proxy, context)
+    }
+  }
+
+  /// A response this proxy makes up for a branch (timeout, transport error), shaped like one
+  /// that came from downstream: a placeholder top Via that forwarding removes.
+  func synthesized(_ status: Int, _ context: Context, reason: String? = nil) -> SIPMessage {
+    var response = context.request.response(status: status, reason: reason, toTag: core.tag())
+    response.prepend("Via", "SIP/2.0/UDP \(ownAddress):\(ownPort);branch=z9hG4bKsynthesized")
+    return response
+  }
+
+  func failBranch(_ server: TransactionKey, _ index: Int, status: Int, reason: String?) {
+    guard let context = contexts[server] else { return }
+    stopTimers(context, index)
+    perform(
+      context.response.failed(synthesized(status, context, reason: reason), branch: index),
+      in: context)
+    finishIfComplete(context)
+  }
+
+  // MARK: Responses (§16.7)
+
+  func clientResponse(_ response: SIPMessage, key: TransactionKey) {
+    guard let (server, index) = clients[key], let context = contexts[server],
+      let status = response.status
+    else {
+      if let status = response.status, (200..<300).contains(status) {
+        handle(.strayResponse(response))
+      }
+      return
+    }
+    if status > 100 && status < 200 && context.response.isInvite {
+      armTimerC(context, index)  // §16.8: a provisional refreshes Timer C.
+    }
+    if status >= 200 { stopTimers(context, index) }
+    perform(context.response.receive(response, branch: index), in: context)
+    finishIfComplete(context)
+  }
+
+  func stopTimers(_ context: Context, _ index: Int) {
+    for handle in [context.branches[index].timerC, context.branches[index].ringTimer] {
+      if let handle { network.simulation.cancel(handle) }
+    }
+    context.branches[index].timerC = nil
+    context.branches[index].ringTimer = nil
+  }
+
+  func perform(_ actions: [ResponseContext.Action], in context: Context) {
+    for action in actions {
+      switch action {
+      case .start(let index):
+        start(index, in: context)
+      case .forward(var response):
+        // §16.7 step 9: our Via off, then out through the server transaction.
+        response.removeTopVia()
+        respond(response, in: context.serverKey)
+      case .cancel(let index):
+        guard let request = context.branches[index].request,
+          let peer = context.branches[index].peer,
+          let branch = context.branches[index].key?.branch
+        else { continue }
+        endpoint.assumeIsolated {
+          _ = $0.sendRequest(request.cancelRequest(), to: peer, branch: branch)
+        }
+      }
+    }
+  }
+
+  /// Drops the context once every branch has ended (its final went up or was chosen).
+  func finishIfComplete(_ context: Context) {
+    guard context.response.isComplete, contexts[context.serverKey] === context else { return }
+    for index in context.branches.indices {
+      stopTimers(context, index)
+      if let key = context.branches[index].key { clients[key] = nil }
+    }
+    contexts[context.serverKey] = nil
+  }
+}

@@ -1,0 +1,184 @@
+public import SIPCore
+import SIPDialog
+public import SIPServers
+import SIPTransaction
+public import Simulation
+
+/// The location service of a domain (RFC 3261 §10): one ``LocationTable`` that its registrar
+/// writes and its proxies and redirect servers read, with bindings removed at their expiry
+/// instant (traced as `binding` events with `action` `expired`). An actor pinned to the
+/// simulation's executor, so elements on the same simulation use it with `assumeIsolated`.
+public actor LocationService {
+  public nonisolated let unownedExecutor: UnownedSerialExecutor
+  nonisolated let network: Network
+  /// The name its trace events carry as `element`.
+  public nonisolated let name: String
+  /// The bindings.
+  public private(set) var table = LocationTable()
+  var expiryTimer: (at: Duration, handle: TimerHandle)?
+
+  public init(network: Network, name: String = "location") {
+    self.network = network
+    self.name = name
+    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+  }
+
+  var now: Duration { .microseconds(network.simulation.now.microseconds) }
+
+  /// The live bindings of `aor`, best first (higher q, then earlier).
+  public func lookup(_ aor: SIPURI) -> [Binding] { table.lookup(aor, at: now) }
+
+  /// Processes a REGISTER (§10.3) and traces what changed.
+  public func register(
+    _ request: SIPMessage, policy: RegistrarPolicy, toTag: String, authenticatedUser: String?
+  ) -> RegistrationResult {
+    let result = Registration.process(
+      request, table: &table, policy: policy, at: now, toTag: toTag,
+      authenticatedUser: authenticatedUser)
+    for (action, bindings) in [
+      ("added", result.added), ("refreshed", result.refreshed), ("removed", result.removed),
+    ] {
+      for binding in bindings { trace(action, binding) }
+    }
+    armExpiry()
+    return result
+  }
+
+  /// Provisions a binding without a REGISTER (a static contact).
+  public func add(aor: SIPURI, contact: SIPURI, q: Double = 1) {
+    table.add(aor: aor, contact: contact, q: q)
+  }
+
+  func trace(_ action: String, _ binding: Binding) {
+    let trace = network.trace
+    guard trace.isRecording else { return }
+    trace.record(
+      TraceEvent(
+        time: network.simulation.now.microseconds, event: "binding",
+        fields: [
+          ("element", .string(name)), ("action", .string(action)), ("aor", .string(binding.aor)),
+          ("contact", .string(binding.contact.uri.description)),
+          ("expiresAt", .integer(SIPEndpoint.micros(binding.expiresAt))),
+        ]))
+  }
+
+  func armExpiry() {
+    guard let next = table.nextExpiry else {
+      if let timer = expiryTimer { network.simulation.cancel(timer.handle) }
+      expiryTimer = nil
+      return
+    }
+    if let timer = expiryTimer {
+      if timer.at == next { return }
+      network.simulation.cancel(timer.handle)
+    }
+    let handle = network.simulation.schedule(
+      at: SimInstant(microseconds: SIPEndpoint.micros(next)), into: self
+    ) { service in
+      service.expiryTimer = nil
+      for binding in service.table.removeExpired(at: service.now) {
+        service.trace("expired", binding)
+      }
+      service.armExpiry()
+    }
+    expiryTimer = (next, handle)
+  }
+
+  /// Whether its expiry timer is armed (it is while any binding lives).
+  public var armedTimers: Int { expiryTimer == nil ? 0 : 1 }
+}
+
+/// What every server element shares: a name in the trace, tags and nonces from its seeded
+/// source, and the answers a server gives to requests that are not its business.
+struct ServerCore {
+  let network: Network
+  let element: String
+  var random: SimRandom
+
+  init(network: Network, element: String) {
+    self.network = network
+    self.element = element
+    random = network.simulation.random(stream: "server \(element)")
+  }
+
+  var now: Duration { .microseconds(network.simulation.now.microseconds) }
+
+  mutating func tag() -> String {
+    let text = String(random.next() & 0xffff_ffff, radix: 16)
+    return String(repeating: "0", count: 8 - text.count) + text
+  }
+
+  func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
+    let trace = network.trace
+    guard trace.isRecording else { return }
+    trace.record(
+      TraceEvent(
+        time: network.simulation.now.microseconds, event: event,
+        fields: [("element", .string(element))] + fields()))
+  }
+
+  func log(_ text: @autoclosure () -> String) {
+    record("log", [("text", .string(text()))])
+  }
+
+  /// §9.2 for a server that answers at once: 200 when the INVITE it cancels still has a
+  /// server transaction, 481 otherwise; the INVITE was already answered, so nothing else.
+  func cancelAnswer(_ cancel: SIPMessage, endpoint: SIPEndpoint) -> SIPMessage {
+    let target = TransactionKey.inviteServer(cancelledBy: cancel)
+    let known = endpoint.assumeIsolated { endpoint in
+      target.flatMap { endpoint.state(of: $0) } != nil
+    }
+    return cancel.response(
+      status: known ? 200 : 481, reason: known ? nil : "Call/Transaction Does Not Exist")
+  }
+
+  /// OPTIONS gets 200 with Allow (§11.2); any other method this server does not take, 405
+  /// with Allow (§8.2.1).
+  mutating func answerOther(_ request: SIPMessage, allow: String) -> SIPMessage {
+    var response = request.response(
+      status: request.method == "OPTIONS" ? 200 : 405, toTag: tag())
+    response.insertBeforeLength("Allow", allow)
+    return response
+  }
+
+  /// A registrar's answer to REGISTER: §10.3 steps 3 and 4 with Digest when `digest` is given
+  /// (401 + WWW-Authenticate, `stale=true` for an expired nonce), then
+  /// ``LocationService/register(_:policy:toTag:authenticatedUser:)``.
+  mutating func registerResponse(
+    _ request: SIPMessage, digest: inout DigestServer?, location: LocationService,
+    policy: RegistrarPolicy
+  ) -> SIPMessage {
+    var user: String?
+    if var server = digest {
+      let verdict = server.verify(request, header: "Authorization", at: now)
+      defer { digest = server }
+      switch verdict {
+      case .authorized(let name):
+        user = name
+      case .missing, .stale, .rejected:
+        if case .rejected(let reason) = verdict { log("REGISTER refused: \(reason)") }
+        return challenge(request, digest: &server, proxy: false, stale: verdict == .stale)
+      }
+    }
+    let toTag = tag()
+    return location.assumeIsolated {
+      $0.register(request, policy: policy, toTag: toTag, authenticatedUser: user).response
+    }
+  }
+
+  /// A challenge response (401 with WWW-Authenticate, or 407 with Proxy-Authenticate).
+  mutating func challenge(
+    _ request: SIPMessage, digest: inout DigestServer, proxy: Bool, stale: Bool
+  ) -> SIPMessage {
+    let challenge = digest.challenge(at: now, random: random.next(), stale: stale)
+    var response = request.response(status: proxy ? 407 : 401, toTag: tag())
+    response.insertBeforeLength(
+      proxy ? "Proxy-Authenticate" : "WWW-Authenticate", challenge.headerValue)
+    return response
+  }
+}
+
+/// How actors bound in their `init` find themselves from socket and endpoint callbacks.
+final class WeakBox<Element: AnyObject>: @unchecked Sendable {
+  weak var value: Element?
+}

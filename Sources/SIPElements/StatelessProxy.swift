@@ -1,0 +1,149 @@
+import SIPCore
+import SIPDialog
+import SIPServers
+import SIPTransaction
+import SIPTransport
+public import Simulation
+
+/// A stateless proxy (RFC 3261 §16.11): no transactions and no response context. Each request
+/// is validated (§16.3, refusals sent statelessly), its Route pre-processed (§16.4), sent to one
+/// target (the best binding in the ``LocationService`` for its domains, else the Request-URI)
+/// with a branch computed from the request, so a retransmission, its CANCEL and its non-2xx ACK
+/// take the same branch as the original; responses go back by their next Via.
+public actor StatelessProxy {
+  public nonisolated let unownedExecutor: UnownedSerialExecutor
+  public nonisolated let endpoint: SIPEndpoint
+  public nonisolated let location: LocationService?
+  /// Domains whose Request-URIs are looked up in the location service.
+  public nonisolated let domains: [String]
+  var core: ServerCore
+
+  public init(
+    network: Network, host: String, port: UInt16 = 5060, location: LocationService? = nil,
+    domains: [String] = []
+  ) throws(NetworkError) {
+    let endpoint = try SIPEndpoint(network: network, host: host, port: port, stateless: true)
+    self.endpoint = endpoint
+    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    self.location = location
+    self.domains = domains
+    core = ServerCore(network: network, element: host)
+    let box = WeakBox<StatelessProxy>()
+    network.simulation.inspect {
+      endpoint.assumeIsolated { endpoint in
+        endpoint.setCore { _, event in box.value?.assumeIsolated { $0.handle(event) } }
+      }
+    }
+    box.value = self
+  }
+
+  var ownVia: String { "\(endpoint.address.address):\(endpoint.address.port)" }
+
+  func handle(_ event: TransactionEvent) {
+    switch event {
+    case .request(let request, _):
+      forward(request)
+    case .strayResponse(var response), .response(var response, _):
+      // §16.11: our Via off; the next one says where it goes.
+      response.removeTopVia()
+      guard response.topVia != nil else { return }
+      endpoint.assumeIsolated { $0.sendStateless(response) }
+    default:
+      break
+    }
+  }
+
+  func forward(_ received: SIPMessage) {
+    if let rejection = ProxyRules.validate(received, ownVias: [ownVia]) {
+      core.log("refused \(received.startLineText): \(rejection)")
+      if received.method != "ACK" {
+        let response = rejection.response(to: received, toTag: core.tag())
+        endpoint.assumeIsolated { $0.sendStateless(response) }
+      }
+      return
+    }
+    var request = received
+    let address = endpoint.address
+    ProxyRules.preprocessRoutes(&request) { uri in
+      uri.user == nil && uri.host == address.address.description
+        && (uri.port ?? 5060) == Int(address.port)
+    }
+    guard var target = request.requestURI else { return }
+    if request.routes.isEmpty, target.user != nil,
+      domains.contains(where: { $0.lowercased() == target.host.lowercased() })
+    {
+      guard let best = location?.assumeIsolated({ $0.lookup(target) }).first else {
+        if received.method != "ACK" {
+          let unavailable = received.response(status: 480, toTag: core.tag())
+          endpoint.assumeIsolated { $0.sendStateless(unavailable) }
+        }
+        return
+      }
+      target = best.contact.uri
+    }
+    let (copy, hop) = ProxyRules.forward(request, to: target)
+    let branch = ProxyRules.statelessBranch(received)
+    endpoint.assumeIsolated { $0.forwardStateless(copy, to: SIPPeer(uri: hop), branch: branch) }
+  }
+}
+
+/// A redirect server (RFC 3261 §8.3): it answers requests for its domains with a 3xx listing
+/// the contacts the ``LocationService`` holds (with their q), 480 when there are none, so the
+/// client retries them itself (§8.1.3.4). ACK, CANCEL and OPTIONS are answered as a UAS does.
+public actor RedirectServer {
+  public nonisolated let unownedExecutor: UnownedSerialExecutor
+  public nonisolated let endpoint: SIPEndpoint
+  public nonisolated let location: LocationService
+  /// 300 Multiple Choices, 301 Moved Permanently or 302 Moved Temporarily (the default).
+  public nonisolated let status: Int
+  var core: ServerCore
+
+  public init(
+    network: Network, host: String, port: UInt16 = 5060, location: LocationService,
+    status: Int = 302
+  ) throws(NetworkError) {
+    let endpoint = try SIPEndpoint(network: network, host: host, port: port)
+    self.endpoint = endpoint
+    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    self.location = location
+    self.status = status
+    core = ServerCore(network: network, element: host)
+    let box = WeakBox<RedirectServer>()
+    network.simulation.inspect {
+      endpoint.assumeIsolated { endpoint in
+        endpoint.setCore { _, event in box.value?.assumeIsolated { $0.handle(event) } }
+      }
+    }
+    box.value = self
+  }
+
+  func handle(_ event: TransactionEvent) {
+    guard case .request(let request, let key?) = event else { return }
+    let response: SIPMessage
+    switch request.method {
+    case "CANCEL":
+      response = core.cancelAnswer(request, endpoint: endpoint)
+    case "OPTIONS", "REGISTER":
+      response = core.answerOther(request, allow: "INVITE, ACK, CANCEL, BYE, OPTIONS")
+    default:
+      response = redirect(request)
+    }
+    endpoint.assumeIsolated { $0.respond(response, in: key) }
+  }
+
+  /// §8.3: the Contacts of the target's bindings, best first, each with its q.
+  func redirect(_ request: SIPMessage) -> SIPMessage {
+    guard let uri = request.requestURI else {
+      return request.response(status: 400, toTag: core.tag())
+    }
+    let bindings = location.assumeIsolated { $0.lookup(uri) }
+    guard !bindings.isEmpty else { return request.response(status: 480, toTag: core.tag()) }
+    var response = request.response(status: status, toTag: core.tag())
+    for binding in bindings {
+      var contact = NameAddress(uri: binding.contact.uri)
+      if binding.q < 1 { contact.parameters.append(SIPParameter("q", "\(binding.q)")) }
+      response.insertBeforeLength("Contact", contact.description)
+    }
+    return response
+  }
+}

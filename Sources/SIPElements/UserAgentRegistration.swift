@@ -1,0 +1,151 @@
+public import SIPCore
+import SIPDialog
+import SIPServers
+import Simulation
+
+extension UserAgent {
+  // MARK: Registration (§10.2)
+
+  /// Registers this agent's contact (and `extraContacts`) for its address-of-record with
+  /// `registrar` (a URI such as `sip:biloxi.example.com`), and, with `refresh`, registers again
+  /// at half of the granted expiry so the binding never lapses. Every REGISTER of the agent
+  /// shares one Call-ID with a rising CSeq (§10.2.4); challenges are answered from the
+  /// credential store; 423 is retried with the registrar's Min-Expires (§10.2.8). The result
+  /// comes as ``UAEvent/response(callID:method:status:)`` and in ``registration``.
+  public func register(
+    with registrar: SIPURI, expires: UInt32 = 3600, refresh: Bool = true,
+    extraContacts: [SIPURI] = []
+  ) {
+    let callID = registration?.callID ?? "\(hex(random.next()))@\(hostAddress)"
+    let cseq = (registration?.cseq ?? 0) + 1
+    registration = RegistrationState(
+      registrar: registrar, callID: callID, cseq: cseq, requested: expires, status: nil,
+      granted: registration?.granted, expiresAt: registration?.expiresAt,
+      bindings: registration?.bindings ?? [], refreshes: refresh && expires > 0)
+    var contacts = [contact]
+    contacts += extraContacts.map { "<\($0)>" }
+    sendRegister(contacts: contacts, expires: expires)
+  }
+
+  /// Removes this agent's binding (Expires: 0), or with `all` every binding of its
+  /// address-of-record (`Contact: *`, §10.2.2), and stops refreshing.
+  public func unregister(all: Bool = false) {
+    guard var state = registration else { return }
+    state.cseq += 1
+    state.refreshes = false
+    state.requested = 0
+    registration = state
+    cancelRegistrationTimer()
+    sendRegister(contacts: [all ? "*" : contact], expires: 0)
+  }
+
+  /// Asks the registrar for the current bindings: a REGISTER without Contact (§10.2.3).
+  public func queryRegistrations() {
+    guard var state = registration else { return }
+    state.cseq += 1
+    registration = state
+    sendRegister(contacts: [], expires: nil)
+  }
+
+  func sendRegister(contacts: [String], expires: UInt32?) {
+    guard let state = registration else { return }
+    var request = outsideRequest(
+      "REGISTER", to: state.registrar, callID: state.callID, tag: hex(random.next() & 0xffff_ffff),
+      cseq: state.cseq)
+    // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
+    var to = NameAddress(displayName: displayName, uri: aor)
+    to.uri.parameters = []
+    request.set("To", to.description)
+    for value in contacts { request.append("Contact", value) }
+    if let expires { request.append("Expires", "\(expires)") }
+    request.append("Content-Length", "0")
+    registrationRequest = request
+    registrationRetries = 0
+    send(request, to: nextHop(for: state.registrar))
+  }
+
+  func registrationResponse(_ response: SIPMessage, status: Int) {
+    guard var state = registration, var request = registrationRequest,
+      response.cseq?.sequence == state.cseq
+    else { return }
+    var retry: SIPMessage?
+    if status == 401 || status == 407, registrationRetries < configuration.maxRetries {
+      retry = answerChallenge(request, response)
+    } else if status == 423, let minimum = response.minExpires,
+      registrationRetries < configuration.maxRetries
+    {
+      // §10.2.8: ask again with at least the registrar's minimum.
+      request.set("Expires", "\(minimum)")
+      state.requested = minimum
+      retry = request
+    }
+    if var retry {
+      state.cseq += 1
+      registration = state
+      retry.set("CSeq", "\(state.cseq) REGISTER")
+      registrationRetries += 1
+      registrationRequest = retry
+      emit(.response(callID: state.callID, method: "REGISTER", status: status))
+      send(retry, to: nextHop(for: state.registrar))
+      return
+    }
+    state.status = status
+    if (200..<300).contains(status) {
+      state.bindings = response.values("contact")
+      // §10.2.4: the expiry granted to our contact is its `expires` in the 200, else Expires.
+      let ours = response.contacts.first { value in
+        guard let uri = value.address?.uri else { return false }
+        return uri.host == hostAddress && (uri.port ?? 5060) == Int(endpoint.address.port)
+      }
+      let granted = ours?.expires ?? (ours == nil ? nil : response.expires)
+      state.granted = granted
+      state.expiresAt = granted.map { now + Int64($0) * 1_000_000 }
+      if let granted, granted > 0, state.refreshes {
+        armRefresh(after: .seconds(Int64(granted)) / 2)
+      }
+    }
+    registration = state
+    emit(.response(callID: state.callID, method: "REGISTER", status: status))
+  }
+
+  func armRefresh(after delay: Duration) {
+    cancelRegistrationTimer()
+    let at = SimInstant(microseconds: now + SIPEndpoint.micros(delay))
+    registrationTimer = network.simulation.schedule(at: at, into: self) { agent in
+      agent.registrationTimer = nil
+      guard let state = agent.registration, state.refreshes else { return }
+      agent.register(with: state.registrar, expires: state.requested, refresh: true)
+    }
+  }
+
+  func cancelRegistrationTimer() {
+    if let handle = registrationTimer { network.simulation.cancel(handle) }
+    registrationTimer = nil
+  }
+
+  /// Stops refreshing its registration (the binding then expires at the registrar).
+  public func stopRefreshing() {
+    registration?.refreshes = false
+    cancelRegistrationTimer()
+  }
+
+  // MARK: Fail-over (RFC 3263 §4.3)
+
+  /// Sends the INVITE through the next fallback proxy after the current one did not answer;
+  /// false when there is none left.
+  func failOver(_ call: Call) -> Bool {
+    guard var invite = call.invite, !call.cancelWanted else { return false }
+    let next = call.proxyIndex + 1
+    let routes = preloadedRoutes(proxy: next)
+    guard configuration.outboundProxy != nil, next <= configuration.fallbackProxies.count,
+      let first = routes.first
+    else { return false }
+    call.proxyIndex = next
+    log("no answer through the proxy: trying \(first) (RFC 3263 §4.3)")
+    invite.remove("Route")
+    for route in routes.reversed() { invite.prepend("Route", "<\(route)>") }
+    invite.set("CSeq", "\((invite.cseq?.sequence ?? 1) + 1) INVITE")
+    sendInvite(invite, call: call)
+    return true
+  }
+}
