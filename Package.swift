@@ -75,7 +75,7 @@ let package = Package(
         "SIPElements", "SIPCore", "SIPTransaction", "SIPDialog", "SIPServers", "SIPTransport",
         "Simulation",
       ],
-      swiftSettings: strict),
+      resources: [.copy("Resources")], swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),
   ],

@@ -31,6 +31,17 @@ extension SIPMessage {
     return response
   }
 
+  /// A response that creates a dialog (a 101–299 to INVITE): ``response(status:reason:toTag:)``
+  /// with every Record-Route of the request copied in order (RFC 3261 §12.1.1), so the caller
+  /// learns the route set the proxies asked for.
+  public func dialogResponse(status: Int, reason: String? = nil, toTag: String) -> SIPMessage {
+    var response = response(status: status, reason: reason, toTag: toTag)
+    let position = response.headers.firstIndex { $0.isNamed("from") } ?? 0
+    response.headers.insert(
+      contentsOf: headers.filter { $0.isNamed("record-route") }, at: position)
+    return response
+  }
+
   /// The ACK an INVITE client transaction sends for a non-2xx final `response` to this INVITE
   /// (RFC 3261 §17.1.1.3): same Request-URI, Call-ID, From, CSeq number, the To of the response,
   /// only the top Via of the INVITE (same branch), the INVITE's Route fields, and its credentials

@@ -42,40 +42,40 @@ public struct CredentialStore: Sendable {
     accounts.first { $0.realm == realm } ?? accounts.first { $0.realm == nil }
   }
 
-  /// The request to resend for `challenge` (a 401 or 407 to `request`), with one credential per
-  /// challenge it can answer and the credentials it already carried for other realms; nil when
-  /// it can answer none, or when the server rejected the very credentials it would send again
-  /// (same realm and nonce, not stale, §22.1). The caller sets the new CSeq.
+  /// The request to resend for `challenge` (a 401 or 407 to `request`), carrying a credential
+  /// for every challenge it can answer and fresh ones (next nonce count) for the realms it
+  /// already authenticated to in this Call-ID; nil when it can answer none. A realm whose
+  /// credentials the request already carried is not answered again unless the challenge says
+  /// `stale=true`: the server refused them (§22.1). The caller sets the new CSeq.
   public mutating func answer(_ challenge: SIPMessage, to request: SIPMessage, cnonce: String)
     -> SIPMessage?
   {
     guard let callID = request.callID else { return nil }
-    var retry = request
     var answered = 0
     for (header, credentialHeader, isProxy) in [
-      ("www-authenticate", "Authorization", false),
-      ("proxy-authenticate", "Proxy-Authorization", true),
+      ("www-authenticate", "authorization", false),
+      ("proxy-authenticate", "proxy-authorization", true),
     ] {
+      let previous = request.values(credentialHeader).compactMap {
+        try? DigestCredentials(header: $0)
+      }
       for value in challenge.values(header) {
         guard let digest = try? DigestChallenge(header: value),
-          let account = account(for: digest.realm)
+          account(for: digest.realm) != nil
         else { continue }
-        let previous = request.values(credentialHeader).compactMap {
-          try? DigestCredentials(header: $0)
-        }
-        if previous.contains(where: { $0.realm == digest.realm && $0.nonce == digest.nonce })
-          && !digest.stale
-        {
-          continue
-        }
         cached.removeAll { $0.challenge.realm == digest.realm && $0.isProxy == isProxy }
+        if previous.contains(where: { $0.realm == digest.realm }) && !digest.stale {
+          continue  // Refused: do not try the same password again.
+        }
         cached.append(Cached(challenge: digest, isProxy: isProxy, callID: callID, nonceCount: 0))
-        remove(credentialHeader, realm: digest.realm, from: &retry)
-        add(credentialHeader, for: cached.count - 1, account: account, to: &retry, cnonce: cnonce)
         answered += 1
       }
     }
-    return answered > 0 ? retry : nil
+    guard answered > 0 else { return nil }
+    var retry = request
+    retry.headers.removeAll { $0.isNamed("authorization") || $0.isNamed("proxy-authorization") }
+    authorize(&retry, cnonce: cnonce)
+    return retry
   }
 
   /// Adds the credentials of cached challenges that apply to `request` (same Call-ID, or a
@@ -106,13 +106,6 @@ public struct CredentialStore: Sendable {
       password: account.password, body: request.body, cnonce: cnonce,
       nonceCount: cached[index].nonceCount)
     request.insertBeforeLength(header, credentials.headerValue)
-  }
-
-  func remove(_ header: String, realm: String, from request: inout SIPMessage) {
-    request.headers.removeAll { field in
-      field.isNamed(HeaderName.canonical(header))
-        && (try? DigestCredentials(header: field.value))?.realm == realm
-    }
   }
 
   /// Forgets challenges met in `callID` that may not outlive it (§22.3).

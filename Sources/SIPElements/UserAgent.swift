@@ -300,7 +300,7 @@ public actor UserAgent {
     guard let call = calls[callID], !call.isCaller, call.finalStatus == nil,
       let request = call.request
     else { return }
-    var ringing = request.response(status: 180, toTag: call.localTag)
+    var ringing = request.dialogResponse(status: 180, toTag: call.localTag)
     ringing.insertBeforeLength("Contact", contact)
     if call.dialogs.isEmpty,
       let dialog = try? Dialog.uas(request: request, localTag: call.localTag, state: .early)
@@ -319,7 +319,7 @@ public actor UserAgent {
     guard let call = calls[callID], !call.isCaller, call.finalStatus == nil,
       let request = call.request
     else { return }
-    var ok = request.response(status: 200, toTag: call.localTag)
+    var ok = request.dialogResponse(status: 200, toTag: call.localTag)
     ok.insertBeforeLength("Contact", contact)
     ok.insertBeforeLength("Allow", configuration.capabilities.allowHeader)
     let sdp: SessionDescription
