@@ -17,6 +17,8 @@ final class Lab: @unchecked Sendable {
   var proxies: [String: Proxy] = [:]
   var endpoints: [String: SIPEndpoint] = [:]
   var locations: [LocationService] = []
+  /// Other elements, kept alive here (an endpoint holds its element weakly).
+  var registrars: [Registrar] = []
   let events = CoreLog()
 
   init(seed: UInt64 = 1, link: LinkConditions = LinkConditions(latency: .milliseconds(10))) {
@@ -74,6 +76,23 @@ final class Lab: @unchecked Sendable {
     return proxy
   }
 
+  @discardableResult
+  func registrar(
+    _ name: String, domains: [String], location: LocationService,
+    authentication: DigestServer? = nil, minExpires: UInt32 = 60
+  ) throws -> Registrar {
+    try host(name, domains: domains)
+    let registrar = try Registrar(
+      network: network, host: name, location: location,
+      policy: RegistrarPolicy(domains: domains, minExpires: minExpires),
+      authentication: authentication)
+    endpoints[name] = registrar.endpoint
+    registrars.append(registrar)
+    return registrar
+  }
+
+  var now: Int64 { simulation.now.microseconds }
+
   func on<R: Sendable>(_ name: String, _ body: @Sendable (isolated UserAgent) -> R) throws -> R {
     let agent = try #require(agents[name])
     return simulation.inspect { agent.assumeIsolated { body($0) } }
@@ -84,9 +103,12 @@ final class Lab: @unchecked Sendable {
 
   /// Method or status code of every SIP message sent in `callID` before `until` (µs), with the
   /// instant it was sent: retransmissions included, as RFC 3665 numbers them.
-  func sent(callID: String, until: Int64 = .max) -> [(time: Int64, token: String)] {
+  func sent(callID: String, since: Int64 = 0, until: Int64 = .max) -> [(
+    time: Int64, token: String
+  )] {
     network.trace.events(named: "send").compactMap { event in
-      guard event.time < until, event.field("callId")?.description == callID,
+      guard event.time >= since, event.time < until,
+        event.field("callId")?.description == callID,
         let summary = event.field("summary")?.description
       else { return nil }
       let token =
