@@ -143,12 +143,7 @@ public actor Proxy {
 
   /// A URI that names this proxy (no user part; its address, host name or a domain it serves).
   func isOwn(_ uri: SIPURI) -> Bool {
-    guard uri.user == nil else { return false }
-    let host = uri.host.lowercased()
-    let named =
-      host == ownAddress || host == endpoint.hostName.lowercased()
-      || configuration.domains.contains { $0.lowercased() == host }
-    return named && (uri.port == nil || uri.port == ownPort)
+    namesElement(uri, endpoint: endpoint, domains: configuration.domains)
   }
 
   func serves(_ uri: SIPURI) -> Bool {

@@ -178,6 +178,17 @@ struct ServerCore {
   }
 }
 
+/// Whether `uri` names this element (§16.4): no user part, and its address, host name or one of
+/// the domains it serves, on its port or none.
+func namesElement(_ uri: SIPURI, endpoint: SIPEndpoint, domains: [String]) -> Bool {
+  guard uri.user == nil else { return false }
+  let host = uri.host.lowercased()
+  let named =
+    host == endpoint.address.address.description || host == endpoint.hostName.lowercased()
+    || domains.contains { $0.lowercased() == host }
+  return named && (uri.port == nil || uri.port == Int(endpoint.address.port))
+}
+
 /// How actors bound in their `init` find themselves from socket and endpoint callbacks.
 final class WeakBox<Element: AnyObject>: @unchecked Sendable {
   weak var value: Element?

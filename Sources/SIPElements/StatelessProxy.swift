@@ -63,11 +63,8 @@ public actor StatelessProxy {
       return
     }
     var request = received
-    let address = endpoint.address
-    ProxyRules.preprocessRoutes(&request) { uri in
-      uri.user == nil && uri.host == address.address.description
-        && (uri.port ?? 5060) == Int(address.port)
-    }
+    let (endpoint, domains) = (endpoint, domains)
+    ProxyRules.preprocessRoutes(&request) { namesElement($0, endpoint: endpoint, domains: domains) }
     guard var target = request.requestURI else { return }
     if request.routes.isEmpty, target.user != nil,
       domains.contains(where: { $0.lowercased() == target.host.lowercased() })

@@ -1,0 +1,238 @@
+import SIPCore
+import SIPDialog
+import SIPElements
+import SIPServers
+import Simulation
+import Testing
+
+/// Alice calls bob@example.com through one proxy that forks to bob1, bob2, … (static
+/// bindings with the given q values).
+func forkLab(
+  _ behaviours: [UABehaviour], qs: [Double]? = nil, mode: ForkingMode = .parallel,
+  branchTimeout: Duration? = nil
+) throws -> Lab {
+  let lab = Lab()
+  let location = lab.location()
+  try lab.proxy(
+    "proxy", domains: ["example.com"], location: location,
+    configuration: ProxyConfiguration(
+      domains: ["example.com"], forking: mode, branchTimeout: branchTimeout))
+  try lab.agent(
+    "alice", aor: "sip:alice@example.com",
+    configuration: UAConfiguration(outboundProxy: SIPURI(host: "example.com")))
+  for (index, behaviour) in behaviours.enumerated() {
+    let name = "bob\(index + 1)"
+    try lab.agent(name, aor: "sip:bob@example.com", behaviour: behaviour)
+    let address = try lab.network.host(named: name).addresses[0].description
+    let q = qs?[index] ?? 1
+    lab.simulation.inspect {
+      location.assumeIsolated {
+        $0.add(
+          aor: SIPURI(user: "bob", host: "example.com"),
+          contact: SIPURI(user: "bob", host: address), q: q)
+      }
+    }
+  }
+  return lab
+}
+
+func challenging(_ header: String, status: Int) -> UABehaviour {
+  .custom { agent, call in
+    agent.reject(
+      call.callID, status: status,
+      headers: [SIPParameter(header, "Digest realm=\"\(header)\", nonce=\"n\", qop=\"auth\"")])
+  }
+}
+
+/// §16.7 best-response rules with 2 and 3 contacts: what the caller gets.
+@Suite struct ForkingTests {
+  static let rows: [(String, [UABehaviour], Int)] = [
+    ("a 2xx beats a 486", [.busy, .answer(after: .milliseconds(300))], 200),
+    ("a 2xx cancels the ringing", [.noAnswer, .ring(for: .seconds(1)), .noAnswer], 200),
+    ("4xx beats 5xx", [.reject(status: 503), .busy], 486),
+    ("503 becomes 500", [.reject(status: 503), .reject(status: 503)], 500),
+    ("a 6xx cancels the others and wins", [.noAnswer, .reject(status: 603), .noAnswer], 603),
+    (
+      "401 and 407 are preferred and merged",
+      [
+        .reject(status: 404), challenging("WWW-Authenticate", status: 401),
+        challenging("Proxy-Authenticate", status: 407),
+      ], 401
+    ),
+    ("lowest class: 3xx over 4xx", [.reject(status: 480), .reject(status: 302)], 302),
+  ]
+
+  @Test(arguments: rows.indices)
+  func bestResponse(row: Int) throws {
+    let (name, behaviours, expected) = Self.rows[row]
+    let lab = try forkLab(behaviours)
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(5))
+    }
+    lab.run(for: .seconds(120))
+    let record = try lab.on("alice") { $0.record(of: callID) }
+    #expect(record?.status == expected, "\(name): \(lab.ladder(callID: callID))")
+    let callees = behaviours.indices.map { "bob\($0 + 1)" }
+    if expected == 200 || expected == 603 {
+      // The branches still ringing were cancelled.
+      for (index, behaviour) in behaviours.enumerated() {
+        if case .noAnswer = behaviour {
+          let history = try lab.on(callees[index]) { $0.history.map(\.ending) }
+          #expect(history == ["CANCEL"], "\(name): \(callees[index])")
+        }
+      }
+    }
+    if expected == 401 {
+      let challenge = lab.network.trace.events(named: "deliver").first { event in
+        event.field("summary")?.description.hasPrefix("SIP/2.0 401") == true
+          && event.to?.address == (try? lab.network.host(named: "alice").addresses[0])
+      }
+      let text = String(decoding: challenge?.payload ?? [], as: UTF8.self)
+      #expect(text.contains("WWW-Authenticate:") && text.contains("Proxy-Authenticate:"))
+    }
+    lab.expectNothingLeftOver()
+  }
+
+  /// Every 2xx goes up (§16.7 step 5): the caller ACKs both and ends the extra dialog.
+  @Test func everySuccessIsForwarded() throws {
+    let lab = try forkLab([.answer(), .answer()])
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(5))
+    }
+    lab.run(for: .seconds(120))
+    let ladder = lab.ladder(callID: callID)
+    #expect(ladder.filter { $0 == "proxy>alice 200" }.count >= 3, "\(ladder)")  // 2 INVITE + BYE
+    #expect(ladder.filter { $0.hasPrefix("alice>proxy BYE") }.count == 2)
+    for callee in ["bob1", "bob2"] {
+      #expect(try lab.on(callee) { $0.history.first?.wasAnswered } == true)
+    }
+    lab.expectNothingLeftOver()
+  }
+
+  /// Sequential forking: the q = 1 group first, the next group only after it failed; a
+  /// target that rings too long is cancelled for the next.
+  @Test func sequentialForkingFollowsQ() throws {
+    let lab = try forkLab(
+      [.noAnswer, .busy, .answer()], qs: [1.0, 0.7, 0.4], mode: .sequential,
+      branchTimeout: .seconds(4))
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(5))
+    }
+    lab.run(for: .seconds(120))
+    let invites = lab.ladder(callID: callID).filter {
+      $0.hasPrefix("proxy>bob") && $0.hasSuffix("INVITE")
+    }
+    #expect(invites == ["proxy>bob1 INVITE", "proxy>bob2 INVITE", "proxy>bob3 INVITE"])
+    #expect(try lab.on("bob1") { $0.history.map(\.ending) } == ["CANCEL"])
+    #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == true)
+    lab.expectNothingLeftOver()
+  }
+
+  /// Timer C (§16.8): a target that rings past it is cancelled; the caller gets 487.
+  @Test func timerCCancelsABranchThatRingsTooLong() throws {
+    let lab = try forkLab([.noAnswer])
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: "example.com")) }
+    lab.run(for: .seconds(400))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 487)
+    let fired = lab.network.trace.events(named: "timer-fired").filter {
+      $0.field("timer")?.description == "C"
+    }
+    #expect(fired.count == 1)
+    #expect(fired.first.map { $0.time - 1_000_000 } ?? 0 >= 180_000_000)
+    lab.expectNothingLeftOver()
+  }
+}
+
+@Suite struct OtherServerTests {
+  /// §16.11: a stateless proxy relays a call; when its forwarded INVITE is lost, the caller's
+  /// retransmission goes out on the same branch.
+  @Test func statelessProxyRelaysACallWithStableBranches() throws {
+    let lab = Lab()
+    let location = lab.location()
+    try lab.host("relay", domains: ["example.com"])
+    let relay = try StatelessProxy(
+      network: lab.network, host: "relay", location: location, domains: ["example.com"])
+    lab.endpoints["relay"] = relay.endpoint
+    try lab.agent(
+      "alice", aor: "sip:alice@example.com",
+      configuration: UAConfiguration(outboundProxy: SIPURI(host: "example.com")))
+    try lab.agent("bob", aor: "sip:bob@example.com", behaviour: .ring(for: .seconds(1)))
+    let bob = try lab.network.host(named: "bob").addresses[0]
+    let relayAddress = try lab.network.host(named: "relay").addresses[0]
+    lab.simulation.inspect {
+      location.assumeIsolated {
+        $0.add(
+          aor: SIPURI(user: "bob", host: "example.com"),
+          contact: SIPURI(user: "bob", host: bob.description))
+      }
+    }
+    let dropped = CoreLog()
+    lab.network.datagramFault = { datagram in
+      let text = String(decoding: datagram.payload.prefix(6), as: UTF8.self)
+      guard datagram.from.address == relayAddress, datagram.to.address == bob, text == "INVITE",
+        dropped.all.isEmpty
+      else { return .pass }
+      dropped.append("INVITE")
+      return .drop
+    }
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(2))
+    }
+    lab.run(for: .seconds(120))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == true)
+    let branches = lab.network.trace.events(named: "send").filter {
+      $0.from?.address == relayAddress
+        && $0.field("summary")?.description.hasPrefix("INVITE") == true
+    }.compactMap { $0.field("branch")?.description }
+    #expect(
+      branches.count == 2 && Set(branches).count == 1,
+      "\(branches) \(lab.ladder(callID: callID)) \(lab.network.trace.events(named: "log").map { $0.field("text")?.description ?? "" })"
+    )
+    lab.expectNothingLeftOver()
+  }
+
+  /// A call through a B2BUA: two dialogs with their own Call-IDs; ringing, answer and hang-up
+  /// cross from one leg to the other; a failure on the far leg is the caller's.
+  @Test func callThroughB2BUA() throws {
+    let lab = Lab()
+    let bob = try lab.host("bob-host")
+    try lab.host("pbx")
+    let callee = try UserAgent(
+      network: lab.network, host: "bob-host", aor: SIPURI(user: "bob", host: "example.com"),
+      behaviour: .ring(for: .seconds(2)))
+    lab.agents["bob"] = callee
+    lab.endpoints["bob"] = callee.endpoint
+    let target = SIPURI(user: "bob", host: bob.description)
+    let pbx = try B2BUA(
+      network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com")
+    ) { _ in target }
+    lab.agents["pbx-in"] = pbx.inbound
+    lab.agents["pbx-out"] = pbx.outbound
+    lab.endpoints["pbx-in"] = pbx.inbound.endpoint
+    lab.endpoints["pbx-out"] = pbx.outbound.endpoint
+    try lab.agent("alice", aor: "sip:alice@example.com")
+    let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: pbxAddress), hangUpAfter: .seconds(5))
+    }
+    lab.run(for: .seconds(1))
+    let legs = lab.simulation.inspect {
+      pbx.assumeIsolated { $0.bridges.map { [$0.inbound, $0.outbound] } }
+    }
+    #expect(legs.count == 1 && legs.first?[0] == callID && legs.first?[1] != callID)
+    lab.run(for: .seconds(120))
+    let alice = try lab.on("alice") { $0.record(of: callID) }
+    let far = try lab.on("bob") { $0.history.first }
+    #expect(alice?.wasAnswered == true && alice?.ending == "BYE sent")
+    #expect(far?.wasAnswered == true && far?.ending == "BYE received" && far?.callID != callID)
+    #expect(lab.sent(callID: callID).map(\.token).contains("180"))
+    #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
+
+    // The far end is busy: the caller hears 486.
+    try lab.on("bob") { $0.setBehaviour(.busy) }
+    let second = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }
+    lab.run(for: .seconds(60))
+    #expect(try lab.on("alice") { $0.record(of: second)?.status } == 486)
+    lab.expectNothingLeftOver()
+  }
+}
