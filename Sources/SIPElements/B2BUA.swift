@@ -111,13 +111,6 @@ public actor B2BUA {
   }
 
   func log(_ text: String) {
-    let trace = network.trace
-    guard trace.isRecording else { return }
-    trace.record(
-      TraceEvent(
-        time: network.simulation.now.microseconds, event: "log",
-        fields: [
-          ("element", .string(inbound.endpoint.hostName)), ("text", .string(text)),
-        ]))
+    ElementTrace(network: network, element: inbound.endpoint.hostName).log(text)
   }
 }

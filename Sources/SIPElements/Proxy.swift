@@ -114,11 +114,7 @@ public actor Proxy {
     digest = configuration.authentication
     core = ServerCore(network: network, element: host)
     let box = WeakBox<Proxy>()
-    network.simulation.inspect {
-      endpoint.assumeIsolated { endpoint in
-        endpoint.setCore { _, event in box.value?.assumeIsolated { $0.handle(event) } }
-      }
-    }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
     box.value = self
   }
 
@@ -347,12 +343,11 @@ public actor Proxy {
     }
   }
 
-  /// A response this proxy makes up for a branch (timeout, transport error), shaped like one
-  /// that came from downstream: a placeholder top Via that forwarding removes.
+  /// A response this proxy makes up for a branch (timeout, transport error): built from the
+  /// request as received, so its Vias are upstream's, like a downstream response once this
+  /// proxy's Via is off.
   func synthesized(_ status: Int, _ context: Context, reason: String? = nil) -> SIPMessage {
-    var response = context.request.response(status: status, reason: reason, toTag: core.tag())
-    response.prepend("Via", "SIP/2.0/UDP \(ownAddress):\(ownPort);branch=z9hG4bKsynthesized")
-    return response
+    context.request.response(status: status, reason: reason, toTag: core.tag())
   }
 
   func failBranch(_ server: TransactionKey, _ index: Int, status: Int, reason: String?) {
@@ -379,6 +374,10 @@ public actor Proxy {
       armTimerC(context, index)  // §16.8: a provisional refreshes Timer C.
     }
     if status >= 200 { stopTimers(context, index) }
+    // §16.7 step 3: our Via comes off as the response arrives; what the context forwards (or
+    // makes up) then goes out unchanged.
+    var response = response
+    response.removeTopVia()
     perform(context.response.receive(response, branch: index), in: context)
     finishIfComplete(context)
   }
@@ -396,9 +395,7 @@ public actor Proxy {
       switch action {
       case .start(let index):
         start(index, in: context)
-      case .forward(var response):
-        // §16.7 step 9: our Via off, then out through the server transaction.
-        response.removeTopVia()
+      case .forward(let response):
         respond(response, in: context.serverKey)
       case .cancel(let index):
         guard let request = context.branches[index].request,

@@ -29,13 +29,7 @@ public actor Registrar {
     digest = authentication
     core = ServerCore(network: network, element: host)
     let box = WeakBox<Registrar>()
-    network.simulation.inspect {
-      endpoint.assumeIsolated { endpoint in
-        endpoint.setCore { _, event in
-          box.value?.assumeIsolated { $0.handle(event) }
-        }
-      }
-    }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
     box.value = self
   }
 

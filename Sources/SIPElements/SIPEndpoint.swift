@@ -84,9 +84,9 @@ public actor SIPEndpoint: TimerTarget {
     SIPTraceFields.install(on: network.trace)
     // The sockets call back into this actor; it does not exist yet, so they reach it through a
     // reference set once every stored property is.
-    let reference = EndpointReference()
+    let reference = WeakBox<SIPEndpoint>()
     udp = try network.bindDatagram(host: host, port: port, ipv6: ip.isV6) { datagram in
-      reference.endpoint?.assumeIsolated { endpoint in
+      reference.value?.assumeIsolated { endpoint in
         endpoint.received(datagram.payload, from: datagram.from, transport: .udp)
       }
     }
@@ -96,11 +96,11 @@ public actor SIPEndpoint: TimerTarget {
         try network.listen(
           host: host, port: listenPort, transport: transport == .tls ? .tls : .tcp, ipv6: ip.isV6
         ) { stream in
-          reference.endpoint?.assumeIsolated { $0.accepted(stream, transport: transport) }
+          reference.value?.assumeIsolated { $0.accepted(stream, transport: transport) }
         })
     }
     self.listeners = listeners
-    reference.endpoint = self
+    reference.value = self
   }
 
   /// Sets the core that gets the layer's ``TransactionEvent``s (the transaction user).
@@ -486,26 +486,13 @@ public actor SIPEndpoint: TimerTarget {
 
   // MARK: Trace
 
-  /// Appends an event; the fields are built only when the trace records (they cost more than
-  /// the rest of a transaction when it does not).
   func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
-    let trace = network.trace
-    guard trace.isRecording else { return }
-    trace.record(
-      TraceEvent(
-        time: network.simulation.now.microseconds, event: event,
-        fields: [("element", .string(hostName))] + fields()))
+    ElementTrace(network: network, element: hostName).record(event, fields())
   }
 
   func log(_ text: @autoclosure () -> String) {
     record("log", [("text", .string(text()))])
   }
-}
-
-/// How sockets bound in ``SIPEndpoint/init(network:host:port:timers:connectionIdleTimeout:)``
-/// find the endpoint; used on the driving thread only.
-final class EndpointReference: @unchecked Sendable {
-  weak var endpoint: SIPEndpoint?
 }
 
 /// Adds the SIP keys to packet events (`summary`, `callId`, `cseq`, `branch`) by parsing their

@@ -40,7 +40,9 @@ public actor LocationService {
     ] {
       for binding in bindings { trace(action, binding) }
     }
-    armExpiry()
+    // Only the bindings this request wrote can bring the next expiry closer; a timer left
+    // early by a refresh or removal fires, finds nothing and re-arms.
+    armExpiry(at: (result.added + result.refreshed).map(\.expiresAt).min())
     return result
   }
 
@@ -50,26 +52,25 @@ public actor LocationService {
   }
 
   func trace(_ action: String, _ binding: Binding) {
-    let trace = network.trace
-    guard trace.isRecording else { return }
-    trace.record(
-      TraceEvent(
-        time: network.simulation.now.microseconds, event: "binding",
-        fields: [
-          ("element", .string(name)), ("action", .string(action)), ("aor", .string(binding.aor)),
-          ("contact", .string(binding.contact.uri.description)),
-          ("expiresAt", .integer(SIPEndpoint.micros(binding.expiresAt))),
-        ]))
+    ElementTrace(network: network, element: name).record(
+      "binding",
+      [
+        ("action", .string(action)), ("aor", .string(binding.aor)),
+        ("contact", .string(binding.contact.uri.description)),
+        ("expiresAt", .integer(SIPEndpoint.micros(binding.expiresAt))),
+      ])
   }
 
-  func armExpiry() {
-    guard let next = table.nextExpiry else {
-      if let timer = expiryTimer { network.simulation.cancel(timer.handle) }
+  /// Arms the expiry timer for `next` unless it is armed sooner already; cancels it when the
+  /// table is empty.
+  func armExpiry(at next: Duration?) {
+    if table.isEmpty, let timer = expiryTimer {
+      network.simulation.cancel(timer.handle)
       expiryTimer = nil
-      return
     }
+    guard let next, !table.isEmpty else { return }
     if let timer = expiryTimer {
-      if timer.at == next { return }
+      if timer.at <= next { return }
       network.simulation.cancel(timer.handle)
     }
     let handle = network.simulation.schedule(
@@ -79,7 +80,7 @@ public actor LocationService {
       for binding in service.table.removeExpired(at: service.now) {
         service.trace("expired", binding)
       }
-      service.armExpiry()
+      service.armExpiry(at: service.table.nextExpiry)
     }
     expiryTimer = (next, handle)
   }
@@ -109,16 +110,11 @@ struct ServerCore {
   }
 
   func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
-    let trace = network.trace
-    guard trace.isRecording else { return }
-    trace.record(
-      TraceEvent(
-        time: network.simulation.now.microseconds, event: event,
-        fields: [("element", .string(element))] + fields()))
+    ElementTrace(network: network, element: element).record(event, fields())
   }
 
   func log(_ text: @autoclosure () -> String) {
-    record("log", [("text", .string(text()))])
+    ElementTrace(network: network, element: element).log(text())
   }
 
   /// §9.2 for a server that answers at once: 200 when the INVITE it cancels still has a
@@ -187,9 +183,4 @@ func namesElement(_ uri: SIPURI, endpoint: SIPEndpoint, domains: [String]) -> Bo
     host == endpoint.address.address.description || host == endpoint.hostName.lowercased()
     || domains.contains { $0.lowercased() == host }
   return named && (uri.port == nil || uri.port == Int(endpoint.address.port))
-}
-
-/// How actors bound in their `init` find themselves from socket and endpoint callbacks.
-final class WeakBox<Element: AnyObject>: @unchecked Sendable {
-  weak var value: Element?
 }

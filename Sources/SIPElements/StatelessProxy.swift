@@ -29,11 +29,7 @@ public actor StatelessProxy {
     self.domains = domains
     core = ServerCore(network: network, element: host)
     let box = WeakBox<StatelessProxy>()
-    network.simulation.inspect {
-      endpoint.assumeIsolated { endpoint in
-        endpoint.setCore { _, event in box.value?.assumeIsolated { $0.handle(event) } }
-      }
-    }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
     box.value = self
   }
 
@@ -106,11 +102,7 @@ public actor RedirectServer {
     self.status = status
     core = ServerCore(network: network, element: host)
     let box = WeakBox<RedirectServer>()
-    network.simulation.inspect {
-      endpoint.assumeIsolated { endpoint in
-        endpoint.setCore { _, event in box.value?.assumeIsolated { $0.handle(event) } }
-      }
-    }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
     box.value = self
   }
 

@@ -63,15 +63,9 @@ public actor UserAgent {
     random = network.simulation.random(stream: "ua \(host)")
     merged = MergedRequestDetector(
       memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout))
-    let reference = AgentReference()
-    network.simulation.inspect {
-      endpoint.assumeIsolated { endpoint in
-        endpoint.setCore { _, event in
-          reference.agent?.assumeIsolated { $0.handle(event) }
-        }
-      }
-    }
-    reference.agent = self
+    let box = WeakBox<UserAgent>()
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
+    box.value = self
   }
 
   /// Sets the observer told of every ``UAEvent``.
@@ -1069,12 +1063,7 @@ public actor UserAgent {
   }
 
   func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
-    let trace = network.trace
-    guard trace.isRecording else { return }
-    trace.record(
-      TraceEvent(
-        time: now, event: event,
-        fields: [("element", .string(endpoint.hostName))] + fields()))
+    ElementTrace(network: network, element: endpoint.hostName).record(event, fields())
   }
 
   func log(_ text: @autoclosure () -> String) {
@@ -1192,11 +1181,6 @@ final class Call {
     self.isCaller = isCaller
     self.localTag = localTag
   }
-}
-
-/// How the endpoint's core callback finds its agent (set at the end of init).
-final class AgentReference: @unchecked Sendable {
-  weak var agent: UserAgent?
 }
 
 extension SIPPeer {

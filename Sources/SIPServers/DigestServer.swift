@@ -23,6 +23,9 @@ public struct DigestServer: Sendable {
     var highestCount: UInt32
   }
   var nonces: [String: NonceRecord] = [:]
+  /// Expired nonces are swept when the table has doubled since the last sweep, so issuing and
+  /// checking stay O(1) amortized however many clients there are.
+  var sweepAt = 64
 
   public init(
     realm: String, users: [String: String], nonceLifetime: Duration = .seconds(300),
@@ -64,6 +67,10 @@ public struct DigestServer: Sendable {
   {
     let hex = String(random, radix: 16)
     let nonce = String(repeating: "0", count: max(0, 16 - hex.count)) + hex
+    if nonces.count >= sweepAt {
+      forgetExpired(at: now)
+      sweepAt = max(64, 2 * nonces.count)
+    }
     nonces[nonce] = NonceRecord(issuedAt: now, highestCount: 0)
     return DigestChallenge(
       realm: realm, nonce: nonce, algorithm: algorithm, qopOptions: qopOptions, stale: stale)
@@ -72,7 +79,6 @@ public struct DigestServer: Sendable {
   /// Judges the credentials for this realm in `request`'s `header` (`Authorization` or
   /// `Proxy-Authorization`) at `now`, and records the nonce count of valid ones.
   public mutating func verify(_ request: SIPMessage, header: String, at now: Duration) -> Verdict {
-    forgetExpired(at: now)
     let mine = request.values(header).compactMap { try? DigestCredentials(header: $0) }
       .filter { $0.realm == realm }
     guard let credentials = mine.first else { return .missing }
@@ -89,6 +95,10 @@ public struct DigestServer: Sendable {
       return .rejected(reason: "wrong response for \(credentials.username)")
     }
     guard var record = nonces[credentials.nonce] else { return .stale }
+    guard now - record.issuedAt < nonceLifetime else {
+      nonces[credentials.nonce] = nil
+      return .stale
+    }
     if credentials.qop != nil {
       guard let text = credentials.nonceCount, let count = UInt32(text, radix: 16) else {
         return .rejected(reason: "qop without a nonce count")
@@ -107,6 +117,6 @@ public struct DigestServer: Sendable {
     nonces = nonces.filter { now - $0.value.issuedAt < nonceLifetime }
   }
 
-  /// Nonces still remembered.
+  /// Nonces still remembered (expired ones linger until a sweep or their next use).
   public var liveNonces: Int { nonces.count }
 }

@@ -69,6 +69,9 @@ public struct LocationTable: Sendable {
   /// Every address-of-record with a binding, sorted.
   public var addressesOfRecord: [String] { bindings.keys.sorted() }
 
+  /// Whether it holds no binding at all.
+  public var isEmpty: Bool { bindings.isEmpty }
+
   /// How many bindings the table holds (expired ones not yet removed included).
   public var count: Int { bindings.values.reduce(0) { $0 + $1.count } }
 

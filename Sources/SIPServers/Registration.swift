@@ -85,9 +85,11 @@ public enum Registration {
     if contacts.isEmpty && !request.fields("contact").isEmpty {
       return fail(Rejection(400, "Bad Request (malformed Contact)"))
     }
-    var working = table
+    // Atomic without copying the table: the changes go to `current`, a copy of this AOR's
+    // bindings, and reach the table only when every contact was accepted.
+    var nextOrder = table.nextOrder
     var result = RegistrationResult(response: request.response(status: 200, toTag: toTag))
-    var current = working.bindings[aor] ?? []
+    var current = table.bindings[aor] ?? []
     if contacts.contains(.wildcard) {
       // Step 6: `*` alone with Expires: 0 removes every binding.
       guard contacts.count == 1, request.expires == 0 else {
@@ -135,17 +137,17 @@ public enum Registration {
         } else if granted > 0 {
           let binding = Binding(
             aor: aor, contact: address, expiresAt: now + .seconds(Int64(granted)), q: q,
-            callID: callID, cseq: cseq.sequence, order: working.nextOrder)
-          working.nextOrder += 1
+            callID: callID, cseq: cseq.sequence, order: nextOrder)
+          nextOrder += 1
           current.append(binding)
           result.added.append(binding)
         }
       }
     }
-    working.bindings[aor] = current.isEmpty ? nil : current
-    table = working
+    table.bindings[aor] = current.isEmpty ? nil : current
+    table.nextOrder = nextOrder
     // Step 8: 200 listing every current binding with the expiry the registrar chose.
-    for binding in working.bindings(of: aor, at: now) {
+    for binding in table.bindings(of: aor, at: now) {
       var contact = binding.contact
       contact.parameters.append(SIPParameter("expires", "\(seconds(binding.expiresAt - now))"))
       result.response.insertBeforeLength("Contact", contact.description)

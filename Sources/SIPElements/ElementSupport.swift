@@ -1,0 +1,45 @@
+import SIPTransaction
+import Simulation
+
+/// How an element writes to the trace: every event carries its `element` name, and the fields
+/// are built only when the trace records (they cost more than the rest of a transaction when
+/// it does not). One for every actor, so the trace looks the same whoever writes it.
+struct ElementTrace: Sendable {
+  let network: Network
+  let element: String
+
+  func record(_ event: String, _ fields: @autoclosure () -> [(String, TraceValue)]) {
+    let trace = network.trace
+    guard trace.isRecording else { return }
+    trace.record(
+      TraceEvent(
+        time: network.simulation.now.microseconds, event: event,
+        fields: [("element", .string(element))] + fields()))
+  }
+
+  func log(_ text: @autoclosure () -> String) {
+    record("log", [("text", .string(text()))])
+  }
+}
+
+/// How callbacks set up in an actor's `init` (sockets, an endpoint's core) find the actor, which
+/// does not exist yet when they are made; set once every stored property is. Weak: the owner of
+/// an element keeps it alive, not its sockets. Used on the driving thread only.
+final class WeakBox<Element: AnyObject>: @unchecked Sendable {
+  weak var value: Element?
+}
+
+extension SIPEndpoint {
+  /// Makes `box`'s element the core of `endpoint`: every ``TransactionEvent`` runs `handle`
+  /// isolated to it, on the driving thread, without a `Task`.
+  static func attach<Element: Actor>(
+    _ endpoint: SIPEndpoint, on simulation: Simulation, to box: WeakBox<Element>,
+    _ handle: @escaping @Sendable (isolated Element, TransactionEvent) -> Void
+  ) {
+    simulation.inspect {
+      endpoint.assumeIsolated { endpoint in
+        endpoint.setCore { _, event in box.value?.assumeIsolated { handle($0, event) } }
+      }
+    }
+  }
+}
