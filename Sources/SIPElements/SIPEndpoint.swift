@@ -85,7 +85,31 @@ public actor SIPEndpoint: TimerTarget {
     // The sockets call back into this actor; it does not exist yet, so they reach it through a
     // reference set once every stored property is.
     let reference = WeakBox<SIPEndpoint>()
-    udp = try network.bindDatagram(host: host, port: port, ipv6: ip.isV6) { datagram in
+    (udp, listeners) = try Self.bind(network, host: host, address: address, reference)
+    // A crash closes every socket of the host; a restart brings the listening points back (the
+    // element keeps its state: the model is a host cut off, not a reboot).
+    try network.onRestart(of: host) { _ in
+      reference.value?.assumeIsolated { endpoint in
+        do {
+          (endpoint.udp, endpoint.listeners) = try Self.bind(
+            endpoint.network, host: endpoint.hostName, address: endpoint.address, reference)
+          endpoint.log("restarted: listening again on \(endpoint.address)")
+        } catch {
+          endpoint.log("restart failed to rebind: \(error)")
+        }
+      }
+    }
+    reference.value = self
+  }
+
+  /// Binds UDP and TCP on the address's port and TLS on the next, calling back into
+  /// `reference`'s endpoint.
+  static func bind(
+    _ network: Network, host: String, address: SocketAddress, _ reference: WeakBox<SIPEndpoint>
+  ) throws(NetworkError) -> (DatagramSocket, [StreamListener]) {
+    let port = address.port
+    let ipv6 = address.address.isV6
+    let udp = try network.bindDatagram(host: host, port: port, ipv6: ipv6) { datagram in
       reference.value?.assumeIsolated { endpoint in
         endpoint.received(datagram.payload, from: datagram.from, transport: .udp)
       }
@@ -94,13 +118,12 @@ public actor SIPEndpoint: TimerTarget {
     for (transport, listenPort) in [(SIPTransportProtocol.tcp, port), (.tls, port + 1)] {
       listeners.append(
         try network.listen(
-          host: host, port: listenPort, transport: transport == .tls ? .tls : .tcp, ipv6: ip.isV6
+          host: host, port: listenPort, transport: transport == .tls ? .tls : .tcp, ipv6: ipv6
         ) { stream in
           reference.value?.assumeIsolated { $0.accepted(stream, transport: transport) }
         })
     }
-    self.listeners = listeners
-    reference.value = self
+    return (udp, listeners)
   }
 
   /// Sets the core that gets the layer's ``TransactionEvent``s (the transaction user).

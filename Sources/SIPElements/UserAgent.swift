@@ -100,6 +100,10 @@ public actor UserAgent {
       + (registrationTimer == nil ? 0 : 1)
   }
 
+  /// Whether its registration refresh timer is armed: the one timer a registered agent keeps
+  /// while idle (a run's "nothing left over" check allows it).
+  public var refreshArmed: Bool { registrationTimer != nil }
+
   var timers: TimerSettings { endpoint.timers }
   var now: Int64 { network.simulation.now.microseconds }
   var hostAddress: String { endpoint.address.address.description }
@@ -1029,7 +1033,15 @@ public actor UserAgent {
     setState(call, .terminated)
     calls[call.callID] = nil
     credentials?.forget(callID: call.callID)
-    history.append(record(for: call))
+    let ended = record(for: call)
+    history.append(ended)
+    record(
+      "call-ended",
+      [
+        ("callId", .string(call.callID)), ("side", .string(call.isCaller ? "caller" : "callee")),
+        ("status", ended.status.map { .integer(Int64($0)) } ?? .string("none")),
+        ("answered", .bool(ended.wasAnswered)), ("ending", .string(ended.ending ?? "")),
+      ])
   }
 
   func record(for call: Call) -> CallRecord {
@@ -1046,8 +1058,8 @@ public actor UserAgent {
     record(
       "call-state",
       [
-        ("callId", .string(call.callID)), ("fromState", .string(from.rawValue)),
-        ("toState", .string(state.rawValue)),
+        ("callId", .string(call.callID)), ("side", .string(call.isCaller ? "caller" : "callee")),
+        ("fromState", .string(from.rawValue)), ("toState", .string(state.rawValue)),
       ])
     emit(.callState(callID: call.callID, state))
   }

@@ -7,7 +7,7 @@ import Simulation
 /// segments and closes it. Prints the trace as a table (or JSON Lines) and a summary.
 enum KernelDemo {
   static let usage = """
-    usage: sipsim run [--seed N] [--jsonl] [--output FILE]
+    usage: sipsim demo [--seed N] [--jsonl] [--output FILE]
 
       --seed N       seed of every random draw (default 1); the same seed prints the same trace
       --jsonl        print the trace as JSON Lines (the public format) instead of a table
@@ -40,7 +40,7 @@ enum KernelDemo {
         print(usage)
         return 0
       default:
-        CLI.fail("unknown option '\(arguments[index])' for run", usage: usage)
+        CLI.fail("unknown option '\(arguments[index])' for demo", usage: usage)
         return 2
       }
       index += 1

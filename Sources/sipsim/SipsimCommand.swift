@@ -7,21 +7,26 @@ enum SipsimCommand {
     usage: sipsim [COMMAND] [ARGS...]
 
     Commands:
-      run [NAME]           run a simulation (default: the built-in kernel demo)
+      run [NAME|PATH]      run a topology and print its ladder (default: `default`)
+      list                 the bundled topologies, a line each
+      demo                 the built-in kernel demo (no SIP)
       parse FILE...        parse SIP messages from files (datagram semantics)
       bench kernel         benchmark the simulation kernel      (build with -c release)
       bench parse [PATH]   benchmark the SIP parser/serializer  (build with -c release)
       bench transactions   benchmark the transaction layer      (build with -c release)
       help                 this text
 
+    With no command, `sipsim` is `sipsim run default`.
     `sipsim COMMAND --help` describes a command.
     """
 
   static func main(_ arguments: [String]) -> Int32 {
-    guard let command = arguments.first else { return KernelDemo.run([]) }
+    guard let command = arguments.first else { return RunCommand.run([]) }
     let rest = Array(arguments.dropFirst())
     switch command {
-    case "run": return KernelDemo.run(rest)
+    case "run": return RunCommand.run(rest)
+    case "list": return ListCommand.run(rest)
+    case "demo": return KernelDemo.run(rest)
     case "parse": return ParseCommand.run(rest)
     case "bench": return bench(rest)
     case "help", "--help", "-h":

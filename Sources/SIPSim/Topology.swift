@@ -1,0 +1,521 @@
+/// A whole simulation as data: hosts and their SIP roles, domains, links, users, a scenario
+/// timeline, faults and what must come out of it. Topology files (`Topologies/*.json`) decode
+/// into it; examples and tests build it in Swift. Every object refuses keys it does not know,
+/// and every error names its JSON path (``TopologyError``).
+public struct Topology: Sendable, Decodable {
+  /// A short name (`default`, `rfc3665-3.2`); the file name when loaded from a file.
+  public var name: String
+  /// One line for `sipsim list`.
+  public var summary: String
+  /// What it teaches, in a few sentences (printed by `sipsim run --verbose`).
+  public var notes: String?
+  /// The seed of every random draw; `sipsim run --seed` overrides it.
+  public var seed: UInt64
+  /// How much virtual time to run; `--duration` overrides it. Default: the last scenario step
+  /// or fault plus 40 s (long enough for every RFC 3261 timer, 64·T1 = 32 s, to run out).
+  public var duration: TimeSpan?
+  /// T1, T2, T4 for every element (RFC 3261 §17.1.1.1, §17.1.2.2; defaults 500 ms, 4 s, 5 s).
+  public var timers: TimerSpec
+  public var links: LinksSpec
+  public var hosts: [HostSpec]
+  public var users: [UserSpec]
+  public var scenario: [Step]
+  public var faults: [FaultSpec]
+  public var messageFaults: [MessageFault]
+  public var expect: Expectations
+
+  public init(
+    name: String, summary: String = "", notes: String? = nil, seed: UInt64 = 1,
+    duration: TimeSpan? = nil, timers: TimerSpec = TimerSpec(), links: LinksSpec = LinksSpec(),
+    hosts: [HostSpec], users: [UserSpec] = [], scenario: [Step] = [], faults: [FaultSpec] = [],
+    messageFaults: [MessageFault] = [], expect: Expectations = Expectations()
+  ) {
+    self.name = name
+    self.summary = summary
+    self.notes = notes
+    self.seed = seed
+    self.duration = duration
+    self.timers = timers
+    self.links = links
+    self.hosts = hosts
+    self.users = users
+    self.scenario = scenario
+    self.faults = faults
+    self.messageFaults = messageFaults
+    self.expect = expect
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.strictContainer([
+      "name", "summary", "notes", "seed", "duration", "timers", "links", "hosts", "users",
+      "scenario", "faults", "messageFaults", "expect",
+    ])
+    name = try c.optional("name") ?? ""
+    summary = try c.optional("summary") ?? ""
+    notes = try c.optional("notes")
+    seed = try c.optional("seed") ?? 1
+    duration = try c.optional("duration")
+    timers = try c.optional("timers") ?? TimerSpec()
+    links = try c.optional("links") ?? LinksSpec()
+    hosts = try c.required("hosts")
+    users = try c.optional("users") ?? []
+    scenario = try c.optional("scenario") ?? []
+    faults = try c.optional("faults") ?? []
+    messageFaults = try c.optional("messageFaults") ?? []
+    expect = try c.optional("expect") ?? Expectations()
+  }
+}
+
+/// RFC 3261's timer base values for every element of a topology.
+public struct TimerSpec: Sendable, Decodable {
+  public var t1: TimeSpan
+  public var t2: TimeSpan
+  public var t4: TimeSpan
+
+  public init(
+    t1: TimeSpan = TimeSpan(.milliseconds(500)), t2: TimeSpan = TimeSpan(.seconds(4)),
+    t4: TimeSpan = TimeSpan(.seconds(5))
+  ) {
+    self.t1 = t1
+    self.t2 = t2
+    self.t4 = t4
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.strictContainer(["t1", "t2", "t4"])
+    let fallback = TimerSpec()
+    t1 = try c.optional("t1") ?? fallback.t1
+    t2 = try c.optional("t2") ?? fallback.t2
+    t4 = try c.optional("t4") ?? fallback.t4
+  }
+}
+
+/// How packets cross one link (one direction): the kernel's `LinkConditions` as JSON. Keys left
+/// out keep the value of the link it refines (the default link for a pair).
+public struct LinkSpec: Sendable, Decodable {
+  public var latency: TimeSpan?
+  /// Uniform jitter on [0, jitter].
+  public var jitter: TimeSpan?
+  /// Heavy-tailed (Pareto) jitter with this scale instead, cut at `jitter` (or 10 × scale).
+  public var paretoScale: TimeSpan?
+  public var loss: Double?
+  public var duplicate: Double?
+  public var reorder: Double?
+  public var mtu: Int?
+
+  public init(
+    latency: TimeSpan? = nil, jitter: TimeSpan? = nil, paretoScale: TimeSpan? = nil,
+    loss: Double? = nil, duplicate: Double? = nil, reorder: Double? = nil, mtu: Int? = nil
+  ) {
+    self.latency = latency
+    self.jitter = jitter
+    self.paretoScale = paretoScale
+    self.loss = loss
+    self.duplicate = duplicate
+    self.reorder = reorder
+    self.mtu = mtu
+  }
+
+  static let keys = ["latency", "jitter", "paretoScale", "loss", "duplicate", "reorder", "mtu"]
+
+  public init(from decoder: any Decoder) throws {
+    try self.init(decoder: decoder, extraKeys: [])
+  }
+
+  init(decoder: any Decoder, extraKeys: [String]) throws {
+    let c = try decoder.strictContainer(Self.keys + extraKeys)
+    latency = try c.optional("latency")
+    jitter = try c.optional("jitter")
+    paretoScale = try c.optional("paretoScale")
+    for (key, value) in [("loss", "loss"), ("duplicate", "duplicate"), ("reorder", "reorder")] {
+      if let p = try c.optional(AnyKey(stringValue: key), as: Double.self), !(0...1).contains(p) {
+        throw c.invalid(AnyKey(stringValue: key), "\(value) probability \(p) is not in 0...1")
+      }
+    }
+    loss = try c.optional("loss")
+    duplicate = try c.optional("duplicate")
+    reorder = try c.optional("reorder")
+    mtu = try c.optional("mtu")
+    if let mtu, mtu < 68 { throw c.invalid("mtu", "an MTU of \(mtu) bytes is below IPv4's 68") }
+  }
+}
+
+/// A per-pair link override: `from` → `to`, and back too unless `oneWay`.
+public struct PairLinkSpec: Sendable, Decodable {
+  public var from: String
+  public var to: String
+  public var oneWay: Bool
+  public var link: LinkSpec
+
+  public init(from: String, to: String, oneWay: Bool = false, link: LinkSpec) {
+    self.from = from
+    self.to = to
+    self.oneWay = oneWay
+    self.link = link
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.strictContainer(LinkSpec.keys + ["from", "to", "oneWay"])
+    from = try c.required("from")
+    to = try c.required("to")
+    oneWay = try c.optional("oneWay") ?? false
+    link = try LinkSpec(decoder: decoder, extraKeys: ["from", "to", "oneWay"])
+  }
+}
+
+/// The default link and the per-pair overrides.
+public struct LinksSpec: Sendable, Decodable {
+  public var `default`: LinkSpec
+  public var pairs: [PairLinkSpec]
+
+  public init(default: LinkSpec = LinkSpec(), pairs: [PairLinkSpec] = []) {
+    self.default = `default`
+    self.pairs = pairs
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.strictContainer(["default", "pairs"])
+    self.default = try c.optional("default") ?? LinkSpec()
+    pairs = try c.optional("pairs") ?? []
+  }
+}
+
+/// A subscriber: who may authenticate to the servers of `domain` (RFC 3261 §22), and the
+/// credentials a user agent whose address of record is `user@domain` answers challenges with.
+public struct UserSpec: Sendable, Decodable {
+  public var user: String
+  public var domain: String
+  public var password: String
+
+  public init(user: String, domain: String, password: String) {
+    self.user = user
+    self.domain = domain
+    self.password = password
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.strictContainer(["user", "domain", "password"])
+    user = try c.required("user")
+    domain = try c.required("domain")
+    password = try c.required("password")
+  }
+}
+
+/// What a host is: its name, addresses, the domains that resolve to it, and its SIP role.
+public struct HostSpec: Sendable, Decodable {
+  public var name: String
+  /// IPv4 or IPv6 literals; empty gives the next `10.0.0.N`.
+  public var addresses: [String]
+  /// Domain names whose address records point here (`atlanta.example.com`).
+  public var domains: [String]
+  public var role: Role
+
+  public init(name: String, addresses: [String] = [], domains: [String] = [], role: Role) {
+    self.name = name
+    self.addresses = addresses
+    self.domains = domains
+    self.role = role
+  }
+
+  public enum Role: Sendable {
+    case userAgent(UASpec)
+    case proxy(ProxySpec)
+    case statelessProxy(StaticBindings)
+    case registrar(RegistrarSpec)
+    case redirect(RedirectSpec)
+    case b2bua(B2BUASpec)
+    /// A host with no SIP element: a dead server to fail over from, or a place for faults.
+    case none
+
+    public var name: String {
+      switch self {
+      case .userAgent: "ua"
+      case .proxy: "proxy"
+      case .statelessProxy: "stateless-proxy"
+      case .registrar: "registrar"
+      case .redirect: "redirect"
+      case .b2bua: "b2bua"
+      case .none: "none"
+      }
+    }
+  }
+
+  static let commonKeys = ["name", "addresses", "domains", "role"]
+
+  public init(from decoder: any Decoder) throws {
+    let head = try decoder.container(keyedBy: AnyKey.self)
+    let roleName = try head.required("role", as: String.self)
+    let roleKeys: [String]
+    switch roleName {
+    case "ua": roleKeys = UASpec.keys
+    case "proxy": roleKeys = ProxySpec.keys
+    case "stateless-proxy": roleKeys = StaticBindings.keys
+    case "registrar": roleKeys = RegistrarSpec.keys
+    case "redirect": roleKeys = RedirectSpec.keys
+    case "b2bua": roleKeys = B2BUASpec.keys
+    case "none": roleKeys = []
+    default:
+      throw head.invalid(
+        "role",
+        "unknown role '\(roleName)'; expected ua, proxy, stateless-proxy, registrar, redirect, "
+          + "b2bua or none")
+    }
+    let c = try decoder.strictContainer(Self.commonKeys + roleKeys)
+    name = try c.required("name")
+    if name.isEmpty || name.contains(where: { $0 == " " || $0 == ":" }) {
+      throw c.invalid("name", "a host name must be non-empty, without spaces or ':'")
+    }
+    addresses = try c.optional("addresses") ?? []
+    domains = try c.optional("domains") ?? []
+    switch roleName {
+    case "ua": role = .userAgent(try UASpec(c))
+    case "proxy": role = .proxy(try ProxySpec(c))
+    case "stateless-proxy": role = .statelessProxy(try StaticBindings(c))
+    case "registrar": role = .registrar(try RegistrarSpec(c))
+    case "redirect": role = .redirect(try RedirectSpec(c))
+    case "b2bua": role = .b2bua(try B2BUASpec(c))
+    default: role = .none
+    }
+  }
+}
+
+/// A user agent's settings.
+public struct UASpec: Sendable {
+  /// Its address of record, `sip:alice@atlanta.example.com`.
+  public var aor: String
+  public var displayName: String?
+  /// The outbound proxy for requests outside dialogs (§8.1.2), a URI or a domain.
+  public var proxy: String?
+  /// Proxies to fail over to when the outbound proxy does not answer (RFC 3263 §4.3).
+  public var fallbackProxies: [String]
+  /// How it answers INVITEs.
+  public var behaviour: BehaviourSpec
+  /// Codecs it offers, by name, preferred first.
+  public var codecs: [String]?
+
+  public init(
+    aor: String, displayName: String? = nil, proxy: String? = nil, fallbackProxies: [String] = [],
+    behaviour: BehaviourSpec = BehaviourSpec(kind: .answer), codecs: [String]? = nil
+  ) {
+    self.aor = aor
+    self.displayName = displayName
+    self.proxy = proxy
+    self.fallbackProxies = fallbackProxies
+    self.behaviour = behaviour
+    self.codecs = codecs
+  }
+
+  static let keys = ["aor", "displayName", "proxy", "fallbackProxies", "behaviour", "codecs"]
+
+  init(_ c: KeyedDecodingContainer<AnyKey>) throws {
+    aor = try c.required("aor")
+    displayName = try c.optional("displayName")
+    proxy = try c.optional("proxy")
+    fallbackProxies = try c.optional("fallbackProxies") ?? []
+    behaviour = try c.optional("behaviour") ?? BehaviourSpec(kind: .answer)
+    codecs = try c.optional("codecs")
+  }
+}
+
+/// How a user agent answers a call (see `UABehaviour`).
+public struct BehaviourSpec: Sendable, Decodable {
+  public enum Kind: String, Sendable, CaseIterable {
+    /// 200 after `after` (the transaction sends 100 Trying at 200 ms).
+    case answer
+    /// 180 at once, 200 after `for`.
+    case ring
+    /// `status` at once.
+    case reject
+    case busy
+    case unavailable
+    /// 180 and never a final response: the caller must CANCEL.
+    case noAnswer
+    /// Ring for `for`, answer, hang up `talk` after the ACK.
+    case answerThenHangUp
+  }
+
+  public var kind: Kind
+  public var after: TimeSpan?
+  public var ringFor: TimeSpan?
+  public var status: Int?
+  public var talk: TimeSpan?
+
+  public init(
+    kind: Kind, after: TimeSpan? = nil, ringFor: TimeSpan? = nil, status: Int? = nil,
+    talk: TimeSpan? = nil
+  ) {
+    self.kind = kind
+    self.after = after
+    self.ringFor = ringFor
+    self.status = status
+    self.talk = talk
+  }
+
+  /// `"busy"` or `{"kind": "ring", "for": "2s"}`.
+  public init(from decoder: any Decoder) throws {
+    if let text = try? decoder.singleValueContainer().decode(String.self) {
+      guard let kind = Kind(rawValue: text) else { throw decoder.invalid(Self.unknown(text)) }
+      self.init(kind: kind)
+      try validate(decoder)
+      return
+    }
+    let c = try decoder.strictContainer(["kind", "after", "for", "status", "talk"])
+    let text = try c.required("kind", as: String.self)
+    guard let kind = Kind(rawValue: text) else {
+      throw c.invalid("kind", Self.unknown(text))
+    }
+    self.init(
+      kind: kind, after: try c.optional("after"), ringFor: try c.optional("for"),
+      status: try c.optional("status"), talk: try c.optional("talk"))
+    try validate(decoder)
+  }
+
+  func validate(_ decoder: any Decoder) throws {
+    switch kind {
+    case .reject:
+      guard let status, (400...699).contains(status) else {
+        throw decoder.invalid("'reject' needs a 'status' from 400 to 699")
+      }
+    case .answerThenHangUp:
+      if talk == nil { throw decoder.invalid("'answerThenHangUp' needs 'talk' (a time span)") }
+    default: break
+    }
+  }
+
+  static func unknown(_ text: String) -> String {
+    "unknown behaviour '\(text)'; expected one of: "
+      + Kind.allCases.map(\.rawValue).joined(separator: ", ")
+  }
+}
+
+/// Contacts provisioned without a REGISTER: `{"aor": …, "contact": …, "q": 0.5}`.
+public struct BindingSpec: Sendable, Decodable {
+  public var aor: String
+  public var contact: String
+  public var q: Double
+
+  public init(aor: String, contact: String, q: Double = 1) {
+    self.aor = aor
+    self.contact = contact
+    self.q = q
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.strictContainer(["aor", "contact", "q"])
+    aor = try c.required("aor")
+    contact = try c.required("contact")
+    q = try c.optional("q") ?? 1
+    if !(0...1).contains(q) { throw c.invalid("q", "q \(q) is not in 0...1") }
+  }
+}
+
+/// The static bindings of a server that looks targets up (stateless proxy, redirect server).
+public struct StaticBindings: Sendable {
+  public var bindings: [BindingSpec]
+  public init(bindings: [BindingSpec] = []) { self.bindings = bindings }
+  static let keys = ["bindings"]
+  init(_ c: KeyedDecodingContainer<AnyKey>) throws {
+    bindings = try c.optional("bindings") ?? []
+  }
+}
+
+/// A stateful proxy's settings (RFC 3261 §16).
+public struct ProxySpec: Sendable {
+  public var recordRoute: Bool
+  /// `parallel` or `sequential` (§16.6 forking).
+  public var forking: String
+  /// How long a sequential branch rings before the next one is tried.
+  public var branchTimeout: TimeSpan?
+  /// Timer C (§16.8), more than 3 minutes by default.
+  public var timerC: TimeSpan?
+  /// Challenge requests with 407 (§22.3) for the users of its first domain.
+  public var authenticate: Bool
+  /// Also the registrar of its domains (a co-located registrar, as in RFC 3665 §2).
+  public var registrar: Bool
+  public var bindings: [BindingSpec]
+
+  public init(
+    recordRoute: Bool = true, forking: String = "parallel", branchTimeout: TimeSpan? = nil,
+    timerC: TimeSpan? = nil, authenticate: Bool = false, registrar: Bool = false,
+    bindings: [BindingSpec] = []
+  ) {
+    self.recordRoute = recordRoute
+    self.forking = forking
+    self.branchTimeout = branchTimeout
+    self.timerC = timerC
+    self.authenticate = authenticate
+    self.registrar = registrar
+    self.bindings = bindings
+  }
+
+  static let keys = [
+    "recordRoute", "forking", "branchTimeout", "timerC", "authenticate", "registrar", "bindings",
+  ]
+
+  init(_ c: KeyedDecodingContainer<AnyKey>) throws {
+    recordRoute = try c.optional("recordRoute") ?? true
+    forking = try c.optional("forking") ?? "parallel"
+    guard ["parallel", "sequential"].contains(forking) else {
+      throw c.invalid("forking", "forking is 'parallel' or 'sequential', not '\(forking)'")
+    }
+    branchTimeout = try c.optional("branchTimeout")
+    timerC = try c.optional("timerC")
+    authenticate = try c.optional("authenticate") ?? false
+    registrar = try c.optional("registrar") ?? false
+    bindings = try c.optional("bindings") ?? []
+  }
+}
+
+/// A registrar's settings (RFC 3261 §10.3).
+public struct RegistrarSpec: Sendable {
+  public var authenticate: Bool
+  public var minExpires: UInt32
+  public init(authenticate: Bool = false, minExpires: UInt32 = 60) {
+    self.authenticate = authenticate
+    self.minExpires = minExpires
+  }
+  static let keys = ["authenticate", "minExpires"]
+  init(_ c: KeyedDecodingContainer<AnyKey>) throws {
+    authenticate = try c.optional("authenticate") ?? false
+    minExpires = try c.optional("minExpires") ?? 60
+  }
+}
+
+/// A redirect server's settings (RFC 3261 §8.3).
+public struct RedirectSpec: Sendable {
+  /// 300, 301 or 302.
+  public var status: Int
+  public var bindings: [BindingSpec]
+  public init(status: Int = 302, bindings: [BindingSpec] = []) {
+    self.status = status
+    self.bindings = bindings
+  }
+  static let keys = ["status", "bindings"]
+  init(_ c: KeyedDecodingContainer<AnyKey>) throws {
+    status = try c.optional("status") ?? 302
+    guard [300, 301, 302].contains(status) else {
+      throw c.invalid("status", "a redirect server answers 300, 301 or 302, not \(status)")
+    }
+    bindings = try c.optional("bindings") ?? []
+  }
+}
+
+/// A back-to-back user agent: answers on one side, calls `target` on the other.
+public struct B2BUASpec: Sendable {
+  public var aor: String
+  /// Where every incoming call goes.
+  public var target: String
+  /// The outbound proxy of its outgoing leg.
+  public var proxy: String?
+  public init(aor: String, target: String, proxy: String? = nil) {
+    self.aor = aor
+    self.target = target
+    self.proxy = proxy
+  }
+  static let keys = ["aor", "target", "proxy"]
+  init(_ c: KeyedDecodingContainer<AnyKey>) throws {
+    aor = try c.required("aor")
+    target = try c.required("target")
+    proxy = try c.optional("proxy")
+  }
+}

@@ -1,0 +1,599 @@
+import SIPCore
+import SIPDialog
+public import SIPElements
+import SIPServers
+import SIPTransaction
+public import Simulation
+
+/// What `sipsim run` may change in a topology without editing it.
+public struct RunOptions: Sendable {
+  public var seed: UInt64?
+  /// Loss probability on every link (the default and each pair).
+  public var loss: Double?
+  /// Fixed latency of every link.
+  public var latency: Duration?
+  public var duration: Duration?
+  /// Keep packet payloads in the trace (the JSONL payload key, pcap, the SIP fields).
+  public var keepPayloads: Bool
+
+  public init(
+    seed: UInt64? = nil, loss: Double? = nil, latency: Duration? = nil, duration: Duration? = nil,
+    keepPayloads: Bool = true
+  ) {
+    self.seed = seed
+    self.loss = loss
+    self.latency = latency
+    self.duration = duration
+    self.keepPayloads = keepPayloads
+  }
+}
+
+/// The result of a run: the trace (everything the renderers need) and each expectation that
+/// did not hold.
+public struct RunOutcome: Sendable {
+  public var trace: [TraceEvent]
+  /// One sentence per unmet expectation or failed step; empty when the run passed.
+  public var failures: [String]
+  /// One sentence per expectation that held (for `--verbose`).
+  public var checks: [String]
+  public var seed: UInt64
+  public var duration: Duration
+  public var passed: Bool { failures.isEmpty }
+}
+
+/// A topology made real: a ``Simulation`` and a ``Network`` holding one element actor per
+/// host, the scenario's steps and faults scheduled at their virtual instants. ``run()`` runs it
+/// and checks the expectations. Everything observable lands in ``network``'s trace; nothing
+/// here depends on anything but the topology and the seed.
+public final class TopologyRun: @unchecked Sendable {
+  public let topology: Topology
+  public let simulation: Simulation
+  public let network: Network
+  public let duration: Duration
+  /// User agents by host name, in topology order.
+  public private(set) var agents: [(name: String, agent: UserAgent)] = []
+  var proxies: [(String, Proxy)] = []
+  var endpoints: [(String, SIPEndpoint)] = []
+  var locations: [(domain: String, service: LocationService)] = []
+  /// Elements kept alive here: an endpoint holds its element weakly.
+  var keep: [AnyObject] = []
+  /// Call-IDs by the scenario's call names, with the caller's name.
+  var calls: [String: (caller: String, callID: String)] = [:]
+  var requests: [String: (ua: String, callID: String)] = [:]
+  /// Final statuses of requests outside calls (OPTIONS), by Call-ID.
+  let outsideStatuses = StatusBook()
+  var stepFailures: [String] = []
+  let timers: TimerSettings
+
+  /// Builds the simulation; throws naming the JSON path of the first inconsistency.
+  public init(_ topology: Topology, options: RunOptions = RunOptions()) throws(TopologyError) {
+    try TopologyValidator(topology).validate()
+    self.topology = topology
+    let seed = options.seed ?? topology.seed
+    simulation = Simulation(seed: seed)
+    var base = Self.conditions(topology.links.default, over: LinkConditions())
+    if let loss = options.loss { base.lossProbability = loss }
+    if let latency = options.latency { base.latency = latency }
+    network = Network(simulation: simulation, defaultLink: base)
+    network.trace.keepsPayloads = options.keepPayloads
+    timers = TimerSettings(
+      t1: topology.timers.t1.duration, t2: topology.timers.t2.duration,
+      t4: topology.timers.t4.duration)
+    let lastInstant =
+      (topology.scenario.map(\.at.duration)
+      + topology.faults.map { $0.until?.duration ?? $0.at.duration })
+      .max() ?? .zero
+    duration = options.duration ?? topology.duration?.duration ?? lastInstant + .seconds(40)
+    do {
+      try build(options: options, base: base)
+    } catch let error as TopologyError {
+      throw error
+    } catch {
+      throw TopologyError(path: "$.hosts", message: "\(error)")
+    }
+    schedule()
+  }
+
+  static func conditions(_ spec: LinkSpec, over base: LinkConditions) -> LinkConditions {
+    var link = base
+    if let latency = spec.latency { link.latency = latency.duration }
+    if let scale = spec.paretoScale {
+      link.jitter = .pareto(
+        scale: scale.duration, shape: 1.5, max: spec.jitter?.duration ?? scale.duration * 10)
+    } else if let jitter = spec.jitter {
+      link.jitter = jitter.duration == .zero ? .none : .uniform(max: jitter.duration)
+    }
+    if let loss = spec.loss { link.lossProbability = loss }
+    if let duplicate = spec.duplicate { link.duplicateProbability = duplicate }
+    if let reorder = spec.reorder { link.reorderProbability = reorder }
+    if let mtu = spec.mtu { link.mtu = mtu }
+    return link
+  }
+
+  // MARK: Building
+
+  func location(for domains: [String]) -> LocationService {
+    let key = domains.first ?? ""
+    if let found = locations.first(where: { $0.domain == key }) { return found.service }
+    let service = LocationService(network: network, name: "location \(key)")
+    locations.append((key, service))
+    return service
+  }
+
+  func digest(for domains: [String]) -> DigestServer {
+    let realm = domains.first ?? ""
+    var users: [String: String] = [:]
+    for user in topology.users where user.domain == realm { users[user.user] = user.password }
+    return DigestServer(realm: realm, users: users)
+  }
+
+  static func uri(_ text: String, path: String) throws(TopologyError) -> SIPURI {
+    let full = text.contains(":") ? text : "sip:" + text
+    do { return try SIPURI(full) } catch {
+      throw TopologyError(path: path, message: "'\(text)' is not a SIP URI: \(error)")
+    }
+  }
+
+  func build(options: RunOptions, base: LinkConditions) throws {
+    for (index, spec) in topology.hosts.enumerated() {
+      let path = "$.hosts[\(index)]"
+      var addresses: [IPAddress] = []
+      for (slot, text) in spec.addresses.enumerated() {
+        guard let address = IPAddress(text) else {
+          throw TopologyError(
+            path: "\(path).addresses[\(slot)]", message: "'\(text)' is not an IPv4 or IPv6 address")
+        }
+        addresses.append(address)
+      }
+      let host: Host
+      do { host = try network.addHost(spec.name, addresses: addresses) } catch {
+        throw TopologyError(path: "\(path).name", message: error.description)
+      }
+      for domain in spec.domains { network.addAddressRecord(domain, host.addresses) }
+      network.trace.record(
+        TraceEvent(
+          time: 0, event: "host",
+          fields: [
+            ("name", .string(spec.name)),
+            ("address", .string(host.addresses.map(\.description).joined(separator: " "))),
+            ("role", .string(spec.role.name)),
+            ("domains", .string(spec.domains.joined(separator: " "))),
+          ]))
+    }
+    for pair in topology.links.pairs {
+      let forward = Self.conditions(pair.link, over: base)
+      var changed = forward
+      if let loss = options.loss { changed.lossProbability = loss }
+      if let latency = options.latency { changed.latency = latency }
+      try network.setLink(changed, from: pair.from, to: pair.to, oneWay: pair.oneWay)
+    }
+    for (index, spec) in topology.hosts.enumerated() {
+      try buildElement(spec, path: "$.hosts[\(index)]")
+    }
+    installMessageFaults()
+  }
+
+  func buildElement(_ spec: HostSpec, path: String) throws {
+    switch spec.role {
+    case .userAgent(let ua):
+      let aor = try Self.uri(ua.aor, path: "\(path).aor")
+      let credentials = topology.users.filter { $0.user == aor.user && $0.domain == aor.host }
+        .map { CredentialStore.Account(username: $0.user, password: $0.password) }
+      var configuration = UAConfiguration(
+        outboundProxy: try ua.proxy.map { text throws(TopologyError) in
+          try Self.uri(text, path: "\(path).proxy")
+        },
+        fallbackProxies: try ua.fallbackProxies.enumerated().map {
+          (slot, text) throws(TopologyError) in
+          try Self.uri(text, path: "\(path).fallbackProxies[\(slot)]")
+        },
+        credentials: credentials.isEmpty ? nil : CredentialStore(accounts: credentials))
+      if let codecs = ua.codecs { configuration.codecs = codecs }
+      let agent = try UserAgent(
+        network: network, host: spec.name, aor: aor, displayName: ua.displayName,
+        behaviour: ua.behaviour.behaviour, configuration: configuration, timers: timers)
+      agents.append((spec.name, agent))
+      endpoints.append((spec.name, agent.endpoint))
+      let book = outsideStatuses
+      simulation.inspect {
+        agent.assumeIsolated { agent in
+          agent.onEvent { _, event in
+            if case .response(let callID, let method, let status) = event, method == "OPTIONS",
+              status >= 200
+            {
+              book.statuses[callID] = status
+            }
+          }
+        }
+      }
+    case .proxy(let proxy):
+      let location = location(for: spec.domains)
+      for (slot, binding) in proxy.bindings.enumerated() {
+        try provision(binding, into: location, path: "\(path).bindings[\(slot)]")
+      }
+      let configuration = ProxyConfiguration(
+        domains: spec.domains, recordRoute: proxy.recordRoute,
+        forking: proxy.forking == "sequential" ? .sequential : .parallel,
+        timerC: proxy.timerC?.duration ?? .seconds(181),
+        branchTimeout: proxy.branchTimeout?.duration,
+        authentication: proxy.authenticate ? digest(for: spec.domains) : nil,
+        registrar: proxy.registrar ? RegistrarPolicy(domains: spec.domains) : nil)
+      let element = try Proxy(
+        network: network, host: spec.name, location: location, configuration: configuration,
+        timers: timers)
+      proxies.append((spec.name, element))
+      endpoints.append((spec.name, element.endpoint))
+      keep.append(element)
+    case .statelessProxy(let statics):
+      let location = location(for: spec.domains)
+      for (slot, binding) in statics.bindings.enumerated() {
+        try provision(binding, into: location, path: "\(path).bindings[\(slot)]")
+      }
+      let element = try StatelessProxy(
+        network: network, host: spec.name, location: location, domains: spec.domains)
+      endpoints.append((spec.name, element.endpoint))
+      keep.append(element)
+    case .registrar(let registrar):
+      let element = try Registrar(
+        network: network, host: spec.name, location: location(for: spec.domains),
+        policy: RegistrarPolicy(domains: spec.domains, minExpires: registrar.minExpires),
+        authentication: registrar.authenticate ? digest(for: spec.domains) : nil, timers: timers)
+      endpoints.append((spec.name, element.endpoint))
+      keep.append(element)
+    case .redirect(let redirect):
+      let location = location(for: spec.domains)
+      for (slot, binding) in redirect.bindings.enumerated() {
+        try provision(binding, into: location, path: "\(path).bindings[\(slot)]")
+      }
+      let element = try RedirectServer(
+        network: network, host: spec.name, location: location, status: redirect.status)
+      endpoints.append((spec.name, element.endpoint))
+      keep.append(element)
+    case .b2bua(let b2bua):
+      let target = try Self.uri(b2bua.target, path: "\(path).target")
+      let element = try B2BUA(
+        network: network, host: spec.name, aor: try Self.uri(b2bua.aor, path: "\(path).aor"),
+        configuration: UAConfiguration(
+          outboundProxy: try b2bua.proxy.map { text throws(TopologyError) in
+            try Self.uri(text, path: "\(path).proxy")
+          }), timers: timers, route: { _ in target })
+      endpoints.append((spec.name, element.inbound.endpoint))
+      endpoints.append((spec.name + " (outbound)", element.outbound.endpoint))
+      agents.append((spec.name + " (inbound)", element.inbound))
+      agents.append((spec.name + " (outbound)", element.outbound))
+      keep.append(element)
+    case .none:
+      break
+    }
+  }
+
+  func provision(_ binding: BindingSpec, into location: LocationService, path: String)
+    throws(TopologyError)
+  {
+    let aor = try Self.uri(binding.aor, path: "\(path).aor")
+    let contact = try Self.uri(binding.contact, path: "\(path).contact")
+    simulation.inspect {
+      location.assumeIsolated { $0.add(aor: aor, contact: contact, q: binding.q) }
+    }
+  }
+
+  // MARK: Faults aimed at messages
+
+  func installMessageFaults() {
+    guard !topology.messageFaults.isEmpty else { return }
+    let rules = topology.messageFaults
+    let counts = Counter(rules.count)
+    let network = network
+    var names: [IPAddress: String] = [:]
+    for host in network.allHosts { for address in host.addresses { names[address] = host.name } }
+    let hostNames = names
+    network.datagramFault = { datagram in
+      let head = MessageHead(datagram.payload)
+      var outcome = PacketFault.pass
+      for (index, rule) in rules.enumerated() {
+        if let method = rule.method, head.method != method { continue }
+        if let status = rule.status, head.status != status { continue }
+        if let from = rule.from, hostNames[datagram.from.address] != from { continue }
+        if let to = rule.to, hostNames[datagram.to.address] != to { continue }
+        counts.values[index] += 1
+        let seen = counts.values[index]
+        guard seen >= rule.nth, seen < rule.nth + rule.count, outcome == .pass else { continue }
+        switch rule.action {
+        case .drop: outcome = .drop
+        case .duplicate: outcome = .duplicate
+        case .delay(let span): outcome = .delay(span.duration)
+        }
+        network.trace.record(
+          TraceEvent(
+            time: network.simulation.now.microseconds, event: "message-fault",
+            from: datagram.from, to: datagram.to, transport: .udp,
+            fields: [
+              ("rule", .integer(Int64(index))), ("action", .string(rule.action.name)),
+              ("match", .integer(Int64(seen))), ("summary", .string(head.summary)),
+            ]))
+      }
+      return outcome
+    }
+  }
+
+  // MARK: The timeline
+
+  func schedule() {
+    for (index, step) in topology.scenario.enumerated() {
+      _ = simulation.schedule(at: SimInstant(microseconds: micros(step.at.duration))) {
+        [self] in
+        perform(step, path: "$.scenario[\(index)]")
+      }
+    }
+    for (index, fault) in topology.faults.enumerated() {
+      let path = "$.faults[\(index)]"
+      switch fault.kind {
+      case .partition(let a, let b, let oneWay):
+        change(oneWay ? .partitionOneWay(from: a, to: b) : .partition(a, b), at: fault.at, path)
+        if let until = fault.until {
+          change(oneWay ? .repairOneWay(from: a, to: b) : .repair(a, b), at: until, path)
+        }
+      case .crash(let host):
+        change(.crash(host), at: fault.at, path)
+        if let until = fault.until { change(.restart(host), at: until, path) }
+      case .restart(let host):
+        change(.restart(host), at: fault.at, path)
+      case .link(let from, let to, let oneWay, let spec):
+        if let from, let to {
+          let current = (try? network.link(from: from, to: to)) ?? network.defaultLink
+          let updated = Self.conditions(spec, over: current)
+          change(.link(from: from, to: to, updated), at: fault.at, path)
+          if !oneWay {
+            let back = (try? network.link(from: to, to: from)) ?? network.defaultLink
+            change(.link(from: to, to: from, Self.conditions(spec, over: back)), at: fault.at, path)
+          }
+        } else {
+          change(.defaultLink(Self.conditions(spec, over: network.defaultLink)), at: fault.at, path)
+        }
+      }
+    }
+  }
+
+  func change(_ change: NetworkChange, at span: TimeSpan, _ path: String) {
+    do {
+      try network.schedule(change, at: SimInstant(microseconds: micros(span.duration)))
+    } catch {
+      stepFailures.append("\(path): \(error)")
+    }
+  }
+
+  func micros(_ duration: Duration) -> Int64 {
+    let (seconds, atto) = duration.components
+    return seconds * 1_000_000 + atto / 1_000_000_000_000
+  }
+
+  func agent(named name: String) -> UserAgent? {
+    agents.first { $0.name == name }?.agent
+  }
+
+  func target(_ text: String) -> SIPURI? {
+    if let agent = agent(named: text) { return agent.aor }
+    return try? Self.uri(text, path: "")
+  }
+
+  func perform(_ step: Step, path: String) {
+    func fail(_ message: String) {
+      stepFailures.append("\(path): \(message)")
+      network.trace.record(
+        TraceEvent(
+          time: simulation.now.microseconds, event: "scenario-error",
+          fields: [("step", .string(path)), ("text", .string(message))]))
+    }
+    func on(_ name: String, _ body: @Sendable (isolated UserAgent) -> Void) {
+      guard let agent = agent(named: name) else { return fail("no user agent '\(name)'") }
+      agent.assumeIsolated { body($0) }
+    }
+    func live(_ call: String, by: String?) -> (agent: String, callID: String)? {
+      guard let placed = calls[call] else {
+        fail("call '\(call)' has not been placed yet")
+        return nil
+      }
+      let who = by ?? placed.caller
+      // Through proxies the callee's call has the same Call-ID; behind a B2BUA it has another.
+      guard let agent = agent(named: who),
+        agent.assumeIsolated({ $0.liveCalls.contains(placed.callID) })
+      else {
+        fail("'\(who)' has no live call '\(call)' (\(placed.callID))")
+        return nil
+      }
+      return (who, placed.callID)
+    }
+    network.trace.record(
+      TraceEvent(
+        time: simulation.now.microseconds, event: "scenario",
+        fields: [("step", .string(path)), ("action", .string(step.action.summary))]))
+    switch step.action {
+    case .register(let ua, let expires, let refresh):
+      on(ua) { agent in
+        let registrar = SIPURI(host: agent.aor.host)
+        agent.register(with: registrar, expires: expires, refresh: refresh)
+      }
+    case .unregister(let ua):
+      on(ua) { $0.unregister() }
+    case .call(let from, let to, let name, let hangUpAfter, let cancelAfter, let offer):
+      guard let uri = target(to) else { return fail("'\(to)' is not a SIP URI or UA name") }
+      on(from) { agent in
+        let callID = agent.call(
+          uri, offer: offer, hangUpAfter: hangUpAfter?.duration,
+          cancelAfter: cancelAfter?.duration)
+        calls[name] = (from, callID)
+      }
+    case .cancel(let call):
+      guard let live = live(call, by: nil) else { return }
+      on(live.agent) { $0.cancel(live.callID) }
+    case .hangUp(let call, let by):
+      guard let live = live(call, by: by) else { return }
+      on(live.agent) { $0.hangUp(live.callID) }
+    case .reinvite(let call, let by, let hold):
+      guard let live = live(call, by: by) else { return }
+      on(live.agent) { $0.reinvite(live.callID, hold: hold) }
+    case .options(let from, let to, let name):
+      guard let uri = target(to) else { return fail("'\(to)' is not a SIP URI or UA name") }
+      on(from) { agent in requests[name] = (from, agent.options(uri)) }
+    case .behaviour(let ua, let behaviour):
+      on(ua) { $0.setBehaviour(behaviour.behaviour) }
+    }
+  }
+
+  // MARK: Running and checking
+
+  /// Runs for ``duration`` of virtual time and checks the expectations.
+  public func run() -> RunOutcome {
+    simulation.run(for: duration)
+    var failures = stepFailures
+    var checks: [String] = []
+    func check(_ holds: Bool, _ text: String, _ observed: String) {
+      if holds { checks.append(text) } else { failures.append("\(text): \(observed)") }
+    }
+    let expect = topology.expect
+    for outcome in expect.calls {
+      guard let placed = calls[outcome.call], let agent = agent(named: placed.caller) else {
+        failures.append("call '\(outcome.call)' was never placed")
+        continue
+      }
+      let record = simulation.inspect { agent.assumeIsolated { $0.record(of: placed.callID) } }
+      let status = record?.status.map(String.init) ?? "no final response"
+      if let answered = outcome.answered {
+        check(
+          record?.wasAnswered == answered,
+          "call '\(outcome.call)' \(answered ? "is answered" : "is not answered")",
+          "it was\(record?.wasAnswered == true ? "" : " not") answered (status \(status))")
+      }
+      if let expected = outcome.status {
+        check(
+          record?.status == expected, "call '\(outcome.call)' ends with \(expected)",
+          "it got \(status)")
+      }
+    }
+    for outcome in expect.requests {
+      guard let sent = requests[outcome.name] else {
+        failures.append("request '\(outcome.name)' was never sent")
+        continue
+      }
+      let status = outsideStatuses.statuses[sent.callID]
+      check(
+        status == outcome.status, "request '\(outcome.name)' gets \(outcome.status)",
+        "it got \(status.map(String.init) ?? "no final response")")
+    }
+    for outcome in expect.registrations {
+      guard let agent = agent(named: outcome.name) else { continue }
+      let status = simulation.inspect { agent.assumeIsolated { $0.registration?.status } }
+      check(
+        status == outcome.status, "'\(outcome.name)' registration ends with \(outcome.status)",
+        "it got \(status.map(String.init) ?? "no final response")")
+    }
+    if expect.nothingLeftOver {
+      let left = leftovers()
+      check(left.isEmpty, "nothing left over", left.joined(separator: "; "))
+    }
+    return RunOutcome(
+      trace: network.trace.events, failures: failures, checks: checks,
+      seed: simulation.seed, duration: duration)
+  }
+
+  /// What is still alive, named: packets, kernel timers (beyond registration refreshes and
+  /// binding expiries), transactions, calls, proxy contexts.
+  public func leftovers() -> [String] {
+    var found: [String] = []
+    var kernel = network.leftovers
+    var allowed = 0
+    simulation.inspect {
+      for (_, service) in locations { allowed += service.assumeIsolated { $0.armedTimers } }
+      for (_, agent) in agents { allowed += agent.assumeIsolated { $0.refreshArmed ? 1 : 0 } }
+    }
+    kernel.timersArmed -= allowed
+    if !kernel.isEmpty { found.append("network: \(kernel)") }
+    simulation.inspect {
+      for (name, endpoint) in endpoints {
+        let counts = endpoint.assumeIsolated { ($0.liveTransactions.count, $0.armedTimers) }
+        if counts.0 > 0 { found.append("\(name): \(counts.0) transaction(s) alive") }
+        if counts.1 > 0 { found.append("\(name): \(counts.1) transaction timer(s) armed") }
+      }
+      for (name, agent) in agents {
+        let live = agent.assumeIsolated { $0.liveCalls.count }
+        if live > 0 { found.append("\(name): \(live) call(s) alive") }
+      }
+      for (name, proxy) in proxies {
+        let live = proxy.assumeIsolated { $0.liveContexts }
+        if live > 0 { found.append("\(name): \(live) response context(s) alive") }
+      }
+    }
+    return found
+  }
+}
+
+/// Statuses written by agent observers on the driving thread.
+final class StatusBook: @unchecked Sendable {
+  var statuses: [String: Int] = [:]
+}
+
+/// Match counters of message faults, touched only on the driving thread.
+final class Counter: @unchecked Sendable {
+  var values: [Int]
+  init(_ count: Int) { values = Array(repeating: 0, count: count) }
+}
+
+/// The start line of a datagram, read without parsing the whole message.
+struct MessageHead {
+  var method: String?
+  var status: Int?
+  var summary: String
+
+  init(_ bytes: [UInt8]) {
+    let line = bytes.prefix { $0 != 13 && $0 != 10 }.prefix(200)
+    summary = String(decoding: line, as: UTF8.self)
+    if summary.hasPrefix("SIP/2.0 ") {
+      status = Int(summary.dropFirst(8).prefix(3))
+    } else {
+      method = summary.split(separator: " ", maxSplits: 1).first.map(String.init)
+    }
+  }
+}
+
+extension MessageFault.Action {
+  var name: String {
+    switch self {
+    case .drop: "drop"
+    case .duplicate: "duplicate"
+    case .delay(let span): "delay \(span)"
+    }
+  }
+}
+
+extension Step.Action {
+  /// One line for the trace and the ladder.
+  var summary: String {
+    switch self {
+    case .register(let ua, let expires, _): "\(ua) registers (Expires \(expires))"
+    case .unregister(let ua): "\(ua) unregisters"
+    case .call(let from, let to, let call, _, _, _): "\(from) calls \(to) [\(call)]"
+    case .cancel(let call): "cancel [\(call)]"
+    case .hangUp(let call, let by): "\(by ?? "caller") hangs up [\(call)]"
+    case .reinvite(let call, let by, let hold):
+      "\(by ?? "caller") re-INVITEs [\(call)] \(hold ? "hold" : "resume")"
+    case .options(let from, let to, let request): "\(from) OPTIONS \(to) [\(request)]"
+    case .behaviour(let ua, let behaviour): "\(ua) now \(behaviour.kind.rawValue)"
+    }
+  }
+}
+
+extension BehaviourSpec {
+  /// The user agent behaviour it stands for.
+  public var behaviour: UABehaviour {
+    switch kind {
+    case .answer: .answer(after: after?.duration ?? .zero)
+    case .ring: .ring(for: ringFor?.duration ?? .seconds(2))
+    case .reject: .reject(status: status ?? 486)
+    case .busy: .busy
+    case .unavailable: .unavailable
+    case .noAnswer: .noAnswer
+    case .answerThenHangUp:
+      .answerThenHangUp(ringing: ringFor?.duration ?? .zero, talk: talk?.duration ?? .seconds(5))
+    }
+  }
+}
