@@ -260,7 +260,40 @@ public struct Expectations: Sendable, Decodable {
     init(from decoder: any Decoder) throws { value = try StatusOutcome(from: decoder, key: "ua") }
   }
 
+  /// The messages of one call (or one agent's registrations) in the order they were sent,
+  /// retransmissions included, each as its method or status code: RFC 3665's `Sequence:`
+  /// lines. Messages sent at the same virtual instant may come in either order.
+  public struct MessageSequence: Sendable, Decodable {
+    public var call: String?
+    public var registration: String?
+    public var messages: [String]
+    public var from: TimeSpan?
+    public var until: TimeSpan?
+    public init(
+      call: String? = nil, registration: String? = nil, messages: [String], from: TimeSpan? = nil,
+      until: TimeSpan? = nil
+    ) {
+      self.call = call
+      self.registration = registration
+      self.messages = messages
+      self.from = from
+      self.until = until
+    }
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.strictContainer(["call", "registration", "messages", "from", "until"])
+      call = try c.optional("call")
+      registration = try c.optional("registration")
+      if (call == nil) == (registration == nil) {
+        throw decoder.invalid("name a 'call' or a 'registration' (a UA), one of them")
+      }
+      messages = try c.required("messages")
+      from = try c.optional("from")
+      until = try c.optional("until")
+    }
+  }
+
   public var calls: [CallOutcome]
+  public var sequences: [MessageSequence]
   public var requests: [StatusOutcome]
   public var registrations: [StatusOutcome]
   /// When the run ends: no packet in flight, no transaction, call, proxy context or timer
@@ -268,18 +301,22 @@ public struct Expectations: Sendable, Decodable {
   public var nothingLeftOver: Bool
 
   public init(
-    calls: [CallOutcome] = [], requests: [StatusOutcome] = [],
+    calls: [CallOutcome] = [], sequences: [MessageSequence] = [], requests: [StatusOutcome] = [],
     registrations: [StatusOutcome] = [], nothingLeftOver: Bool = true
   ) {
     self.calls = calls
+    self.sequences = sequences
     self.requests = requests
     self.registrations = registrations
     self.nothingLeftOver = nothingLeftOver
   }
 
   public init(from decoder: any Decoder) throws {
-    let c = try decoder.strictContainer(["calls", "requests", "registrations", "nothingLeftOver"])
+    let c = try decoder.strictContainer([
+      "calls", "sequences", "requests", "registrations", "nothingLeftOver",
+    ])
     calls = try c.optional("calls") ?? []
+    sequences = try c.optional("sequences") ?? []
     requests = (try c.optional("requests", as: [RequestOutcome].self) ?? []).map(\.value)
     registrations =
       (try c.optional("registrations", as: [RegistrationOutcome].self) ?? []).map(\.value)

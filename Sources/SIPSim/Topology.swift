@@ -11,8 +11,9 @@ public struct Topology: Sendable, Decodable {
   public var notes: String?
   /// The seed of every random draw; `sipsim run --seed` overrides it.
   public var seed: UInt64
-  /// How much virtual time to run; `--duration` overrides it. Default: the last scenario step
-  /// or fault plus 40 s (long enough for every RFC 3261 timer, 64·T1 = 32 s, to run out).
+  /// How much virtual time to run; `--duration` overrides it. Default: to the last scenario
+  /// step or fault, then on, a virtual second at a time, until nothing is left over (every
+  /// transaction ended, every timer but registration refreshes run out), 10 minutes at most.
   public var duration: TimeSpan?
   /// T1, T2, T4 for every element (RFC 3261 §17.1.1.1, §17.1.2.2; defaults 500 ms, 4 s, 5 s).
   public var timers: TimerSpec
@@ -292,6 +293,9 @@ public struct UASpec: Sendable {
   public var behaviour: BehaviourSpec
   /// Codecs it offers, by name, preferred first.
   public var codecs: [String]?
+  /// The password it answers challenges with, when it differs from its entry in `users` (a
+  /// user who mistyped it, RFC 3665 §2.5).
+  public var password: String?
 
   public init(
     aor: String, displayName: String? = nil, proxy: String? = nil, fallbackProxies: [String] = [],
@@ -305,7 +309,9 @@ public struct UASpec: Sendable {
     self.codecs = codecs
   }
 
-  static let keys = ["aor", "displayName", "proxy", "fallbackProxies", "behaviour", "codecs"]
+  static let keys = [
+    "aor", "displayName", "proxy", "fallbackProxies", "behaviour", "codecs", "password",
+  ]
 
   init(_ c: KeyedDecodingContainer<AnyKey>) throws {
     aor = try c.required("aor")
@@ -314,6 +320,7 @@ public struct UASpec: Sendable {
     fallbackProxies = try c.optional("fallbackProxies") ?? []
     behaviour = try c.optional("behaviour") ?? BehaviourSpec(kind: .answer)
     codecs = try c.optional("codecs")
+    password = try c.optional("password")
   }
 }
 
@@ -322,7 +329,7 @@ public struct BehaviourSpec: Sendable, Decodable {
   public enum Kind: String, Sendable, CaseIterable {
     /// 200 after `after` (the transaction sends 100 Trying at 200 ms).
     case answer
-    /// 180 at once, 200 after `for`.
+    /// 180 at once, 200 after `for` (or `status` after `for`, when given: RFC 3665 §3.11).
     case ring
     /// `status` at once.
     case reject
@@ -375,6 +382,10 @@ public struct BehaviourSpec: Sendable, Decodable {
     case .reject:
       guard let status, (400...699).contains(status) else {
         throw decoder.invalid("'reject' needs a 'status' from 400 to 699")
+      }
+    case .ring:
+      if let status, !(300...699).contains(status) {
+        throw decoder.invalid("a ring ends with 200 or a 'status' from 300 to 699, not \(status)")
       }
     case .answerThenHangUp:
       if talk == nil { throw decoder.invalid("'answerThenHangUp' needs 'talk' (a time span)") }
@@ -433,6 +444,10 @@ public struct ProxySpec: Sendable {
   /// Also the registrar of its domains (a co-located registrar, as in RFC 3665 §2).
   public var registrar: Bool
   public var bindings: [BindingSpec]
+  /// What it answers upstream when no branch answered in time (408 by default; RFC 3665
+  /// §3.10 shows 480 No Response).
+  public var noResponseStatus: Int?
+  public var noResponseReason: String?
 
   public init(
     recordRoute: Bool = true, forking: String = "parallel", branchTimeout: TimeSpan? = nil,
@@ -450,6 +465,7 @@ public struct ProxySpec: Sendable {
 
   static let keys = [
     "recordRoute", "forking", "branchTimeout", "timerC", "authenticate", "registrar", "bindings",
+    "noResponseStatus", "noResponseReason",
   ]
 
   init(_ c: KeyedDecodingContainer<AnyKey>) throws {
@@ -463,6 +479,11 @@ public struct ProxySpec: Sendable {
     authenticate = try c.optional("authenticate") ?? false
     registrar = try c.optional("registrar") ?? false
     bindings = try c.optional("bindings") ?? []
+    noResponseStatus = try c.optional("noResponseStatus")
+    noResponseReason = try c.optional("noResponseReason")
+    if let status = noResponseStatus, !(400...699).contains(status) {
+      throw c.invalid("noResponseStatus", "a failure status is 400 to 699, not \(status)")
+    }
   }
 }
 

@@ -49,7 +49,13 @@ public final class TopologyRun: @unchecked Sendable {
   public let topology: Topology
   public let simulation: Simulation
   public let network: Network
-  public let duration: Duration
+  /// The virtual time to run, when fixed (`--duration`, the topology's `duration`); nil runs
+  /// past the last step and fault until nothing is left over, up to ``settleLimit`` more.
+  public let duration: Duration?
+  /// The last scenario step or fault.
+  public let lastInstant: Duration
+  /// How long an open-ended run may go on settling after its last step (Timer C is 3 min).
+  public static let settleLimit = Duration.seconds(600)
   /// User agents by host name, in topology order.
   public private(set) var agents: [(name: String, agent: UserAgent)] = []
   var proxies: [(String, Proxy)] = []
@@ -79,11 +85,11 @@ public final class TopologyRun: @unchecked Sendable {
     timers = TimerSettings(
       t1: topology.timers.t1.duration, t2: topology.timers.t2.duration,
       t4: topology.timers.t4.duration)
-    let lastInstant =
+    lastInstant =
       (topology.scenario.map(\.at.duration)
       + topology.faults.map { $0.until?.duration ?? $0.at.duration })
       .max() ?? .zero
-    duration = options.duration ?? topology.duration?.duration ?? lastInstant + .seconds(40)
+    duration = options.duration ?? topology.duration?.duration
     do {
       try build(options: options, base: base)
     } catch let error as TopologyError {
@@ -178,7 +184,7 @@ public final class TopologyRun: @unchecked Sendable {
     case .userAgent(let ua):
       let aor = try Self.uri(ua.aor, path: "\(path).aor")
       let credentials = topology.users.filter { $0.user == aor.user && $0.domain == aor.host }
-        .map { CredentialStore.Account(username: $0.user, password: $0.password) }
+        .map { CredentialStore.Account(username: $0.user, password: ua.password ?? $0.password) }
       var configuration = UAConfiguration(
         outboundProxy: try ua.proxy.map { text throws(TopologyError) in
           try Self.uri(text, path: "\(path).proxy")
@@ -217,7 +223,8 @@ public final class TopologyRun: @unchecked Sendable {
         timerC: proxy.timerC?.duration ?? .seconds(181),
         branchTimeout: proxy.branchTimeout?.duration,
         authentication: proxy.authenticate ? digest(for: spec.domains) : nil,
-        registrar: proxy.registrar ? RegistrarPolicy(domains: spec.domains) : nil)
+        registrar: proxy.registrar ? RegistrarPolicy(domains: spec.domains) : nil,
+        noResponseStatus: proxy.noResponseStatus ?? 408, noResponseReason: proxy.noResponseReason)
       let element = try Proxy(
         network: network, host: spec.name, location: location, configuration: configuration,
         timers: timers)
@@ -442,9 +449,18 @@ public final class TopologyRun: @unchecked Sendable {
 
   // MARK: Running and checking
 
-  /// Runs for ``duration`` of virtual time and checks the expectations.
+  /// Runs for ``duration`` of virtual time (or to the last step, then second by second until
+  /// nothing is left over) and checks the expectations.
   public func run() -> RunOutcome {
-    simulation.run(for: duration)
+    if let duration {
+      simulation.run(for: duration)
+    } else {
+      simulation.run(until: SimInstant(microseconds: micros(lastInstant)))
+      let limit = micros(lastInstant + Self.settleLimit)
+      repeat {
+        simulation.run(for: .seconds(1))
+      } while simulation.now.microseconds < limit && !leftovers().isEmpty
+    }
     var failures = stepFailures
     var checks: [String] = []
     func check(_ holds: Bool, _ text: String, _ observed: String) {
@@ -470,6 +486,29 @@ public final class TopologyRun: @unchecked Sendable {
           "it got \(status)")
       }
     }
+    for sequence in expect.sequences {
+      let subject: String
+      var callID: String?
+      if let call = sequence.call {
+        subject = "call '\(call)'"
+        callID = calls[call]?.callID
+      } else {
+        let name = sequence.registration ?? ""
+        subject = "registration of '\(name)'"
+        callID = agent(named: name).flatMap { agent in
+          simulation.inspect { agent.assumeIsolated { $0.registration?.callID } }
+        }
+      }
+      let observed = callID.map {
+        Self.sent(
+          network.trace.events, callID: $0, from: sequence.from.map { micros($0.duration) } ?? 0,
+          until: sequence.until.map { micros($0.duration) } ?? .max)
+      } ?? []
+      check(
+        Self.matches(observed, sequence.messages),
+        "\(subject) sends \(sequence.messages.joined(separator: ", "))",
+        "it sent \(observed.map(\.token).joined(separator: ", "))")
+    }
     for outcome in expect.requests {
       guard let sent = requests[outcome.name] else {
         failures.append("request '\(outcome.name)' was never sent")
@@ -493,7 +532,40 @@ public final class TopologyRun: @unchecked Sendable {
     }
     return RunOutcome(
       trace: network.trace.events, failures: failures, checks: checks,
-      seed: simulation.seed, duration: duration)
+      seed: simulation.seed, duration: .microseconds(simulation.now.microseconds))
+  }
+
+  /// The method or status code of each SIP message sent with `callID` in [from, until), with
+  /// its instant, retransmissions included.
+  static func sent(_ events: [TraceEvent], callID: String, from: Int64, until: Int64) -> [(
+    time: Int64, token: String
+  )] {
+    events.compactMap { event in
+      guard event.event == "send", event.time >= from, event.time < until,
+        event.field("callId")?.description == callID,
+        let summary = event.field("summary")?.description
+      else { return nil }
+      return (event.time, Statistics.kind(summary))
+    }
+  }
+
+  /// Whether `observed` is `expected` up to the order of messages sent at the same instant (a
+  /// proxy's 100 Trying and the INVITE it forwards leave together).
+  static func matches(_ observed: [(time: Int64, token: String)], _ expected: [String]) -> Bool {
+    guard observed.count == expected.count else { return false }
+    var index = 0
+    while index < observed.count {
+      var end = index + 1
+      while end < observed.count, observed[end].time == observed[index].time { end += 1 }
+      let got = observed[index..<end].map(\.token).sorted()
+      let want = expected[index..<end].map { token in
+        token.first?.isNumber == true
+          ? String(token.prefix(3)) : String(token.prefix { $0 != " " })
+      }.sorted()
+      if got != want { return false }
+      index = end
+    }
+    return true
   }
 
   /// What is still alive, named: packets, kernel timers (beyond registration refreshes and
@@ -587,7 +659,15 @@ extension BehaviourSpec {
   public var behaviour: UABehaviour {
     switch kind {
     case .answer: .answer(after: after?.duration ?? .zero)
-    case .ring: .ring(for: ringFor?.duration ?? .seconds(2))
+    case .ring:
+      if let status {
+        .custom { [ringFor] agent, call in
+          agent.ring(call.callID)
+          agent.after(ringFor?.duration ?? .seconds(2)) { $0.reject(call.callID, status: status) }
+        }
+      } else {
+        .ring(for: ringFor?.duration ?? .seconds(2))
+      }
     case .reject: .reject(status: status ?? 486)
     case .busy: .busy
     case .unavailable: .unavailable
