@@ -237,18 +237,12 @@ public struct Ladder: Sendable {
           put("<-' \(label) \(message.transport)", at: from + 1, into: &line)
           break
         }
-        let leftward = to < from
         let low = min(from, to) + 1
         let high = max(from, to) - 1
-        let end = message.dropped == nil ? high : (low + high) / 2
-        let start = message.dropped == nil ? low : (low + high + 1) / 2
-        if leftward {
-          for index in start...high { line[index] = "-" }
-          line[start] = message.dropped == nil ? "<" : "X"
-        } else {
-          for index in low...end { line[index] = "-" }
-          line[end] = message.dropped == nil ? ">" : "X"
-        }
+        // A lost message keeps its full length but ends in X instead of an arrowhead.
+        let head: Character = message.dropped == nil ? (to < from ? "<" : ">") : "X"
+        for index in low...high { line[index] = "-" }
+        line[to < from ? low : high] = head
         let gap = high - low - 3
         var text = label
         if text.count + message.transport.count + 1 <= gap { text += " " + message.transport }

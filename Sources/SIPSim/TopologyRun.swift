@@ -499,11 +499,12 @@ public final class TopologyRun: @unchecked Sendable {
           simulation.inspect { agent.assumeIsolated { $0.registration?.callID } }
         }
       }
-      let observed = callID.map {
-        Self.sent(
-          network.trace.events, callID: $0, from: sequence.from.map { micros($0.duration) } ?? 0,
-          until: sequence.until.map { micros($0.duration) } ?? .max)
-      } ?? []
+      let observed =
+        callID.map {
+          Self.sent(
+            network.trace.events, callID: $0, from: sequence.from.map { micros($0.duration) } ?? 0,
+            until: sequence.until.map { micros($0.duration) } ?? .max)
+        } ?? []
       check(
         Self.matches(observed, sequence.messages),
         "\(subject) sends \(sequence.messages.joined(separator: ", "))",

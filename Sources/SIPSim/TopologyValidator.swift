@@ -102,9 +102,12 @@ struct TopologyValidator {
     for (index, sequence) in topology.expect.sequences.enumerated() {
       if let call = sequence.call, !calls.contains(call) {
         throw TopologyError(
-          path: "$.expect.sequences[\(index)].call", message: "no step places a call named '\(call)'")
+          path: "$.expect.sequences[\(index)].call",
+          message: "no step places a call named '\(call)'")
       }
-      if let name = sequence.registration { try ua(name, "$.expect.sequences[\(index)].registration") }
+      if let name = sequence.registration {
+        try ua(name, "$.expect.sequences[\(index)].registration")
+      }
     }
     for (index, outcome) in topology.expect.requests.enumerated()
     where !requests.contains(outcome.name) {
