@@ -76,6 +76,9 @@ let package = Package(
         "Simulation",
       ],
       resources: [.copy("Resources")], swiftSettings: strict),
+    .testTarget(
+      name: "SIPSimTests", dependencies: ["SIPSim", "Simulation", "sipsim"],
+      resources: [.copy("Golden")], swiftSettings: strict),
     // Scans Sources/ for the APIs that break the determinism contract (ARCHITECTURE.md).
     .testTarget(name: "TidyTests", swiftSettings: strict),
   ],

@@ -1,0 +1,170 @@
+import Foundation
+import SIPSim
+import Simulation
+import Testing
+
+@testable import sipsim
+
+@Suite struct LadderTests {
+  static func golden(_ name: String) throws -> String {
+    let url = try #require(Bundle.module.url(forResource: "Golden/\(name)", withExtension: "txt"))
+    return try String(contentsOf: url, encoding: .utf8)
+  }
+
+  /// The ladders in Tests/SIPSimTests/Golden were printed by `sipsim run NAME` and read by a
+  /// person; a change to them is a change to what users see.
+  @Test(arguments: ["default", "rfc3665-3.9", "cancel-race"])
+  func matchesItsGolden(name: String) throws {
+    let ladder = Ladder(try run(name).trace).text()
+    #expect(ladder == (try Self.golden(name)))
+  }
+
+  @Test func fitsHundredColumnsForFiveHosts() throws {
+    let ladder = Ladder(try run("forking").trace).text()
+    let lines = ladder.split(separator: "\n")
+    #expect(lines.first?.contains("bob-mobile") == true)
+    #expect(lines.allSatisfy { $0.count <= 100 })
+  }
+
+  @Test func marksRetransmissionsAndDrops() throws {
+    let ladder = Ladder(try run("lossy-retransmission").trace)
+    let messages = ladder.rows.compactMap { row -> LadderRow.Message? in
+      if case .message(let message) = row { return message }
+      return nil
+    }
+    #expect(messages.contains { $0.label == "INVITE" && $0.dropped == "fault" })
+    #expect(messages.contains { $0.label == "INVITE" && $0.isRetransmission })
+    let text = ladder.text()
+    #expect(text.contains("INVITE (re)"))
+    #expect(text.contains("Timer A fired (INVITE client)"))
+    #expect(text.contains("call Early>Confirmed"))
+  }
+
+  @Test func mermaid() throws {
+    let diagram = Ladder(try run("rfc3665-3.9").trace).mermaid()
+    let lines = diagram.split(separator: "\n")
+    #expect(lines.first == "sequenceDiagram")
+    #expect(lines.contains("  participant h0 as alice"))
+    #expect(lines.contains { $0.hasPrefix("  h0->>h1: ") && $0.hasSuffix("INVITE UDP") })
+    #expect(lines.contains { $0.contains("486 Busy Here") })
+  }
+}
+
+@Suite struct StatisticsTests {
+  @Test func countsCallsRetransmissionsTimeoutsAndSetUp() throws {
+    let lossy = Statistics(try run("lossy-retransmission").trace)
+    #expect(lossy.attempted == 1 && lossy.answered == 1)
+    let invites = try #require(lossy.messages.first { $0.kind == "INVITE" })
+    #expect(invites.retransmitted >= 2)
+    #expect(lossy.drops.contains { $0.reason == "fault" && $0.count == 1 })
+    let setup = try #require(lossy.percentile(50))
+    #expect(setup > 1_500_000)  // two INVITEs lost before one got through
+
+    let busy = Statistics(try run("rfc3665-3.9").trace)
+    #expect(busy.attempted == 1 && busy.answered == 0)
+    #expect(busy.failed.map(\.status) == ["486"])
+    let silent = Statistics(try run("rfc3665-3.10").trace)
+    #expect(silent.timeouts.contains { $0.timer == "B" })
+    #expect(silent.report().contains("failed with 480: 1"))
+  }
+}
+
+@Suite struct PcapTests {
+  struct Reader {
+    var bytes: [UInt8]
+    var offset = 0
+    mutating func take(_ count: Int) throws -> [UInt8] {
+      guard offset + count <= bytes.count else { throw CocoaError(.fileReadCorruptFile) }
+      defer { offset += count }
+      return Array(bytes[offset..<offset + count])
+    }
+    mutating func le32() throws -> UInt32 {
+      try take(4).reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+  }
+
+  static func be16(_ bytes: [UInt8], _ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
+
+  /// Every record: Ethernet + IPv4 + UDP with lengths that add up, a valid IPv4 header
+  /// checksum and a valid UDP checksum, the exact payload delivered, virtual timestamps.
+  @Test func structureLengthsAndChecksums() throws {
+    let trace = try run("default").trace
+    let delivered = trace.filter { $0.event == "deliver" }
+    var reader = Reader(bytes: Pcap.file(trace))
+    #expect(try reader.le32() == 0xa1b2_c3d4)
+    _ = try reader.take(16)
+    #expect(try reader.le32() == 1)
+    for event in delivered {
+      let seconds = try reader.le32()
+      let micros = try reader.le32()
+      #expect(Int64(seconds) * 1_000_000 + Int64(micros) == event.time)
+      let length = Int(try reader.le32())
+      #expect(Int(try reader.le32()) == length)
+      let frame = try reader.take(length)
+      #expect(Self.be16(frame, 12) == 0x0800)
+      let ip = Array(frame[14...])
+      #expect(ip[0] == 0x45 && ip[9] == 17)
+      #expect(Self.be16(ip, 2) == ip.count)
+      #expect(Pcap.checksum(Array(ip[0..<20])) == 0, "IPv4 header checksum")
+      let udp = Array(ip[20...])
+      #expect(Self.be16(udp, 4) == udp.count)
+      #expect(Self.be16(udp, 0) == Int(event.from?.port ?? 0))
+      let pseudo = Array(ip[12..<20]) + [0, 17, UInt8(udp.count >> 8), UInt8(udp.count & 0xFF)]
+      #expect(Pcap.checksum(pseudo + udp) == 0, "UDP checksum")
+      #expect(Array(udp[8...]) == event.payload)
+    }
+    #expect(reader.offset == reader.bytes.count)
+  }
+}
+
+@Suite struct CommandLineTests {
+  @Test(arguments: [
+    ["--seed", "x"], ["--loss", "2"], ["--latency", "fast"], ["--ladder", "svg"], ["--frobnicate"],
+    ["--trace"], ["a", "b"], ["--width", "5"],
+  ])
+  func badFlagsExitTwo(arguments: [String]) {
+    guard case .failure(let exit) = RunCommand.parse(arguments) else {
+      Issue.record("\(arguments) parsed")
+      return
+    }
+    #expect(exit.code == 2)
+  }
+
+  @Test func flagsParse() throws {
+    guard
+      case .success(let options) = RunCommand.parse([
+        "forking", "--seed", "9", "--loss", "0.1", "--latency", "30ms", "--duration", "1m",
+        "--ladder", "mermaid", "--stats", "--verbose", "--trace", "t.jsonl", "--pcap", "p.pcap",
+      ])
+    else {
+      Issue.record("did not parse")
+      return
+    }
+    #expect(options.target == "forking" && options.run.seed == 9 && options.run.loss == 0.1)
+    #expect(options.run.latency == .milliseconds(30) && options.run.duration == .seconds(60))
+    #expect(options.ladder == "mermaid" && options.stats && options.verbose)
+    #expect(options.trace == "t.jsonl" && options.pcap == "p.pcap")
+  }
+
+  @Test func exitCodes() throws {
+    #expect(RunCommand.run(["no-such-topology", "--ladder", "none"]) == 2)
+    #expect(SipsimCommand.main(["frobnicate"]) == 2)
+    #expect(SipsimCommand.main(["run", "--help"]) == 0)
+    #expect(SipsimCommand.main(["list", "--help"]) == 0)
+    let broken = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sipsim-broken-\(getpid()).json")
+    try Data("{\"hosts\": [}".utf8).write(to: broken)
+    #expect(RunCommand.run([broken.path, "--ladder", "none"]) == 2)
+    // A topology whose expectation fails: exit 1.
+    let failing = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sipsim-failing-\(getpid()).json")
+    try Data(
+      #"""
+      {"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}, {"name": "b", "role": "ua", "aor": "sip:b@y", "behaviour": "busy"}],
+       "scenario": [{"at": "0s", "action": "call", "from": "a", "to": "sip:b@10.0.0.2", "call": "c"}],
+       "expect": {"calls": [{"call": "c", "answered": true}]}}
+      """#.utf8
+    ).write(to: failing)
+    #expect(RunCommand.run([failing.path, "--ladder", "none"]) == 1)
+  }
+}

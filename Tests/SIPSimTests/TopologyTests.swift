@@ -1,0 +1,267 @@
+import Foundation
+import SIPSim
+import Simulation
+import Testing
+
+/// Runs a bundled topology with its own seed.
+func run(_ name: String, _ options: RunOptions = RunOptions()) throws -> RunOutcome {
+  try TopologyRun(try TopologyLibrary.load(name), options: options).run()
+}
+
+/// Decodes a topology from JSON text, or returns its error.
+func decodeError(_ json: String) -> TopologyError? {
+  do {
+    _ = try TopologyRun(try TopologyLibrary.decode(Data(json.utf8), file: "t.json"))
+    return nil
+  } catch {
+    return error
+  }
+}
+
+@Suite struct BundledTopologyTests {
+  static let names = TopologyLibrary.names()
+
+  @Test func theBundleHoldsEveryPromisedTopology() {
+    for name in [
+      "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
+      "authentication", "glare", "cancel-race",
+    ] {
+      #expect(Self.names.contains(name), "missing \(name)")
+    }
+  }
+
+  @Test(arguments: names) func meetsItsExpectations(name: String) throws {
+    let outcome = try run(name)
+    #expect(outcome.passed, "\(name): \(outcome.failures)")
+    #expect(!outcome.checks.isEmpty, "\(name) checks nothing")
+    let topology = try TopologyLibrary.load(name)
+    #expect(!topology.summary.isEmpty, "\(name) has no summary for `sipsim list`")
+  }
+
+  /// The lossy topology holds for other seeds too: the transactions absorb the loss.
+  @Test(arguments: [1, 2, 3, 4, 5] as [UInt64]) func lossyHoldsForOtherSeeds(seed: UInt64) throws {
+    let outcome = try run("lossy-retransmission", RunOptions(seed: seed))
+    #expect(outcome.passed, "seed \(seed): \(outcome.failures)")
+  }
+
+  @Test func anUnmetExpectationIsNamed() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.9")
+    topology.expect.calls = [.init(call: "c1", answered: true, status: 200)]
+    let outcome = try TopologyRun(topology).run()
+    #expect(!outcome.passed)
+    #expect(outcome.failures.contains { $0.contains("call 'c1' ends with 200: it got 486") })
+  }
+
+  @Test func aWrongSequenceIsNamedWithWhatWasSent() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.9")
+    topology.expect.sequences = [.init(call: "c1", messages: ["INVITE", "486"])]
+    let outcome = try TopologyRun(topology).run()
+    #expect(outcome.failures.contains { $0.contains("it sent INVITE, INVITE, 100") })
+  }
+}
+
+@Suite struct DeterminismTests {
+  @Test func sameSeedSameTraceOtherSeedOtherTrace() throws {
+    let a = try run("lossy-retransmission").trace.map(\.jsonLine)
+    let b = try run("lossy-retransmission").trace.map(\.jsonLine)
+    let c = try run("lossy-retransmission", RunOptions(seed: 8)).trace.map(\.jsonLine)
+    #expect(a == b)
+    #expect(a != c)
+  }
+
+  /// Every JSON Lines object starts with the documented keys, in order.
+  @Test func jsonLinesKeys() throws {
+    let lines = try run("default").trace.map(\.jsonLine)
+    #expect(lines.count > 50)
+    for line in lines {
+      let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+      for key in ["t", "event", "from", "to", "transport", "bytes"] {
+        #expect(object[key] != nil, "\(key) missing in \(line)")
+      }
+      let order = ["\"t\":", "\"event\":", "\"from\":", "\"to\":", "\"transport\":", "\"bytes\":"]
+        .compactMap { line.range(of: $0)?.lowerBound }
+      #expect(order == order.sorted() && order.count == 6, "\(line)")
+    }
+    let events = Set(try run("default").trace.map(\.event))
+    for event in [
+      "host", "scenario", "send", "deliver", "timer-fired", "transaction-state", "call-state",
+      "call-ended", "dialog-state", "binding",
+    ] {
+      #expect(events.contains(event), "no \(event) event")
+    }
+  }
+}
+
+@Suite struct FaultTests {
+  static func topology(_ extra: (inout Topology) -> Void) -> Topology {
+    var topology = Topology(
+      name: "t",
+      hosts: [
+        HostSpec(name: "alice", role: .userAgent(UASpec(aor: "sip:alice@a.example.com"))),
+        HostSpec(
+          name: "bob",
+          role: .userAgent(
+            UASpec(aor: "sip:bob@b.example.com", behaviour: BehaviourSpec(kind: .answer)))),
+      ],
+      scenario: [
+        Step(
+          at: TimeSpan(.zero),
+          .call(
+            from: "alice", to: "sip:bob@10.0.0.2", call: "c1",
+            hangUpAfter: TimeSpan(.seconds(1)), cancelAfter: nil, offer: true))
+      ],
+      expect: Expectations(calls: [.init(call: "c1", answered: true, status: 200)]))
+    extra(&topology)
+    return topology
+  }
+
+  static func sends(_ outcome: RunOutcome, _ method: String) -> [Int64] {
+    outcome.trace.filter {
+      $0.event == "send" && $0.field("summary")?.description.hasPrefix(method + " ") == true
+    }.map(\.time)
+  }
+
+  @Test func theNthMatchingMessageIsDropped() throws {
+    let outcome = try TopologyRun(
+      Self.topology {
+        $0.messageFaults = [MessageFault(.drop, method: "INVITE", from: "alice", nth: 2, count: 2)]
+        $0.links.default.latency = TimeSpan(.seconds(1))  // slower than T1: INVITE goes again
+      }
+    ).run()
+    // The first INVITE is delivered; its retransmissions at 0.5 s and 1.5 s are dropped.
+    let drops = outcome.trace.filter { $0.event == "drop" }
+    #expect(drops.map { $0.field("reason")?.description } == ["fault", "fault"])
+    #expect(drops.map(\.time) == [500_000, 1_500_000])
+    #expect(outcome.passed, "\(outcome.failures)")
+  }
+
+  @Test func aDelayedAckIsRetransmittedAround() throws {
+    let outcome = try TopologyRun(
+      Self.topology {
+        $0.messageFaults = [MessageFault(.delay(TimeSpan(.seconds(2))), method: "ACK")]
+      }
+    ).run()
+    // The ACK is late: bob retransmits his 200 (T1) and alice ACKs the copy (RFC 3261 §13.2.2.4).
+    let oks = outcome.trace.filter {
+      $0.event == "send" && $0.field("summary")?.description == "SIP/2.0 200 OK"
+        && $0.field("cseq")?.description == "1 INVITE"
+    }
+    #expect(oks.count >= 2)
+    #expect(outcome.trace.contains { $0.event == "message-fault" })
+    #expect(outcome.passed, "\(outcome.failures)")
+  }
+
+  @Test func aPartitionDropsExactlyInsideItsWindowAndACrashedHostComesBack() throws {
+    let outcome = try TopologyRun(
+      Self.topology {
+        $0.faults = [
+          FaultSpec(
+            at: TimeSpan(.zero), until: TimeSpan(.seconds(2)),
+            .partition("alice", "bob", oneWay: false))
+        ]
+      }
+    ).run()
+    let drops = outcome.trace.filter { $0.event == "drop" }
+    #expect(!drops.isEmpty && drops.allSatisfy { $0.field("reason")?.description == "partition" })
+    #expect(drops.allSatisfy { $0.time < 2_000_000 })
+    #expect(outcome.passed, "\(outcome.failures)")
+
+    // bob is down from 0 to 3 s: alice's INVITEs are lost until he restarts and rebinds.
+    let crashed = try TopologyRun(
+      Self.topology {
+        $0.faults = [FaultSpec(at: TimeSpan(.zero), until: TimeSpan(.seconds(3)), .crash("bob"))]
+      }
+    ).run()
+    #expect(
+      crashed.trace.contains {
+        $0.event == "drop" && $0.field("reason")?.description == "host-down"
+      })
+    #expect(crashed.passed, "\(crashed.failures)")
+  }
+
+  @Test func commandLineOverridesReachTheLinks() throws {
+    let lossless = try run("default", RunOptions(loss: 0))
+    #expect(!lossless.trace.contains { $0.event == "drop" })
+    let slow = try run("default", RunOptions(latency: .milliseconds(200)))
+    let first = try #require(slow.trace.first { $0.event == "deliver" })
+    let sent = try #require(slow.trace.first { $0.event == "send" })
+    #expect(first.time - sent.time >= 200_000)
+  }
+}
+
+@Suite struct TopologyErrorTests {
+  static let minimal = #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}]"#
+
+  @Test(arguments: [
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "colour": 1}]}"#,
+      "$.hosts[0].colour", "unknown key 'colour'"
+    ),
+    (#"{"hosts": [{"name": "a", "role": "phone"}]}"#, "$.hosts[0].role", "unknown role 'phone'"),
+    (#"{"hosts": [{"name": "a", "role": "ua"}]}"#, "$.hosts[0].aor", "missing required key"),
+    (#"{"hosts": [{"name": "a", "role": "ua", "aor": 5}]}"#, "$.hosts[0].aor", "expected a string"),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": "dance"}]}"#,
+      "$.hosts[0].behaviour", "unknown behaviour 'dance'"
+    ),
+    (
+      #"{"links": {"default": {"latency": "fast"}}, "hosts": []}"#, "$.links.default.latency",
+      "'fast' is not a time span"
+    ),
+    (#"{"links": {"default": {"loss": 2}}, "hosts": []}"#, "$.links.default.loss", "not in 0...1"),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "scenario": [{"at": "1s", "action": "call", "from": "zed", "to": "a", "call": "c"}]}"#,
+      "$.scenario[0].from", "no user agent named 'zed'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "scenario": [{"at": "1s", "action": "hangup", "call": "c"}]}"#,
+      "$.scenario[0].call", "no earlier step places a call named 'c'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}, {"name": "a", "role": "none"}]}"#,
+      "$.hosts[1].name", "a second host named 'a'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "faults": [{"at": "1s", "kind": "crash", "host": "b"}]}"#,
+      "$.faults[0].host", "no host named 'b'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "expect": {"calls": [{"call": "c"}]}}"#,
+      "$.expect.calls[0].call", "no step places a call named 'c'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "not a uri"}]}"#, "$.hosts[0].aor",
+      "is not a SIP URI"
+    ),
+  ])
+  func namesThePathAndTheProblem(json: String, path: String, message: String) {
+    let error = decodeError(json)
+    #expect(error?.path == path, "\(String(describing: error))")
+    #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+    #expect(error?.description.hasPrefix("t.json: \(path)") == true || error?.file == nil)
+  }
+
+  @Test func brokenJSONGetsItsLineAndColumn() {
+    let error = decodeError("{\n  \"hosts\": [\n    {\"name\": \"a\",, }\n  ]\n}")
+    #expect(error?.message.contains("line 3, column 18") == true, "\(String(describing: error))")
+    #expect(decodeError(Self.minimal + "}") == nil)
+    #expect(decodeError(Self.minimal)?.message.contains("end of file") == true)
+  }
+
+  @Test func unknownNamesAndFilesAreErrors() {
+    #expect(throws: TopologyError.self) { try TopologyLibrary.load("no-such-topology") }
+    #expect(throws: TopologyError.self) { try TopologyLibrary.load("/nonexistent/x.json") }
+  }
+
+  @Test func timeSpans() {
+    #expect(TimeSpan.parse("1.5s") == .milliseconds(1500))
+    #expect(TimeSpan.parse("250ms") == .milliseconds(250))
+    #expect(TimeSpan.parse("20us") == .microseconds(20))
+    #expect(TimeSpan.parse("2m") == .seconds(120))
+    #expect(TimeSpan.parse("3") == .seconds(3))
+    #expect(TimeSpan.parse("-1s") == nil)
+    #expect(TimeSpan.parse("soon") == nil)
+    #expect(TimeSpan.format(.milliseconds(1500)) == "1500ms")
+  }
+}
