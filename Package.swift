@@ -55,6 +55,35 @@ let package = Package(
         "SIPSim", "SIPCore", "Simulation", "SIPElements", "SIPTransaction", "SIPTransport",
       ], swiftSettings: strict),
 
+    // Runnable examples (`swift run <Name>`), one short teaching file each.
+    .executableTarget(
+      name: "BasicCall", dependencies: ["SIPSim"], path: "Examples/BasicCall",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "RegisterAndCall", dependencies: ["SIPSim"], path: "Examples/RegisterAndCall",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "LossyRetransmission", dependencies: ["SIPSim"], path: "Examples/LossyRetransmission",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "ForkingProxy", dependencies: ["SIPSim"], path: "Examples/ForkingProxy",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "RedirectServer", dependencies: ["SIPSim"], path: "Examples/RedirectServer",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "DigestAuthentication", dependencies: ["SIPSim"], path: "Examples/DigestAuthentication",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "CancelRace", dependencies: ["SIPSim"], path: "Examples/CancelRace",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "Glare", dependencies: ["SIPSim"], path: "Examples/Glare",
+      swiftSettings: strict),
+    .executableTarget(
+      name: "CustomElement", dependencies: ["SIPSim", "SIPCore", "SIPElements", "SIPTransaction"], path: "Examples/CustomElement",
+      swiftSettings: strict),
+
     .testTarget(
       name: "SIPCoreTests", dependencies: ["SIPCore"], resources: [.copy("Resources")],
       swiftSettings: strict),
