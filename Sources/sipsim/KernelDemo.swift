@@ -1,7 +1,7 @@
 import Foundation
 import Simulation
 
-/// `sipsim run` (and `sipsim` alone) until topologies land: a small, seeded demonstration of the
+/// `sipsim demo`: a small, seeded demonstration of the
 /// kernel. Alice pings Bob over UDP every 100 ms across a lossy, jittery link; a partition cuts
 /// them apart from 300 ms to 500 ms; then Alice opens a TCP stream, sends a message in MTU-sized
 /// segments and closes it. Prints the trace as a table (or JSON Lines) and a summary.
@@ -80,7 +80,7 @@ enum KernelDemo {
       \(count("send")) sent, \(count("deliver")) delivered, \(count("duplicate")) duplicated, \
       \(count("drop", reason: "loss")) lost, \(count("drop", reason: "partition")) cut by the partition.
       Left over: \(network.leftovers).
-      Same seed, same trace: try `swift run sipsim run --seed \(seed) --jsonl`.
+      Same seed, same trace: try `swift run sipsim demo --seed \(seed) --jsonl`.
       """)
     return 0
   }
