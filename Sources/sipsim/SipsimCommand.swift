@@ -14,6 +14,8 @@ enum SipsimCommand {
       bench kernel         benchmark the simulation kernel      (build with -c release)
       bench parse [PATH]   benchmark the SIP parser/serializer  (build with -c release)
       bench transactions   benchmark the transaction layer      (build with -c release)
+      bench calls          basic calls through a stateful proxy (build with -c release)
+      bench growth         cost per call from 1k to 1M calls    (build with -c release)
       help                 this text
 
     With no command, `sipsim` is `sipsim run default`.
@@ -39,11 +41,13 @@ enum SipsimCommand {
   }
 
   static let benchUsage = """
-    usage: sipsim bench <kernel|parse|transactions> [ARGS...] [--json]
+    usage: sipsim bench <kernel|parse|transactions|calls|growth> [ARGS...] [--json]
 
       kernel        timer events and datagram deliveries per second, peak memory
       parse         ns per message to parse, and to parse + serialize; messages/s and MB/s
       transactions  non-INVITE transactions per second between two endpoints over UDP
+      calls         basic calls per second through a stateful proxy (N callers, N callees)
+      growth        the calls workload at 1k…1M calls: cost per call at each size
 
     Build with -c release for meaningful numbers: swift run -c release sipsim bench kernel
     """
@@ -58,6 +62,8 @@ enum SipsimCommand {
     case "kernel": return KernelBench.run(rest)
     case "parse": return ParseBench.run(rest)
     case "transactions": return TransactionBench.run(rest)
+    case "calls": return CallsBench.run(rest)
+    case "growth": return CallsBench.growth(rest)
     case "--help", "-h", "help":
       print(benchUsage)
       return 0

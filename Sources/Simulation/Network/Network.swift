@@ -127,6 +127,8 @@ public final class Network: @unchecked Sendable {
   var connections: [Int: StreamConnection] = [:]
   private var nextConnectionID = 1
   private var nextPacketID: Int64 = 1
+  /// Packets sent so far (datagrams and stream segments), for benchmarks and statistics.
+  public var packetsSent: Int64 { nextPacketID - 1 }
   private var networkEventsPending = 0
 
   /// A rule every datagram passes before the link's own draws: how a scenario aims a fault at one

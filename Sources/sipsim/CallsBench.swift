@@ -1,0 +1,167 @@
+import SIPCore
+import SIPElements
+import SIPServers
+import SIPTransaction
+import Simulation
+
+/// `sipsim bench calls` and `sipsim bench growth`: basic calls from N caller UAs through one
+/// stateful, Record-Routing proxy to N callee UAs over lossless UDP; every message serialized
+/// and parsed at every hop. Not a test: build with `-c release`.
+enum CallsBench {
+  static let usage = """
+    usage: sipsim bench calls [--json] [--calls N] [--pairs P] [--seed N]
+
+      N basic calls (default 100000: INVITE, 100, 180, 200, ACK, BYE, 200 through one stateful
+      proxy that Record-Routes) from P caller UAs to P callee UAs (default 1000), each caller
+      placing its next call when the last one ends. Lossless UDP, 5 ms latency. Reports calls
+      and messages per wall second and the ratio of virtual to wall time.
+    """
+
+  static let growthUsage = """
+    usage: sipsim bench growth [--json] [--max N] [--pairs P] [--seed N]
+
+      The calls workload at 1k, 10k, 100k and 1M calls (up to --max, default 1000000); reports
+      the wall-clock cost per call at each size and the ratio of the largest to the smallest.
+    """
+
+  struct Result {
+    var calls = 0
+    var failed = 0
+    var messages: Int64 = 0
+    var seconds = 0.0
+    var virtualSeconds = 0.0
+  }
+
+  /// Counts shared by the agents' observers; touched only on the driving thread.
+  final class Book: @unchecked Sendable {
+    var remaining = 0
+    var completed = 0
+    var failed = 0
+  }
+
+  static func workload(calls: Int, pairs: Int, seed: UInt64) throws -> Result {
+    let simulation = Simulation(seed: seed)
+    let network = Network(
+      simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(5)),
+      trace: Trace(isRecording: false))
+    try network.addHost("proxy")
+    network.addAddressRecord("example.com", try network.host(named: "proxy").addresses)
+    let location = LocationService(network: network)
+    let proxy = try Proxy(
+      network: network, host: "proxy", location: location,
+      configuration: ProxyConfiguration(domains: ["example.com"]))
+    var callers: [UserAgent] = []
+    var callees: [UserAgent] = []
+    for index in 0..<pairs {
+      try network.addHost("callee\(index)")
+      let aor = SIPURI(user: "callee\(index)", host: "example.com")
+      let callee = try UserAgent(
+        network: network, host: "callee\(index)", aor: aor, behaviour: .ring(for: .zero))
+      let contact = SIPURI(
+        user: "callee\(index)",
+        host: try network.host(named: "callee\(index)").addresses[0].description)
+      simulation.inspect { location.assumeIsolated { $0.add(aor: aor, contact: contact) } }
+      callees.append(callee)
+    }
+    let book = Book()
+    book.remaining = calls
+    for index in 0..<pairs {
+      try network.addHost("caller\(index)")
+      let caller = try UserAgent(
+        network: network, host: "caller\(index)",
+        aor: SIPURI(user: "caller\(index)", host: "example.com"),
+        configuration: UAConfiguration(outboundProxy: SIPURI(host: "example.com")))
+      let target = SIPURI(user: "callee\(index)", host: "example.com")
+      simulation.inspect {
+        caller.assumeIsolated { agent in
+          agent.onEvent { agent, event in
+            guard case .callState(let callID, .terminated) = event else { return }
+            if agent.record(of: callID)?.wasAnswered == true {
+              book.completed += 1
+            } else {
+              book.failed += 1
+            }
+            place(agent, target, book)
+          }
+          place(agent, target, book)
+        }
+      }
+      callers.append(caller)
+    }
+    let sentBefore = network.packetsSent
+    let stopwatch = Stopwatch()
+    simulation.runUntilIdle()
+    let seconds = stopwatch.seconds
+    withExtendedLifetime((proxy, callers, callees)) {}
+    return Result(
+      calls: book.completed, failed: book.failed, messages: network.packetsSent - sentBefore,
+      seconds: seconds, virtualSeconds: Double(simulation.now.microseconds) / 1_000_000)
+  }
+
+  static func place(_ agent: isolated UserAgent, _ target: SIPURI, _ book: Book) {
+    guard book.remaining > 0 else { return }
+    book.remaining -= 1
+    agent.call(target, hangUpAfter: .zero)
+  }
+
+  static func run(_ arguments: [String]) -> Int32 {
+    switch BenchArguments.parse(
+      arguments, command: "bench calls", integers: ["--calls", "--pairs", "--seed"], usage: usage)
+    {
+    case .exit(let code): return code
+    case .run(let parsed):
+      let calls = parsed.integer("--calls", or: 100_000)
+      let pairs = parsed.integer("--pairs", or: 1000)
+      do {
+        let result = try workload(
+          calls: calls, pairs: pairs, seed: UInt64(parsed.integer("--seed", or: 1)))
+        var report = BenchReport(benchmark: "calls")
+        report.add("calls", Double(result.calls))
+        report.add("failed", Double(result.failed))
+        report.add("seconds", result.seconds)
+        report.add("calls_per_second", Double(result.calls) / result.seconds)
+        report.add("messages_per_second", Double(result.messages) / result.seconds)
+        report.add("virtual_seconds", result.virtualSeconds)
+        report.add("virtual_to_wall", result.virtualSeconds / result.seconds)
+        if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
+        print(report.render(json: parsed.json))
+        return result.failed == 0 && result.calls == calls ? 0 : 1
+      } catch {
+        CLI.fail("bench setup: \(error)")
+        return 1
+      }
+    }
+  }
+
+  static func growth(_ arguments: [String]) -> Int32 {
+    switch BenchArguments.parse(
+      arguments, command: "bench growth", integers: ["--max", "--pairs", "--seed"],
+      usage: growthUsage)
+    {
+    case .exit(let code): return code
+    case .run(let parsed):
+      let maximum = parsed.integer("--max", or: 1_000_000)
+      let pairs = parsed.integer("--pairs", or: 1000)
+      var report = BenchReport(benchmark: "growth")
+      var costs: [Double] = []
+      for size in [1_000, 10_000, 100_000, 1_000_000] where size <= maximum {
+        CLI.note("growth: \(size) calls…")
+        do {
+          let result = try workload(
+            calls: size, pairs: min(pairs, size), seed: UInt64(parsed.integer("--seed", or: 1)))
+          let micros = result.seconds * 1_000_000 / Double(max(1, result.calls))
+          costs.append(micros)
+          report.add("us_per_call_\(size)", micros)
+        } catch {
+          CLI.fail("bench setup: \(error)")
+          return 1
+        }
+      }
+      if let first = costs.first, let last = costs.last, first > 0 {
+        report.add("ratio_largest_to_smallest", last / first)
+      }
+      print(report.render(json: parsed.json))
+      return 0
+    }
+  }
+}
