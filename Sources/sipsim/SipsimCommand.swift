@@ -16,6 +16,7 @@ enum SipsimCommand {
       bench transactions   benchmark the transaction layer      (build with -c release)
       bench calls          basic calls through a stateful proxy (build with -c release)
       bench growth         cost per call from 1k to 1M calls    (build with -c release)
+      bench registrations  1M UAs registering for an hour       (build with -c release)
       help                 this text
 
     With no command, `sipsim` is `sipsim run default`.
@@ -41,13 +42,14 @@ enum SipsimCommand {
   }
 
   static let benchUsage = """
-    usage: sipsim bench <kernel|parse|transactions|calls|growth> [ARGS...] [--json]
+    usage: sipsim bench <kernel|parse|transactions|calls|growth|registrations> [ARGS...] [--json]
 
       kernel        timer events and datagram deliveries per second, peak memory
       parse         ns per message to parse, and to parse + serialize; messages/s and MB/s
       transactions  non-INVITE transactions per second between two endpoints over UDP
       calls         basic calls per second through a stateful proxy (N callers, N callees)
       growth        the calls workload at 1k…1M calls: cost per call at each size
+      registrations 1M UAs registering and refreshing for a simulated hour
 
     Build with -c release for meaningful numbers: swift run -c release sipsim bench kernel
     """
@@ -64,6 +66,7 @@ enum SipsimCommand {
     case "transactions": return TransactionBench.run(rest)
     case "calls": return CallsBench.run(rest)
     case "growth": return CallsBench.growth(rest)
+    case "registrations": return RegistrationsBench.run(rest)
     case "--help", "-h", "help":
       print(benchUsage)
       return 0
