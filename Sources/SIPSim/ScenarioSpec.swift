@@ -1,11 +1,13 @@
 /// One step of a scenario's timeline: what a user agent does at a virtual instant.
 public struct Step: Sendable, Decodable {
   public enum Action: Sendable {
-    /// REGISTER with the registrar of the agent's domain (§10.2); refreshes at half-time
-    /// unless `refresh` is false.
-    case register(ua: String, expires: UInt32, refresh: Bool)
-    /// REGISTER with Expires 0 for its contact (§10.2.2).
-    case unregister(ua: String)
+    /// REGISTER with the registrar of the agent's domain (§10.2), its own contact and any
+    /// `contacts` more; refreshes at half-time unless `refresh` is false.
+    case register(ua: String, expires: UInt32, refresh: Bool, contacts: [String] = [])
+    /// REGISTER with Expires 0 for its contact, or with `all` `Contact: *` (§10.2.2).
+    case unregister(ua: String, all: Bool = false)
+    /// REGISTER without Contact: asks for the current bindings (§10.2.3).
+    case query(ua: String)
     /// INVITE `to` (a URI, or a host name standing for that UA's address of record); the call
     /// is known as `call` to later steps and expectations.
     case call(
@@ -32,7 +34,8 @@ public struct Step: Sendable, Decodable {
   }
 
   static let actions = [
-    "register", "unregister", "call", "cancel", "hangup", "reinvite", "options", "behaviour",
+    "register", "unregister", "query", "call", "cancel", "hangup", "reinvite", "options",
+    "behaviour",
   ]
 
   public init(from decoder: any Decoder) throws {
@@ -40,8 +43,9 @@ public struct Step: Sendable, Decodable {
     let name = try head.required("action", as: String.self)
     let keys: [String]
     switch name {
-    case "register": keys = ["ua", "expires", "refresh"]
-    case "unregister": keys = ["ua"]
+    case "register": keys = ["ua", "expires", "refresh", "contacts"]
+    case "unregister": keys = ["ua", "all"]
+    case "query": keys = ["ua"]
     case "call": keys = ["from", "to", "call", "hangUpAfter", "cancelAfter", "offer"]
     case "cancel": keys = ["call"]
     case "hangup": keys = ["call", "by"]
@@ -59,8 +63,10 @@ public struct Step: Sendable, Decodable {
     case "register":
       action = .register(
         ua: try c.required("ua"), expires: try c.optional("expires") ?? 3600,
-        refresh: try c.optional("refresh") ?? true)
-    case "unregister": action = .unregister(ua: try c.required("ua"))
+        refresh: try c.optional("refresh") ?? true, contacts: try c.optional("contacts") ?? [])
+    case "unregister":
+      action = .unregister(ua: try c.required("ua"), all: try c.optional("all") ?? false)
+    case "query": action = .query(ua: try c.required("ua"))
     case "call":
       action = .call(
         from: try c.required("from"), to: try c.required("to"), call: try c.required("call"),

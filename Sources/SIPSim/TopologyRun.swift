@@ -415,13 +415,22 @@ public final class TopologyRun: @unchecked Sendable {
         time: simulation.now.microseconds, event: "scenario",
         fields: [("step", .string(path)), ("action", .string(step.action.summary))]))
     switch step.action {
-    case .register(let ua, let expires, let refresh):
-      on(ua) { agent in
-        let registrar = SIPURI(host: agent.aor.host)
-        agent.register(with: registrar, expires: expires, refresh: refresh)
+    case .register(let ua, let expires, let refresh, let contacts):
+      var extra: [SIPURI] = []
+      for text in contacts {
+        guard let uri = try? Self.uri(text, path: "") else {
+          return fail("'\(text)' is not a SIP URI")
+        }
+        extra.append(uri)
       }
-    case .unregister(let ua):
-      on(ua) { $0.unregister() }
+      on(ua) { [extra] agent in
+        let registrar = SIPURI(host: agent.aor.host)
+        agent.register(with: registrar, expires: expires, refresh: refresh, extraContacts: extra)
+      }
+    case .unregister(let ua, let all):
+      on(ua) { $0.unregister(all: all) }
+    case .query(let ua):
+      on(ua) { $0.queryRegistrations() }
     case .call(let from, let to, let name, let hangUpAfter, let cancelAfter, let offer):
       guard let uri = target(to) else { return fail("'\(to)' is not a SIP URI or UA name") }
       on(from) { agent in
@@ -642,8 +651,11 @@ extension Step.Action {
   /// One line for the trace and the ladder.
   var summary: String {
     switch self {
-    case .register(let ua, let expires, _): "\(ua) registers (Expires \(expires))"
-    case .unregister(let ua): "\(ua) unregisters"
+    case .register(let ua, let expires, _, let contacts):
+      "\(ua) registers (Expires \(expires))"
+        + (contacts.isEmpty ? "" : " with \(contacts.joined(separator: ", "))")
+    case .unregister(let ua, let all): "\(ua) unregisters" + (all ? " every contact" : "")
+    case .query(let ua): "\(ua) asks for its bindings"
     case .call(let from, let to, let call, _, _, _): "\(from) calls \(to) [\(call)]"
     case .cancel(let call): "cancel [\(call)]"
     case .hangUp(let call, let by): "\(by ?? "caller") hangs up [\(call)]"

@@ -49,7 +49,8 @@ struct TopologyValidator {
       }
       previous = step.at.duration
       switch step.action {
-      case .register(let name, _, _), .unregister(let name), .behaviour(let name, _):
+      case .register(let name, _, _, _), .unregister(let name, _), .query(let name),
+        .behaviour(let name, _):
         try ua(name, "\(path).ua")
       case .call(let from, _, let call, _, _, _):
         try ua(from, "\(path).from")
