@@ -88,6 +88,14 @@ public struct TimerSpec: Sendable, Decodable {
     t1 = try c.optional("t1") ?? fallback.t1
     t2 = try c.optional("t2") ?? fallback.t2
     t4 = try c.optional("t4") ?? fallback.t4
+    // A zero T1 would retransmit forever at one instant (Timer A doubles from T1).
+    for (key, span) in [("t1", t1), ("t2", t2), ("t4", t4)] where span.duration < .milliseconds(1) {
+      throw c.invalid(AnyKey(stringValue: key), "\(key) must be at least 1ms, not \(span)")
+    }
+    if t2.duration < t1.duration {
+      throw c.invalid(
+        "t2", "T2 (\(t2)) caps retransmission intervals: it cannot be below T1 (\(t1))")
+    }
   }
 }
 

@@ -304,7 +304,8 @@ public final class TopologyRun: @unchecked Sendable {
         if let to = rule.to, hostNames[datagram.to.address] != to { continue }
         counts.values[index] += 1
         let seen = counts.values[index]
-        guard seen >= rule.nth, seen < rule.nth + rule.count, outcome == .pass else { continue }
+        // `seen - nth < count`, not `seen < nth + count`: a huge count must not overflow.
+        guard seen >= rule.nth, seen - rule.nth < rule.count, outcome == .pass else { continue }
         switch rule.action {
         case .drop: outcome = .drop
         case .duplicate: outcome = .duplicate

@@ -122,6 +122,17 @@ func decodeError(_ json: String) -> TopologyError? {
     }.map(\.time)
   }
 
+  /// Every message from alice dropped, with a count that would overflow `nth + count`.
+  @Test func aHugeCountDoesNotOverflow() throws {
+    let outcome = try TopologyRun(
+      Self.topology {
+        $0.messageFaults = [MessageFault(.drop, from: "alice", nth: 2, count: Int.max)]
+        $0.expect = Expectations(nothingLeftOver: true)
+      }
+    ).run()
+    #expect(outcome.trace.filter { $0.event == "drop" }.count >= 6)
+  }
+
   @Test func theNthMatchingMessageIsDropped() throws {
     let outcome = try TopologyRun(
       Self.topology {
@@ -233,6 +244,12 @@ func decodeError(_ json: String) -> TopologyError? {
     (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "not a uri"}]}"#, "$.hosts[0].aor",
       "is not a SIP URI"
+    ),
+    (#"{"timers": {"t1": "0ms"}, "hosts": []}"#, "$.timers.t1", "at least 1ms"),
+    (#"{"timers": {"t1": "5s", "t2": "1s"}, "hosts": []}"#, "$.timers.t2", "cannot be below T1"),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "messageFaults": [{"action": "drop", "nth": 0}]}"#,
+      "$.messageFaults[0].nth", "counts from 1"
     ),
   ])
   func namesThePathAndTheProblem(json: String, path: String, message: String) {
