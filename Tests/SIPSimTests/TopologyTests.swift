@@ -282,3 +282,58 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(TimeSpan.format(.milliseconds(1500)) == "1500ms")
   }
 }
+
+/// Nothing a topology file says crashes the tool: mutated copies of every bundled topology
+/// (numbers swapped for extremes, strings emptied, text cut short) either fail with a
+/// `TopologyError` or run.
+@Suite struct TopologyRobustnessTests {
+  static let extremes = ["-1", "0", "1e308", "18446744073709551616", "9223372036854775807", "0.5"]
+
+  static func mutations(of text: String, seed: UInt64) -> [String] {
+    var random = SimRandom(seed: seed, stream: "mutations")
+    let bytes = Array(text.utf8)
+    var results: [String] = []
+    // Numbers replaced by extremes.
+    let numbers = text.matches(of: /: (-?[0-9][0-9.e]*)/).map {
+      $0.output.1.startIndex..<$0.output.1.endIndex
+    }
+    for _ in 0..<8 where !numbers.isEmpty {
+      let range = numbers[Int(random.next() % UInt64(numbers.count))]
+      let value = extremes[Int(random.next() % UInt64(extremes.count))]
+      results.append(text.replacingCharacters(in: range, with: value))
+    }
+    // String values emptied.
+    let strings = text.matches(of: /: ("[^"]*")/).map {
+      $0.output.1.startIndex..<$0.output.1.endIndex
+    }
+    for _ in 0..<8 where !strings.isEmpty {
+      let range = strings[Int(random.next() % UInt64(strings.count))]
+      results.append(text.replacingCharacters(in: range, with: "\"\""))
+    }
+    // Cut short.
+    for _ in 0..<2 {
+      results.append(
+        String(decoding: bytes.prefix(Int(random.next() % UInt64(bytes.count))), as: UTF8.self))
+    }
+    return results
+  }
+
+  @Test(arguments: TopologyLibrary.names()) func mutatedTopologiesNeverCrash(name: String) throws {
+    let folder = try #require(TopologyLibrary.folder)
+    let text = try String(
+      contentsOf: folder.appendingPathComponent(name + ".json"), encoding: .utf8)
+    var ran = 0
+    var refused = 0
+    for (index, mutated) in Self.mutations(of: text, seed: 1).enumerated() {
+      do {
+        let topology = try TopologyLibrary.decode(Data(mutated.utf8), file: "\(name)#\(index)")
+        _ = try TopologyRun(topology, options: RunOptions(duration: .seconds(5))).run()
+        ran += 1
+      } catch {
+        refused += 1
+        #expect(!error.path.isEmpty && !error.message.isEmpty)
+      }
+    }
+    #expect(ran > 0 && refused > 0, "\(name): \(ran) ran, \(refused) refused")
+  }
+}
