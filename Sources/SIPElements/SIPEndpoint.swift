@@ -296,7 +296,8 @@ public actor SIPEndpoint: TimerTarget {
     perform(layer.timerFired(slot.timer, of: slot.key))
   }
 
-  static func micros(_ duration: Duration) -> Int64 {
+  /// Whole microseconds of `duration` (the kernel's unit of virtual time).
+  public static func micros(_ duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components
     return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
   }

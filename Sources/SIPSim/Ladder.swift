@@ -77,12 +77,7 @@ public struct Ladder: Sendable {
         if case .integer(let id)? = event.field("packet") { packet = id }
         let summary = event.field("summary")?.description
         let label = summary.map(Self.shortLabel) ?? "\(event.transport?.rawValue ?? "") segment"
-        let identity = [
-          event.from?.description ?? "", event.to?.description ?? "", summary ?? "",
-          event.field("cseq")?.description ?? "", event.field("branch")?.description ?? "",
-          event.field("callId")?.description ?? "",
-        ].joined(separator: "|")
-        let again = summary != nil && !seen.insert(identity).inserted
+        let again = summary != nil && !seen.insert(Statistics.identity(event)).inserted
         rows.append(
           .message(
             .init(

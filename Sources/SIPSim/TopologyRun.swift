@@ -153,7 +153,9 @@ public final class TopologyRun: @unchecked Sendable {
       }
       let host: Host
       do { host = try network.addHost(spec.name, addresses: addresses) } catch {
-        throw TopologyError(path: "\(path).name", message: error.description)
+        // A taken address is the addresses' fault; anything else (a second name) the name's.
+        let key = if case .addressInUse = error { "addresses" } else { "name" }
+        throw TopologyError(path: "\(path).\(key)", message: error.description)
       }
       for domain in spec.domains { network.addAddressRecord(domain, host.addresses) }
       network.trace.record(
@@ -166,15 +168,26 @@ public final class TopologyRun: @unchecked Sendable {
             ("domains", .string(spec.domains.joined(separator: " "))),
           ]))
     }
-    for pair in topology.links.pairs {
+    for (index, pair) in topology.links.pairs.enumerated() {
       let forward = Self.conditions(pair.link, over: base)
       var changed = forward
       if let loss = options.loss { changed.lossProbability = loss }
       if let latency = options.latency { changed.latency = latency }
-      try network.setLink(changed, from: pair.from, to: pair.to, oneWay: pair.oneWay)
+      do {
+        try network.setLink(changed, from: pair.from, to: pair.to, oneWay: pair.oneWay)
+      } catch {
+        throw TopologyError(path: "$.links.pairs[\(index)]", message: error.description)
+      }
     }
     for (index, spec) in topology.hosts.enumerated() {
-      try buildElement(spec, path: "$.hosts[\(index)]")
+      let path = "$.hosts[\(index)]"
+      do {
+        try buildElement(spec, path: path)
+      } catch let error as TopologyError {
+        throw error
+      } catch {
+        throw TopologyError(path: path, message: "cannot start its \(spec.role.name): \(error)")
+      }
     }
     installMessageFaults()
   }
@@ -213,10 +226,7 @@ public final class TopologyRun: @unchecked Sendable {
         }
       }
     case .proxy(let proxy):
-      let location = location(for: spec.domains)
-      for (slot, binding) in proxy.bindings.enumerated() {
-        try provision(binding, into: location, path: "\(path).bindings[\(slot)]")
-      }
+      let location = try location(for: spec.domains, provisioning: proxy.bindings, path: path)
       let configuration = ProxyConfiguration(
         domains: spec.domains, recordRoute: proxy.recordRoute,
         forking: proxy.forking == "sequential" ? .sequential : .parallel,
@@ -232,10 +242,7 @@ public final class TopologyRun: @unchecked Sendable {
       endpoints.append((spec.name, element.endpoint))
       keep.append(element)
     case .statelessProxy(let statics):
-      let location = location(for: spec.domains)
-      for (slot, binding) in statics.bindings.enumerated() {
-        try provision(binding, into: location, path: "\(path).bindings[\(slot)]")
-      }
+      let location = try location(for: spec.domains, provisioning: statics.bindings, path: path)
       let element = try StatelessProxy(
         network: network, host: spec.name, location: location, domains: spec.domains)
       endpoints.append((spec.name, element.endpoint))
@@ -248,10 +255,7 @@ public final class TopologyRun: @unchecked Sendable {
       endpoints.append((spec.name, element.endpoint))
       keep.append(element)
     case .redirect(let redirect):
-      let location = location(for: spec.domains)
-      for (slot, binding) in redirect.bindings.enumerated() {
-        try provision(binding, into: location, path: "\(path).bindings[\(slot)]")
-      }
+      let location = try location(for: spec.domains, provisioning: redirect.bindings, path: path)
       let element = try RedirectServer(
         network: network, host: spec.name, location: location, status: redirect.status)
       endpoints.append((spec.name, element.endpoint))
@@ -274,14 +278,19 @@ public final class TopologyRun: @unchecked Sendable {
     }
   }
 
-  func provision(_ binding: BindingSpec, into location: LocationService, path: String)
-    throws(TopologyError)
+  /// The location service of `domains`, with `bindings` (the host's static contacts) added.
+  func location(for domains: [String], provisioning bindings: [BindingSpec], path: String)
+    throws(TopologyError) -> LocationService
   {
-    let aor = try Self.uri(binding.aor, path: "\(path).aor")
-    let contact = try Self.uri(binding.contact, path: "\(path).contact")
-    simulation.inspect {
-      location.assumeIsolated { $0.add(aor: aor, contact: contact, q: binding.q) }
+    let service = location(for: domains)
+    for (slot, binding) in bindings.enumerated() {
+      let aor = try Self.uri(binding.aor, path: "\(path).bindings[\(slot)].aor")
+      let contact = try Self.uri(binding.contact, path: "\(path).bindings[\(slot)].contact")
+      simulation.inspect {
+        service.assumeIsolated { $0.add(aor: aor, contact: contact, q: binding.q) }
+      }
     }
+    return service
   }
 
   // MARK: Faults aimed at messages
@@ -370,10 +379,7 @@ public final class TopologyRun: @unchecked Sendable {
     }
   }
 
-  func micros(_ duration: Duration) -> Int64 {
-    let (seconds, atto) = duration.components
-    return seconds * 1_000_000 + atto / 1_000_000_000_000
-  }
+  func micros(_ duration: Duration) -> Int64 { SIPEndpoint.micros(duration) }
 
   func agent(named name: String) -> UserAgent? {
     agents.first { $0.name == name }?.agent

@@ -246,6 +246,14 @@ func decodeError(_ json: String) -> TopologyError? {
       "is not a SIP URI"
     ),
     (#"{"timers": {"t1": "0ms"}, "hosts": []}"#, "$.timers.t1", "at least 1ms"),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "addresses": ["192.0.2.1"]}, {"name": "b", "role": "none", "addresses": ["192.0.2.1"]}]}"#,
+      "$.hosts[1].addresses", "already belongs to another host"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "proxy", "bindings": [{"aor": "sip:b@x", "contact": "sip:b@"}]}]}"#,
+      "$.hosts[0].bindings[0].contact", "is not a SIP URI"
+    ),
     (#"{"timers": {"t1": "5s", "t2": "1s"}, "hosts": []}"#, "$.timers.t2", "cannot be below T1"),
     (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "messageFaults": [{"action": "drop", "nth": 0}]}"#,
