@@ -23,7 +23,8 @@ let package = Package(
     // RFC 3261 §7, §19, §20, §25; RFC 4566; RFC 2617 / 7616. Pure values, no Foundation.
     .target(name: "SIPCore", swiftSettings: strict),
     // RFC 3261 §17 and RFC 6026: the four transaction state machines. Pure.
-    .target(name: "SIPTransaction", dependencies: ["SIPCore"], swiftSettings: strict),
+    .target(
+      name: "SIPTransaction", dependencies: ["SIPCore", "SIPTransport"], swiftSettings: strict),
     // RFC 3261 §12–15: dialogs and INVITE sessions. Pure.
     .target(name: "SIPDialog", dependencies: ["SIPCore", "SIPTransaction"], swiftSettings: strict),
     // RFC 3261 §10, §16, §22, §8.3: location service, registrar, proxy rules, response context,
@@ -89,7 +90,7 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strict),
     .testTarget(
-      name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"],
+      name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore", "SIPTransport"],
       swiftSettings: strict),
     .testTarget(
       name: "SIPDialogTests", dependencies: ["SIPDialog", "SIPCore"], swiftSettings: strict),

@@ -135,12 +135,29 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
   public var hasMagicCookie: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
 
   public var description: String {
-    var text = "\(protocolName)/\(protocolVersion)/\(transport) \(host)"
-    if let port { text += ":\(port)" }
-    for parameter in parameters {
-      text += ";" + parameter.name + (parameter.value.map { "=" + $0 } ?? "")
+    // One buffer, one String: each request sent gets a Via built this way.
+    var text: [UInt8] = []
+    text.reserveCapacity(96)
+    text.append(contentsOf: protocolName.utf8)
+    text.append(Syntax.slash)
+    text.append(contentsOf: protocolVersion.utf8)
+    text.append(Syntax.slash)
+    text.append(contentsOf: transport.utf8)
+    text.append(Syntax.space)
+    text.append(contentsOf: host.utf8)
+    if let port {
+      text.append(Syntax.colon)
+      Syntax.appendDecimal(port, to: &text)
     }
-    return text
+    for parameter in parameters {
+      text.append(Syntax.semicolon)
+      text.append(contentsOf: parameter.name.utf8)
+      if let value = parameter.value {
+        text.append(Syntax.equals)
+        text.append(contentsOf: value.utf8)
+      }
+    }
+    return Syntax.string(text)
   }
 
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> Via {
@@ -148,7 +165,12 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     try scanner.expect(Syntax.slash, "/ in sent-protocol")
     let version = Syntax.string(try scanner.token("the protocol version"))
     try scanner.expect(Syntax.slash, "/ in sent-protocol")
-    let transport = Syntax.string(try scanner.token("the transport").map(Syntax.lower)).uppercased()
+    let transportBytes = try scanner.token("the transport")
+    // Upper case without a detour through an array when it already is (it nearly always is).
+    let transport =
+      transportBytes.contains(where: { $0 >= 97 && $0 <= 122 })
+      ? Syntax.string(transportBytes.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 })
+      : Syntax.string(transportBytes)
     scanner.skipWhitespace()
     let hostStart = scanner.index
     var hostBytes: ArraySlice<UInt8>
@@ -168,8 +190,13 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     via.protocolVersion = version
     if scanner.take(Syntax.colon) {
       let digits = scanner.until { !Syntax.isDigit($0) }
-      guard !digits.isEmpty, digits.count <= 5, let port = Int(Syntax.string(digits)), port <= 65535
-      else { throw scanner.fail("the sent-by port is not a number from 0 to 65535") }
+      guard !digits.isEmpty, digits.count <= 5 else {
+        throw scanner.fail("the sent-by port is not a number from 0 to 65535")
+      }
+      let port = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
+      guard port <= 65535 else {
+        throw scanner.fail("the sent-by port is not a number from 0 to 65535")
+      }
       via.port = port
     }
     via.parameters = try scanner.parameters()

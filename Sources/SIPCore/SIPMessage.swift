@@ -283,9 +283,15 @@ public enum HeaderName {
   /// The long name of a compact form, if `letter` is one.
   static func compactName(_ letter: UInt8) -> String? {
     switch letter {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"): return compact[letter]
+    case UInt8(ascii: "a")...UInt8(ascii: "z"): return compactByLetter[Int(letter - UInt8(ascii: "a"))]
     default: return nil
     }
+  }
+
+  /// ``compact`` as a table indexed by letter: every header lookup asks, and a dictionary
+  /// lookup hashes.
+  static let compactByLetter: [String?] = (UInt8(ascii: "a")...UInt8(ascii: "z")).map {
+    compact[$0]
   }
 
   static func canonical(bytes: some Collection<UInt8>) -> String {
@@ -317,7 +323,23 @@ enum HeaderValueSplitter {
   static func split(_ value: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
     var parts: [ArraySlice<UInt8>] = []
     var start = value.startIndex
-    var index = value.startIndex
+    while true {
+      let end = partEnd(value, from: start)
+      parts.append(trim(value[start..<end]))
+      guard end < value.endIndex else { return parts }
+      start = end + 1
+    }
+  }
+
+  /// The first element, trimmed, without splitting the rest (the top Via is asked for by
+  /// every layer of every hop).
+  static func first(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    trim(value[value.startIndex..<partEnd(value, from: value.startIndex)])
+  }
+
+  /// The index of the top-level comma that ends the element starting at `start`, or the end.
+  static func partEnd(_ value: ArraySlice<UInt8>, from start: Int) -> Int {
+    var index = start
     var inQuotes = false
     var inAngle = false
     while index < value.endIndex {
@@ -335,13 +357,11 @@ enum HeaderValueSplitter {
       } else if byte == Syntax.greater {
         inAngle = false
       } else if byte == Syntax.comma && !inAngle {
-        parts.append(trim(value[start..<index]))
-        start = index + 1
+        return index
       }
       index += 1
     }
-    parts.append(trim(value[start..<min(index, value.endIndex)]))
-    return parts
+    return value.endIndex
   }
 
   static func trim(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {

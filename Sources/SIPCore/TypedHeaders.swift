@@ -8,9 +8,9 @@ extension SIPMessage {
   public var topVia: Via? {
     // Only the first value of the first Via field: every hop asks for it, so it must not parse
     // the whole stack.
-    guard let field = headers.first(where: { $0.isNamed("via") }),
-      let first = HeaderValueSplitter.split(field.valueBytes).first, !first.isEmpty
-    else { return nil }
+    guard let field = headers.first(where: { $0.isNamed("via") }) else { return nil }
+    let first = HeaderValueSplitter.first(field.valueBytes)
+    guard !first.isEmpty else { return nil }
     return try? parseWhole(first, "Via", Via.scan)
   }
   public var from: NameAddress? { try? single("from", NameAddress.scan) }

@@ -25,7 +25,7 @@ public actor SIPEndpoint: TimerTarget {
   /// goes to the core as it arrives.
   public nonisolated let isStateless: Bool
 
-  var layer: TransactionLayer<SIPPeer>
+  var layer: TransactionLayer
   var branches: SimRandom
   var udp: DatagramSocket?
   var listeners: [StreamListener] = []
@@ -221,7 +221,7 @@ public actor SIPEndpoint: TimerTarget {
 
   // MARK: Carrying out the layer's actions
 
-  func perform(_ actions: [TransactionLayerAction<SIPPeer>]) {
+  func perform(_ actions: [TransactionLayerAction]) {
     for action in actions {
       switch action {
       case .send(let message, let peer, let key):

@@ -15,16 +15,20 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
   /// finds its INVITE server transaction (§17.2.3). CANCEL stays CANCEL: it is a transaction of
   /// its own (§9.2).
   public let method: String
-  /// The top Via branch (with the magic cookie) or, for RFC 2543 requests, the fallback fields.
-  let identity: [String]
-  /// Computed once: a key is hashed on every lookup (each message, each timer), and hashing an
-  /// array of strings each time dominated the layer's cost.
+  /// What the key compares: the branch (client), `branch|sent-by` (server, magic cookie), or the
+  /// RFC 2543 fallback fields joined by `|`. One string, so making a key allocates once.
+  let identity: String
+  /// The branch this key was made from (nil for an RFC 2543 server key): a CANCEL reuses its
+  /// INVITE's (§9.1).
+  public let branch: String?
+  /// Computed once: a key is hashed on every lookup (each message, each timer).
   private let digest: Int
 
-  init(role: Role, method: String, identity: [String]) {
+  init(role: Role, method: String, identity: String, branch: String?) {
     self.role = role
     self.method = method
     self.identity = identity
+    self.branch = branch
     var hasher = Hasher()
     hasher.combine(role)
     hasher.combine(method)
@@ -39,12 +43,8 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
 
   public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 
-  /// The branch this key was made from (nil for an RFC 2543 server key): a CANCEL reuses its
-  /// INVITE's (§9.1).
-  public var branch: String? { identity.count <= 2 ? identity.first : nil }
-
   public var description: String {
-    identity.joined(separator: "|") + "/" + method + (role == .client ? "/c" : "/s")
+    identity + "/" + method + (role == .client ? "/c" : "/s")
   }
 
   /// The key of the client transaction a request creates, or that a response matches
@@ -53,7 +53,7 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
     guard let branch = message.topVia?.branch, !branch.isEmpty,
       let method = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
-    return TransactionKey(role: .client, method: method, identity: [branch])
+    return TransactionKey(role: .client, method: method, identity: branch, branch: branch)
   }
 
   /// The key of the server transaction a request belongs to (§17.2.3), or of the one a response
@@ -71,7 +71,7 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
     let method = rawMethod == "ACK" ? "INVITE" : rawMethod
     if via.hasMagicCookie, let branch = via.branch {
       return TransactionKey(
-        role: .server, method: method, identity: [branch, sentBy(via)])
+        role: .server, method: method, identity: branch + "|" + sentBy(via), branch: branch)
     }
     guard message.isRequest, let cseq = message.cseq, let callID = message.callID else {
       return nil
@@ -79,19 +79,23 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
     let uri = message.requestURI?.description ?? message.requestURIText ?? ""
     return TransactionKey(
       role: .server, method: method,
-      identity: [uri, message.from?.tag ?? "", callID, String(cseq.sequence), via.description])
+      identity: [uri, message.from?.tag ?? "", callID, String(cseq.sequence), via.description]
+        .joined(separator: "|"), branch: nil)
   }
 
   /// The INVITE server transaction a CANCEL targets: the CANCEL's own key with method INVITE
   /// (§9.2).
   public static func inviteServer(cancelledBy cancel: SIPMessage) -> TransactionKey? {
     guard let key = server(for: cancel) else { return nil }
-    return TransactionKey(role: .server, method: "INVITE", identity: key.identity)
+    return TransactionKey(
+      role: .server, method: "INVITE", identity: key.identity, branch: key.branch)
   }
 
   /// `host[:port]` of a Via, lowercased, for comparison (§17.2.3: "sent-by value in the top Via").
   static func sentBy(_ via: Via) -> String {
-    let host = via.host.lowercased()
-    return via.port.map { "\(host):\($0)" } ?? host
+    var text = via.host
+    if text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) { text = text.lowercased() }
+    if let port = via.port { text += ":" + String(port) }
+    return text
   }
 }

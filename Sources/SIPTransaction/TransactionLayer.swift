@@ -1,4 +1,5 @@
 public import SIPCore
+public import SIPTransport
 
 /// The transaction layer of one element (RFC 3261 §17): it creates and removes transactions,
 /// matches what the transport delivers to them (§17.1.3, §17.2.3), builds the messages the
@@ -6,13 +7,14 @@ public import SIPCore
 ///
 /// Pure, like the machines it drives: no clock, no network. The owner (an element actor) feeds it
 /// events and carries out the returned ``TransactionLayerAction``s in order: it sends, arms
-/// timers, and hands messages and failures to its core. `Peer` is whatever the owner's transport
-/// uses to say where a message came from or goes (an address and a transport); the layer only
-/// stores and returns it.
+/// timers, and hands messages and failures to its core. A ``SIPPeer`` says where a message came
+/// from or goes (an address and a transport); the layer only stores and returns it. The layer is
+/// not generic over it: generic code across modules runs unspecialized, looking up type metadata
+/// at run time, and that cost was a tenth of every transaction.
 ///
 /// Observable order never depends on hashing: transactions are looked up by key, never iterated
 /// except in ``liveKeys`` (sorted).
-public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
+public struct TransactionLayer: Sendable {
   public let timers: TimerSettings
 
   enum Machine: Sendable {
@@ -45,7 +47,7 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
     /// The request that created the transaction (sent, or received).
     var request: SIPMessage
     /// Where the request went (client) or came from (server).
-    var peer: Peer
+    var peer: SIPPeer
     /// Timers armed and not yet fired or cancelled, in arming order.
     var armed: [TransactionTimer] = []
     /// The To tag of the last final response a server transaction sent (for RFC 2543 ACKs).
@@ -79,8 +81,8 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
   /// Starts a client transaction for `request`, which already carries its top Via with a
   /// unique branch (the transport adds it, §18.1.1). An ACK is not a transaction (§17.1.1.3 for
   /// non-2xx, §13.2.2.4 for 2xx): it is sent as is.
-  public mutating func sendRequest(_ request: SIPMessage, to peer: Peer, reliable: Bool)
-    -> [TransactionLayerAction<Peer>]
+  public mutating func sendRequest(_ request: SIPMessage, to peer: SIPPeer, reliable: Bool)
+    -> [TransactionLayerAction]
   {
     guard request.method != "ACK" else { return [.send(request, to: peer, transaction: nil)] }
     guard let key = TransactionKey.client(for: request) else {
@@ -89,7 +91,7 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
     guard entries[key] == nil else {
       return [.rejected(request, reason: "a client transaction \(key) already exists")]
     }
-    var actions: [TransactionLayerAction<Peer>] = []
+    var actions: [TransactionLayerAction] = []
     let machine: Machine
     let started: [TransactionAction<SIPMessage>]
     if request.method == "INVITE" {
@@ -114,10 +116,10 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
   /// as strays (§18.1.2: a 2xx retransmission for a UAC core, a proxy's late response).
   /// Requests go to their server transaction (absorbing retransmissions), create one, or, for an
   /// ACK that matches none (the ACK for a 2xx), go straight to the core.
-  public mutating func receive(_ message: SIPMessage, from peer: Peer, reliable: Bool)
-    -> [TransactionLayerAction<Peer>]
+  public mutating func receive(_ message: SIPMessage, from peer: SIPPeer, reliable: Bool)
+    -> [TransactionLayerAction]
   {
-    var actions: [TransactionLayerAction<Peer>] = []
+    var actions: [TransactionLayerAction] = []
     if let status = message.status {
       guard let key = TransactionKey.client(for: message), entries[key] != nil else {
         return [.toCore(.strayResponse(message))]
@@ -197,7 +199,7 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
   /// live transaction (a UAS core's 2xx retransmission after Timer L, a stateless element) the
   /// response goes to the transport as is, routed by its Via.
   public mutating func respond(_ response: SIPMessage, in key: TransactionKey?)
-    -> [TransactionLayerAction<Peer>]
+    -> [TransactionLayerAction]
   {
     guard let status = response.status else {
       return [.rejected(response, reason: "only a response can be passed to respond(_:in:)")]
@@ -206,7 +208,7 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
       return [.send(response, to: nil, transaction: nil)]
     }
     if status >= 200, let tag = response.to?.tag { entries[key]?.responseToTag = tag }
-    var actions: [TransactionLayerAction<Peer>] = []
+    var actions: [TransactionLayerAction] = []
     feed(key, into: &actions) { machine in
       switch machine {
       case .inviteServer(var invite):
@@ -228,11 +230,11 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
   /// A timer the owner armed for `key` fired. A timer of a transaction that is gone, or one that
   /// was cancelled, does nothing.
   public mutating func timerFired(_ timer: TransactionTimer, of key: TransactionKey)
-    -> [TransactionLayerAction<Peer>]
+    -> [TransactionLayerAction]
   {
     guard let index = entries[key]?.armed.firstIndex(of: timer) else { return [] }
     entries[key]?.armed.remove(at: index)
-    var actions: [TransactionLayerAction<Peer>] = [.timerFired(key, timer)]
+    var actions: [TransactionLayerAction] = [.timerFired(key, timer)]
     feed(key, into: &actions) { machine in
       switch machine {
       case .inviteClient(var invite):
@@ -258,9 +260,9 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
 
   /// The transport could not send for `key` (a refused or reset connection, no route): the
   /// machine terminates and the core is told (§17.1.1.2, §17.1.2.2, §17.2.4).
-  public mutating func transportError(for key: TransactionKey) -> [TransactionLayerAction<Peer>] {
+  public mutating func transportError(for key: TransactionKey) -> [TransactionLayerAction] {
     guard entries[key] != nil else { return [] }
-    var actions: [TransactionLayerAction<Peer>] = []
+    var actions: [TransactionLayerAction] = []
     feed(key, into: &actions) { machine in
       switch machine {
       case .inviteClient(var invite):
@@ -289,7 +291,7 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
   /// Runs `body` on the machine of `key`, reports a state change, and turns the machine's
   /// actions into layer actions.
   private mutating func feed(
-    _ key: TransactionKey, into actions: inout [TransactionLayerAction<Peer>],
+    _ key: TransactionKey, into actions: inout [TransactionLayerAction],
     _ body: (inout Machine) -> [TransactionAction<SIPMessage>]
   ) {
     // In place: copying the entry out and back would retain every message it holds.
@@ -303,7 +305,7 @@ public struct TransactionLayer<Peer: Sendable & Equatable>: Sendable {
 
   private mutating func carryOut(
     _ machineActions: [TransactionAction<SIPMessage>], key: TransactionKey,
-    into actions: inout [TransactionLayerAction<Peer>]
+    into actions: inout [TransactionLayerAction]
   ) {
     for action in machineActions {
       // Fields are read in place: the entry holds messages, and a copy would retain them all.
@@ -355,12 +357,12 @@ public enum TransactionKind: String, Sendable, Hashable {
 }
 
 /// What the transaction layer asks its owner to do, in order.
-public enum TransactionLayerAction<Peer: Sendable & Equatable>: Sendable {
+public enum TransactionLayerAction: Sendable {
   /// Serialize and send. `to` is the request's destination or, for a response, the peer the
   /// request came from (the transport routes responses by Via, §18.2.2); nil for a response
   /// sent outside any transaction. `transaction` is the key a transport error should be
   /// reported against.
-  case send(SIPMessage, to: Peer?, transaction: TransactionKey?)
+  case send(SIPMessage, to: SIPPeer?, transaction: TransactionKey?)
   /// Arm (or re-arm) a timer; when it fires call ``TransactionLayer/timerFired(_:of:)``.
   case startTimer(TransactionKey, TransactionTimer, Duration)
   /// Disarm a timer.

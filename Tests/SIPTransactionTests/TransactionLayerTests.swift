@@ -1,5 +1,6 @@
 import SIPCore
 import SIPTransaction
+import SIPTransport
 import Testing
 
 /// Messages for the layer tests: one INVITE dialog's worth, built from text so the tests read
@@ -38,7 +39,12 @@ enum Sample {
 }
 
 /// The layer's actions as short lines (``TransactionLayerAction/description``).
-func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.map(\.description) }
+/// Peers by name in these tables: the layer only stores and returns them.
+extension SIPPeer: ExpressibleByStringLiteral {
+  init(stringLiteral host: String) { self.init(host: host, port: 5060, transport: .udp) }
+}
+
+func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.description) }
 
 @Suite struct TransactionKeyTests {
   @Test func clientKeyMatchesItsResponseAndNotOtherMethods() throws {
@@ -86,7 +92,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
 
 @Suite struct TransactionLayerTests {
   @Test func inviteClientNonSuccessSendsTheACKAndIsDestroyedByTimerD() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
     #expect(
       lines(layer.sendRequest(invite, to: "bob", reliable: false)) == [
@@ -131,7 +137,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func inviteClientTimeoutCancelsWhatIsArmed() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
     _ = layer.sendRequest(invite, to: "bob", reliable: false)
     let key = try #require(TransactionKey.client(for: invite))
@@ -145,7 +151,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func inviteClientSuccessWaitsInAcceptedForRetransmissionsAndForks() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
     _ = layer.sendRequest(invite, to: "bob", reliable: true)
     let key = try #require(TransactionKey.client(for: invite))
@@ -161,7 +167,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func nonInviteClientRetransmitsUpToT2() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let options = Sample.request("OPTIONS")
     _ = layer.sendRequest(options, to: "bob", reliable: false)
     let key = try #require(TransactionKey.client(for: options))
@@ -181,7 +187,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func inviteServerSends100TryingAndAbsorbsRetransmissions() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
     #expect(
       lines(layer.receive(invite, from: "alice", reliable: false)) == [
@@ -212,7 +218,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func inviteServerAcceptedPassesTheACKOfA2xx() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
     _ = layer.receive(invite, from: "alice", reliable: false)
     let key = try #require(TransactionKey.server(for: invite))
@@ -229,7 +235,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func nonInviteServerDiscardsRetransmissionsWhileTrying() throws {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let bye = Sample.request("BYE", toTag: "a6c85cf")
     _ = layer.receive(bye, from: "alice", reliable: false)
     let key = try #require(TransactionKey.server(for: bye))
@@ -246,7 +252,7 @@ func lines(_ actions: [TransactionLayerAction<String>]) -> [String] { actions.ma
   }
 
   @Test func strayMessagesAndBadRequestsGoToTheCore() {
-    var layer = TransactionLayer<String>()
+    var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
     #expect(
       lines(layer.receive(Sample.response(200, to: invite), from: "bob", reliable: false)) == [

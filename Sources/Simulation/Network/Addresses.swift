@@ -11,23 +11,42 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
   /// Parses dotted-quad IPv4 (`192.0.2.1`) or IPv6 text (`2001:db8::1`, with `::`
   /// compression; brackets allowed). Returns nil for anything else.
   public init?(_ text: String) {
+    // Dotted quads are parsed over the UTF-8 bytes: every SIP message sent or received turns
+    // an address text into an address, so this must not split or allocate.
+    if let value = Self.parseV4(text.utf8) {
+      self = .v4(value)
+      return
+    }
     var body = Substring(text)
     if body.hasPrefix("["), body.hasSuffix("]") { body = body.dropFirst().dropLast() }
-    if body.contains(":") {
-      guard let value = Self.parseV6(body) else { return nil }
-      self = value
-    } else {
-      let parts = body.split(separator: ".", omittingEmptySubsequences: false)
-      guard parts.count == 4 else { return nil }
-      var value: UInt32 = 0
-      for part in parts {
-        guard !part.isEmpty, part.count <= 3, let octet = UInt32(part), octet <= 255 else {
-          return nil
-        }
+    guard body.contains(":"), let value = Self.parseV6(body) else { return nil }
+    self = value
+  }
+
+  /// `a.b.c.d` with 1–3 decimal digits per octet, each ≤ 255; nil for anything else.
+  private static func parseV4(_ text: String.UTF8View) -> UInt32? {
+    var value: UInt32 = 0
+    var octet: UInt32 = 0
+    var digits = 0
+    var dots = 0
+    for byte in text {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"):
+        digits += 1
+        octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+        guard digits <= 3, octet <= 255 else { return nil }
+      case UInt8(ascii: "."):
+        guard digits > 0, dots < 3 else { return nil }
+        dots += 1
         value = value << 8 | octet
+        octet = 0
+        digits = 0
+      default:
+        return nil
       }
-      self = .v4(value)
     }
+    guard dots == 3, digits > 0 else { return nil }
+    return value << 8 | octet
   }
 
   private static func parseV6(_ text: Substring) -> IPAddress? {
@@ -75,7 +94,18 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .v4(let value):
-      return "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+      // Built byte by byte: interpolation of four integers costs several allocations, and a
+      // description is made for every message an endpoint receives.
+      var text: [UInt8] = []
+      text.reserveCapacity(15)
+      for shift in stride(from: 24, through: 0, by: -8) {
+        let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
+        if octet >= 100 { text.append(UInt8(ascii: "0") + octet / 100) }
+        if octet >= 10 { text.append(UInt8(ascii: "0") + octet / 10 % 10) }
+        text.append(UInt8(ascii: "0") + octet % 10)
+        if shift > 0 { text.append(UInt8(ascii: ".")) }
+      }
+      return String(decoding: text, as: UTF8.self)
     case .v6(let high, let low):
       var words: [UInt16] = []
       for shift in stride(from: 48, through: 0, by: -16) {
