@@ -283,7 +283,8 @@ public enum HeaderName {
   /// The long name of a compact form, if `letter` is one.
   static func compactName(_ letter: UInt8) -> String? {
     switch letter {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"): return compactByLetter[Int(letter - UInt8(ascii: "a"))]
+    case UInt8(ascii: "a")...UInt8(ascii: "z"):
+      return compactByLetter[Int(letter - UInt8(ascii: "a"))]
     default: return nil
     }
   }
