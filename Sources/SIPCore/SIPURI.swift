@@ -7,13 +7,16 @@ public struct SIPParameter: Sendable, Hashable {
     self.name = name
     self.value = value
   }
+
+  /// Whether the name is `name`, ignoring ASCII case (parameter names are tokens), without
+  /// allocating: every Via branch lookup asks.
+  public func isNamed(_ name: String) -> Bool { self.name.equalsIgnoringASCIICase(name) }
 }
 
 extension Array where Element == SIPParameter {
   /// The value of the parameter `name` (case-insensitive): `.some(nil)` when it has no value.
   public func parameter(_ name: String) -> String?? {
-    let wanted = name.lowercased()
-    guard let found = first(where: { $0.name.lowercased() == wanted }) else { return nil }
+    guard let found = first(where: { $0.isNamed(name) }) else { return nil }
     return .some(found.value)
   }
 

@@ -139,3 +139,22 @@ enum Syntax {
     String(decoding: bytes, as: UTF8.self)
   }
 }
+
+extension String {
+  /// ASCII case-insensitive equality (`Received` is `received`, `EXAMPLE.com` is `example.com`);
+  /// other bytes must match exactly. SIP names and hosts are ASCII; this compares them without
+  /// the allocations of comparing `lowercased()` copies.
+  public func equalsIgnoringASCIICase(_ other: String) -> Bool {
+    var lhs = self
+    var rhs = other
+    return lhs.withUTF8 { left in
+      rhs.withUTF8 { right in
+        guard left.count == right.count else { return false }
+        for index in 0..<left.count where Syntax.lower(left[index]) != Syntax.lower(right[index]) {
+          return false
+        }
+        return true
+      }
+    }
+  }
+}

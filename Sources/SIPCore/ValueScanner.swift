@@ -94,6 +94,7 @@ struct ValueScanner {
   mutating func parameters() throws(SyntaxError) -> [SIPParameter] {
     var result: [SIPParameter] = []
     while take(Syntax.semicolon) {
+      if result.isEmpty { result.reserveCapacity(4) }
       let name = Syntax.string(try token("a parameter name"))
       var value: String?
       if take(Syntax.equals) { value = try genericValue() }

@@ -131,7 +131,7 @@ public actor Proxy {
     }
   }
 
-  var ownAddress: String { endpoint.address.address.description }
+  var ownAddress: String { endpoint.addressText }
   var ownPort: Int { Int(endpoint.address.port) }
   var recordRouteURI: SIPURI {
     SIPURI(host: ownAddress, port: ownPort, parameters: [SIPParameter("lr")])

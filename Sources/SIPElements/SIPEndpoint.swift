@@ -18,6 +18,8 @@ public actor SIPEndpoint: TimerTarget {
   public nonisolated let hostName: String
   /// The address and port of its listening points (`sent-by` in its Vias).
   public nonisolated let address: SocketAddress
+  /// `address`'s IP as text, made once: every Via this endpoint writes or checks carries it.
+  public nonisolated let addressText: String
   public nonisolated let timers: TimerSettings
   /// How long an unused stream connection stays open before the endpoint closes it.
   public nonisolated let connectionIdleTimeout: Duration
@@ -81,6 +83,7 @@ public actor SIPEndpoint: TimerTarget {
       throw .noAddress(host: host, ipv6: false)
     }
     address = SocketAddress(ip, port)
+    addressText = ip.description
     SIPTraceFields.install(on: network.trace)
     // The sockets call back into this actor; it does not exist yet, so they reach it through a
     // reference set once every stored property is.
@@ -164,17 +167,18 @@ public actor SIPEndpoint: TimerTarget {
     var request = request
     var peer = destination
     let branch = branch ?? TransportRules.newBranch(using: &branches)
-    stampVia(&request, transport: peer.transport, branch: branch)
+    var via = stampVia(&request, transport: peer.transport, branch: branch)
     if peer.transport == .udp,
       TransportRules.mustUseStream(
         messageSize: request.serializedCount, pathMTU: pathMTU(to: peer))
     {
       peer.transport = .tcp
       request.removeTopVia()
-      stampVia(&request, transport: .tcp, branch: branch)
+      via = stampVia(&request, transport: .tcp, branch: branch)
       log("request over \(peer) instead of UDP: within 200 bytes of the path MTU (§18.1.1)")
     }
-    let actions = layer.sendRequest(request, to: peer, reliable: peer.transport.isReliable)
+    let actions = layer.sendRequest(
+      request, topVia: via, to: peer, reliable: peer.transport.isReliable)
     perform(actions)
     // The layer already computed the key (parsing the top Via): take it from `created`.
     for case .created(let key, _, _) in actions { return key }
@@ -201,11 +205,14 @@ public actor SIPEndpoint: TimerTarget {
     transmit(response, to: nil, transaction: nil)
   }
 
-  func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String) {
+  @discardableResult
+  func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String)
+    -> Via
+  {
     let via = TransportRules.via(
-      sentBy: address.address.description, port: port(for: transport), transport: transport,
-      branch: branch)
+      sentBy: addressText, port: port(for: transport), transport: transport, branch: branch)
     request.prepend("Via", via.description)
+    return via
   }
 
   func pathMTU(to peer: SIPPeer) -> Int? {
@@ -489,10 +496,11 @@ public actor SIPEndpoint: TimerTarget {
     let peer = SIPPeer(
       host: source.address.description, port: Int(source.port), transport: transport)
     var message = message
+    // The top Via is parsed once per message: the transport and the transaction layer share it.
+    var topVia = message.topVia
     if message.isRequest {
-      TransportRules.stampReceived(&message, source: peer)
-    } else if !TransportRules.isForUs(
-      message, sentBy: address.address.description, port: port(for: transport))
+      topVia = TransportRules.stampReceived(&message, topVia: topVia, source: peer)
+    } else if !TransportRules.isForUs(topVia: topVia, sentBy: addressText, port: port(for: transport))
     {
       // §18.1.2: a response whose top Via is not ours is discarded.
       log("discarded a response whose top Via is not this element's: \(message.startLineText)")
@@ -505,7 +513,7 @@ public actor SIPEndpoint: TimerTarget {
       core?(self, event)
       return
     }
-    perform(layer.receive(message, from: peer, reliable: transport.isReliable))
+    perform(layer.receive(message, topVia: topVia, from: peer, reliable: transport.isReliable))
   }
 
   // MARK: Trace

@@ -180,7 +180,7 @@ func namesElement(_ uri: SIPURI, endpoint: SIPEndpoint, domains: [String]) -> Bo
   guard uri.user == nil else { return false }
   let host = uri.host.lowercased()
   let named =
-    host == endpoint.address.address.description || host == endpoint.hostName.lowercased()
+    host == endpoint.addressText || host == endpoint.hostName.lowercased()
     || domains.contains { $0.lowercased() == host }
   return named && (uri.port == nil || uri.port == Int(endpoint.address.port))
 }

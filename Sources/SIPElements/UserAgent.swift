@@ -106,7 +106,7 @@ public actor UserAgent {
 
   var timers: TimerSettings { endpoint.timers }
   var now: Int64 { network.simulation.now.microseconds }
-  var hostAddress: String { endpoint.address.address.description }
+  var hostAddress: String { endpoint.addressText }
 
   // MARK: Placing calls (§8.1.1, §13.2.1)
 

@@ -50,7 +50,12 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
   /// The key of the client transaction a request creates, or that a response matches
   /// (§17.1.3: the top Via branch and the CSeq method). Nil when the message lacks them.
   public static func client(for message: SIPMessage) -> TransactionKey? {
-    guard let branch = message.topVia?.branch, !branch.isEmpty,
+    client(for: message, topVia: message.topVia)
+  }
+
+  /// ``client(for:)`` with the message's top Via already parsed (a hop parses it once).
+  public static func client(for message: SIPMessage, topVia: Via?) -> TransactionKey? {
+    guard let branch = topVia?.branch, !branch.isEmpty,
       let method = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
     return TransactionKey(role: .client, method: method, identity: branch, branch: branch)
@@ -65,7 +70,12 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
   /// INVITE (§17.2.3 asks the layer to compare that tag with the response's: see
   /// ``TransactionLayer``).
   public static func server(for message: SIPMessage) -> TransactionKey? {
-    guard let via = message.topVia,
+    server(for: message, topVia: message.topVia)
+  }
+
+  /// ``server(for:)`` with the message's top Via already parsed (a hop parses it once).
+  public static func server(for message: SIPMessage, topVia: Via?) -> TransactionKey? {
+    guard let via = topVia,
       let rawMethod = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
     let method = rawMethod == "ACK" ? "INVITE" : rawMethod

@@ -84,8 +84,16 @@ public struct TransactionLayer: Sendable {
   public mutating func sendRequest(_ request: SIPMessage, to peer: SIPPeer, reliable: Bool)
     -> [TransactionLayerAction]
   {
+    sendRequest(request, topVia: request.topVia, to: peer, reliable: reliable)
+  }
+
+  /// ``sendRequest(_:to:reliable:)`` with the top Via the transport just put on the request, so
+  /// it is not parsed back.
+  public mutating func sendRequest(
+    _ request: SIPMessage, topVia: Via?, to peer: SIPPeer, reliable: Bool
+  ) -> [TransactionLayerAction] {
     guard request.method != "ACK" else { return [.send(request, to: peer, transaction: nil)] }
-    guard let key = TransactionKey.client(for: request) else {
+    guard let key = TransactionKey.client(for: request, topVia: topVia) else {
       return [.rejected(request, reason: "a request needs a top Via with a branch and a method")]
     }
     guard entries[key] == nil else {
@@ -119,9 +127,18 @@ public struct TransactionLayer: Sendable {
   public mutating func receive(_ message: SIPMessage, from peer: SIPPeer, reliable: Bool)
     -> [TransactionLayerAction]
   {
+    receive(message, topVia: message.topVia, from: peer, reliable: reliable)
+  }
+
+  /// ``receive(_:from:reliable:)`` with the message's top Via already parsed (the transport
+  /// parsed it to stamp `received` or to check that a response is its own).
+  public mutating func receive(
+    _ message: SIPMessage, topVia: Via?, from peer: SIPPeer, reliable: Bool
+  ) -> [TransactionLayerAction] {
     var actions: [TransactionLayerAction] = []
     if let status = message.status {
-      guard let key = TransactionKey.client(for: message), entries[key] != nil else {
+      guard let key = TransactionKey.client(for: message, topVia: topVia), entries[key] != nil
+      else {
         return [.toCore(.strayResponse(message))]
       }
       feed(key, into: &actions) { machine in
@@ -139,7 +156,7 @@ public struct TransactionLayer: Sendable {
       }
       return actions
     }
-    guard let key = TransactionKey.server(for: message) else {
+    guard let key = TransactionKey.server(for: message, topVia: topVia) else {
       return [.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by"))]
     }
     let isACK = message.method == "ACK"
@@ -147,7 +164,7 @@ public struct TransactionLayer: Sendable {
       if isACK {
         // RFC 2543 ACKs match only if their To tag is the one this transaction sent (§17.2.3).
         if let tag = entry.responseToTag, let ackTag = message.to?.tag, tag != ackTag,
-          !(message.topVia?.hasMagicCookie ?? false)
+          !(topVia?.hasMagicCookie ?? false)
         {
           return [.toCore(.request(message, transaction: nil))]
         }

@@ -76,20 +76,30 @@ public enum TransportRules {
   /// `source`. It adds `received` when the sent-by host differs from the source address (or
   /// whenever `rport` was asked for) and fills an empty `rport` with the source port.
   public static func stampReceived(_ request: inout SIPMessage, source: SIPPeer) {
-    guard var via = request.topVia else { return }
+    stampReceived(&request, topVia: request.topVia, source: source)
+  }
+
+  /// ``stampReceived(_:source:)`` with the request's top Via already parsed; returns the top
+  /// Via as it now is.
+  @discardableResult
+  public static func stampReceived(_ request: inout SIPMessage, topVia: Via?, source: SIPPeer)
+    -> Via?
+  {
+    guard var via = topVia else { return nil }
     let asksRport = via.rport != nil
     var changed = false
     if via.host != source.host || asksRport {
-      via.parameters.removeAll { $0.name.lowercased() == "received" }
+      via.parameters.removeAll { $0.isNamed("received") }
       via.parameters.append(SIPParameter("received", source.host))
       changed = true
     }
-    if asksRport, let index = via.parameters.firstIndex(where: { $0.name.lowercased() == "rport" })
+    if asksRport, let index = via.parameters.firstIndex(where: { $0.isNamed("rport") })
     {
       via.parameters[index] = SIPParameter("rport", String(source.port))
       changed = true
     }
     if changed { request.replaceTopVia(via) }
+    return via
   }
 
   /// Where a server sends a response (§18.2.2, RFC 3581 §4), when it cannot reuse the
@@ -112,7 +122,12 @@ public enum TransportRules {
 
   /// §18.1.2: a client discards a response whose top Via sent-by is not its own.
   public static func isForUs(_ response: SIPMessage, sentBy host: String, port: Int) -> Bool {
-    guard let via = response.topVia else { return false }
-    return via.host.lowercased() == host.lowercased() && (via.port ?? 5060) == port
+    isForUs(topVia: response.topVia, sentBy: host, port: port)
+  }
+
+  /// ``isForUs(_:sentBy:port:)`` with the response's top Via already parsed.
+  public static func isForUs(topVia: Via?, sentBy host: String, port: Int) -> Bool {
+    guard let via = topVia else { return false }
+    return via.host.equalsIgnoringASCIICase(host) && (via.port ?? 5060) == port
   }
 }
