@@ -139,12 +139,14 @@ public enum JSONString {
 /// kernel stays ignorant of what the bytes mean.
 public final class Trace: @unchecked Sendable {
   /// Whether events are kept. Benchmarks turn it off; counts are kept either way.
-  public var isRecording: Bool
+  // Unchecked exclusivity: one driving thread, no access held across a call out; every packet
+  // touches these, and a dynamic check each time cost more than the bookkeeping itself.
+  @exclusivity(unchecked) public var isRecording: Bool
   /// Whether packet payloads are kept in recorded events.
   public var keepsPayloads: Bool
-  public private(set) var events: [TraceEvent] = []
+  @exclusivity(unchecked) public private(set) var events: [TraceEvent] = []
   /// Events recorded (or that would have been, when not recording).
-  public private(set) var count = 0
+  @exclusivity(unchecked) public private(set) var count = 0
   /// Hooks that add fields to an event before it is stored, in the order added.
   private var annotators: [(inout TraceEvent) -> Void] = []
   private var annotatorNames: [String] = []
