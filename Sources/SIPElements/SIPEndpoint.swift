@@ -500,7 +500,8 @@ public actor SIPEndpoint: TimerTarget {
     var topVia = message.topVia
     if message.isRequest {
       topVia = TransportRules.stampReceived(&message, topVia: topVia, source: peer)
-    } else if !TransportRules.isForUs(topVia: topVia, sentBy: addressText, port: port(for: transport))
+    } else if !TransportRules.isForUs(
+      topVia: topVia, sentBy: addressText, port: port(for: transport))
     {
       // §18.1.2: a response whose top Via is not ours is discarded.
       log("discarded a response whose top Via is not this element's: \(message.startLineText)")

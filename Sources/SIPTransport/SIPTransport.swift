@@ -93,8 +93,7 @@ public enum TransportRules {
       via.parameters.append(SIPParameter("received", source.host))
       changed = true
     }
-    if asksRport, let index = via.parameters.firstIndex(where: { $0.isNamed("rport") })
-    {
+    if asksRport, let index = via.parameters.firstIndex(where: { $0.isNamed("rport") }) {
       via.parameters[index] = SIPParameter("rport", String(source.port))
       changed = true
     }
