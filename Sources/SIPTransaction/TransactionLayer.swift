@@ -71,10 +71,18 @@ public struct TransactionLayer: Sendable {
   public var liveKeys: [TransactionKey] { entries.keys.sorted { $0.description < $1.description } }
 
   /// The state of a live transaction.
-  public func state(of key: TransactionKey) -> TransactionState? { entries[key]?.machine.state }
+  public func state(of key: TransactionKey) -> TransactionState? {
+    entries.index(forKey: key).map { entries.values[$0].machine.state }
+  }
 
   /// The request of a live transaction.
-  public func request(of key: TransactionKey) -> SIPMessage? { entries[key]?.request }
+  public func request(of key: TransactionKey) -> SIPMessage? {
+    entries.index(forKey: key).map { entries.values[$0].request }
+  }
+
+  // Entries are read through `entries.values[index]`, never `entries[key]`: the subscript by
+  // key returns a copy of the whole entry (retaining every message it holds), and that copying
+  // was a large part of each event's cost.
 
   // MARK: Client side (§17.1)
 
@@ -96,7 +104,7 @@ public struct TransactionLayer: Sendable {
     guard let key = TransactionKey.client(for: request, topVia: topVia) else {
       return [.rejected(request, reason: "a request needs a top Via with a branch and a method")]
     }
-    guard entries[key] == nil else {
+    guard entries.index(forKey: key) == nil else {
       return [.rejected(request, reason: "a client transaction \(key) already exists")]
     }
     var actions: [TransactionLayerAction] = []
@@ -114,7 +122,9 @@ public struct TransactionLayer: Sendable {
     }
     entries[key] = Entry(machine: machine, request: request, peer: peer)
     actions.append(.created(key, machine.kind, machine.state))
-    carryOut(started, key: key, into: &actions)
+    if let index = entries.index(forKey: key) {
+      carryOut(started, key: key, at: index, into: &actions)
+    }
     return actions
   }
 
@@ -137,11 +147,12 @@ public struct TransactionLayer: Sendable {
   ) -> [TransactionLayerAction] {
     var actions: [TransactionLayerAction] = []
     if let status = message.status {
-      guard let key = TransactionKey.client(for: message, topVia: topVia), entries[key] != nil
+      guard let key = TransactionKey.client(for: message, topVia: topVia),
+        let index = entries.index(forKey: key)
       else {
         return [.toCore(.strayResponse(message))]
       }
-      feed(key, into: &actions) { machine in
+      feed(key, at: index, into: &actions) { machine in
         switch machine {
         case .inviteClient(var invite):
           let result = invite.handle(.response(status: status, message))
@@ -160,21 +171,23 @@ public struct TransactionLayer: Sendable {
       return [.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by"))]
     }
     let isACK = message.method == "ACK"
-    if let entry = entries[key] {
+    if let index = entries.index(forKey: key) {
       if isACK {
         // RFC 2543 ACKs match only if their To tag is the one this transaction sent (§17.2.3).
-        if let tag = entry.responseToTag, let ackTag = message.to?.tag, tag != ackTag,
+        if let tag = entries.values[index].responseToTag, let ackTag = message.to?.tag,
+          tag != ackTag,
           !(topVia?.hasMagicCookie ?? false)
         {
           return [.toCore(.request(message, transaction: nil))]
         }
       }
-      feed(key, into: &actions) { machine in
+      let trying = entries.values[index].trying
+      feed(key, at: index, into: &actions) { machine in
         switch machine {
         case .inviteServer(var invite):
           var result = invite.handle(isACK ? .ack(message) : .requestRetransmission)
           if !isACK, result.isEmpty, invite.state == .proceeding, invite.lastResponse == nil,
-            let trying = entry.trying
+            let trying
           {
             result = [.send(trying)]
           }
@@ -206,7 +219,9 @@ public struct TransactionLayer: Sendable {
     entries[key] = Entry(machine: machine, request: message, peer: peer)
     actions.append(.created(key, machine.kind, machine.state))
     actions.append(.toCore(.request(message, transaction: key)))
-    carryOut(started, key: key, into: &actions)
+    if let index = entries.index(forKey: key) {
+      carryOut(started, key: key, at: index, into: &actions)
+    }
     return actions
   }
 
@@ -221,12 +236,14 @@ public struct TransactionLayer: Sendable {
     guard let status = response.status else {
       return [.rejected(response, reason: "only a response can be passed to respond(_:in:)")]
     }
-    guard let key = key ?? TransactionKey.server(for: response), entries[key] != nil else {
+    guard let key = key ?? TransactionKey.server(for: response),
+      let index = entries.index(forKey: key)
+    else {
       return [.send(response, to: nil, transaction: nil)]
     }
-    if status >= 200, let tag = response.to?.tag { entries[key]?.responseToTag = tag }
+    if status >= 200, let tag = response.to?.tag { entries.values[index].responseToTag = tag }
     var actions: [TransactionLayerAction] = []
-    feed(key, into: &actions) { machine in
+    feed(key, at: index, into: &actions) { machine in
       switch machine {
       case .inviteServer(var invite):
         let result = invite.handle(.tuResponse(status: status, response))
@@ -249,10 +266,12 @@ public struct TransactionLayer: Sendable {
   public mutating func timerFired(_ timer: TransactionTimer, of key: TransactionKey)
     -> [TransactionLayerAction]
   {
-    guard let index = entries[key]?.armed.firstIndex(of: timer) else { return [] }
-    entries[key]?.armed.remove(at: index)
+    guard let index = entries.index(forKey: key),
+      let position = entries.values[index].armed.firstIndex(of: timer)
+    else { return [] }
+    entries.values[index].armed.remove(at: position)
     var actions: [TransactionLayerAction] = [.timerFired(key, timer)]
-    feed(key, into: &actions) { machine in
+    feed(key, at: index, into: &actions) { machine in
       switch machine {
       case .inviteClient(var invite):
         let result = invite.handle(.timerFired(timer))
@@ -278,9 +297,9 @@ public struct TransactionLayer: Sendable {
   /// The transport could not send for `key` (a refused or reset connection, no route): the
   /// machine terminates and the core is told (§17.1.1.2, §17.1.2.2, §17.2.4).
   public mutating func transportError(for key: TransactionKey) -> [TransactionLayerAction] {
-    guard entries[key] != nil else { return [] }
+    guard let index = entries.index(forKey: key) else { return [] }
     var actions: [TransactionLayerAction] = []
-    feed(key, into: &actions) { machine in
+    feed(key, at: index, into: &actions) { machine in
       switch machine {
       case .inviteClient(var invite):
         let result = invite.handle(.transportError)
@@ -305,28 +324,29 @@ public struct TransactionLayer: Sendable {
 
   // MARK: Carrying out machine actions
 
-  /// Runs `body` on the machine of `key`, reports a state change, and turns the machine's
-  /// actions into layer actions.
+  /// Runs `body` on the machine of the entry at `index` (looked up once per event), reports a
+  /// state change, and turns the machine's actions into layer actions.
   private mutating func feed(
-    _ key: TransactionKey, into actions: inout [TransactionLayerAction],
+    _ key: TransactionKey, at index: [TransactionKey: Entry].Index,
+    into actions: inout [TransactionLayerAction],
     _ body: (inout Machine) -> [TransactionAction<SIPMessage>]
   ) {
-    // In place: copying the entry out and back would retain every message it holds.
-    guard let index = entries.index(forKey: key) else { return }
     let before = entries.values[index].machine.state
     let result = body(&entries.values[index].machine)
     let after = entries.values[index].machine.state
     if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
-    carryOut(result, key: key, into: &actions)
+    carryOut(result, key: key, at: index, into: &actions)
   }
 
+  /// Carries out a machine's actions for the entry at `index`. The index stays valid while
+  /// fields change in place (nothing is inserted meanwhile); after `terminate` removes the
+  /// entry, nothing more is carried out.
   private mutating func carryOut(
     _ machineActions: [TransactionAction<SIPMessage>], key: TransactionKey,
-    into actions: inout [TransactionLayerAction]
+    at index: [TransactionKey: Entry].Index, into actions: inout [TransactionLayerAction]
   ) {
     for action in machineActions {
       // Fields are read in place: the entry holds messages, and a copy would retain them all.
-      guard let index = entries.index(forKey: key) else { return }
       switch action {
       case .send(let message):
         actions.append(.send(message, to: entries.values[index].peer, transaction: key))
@@ -360,6 +380,7 @@ public struct TransactionLayer: Sendable {
         for timer in entries.values[index].armed { actions.append(.cancelTimer(key, timer)) }
         entries.remove(at: index)
         actions.append(.destroyed(key))
+        return
       }
     }
   }
