@@ -80,9 +80,15 @@ public struct TransactionLayer: Sendable {
     entries.index(forKey: key).map { entries.values[$0].request }
   }
 
-  // Entries are read through `entries.values[index]`, never `entries[key]`: the subscript by
-  // key returns a copy of the whole entry (retaining every message it holds), and that copying
-  // was a large part of each event's cost.
+  // Entries are reached through `withEntry`, never `entries[key]` or a read of
+  // `entries.values[index]`: those getters return a copy of the whole entry (retaining every
+  // message it holds), and that copying was a large part of each event's cost. `withEntry`
+  // goes through the modify accessor, in place.
+  private mutating func withEntry<R>(
+    _ index: [TransactionKey: Entry].Index, _ body: (inout Entry) -> R
+  ) -> R {
+    body(&entries.values[index])
+  }
 
   // MARK: Client side (§17.1)
 
@@ -174,14 +180,14 @@ public struct TransactionLayer: Sendable {
     if let index = entries.index(forKey: key) {
       if isACK {
         // RFC 2543 ACKs match only if their To tag is the one this transaction sent (§17.2.3).
-        if let tag = entries.values[index].responseToTag, let ackTag = message.to?.tag,
+        if let tag = withEntry(index, { $0.responseToTag }), let ackTag = message.to?.tag,
           tag != ackTag,
           !(topVia?.hasMagicCookie ?? false)
         {
           return [.toCore(.request(message, transaction: nil))]
         }
       }
-      let trying = entries.values[index].trying
+      let trying = withEntry(index) { $0.trying }
       feed(key, at: index, into: &actions) { machine in
         switch machine {
         case .inviteServer(var invite):
@@ -267,7 +273,7 @@ public struct TransactionLayer: Sendable {
     -> [TransactionLayerAction]
   {
     guard let index = entries.index(forKey: key),
-      let position = entries.values[index].armed.firstIndex(of: timer)
+      let position = withEntry(index, { $0.armed.firstIndex(of: timer) })
     else { return [] }
     entries.values[index].armed.remove(at: position)
     var actions: [TransactionLayerAction] = [.timerFired(key, timer)]
@@ -331,9 +337,9 @@ public struct TransactionLayer: Sendable {
     into actions: inout [TransactionLayerAction],
     _ body: (inout Machine) -> [TransactionAction<SIPMessage>]
   ) {
-    let before = entries.values[index].machine.state
+    let before = withEntry(index) { $0.machine.state }
     let result = body(&entries.values[index].machine)
-    let after = entries.values[index].machine.state
+    let after = withEntry(index) { $0.machine.state }
     if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
     carryOut(result, key: key, at: index, into: &actions)
   }
@@ -349,14 +355,14 @@ public struct TransactionLayer: Sendable {
       // Fields are read in place: the entry holds messages, and a copy would retain them all.
       switch action {
       case .send(let message):
-        actions.append(.send(message, to: entries.values[index].peer, transaction: key))
+        actions.append(.send(message, to: withEntry(index) { $0.peer }, transaction: key))
       case .sendACK(let response):
-        let ack = entries.values[index].request.ackForNonSuccess(response)
-        actions.append(.send(ack, to: entries.values[index].peer, transaction: key))
+        let ack = withEntry(index) { $0.request.ackForNonSuccess(response) }
+        actions.append(.send(ack, to: withEntry(index) { $0.peer }, transaction: key))
       case .send100Trying:
-        let trying = entries.values[index].request.response(status: 100)
+        let trying = withEntry(index) { $0.request.response(status: 100) }
         entries.values[index].trying = trying
-        actions.append(.send(trying, to: entries.values[index].peer, transaction: key))
+        actions.append(.send(trying, to: withEntry(index) { $0.peer }, transaction: key))
       case .passToTU(let message):
         if message.isRequest {
           actions.append(.toCore(.request(message, transaction: key)))
@@ -368,16 +374,16 @@ public struct TransactionLayer: Sendable {
         entries.values[index].armed.append(timer)
         actions.append(.startTimer(key, timer, duration))
       case .cancelTimer(let timer):
-        guard let position = entries.values[index].armed.firstIndex(of: timer) else { continue }
+        guard let position = withEntry(index, { $0.armed.firstIndex(of: timer) }) else { continue }
         entries.values[index].armed.remove(at: position)
         actions.append(.cancelTimer(key, timer))
       case .timeout(let timer):
-        actions.append(.toCore(.timeout(key, timer, request: entries.values[index].request)))
+        actions.append(.toCore(.timeout(key, timer, request: withEntry(index) { $0.request })))
       case .transportError:
-        actions.append(.toCore(.transportError(key, request: entries.values[index].request)))
+        actions.append(.toCore(.transportError(key, request: withEntry(index) { $0.request })))
       case .terminate:
         // Nothing may stay armed for a transaction that no longer exists.
-        for timer in entries.values[index].armed { actions.append(.cancelTimer(key, timer)) }
+        for timer in withEntry(index, { $0.armed }) { actions.append(.cancelTimer(key, timer)) }
         entries.remove(at: index)
         actions.append(.destroyed(key))
         return
