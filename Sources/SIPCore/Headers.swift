@@ -204,6 +204,55 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
   }
 }
 
+extension NameAddress {
+  /// The `tag` header parameter of a From or To value, found without parsing the address: the
+  /// parameters start after the `>` of a name-addr (quoted display names skipped) or at the
+  /// first `;` of an addr-spec (§20.10), as in ``scan(_:)``. Transactions, dialogs and proxies
+  /// ask for tags on every message, and parsing the whole URI to read one was most of their
+  /// cost. Nil when there is no tag, or when the brackets or quotes are broken; the URI itself
+  /// is not checked (``SIPMessage/from`` and ``SIPMessage/to`` do that).
+  static func tag(in value: ArraySlice<UInt8>) -> String? {
+    var index = value.startIndex
+    var inQuotes = false
+    var angle = false
+    while index < value.endIndex {
+      let byte = value[index]
+      if inQuotes {
+        if byte == Syntax.backslash {
+          index += 1
+        } else if byte == Syntax.quote {
+          inQuotes = false
+        }
+      } else if byte == Syntax.quote {
+        inQuotes = true
+      } else if byte == Syntax.less {
+        angle = true
+        break
+      } else if byte == Syntax.semicolon {
+        break
+      }
+      index += 1
+    }
+    guard !inQuotes else { return nil }
+    if angle {
+      guard let close = value[index...].firstIndex(of: Syntax.greater) else { return nil }
+      index = close + 1
+    }
+    var scanner = ValueScanner(value)
+    scanner.index = min(index, value.endIndex)
+    while scanner.take(Syntax.semicolon) {
+      guard let name = try? scanner.token("a parameter name") else { return nil }
+      var parameterValue: String?
+      if scanner.take(Syntax.equals) {
+        guard let scanned = try? scanner.genericValue() else { return nil }
+        parameterValue = scanned
+      }
+      if Syntax.equalsLowercase(name, "tag") { return parameterValue }
+    }
+    return nil
+  }
+}
+
 /// CSeq (§20.16): a sequence number below 2^32 and a method.
 public struct CSeq: Sendable, Hashable, CustomStringConvertible {
   public var sequence: UInt32

@@ -17,14 +17,16 @@ extension SIPMessage {
     {
       response.headers.append(field)
     }
-    if var to = self.to {
-      if to.tag == nil, let toTag, status != 100 {
-        to.parameters.append(SIPParameter("tag", toTag))
+    // The To is copied as it came (§8.2.6.2: the response's To equals the request's), with the
+    // tag appended when it has none: no need to parse and re-print the address.
+    if var to = headers.first(where: { $0.isNamed("to") }) {
+      if let toTag, status != 100, NameAddress.tag(in: to.valueBytes) == nil {
+        to = SIPHeaderField(name: to.name, value: to.value + ";tag=" + toTag)
       }
       if let cseqIndex = response.headers.firstIndex(where: { $0.isNamed("cseq") }) {
-        response.headers.insert(SIPHeaderField(name: "To", value: to.description), at: cseqIndex)
+        response.headers.insert(to, at: cseqIndex)
       } else {
-        response.append("To", to.description)
+        response.headers.append(to)
       }
     }
     response.append("Content-Length", "0")

@@ -15,6 +15,15 @@ extension SIPMessage {
   }
   public var from: NameAddress? { try? single("from", NameAddress.scan) }
   public var to: NameAddress? { try? single("to", NameAddress.scan) }
+  /// The From tag, read without parsing the address (see `NameAddress.tag(in:)`): what
+  /// transaction and dialog matching ask for on every message.
+  public var fromTag: String? {
+    headers.first(where: { $0.isNamed("from") }).flatMap { NameAddress.tag(in: $0.valueBytes) }
+  }
+  /// The To tag, read without parsing the address.
+  public var toTag: String? {
+    headers.first(where: { $0.isNamed("to") }).flatMap { NameAddress.tag(in: $0.valueBytes) }
+  }
   public var callID: String? { value("call-id") }
   public var cseq: CSeq? { try? single("cseq", CSeq.scan) }
   public var maxForwards: Int? {

@@ -16,8 +16,8 @@ public struct DialogID: Sendable, Hashable, Comparable, CustomStringConvertible 
   /// The dialog a request received by a UAS belongs to (§12.2.2): local tag from To, remote
   /// from From. Nil when the request has no To tag (it is outside any dialog).
   public init?(receivedRequest request: SIPMessage) {
-    guard let callID = request.callID, let local = request.to?.tag,
-      let remote = request.from?.tag
+    guard let callID = request.callID, let local = request.toTag,
+      let remote = request.fromTag
     else { return nil }
     self.init(callID: callID, localTag: local, remoteTag: remote)
   }
@@ -25,8 +25,8 @@ public struct DialogID: Sendable, Hashable, Comparable, CustomStringConvertible 
   /// The dialog a response received by a UAC belongs to (§12.1.2): local tag from From, remote
   /// from To. Nil when the response has no To tag.
   public init?(receivedResponse response: SIPMessage) {
-    guard let callID = response.callID, let local = response.from?.tag,
-      let remote = response.to?.tag
+    guard let callID = response.callID, let local = response.fromTag,
+      let remote = response.toTag
     else { return nil }
     self.init(callID: callID, localTag: local, remoteTag: remote)
   }

@@ -160,7 +160,7 @@ public struct MergedRequestDetector: Sendable {
   /// True when `request` (received at `now`, in microseconds) is a merged copy of one received
   /// on another transaction (identified by `branch`).
   public mutating func isMerged(_ request: SIPMessage, branch: String, now: Int64) -> Bool {
-    guard request.to?.tag == nil, let fromTag = request.from?.tag, let callID = request.callID,
+    guard request.toTag == nil, let fromTag = request.fromTag, let callID = request.callID,
       let cseq = request.cseq
     else { return false }
     seen = seen.filter { $0.value.expires > now }

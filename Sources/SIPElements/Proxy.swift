@@ -205,7 +205,7 @@ public actor Proxy {
         in: key)
       return
     }
-    if var server = digest, received.to?.tag == nil, received.method != "CANCEL" {
+    if var server = digest, received.toTag == nil, received.method != "CANCEL" {
       let verdict = server.verify(received, header: "Proxy-Authorization", at: core.now)
       if case .authorized = verdict {
         digest = server

@@ -806,7 +806,7 @@ public actor UserAgent {
       receiveCancel(request, key: key)
       return
     }
-    if request.to?.tag != nil {
+    if request.toTag != nil {
       inDialog(request, method: method, key: key)
       return
     }

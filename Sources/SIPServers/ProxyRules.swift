@@ -108,8 +108,8 @@ public enum ProxyRules {
   /// hash has looped; one whose Request-URI changed has spiralled (§16.3 step 4).
   public static func loopHash(_ request: SIPMessage) -> String {
     var hash = StableHash()
-    hash.add(request.to?.tag ?? "")
-    hash.add(request.from?.tag ?? "")
+    hash.add(request.toTag ?? "")
+    hash.add(request.fromTag ?? "")
     hash.add(request.callID ?? "")
     hash.add("\(request.cseq?.sequence ?? 0)")
     hash.add(request.requestURIText ?? "")
@@ -129,8 +129,8 @@ public enum ProxyRules {
       hash.add("\(via.host):\(via.port ?? 5060)")
     } else {
       hash.add(request.requestURIText ?? "")
-      hash.add(request.to?.tag ?? "")
-      hash.add(request.from?.tag ?? "")
+      hash.add(request.toTag ?? "")
+      hash.add(request.fromTag ?? "")
       hash.add(request.callID ?? "")
       hash.add("\(request.cseq?.sequence ?? 0)")
       hash.add(request.topVia?.description ?? "")

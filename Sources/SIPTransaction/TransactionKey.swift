@@ -89,7 +89,7 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
     let uri = message.requestURI?.description ?? message.requestURIText ?? ""
     return TransactionKey(
       role: .server, method: method,
-      identity: [uri, message.from?.tag ?? "", callID, String(cseq.sequence), via.description]
+      identity: [uri, message.fromTag ?? "", callID, String(cseq.sequence), via.description]
         .joined(separator: "|"), branch: nil)
   }
 

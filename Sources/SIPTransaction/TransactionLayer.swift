@@ -180,7 +180,7 @@ public struct TransactionLayer: Sendable {
     if let index = entries.index(forKey: key) {
       if isACK {
         // RFC 2543 ACKs match only if their To tag is the one this transaction sent (§17.2.3).
-        if let tag = withEntry(index, { $0.responseToTag }), let ackTag = message.to?.tag,
+        if let tag = withEntry(index, { $0.responseToTag }), let ackTag = message.toTag,
           tag != ackTag,
           !(topVia?.hasMagicCookie ?? false)
         {
@@ -247,7 +247,7 @@ public struct TransactionLayer: Sendable {
     else {
       return [.send(response, to: nil, transaction: nil)]
     }
-    if status >= 200, let tag = response.to?.tag { entries.values[index].responseToTag = tag }
+    if status >= 200, let tag = response.toTag { entries.values[index].responseToTag = tag }
     var actions: [TransactionLayerAction] = []
     feed(key, at: index, into: &actions) { machine in
       switch machine {

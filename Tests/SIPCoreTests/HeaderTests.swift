@@ -175,3 +175,54 @@ func errorsNameLineColumnAndHeader(text: String, line: Int, column: Int, header:
   #expect(error.header == header)
   #expect(response?.status == 400)
 }
+
+/// The fast tag readers agree with the full parser on every shape of From/To (§20.10, §20.20,
+/// §20.39), and never take a URI parameter or a quoted display name for the header's tag.
+struct TagTests {
+  @Test(arguments: [
+    ("<sip:bob@biloxi.com>;tag=a6c85cf", "a6c85cf" as String?),
+    ("Bob <sip:bob@biloxi.com>;tag=a6c85cf", "a6c85cf"),
+    ("\"Bob; <the builder>\" <sip:bob@biloxi.com>;tag=1", "1"),
+    ("\"Bob;tag=x\" <sip:bob@biloxi.com>", nil),
+    ("<sip:bob@biloxi.com;tag=uri-param>", nil),
+    ("<sip:bob@biloxi.com;tag=uri-param>;tag=header", "header"),
+    ("sip:bob@biloxi.com;tag=addr-spec", "addr-spec"),
+    ("sip:bob@biloxi.com ; TAG = spaced", "spaced"),
+    ("<sip:bob@biloxi.com>;foo=\"a;tag=b\";tag=real", "real"),
+    ("<sip:bob@biloxi.com>;tag", nil),
+    ("<sip:bob@biloxi.com>", nil),
+    ("sip:bob@biloxi.com", nil),
+  ])
+  func tagsAgreeWithTheParser(value: String, tag: String?) throws {
+    var message = SIPMessage.request(method: "OPTIONS", uri: "sip:bob@biloxi.com")
+    message.append("To", value)
+    message.append("f", value)
+    #expect(message.toTag == tag)
+    #expect(message.fromTag == tag)
+    #expect(message.to?.tag == tag)
+  }
+
+  @Test(arguments: ["<sip:bob@biloxi.com;tag=1", "\"Bob <sip:bob@biloxi.com>;tag=1"])
+  func brokenBracketsOrQuotesHaveNoTag(value: String) {
+    var message = SIPMessage.request(method: "OPTIONS", uri: "sip:bob@biloxi.com")
+    message.append("To", value)
+    #expect(message.toTag == nil)
+    #expect(message.to == nil)
+  }
+
+  @Test func aResponseCopiesTheToAsItCameAndAddsTheTag() throws {
+    var request = SIPMessage.request(method: "INVITE", uri: "sip:bob@biloxi.com")
+    request.append("Via", "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds")
+    request.append("t", "Bob  <sip:bob@biloxi.com;transport=udp>;x=1")
+    request.append("From", "<sip:alice@atlanta.com>;tag=1928301774")
+    request.append("CSeq", "1 INVITE")
+    let ringing = request.response(status: 180, toTag: "a6c85cf")
+    #expect(ringing.value("to") == "Bob  <sip:bob@biloxi.com;transport=udp>;x=1;tag=a6c85cf")
+    #expect(ringing.toTag == "a6c85cf")
+    #expect(ringing.to?.uri.parameters.parameter("transport") == "udp")
+    #expect(request.response(status: 100, toTag: "a6c85cf").toTag == nil)
+    var tagged = request
+    tagged.set("To", "<sip:bob@biloxi.com>;tag=kept")
+    #expect(tagged.response(status: 200, toTag: "other").toTag == "kept")
+  }
+}
