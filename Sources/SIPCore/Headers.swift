@@ -138,23 +138,23 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     // One buffer, one String: each request sent gets a Via built this way.
     var text: [UInt8] = []
     text.reserveCapacity(96)
-    text.append(contentsOf: protocolName.utf8)
+    Syntax.append(protocolName, to: &text)
     text.append(Syntax.slash)
-    text.append(contentsOf: protocolVersion.utf8)
+    Syntax.append(protocolVersion, to: &text)
     text.append(Syntax.slash)
-    text.append(contentsOf: transport.utf8)
+    Syntax.append(transport, to: &text)
     text.append(Syntax.space)
-    text.append(contentsOf: host.utf8)
+    Syntax.append(host, to: &text)
     if let port {
       text.append(Syntax.colon)
       Syntax.appendDecimal(port, to: &text)
     }
     for parameter in parameters {
       text.append(Syntax.semicolon)
-      text.append(contentsOf: parameter.name.utf8)
+      Syntax.append(parameter.name, to: &text)
       if let value = parameter.value {
         text.append(Syntax.equals)
-        text.append(contentsOf: value.utf8)
+        Syntax.append(value, to: &text)
       }
     }
     return Syntax.string(text)

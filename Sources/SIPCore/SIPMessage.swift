@@ -146,7 +146,7 @@ public struct SIPMessage: Sendable, Hashable {
   public func serialized() -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(256 + body.count + headers.count * 40)
-    out.append(contentsOf: startLineText.utf8)
+    writeStartLine(to: &out)
     out.append(Syntax.cr)
     out.append(Syntax.lf)
     for index in headers.indices {
@@ -163,9 +163,43 @@ public struct SIPMessage: Sendable, Hashable {
   /// The length of ``serialized()`` without building it (the §18.1.1 size check runs for every
   /// request sent).
   public var serializedCount: Int {
-    var count = startLineText.utf8.count + 2 + 2 + body.count
+    var count = startLineCount + 2 + 2 + body.count
     for index in headers.indices { count += headers[index].serializedCount + 2 }
     return count
+  }
+
+  /// The start line's bytes, without building its text first.
+  func writeStartLine(to out: inout [UInt8]) {
+    switch startLine {
+    case .request(let method, let uri, let version):
+      Syntax.append(method, to: &out)
+      out.append(Syntax.space)
+      Syntax.append(uri, to: &out)
+      out.append(Syntax.space)
+      Syntax.append(version, to: &out)
+    case .response(let version, let status, let reason):
+      Syntax.append(version, to: &out)
+      out.append(Syntax.space)
+      Syntax.appendDecimal(status, to: &out)
+      out.append(Syntax.space)
+      Syntax.append(reason, to: &out)
+    }
+  }
+
+  /// The length of the start line without CRLF.
+  var startLineCount: Int {
+    switch startLine {
+    case .request(let method, let uri, let version):
+      return method.utf8.count + 1 + uri.utf8.count + 1 + version.utf8.count
+    case .response(let version, let status, let reason):
+      var digits = 1
+      var rest = status.magnitude / 10
+      while rest > 0 {
+        digits += 1
+        rest /= 10
+      }
+      return version.utf8.count + 1 + (status < 0 ? 1 : 0) + digits + 1 + reason.utf8.count
+    }
   }
 
   /// The serialized message as text (invalid UTF-8 in a body shows as U+FFFD).
@@ -189,10 +223,12 @@ public struct SIPHeaderField: Sendable, Hashable {
   public var column: Int { Int(storedColumn) }
 
   public init(name: String, value: String) {
-    var bytes = Array(name.utf8)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(name.utf8.count + value.utf8.count)
+    Syntax.append(name, to: &bytes)
     nameLength = Int32(truncatingIfNeeded: bytes.count)
     valueOffset = nameLength
-    bytes.append(contentsOf: value.utf8)
+    Syntax.append(value, to: &bytes)
     storage = bytes[...]
   }
 

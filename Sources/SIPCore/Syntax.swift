@@ -135,6 +135,13 @@ enum Syntax {
     out[start...].reverse()
   }
 
+  /// Appends the UTF-8 of `text` with one copy (appending a `String.UTF8View` goes element by
+  /// element).
+  static func append(_ text: String, to out: inout [UInt8]) {
+    var text = text
+    text.withUTF8 { out.append(contentsOf: $0) }
+  }
+
   static func string(_ bytes: some Collection<UInt8>) -> String {
     String(decoding: bytes, as: UTF8.self)
   }

@@ -321,6 +321,10 @@ public actor SIPEndpoint: TimerTarget {
       connections[ConnectionKey(remote: remote, transport: peer.transport)] != nil
     {
       destination = peer
+    } else if let peer, !peer.transport.isReliable {
+      // A server transaction's response over UDP: its peer is where the request's Via said to
+      // reply (see `deliver`).
+      destination = peer
     } else {
       destination = TransportRules.responseDestination(for: message)
     }
@@ -498,8 +502,14 @@ public actor SIPEndpoint: TimerTarget {
     var message = message
     // The top Via is parsed once per message: the transport and the transaction layer share it.
     var topVia = message.topVia
+    var replyTo = peer
     if message.isRequest {
       topVia = TransportRules.stampReceived(&message, topVia: topVia, source: peer)
+      // §18.2.2: responses to a datagram go where the stamped top Via says; worked out once
+      // here for every response the server transaction sends.
+      if transport == .udp, let destination = TransportRules.responseDestination(topVia: topVia) {
+        replyTo = destination
+      }
     } else if !TransportRules.isForUs(
       topVia: topVia, sentBy: addressText, port: port(for: transport))
     {
@@ -514,7 +524,8 @@ public actor SIPEndpoint: TimerTarget {
       core?(self, event)
       return
     }
-    perform(layer.receive(message, topVia: topVia, from: peer, reliable: transport.isReliable))
+    perform(
+      layer.receive(message, topVia: topVia, from: replyTo, reliable: transport.isReliable))
   }
 
   // MARK: Trace

@@ -49,8 +49,15 @@ public enum TransportRules {
   /// in a simulation, so branches are unique and reproducible).
   public static func newBranch<R: RandomNumberGenerator>(using random: inout R) -> String {
     let value = random.next()
-    let hex = String(value, radix: 16)
-    return magicCookie + String(repeating: "0", count: 16 - hex.count) + hex
+    // Built as bytes: one per request sent, and radix formatting plus padding cost several
+    // allocations.
+    let digits = Array("0123456789abcdef".utf8)
+    var text = Array(magicCookie.utf8)
+    text.reserveCapacity(text.count + 16)
+    for shift in stride(from: 60, through: 0, by: -4) {
+      text.append(digits[Int(truncatingIfNeeded: value >> UInt64(shift)) & 0xF])
+    }
+    return String(decoding: text, as: UTF8.self)
   }
 
   /// The Via a client puts on top of a request it sends (§18.1.1): its sent-by, the transport
@@ -106,7 +113,13 @@ public enum TransportRules {
   /// (or the sent-by port, or the transport's default port), over the Via's transport. `maddr`
   /// wins over both (multicast is not modelled; the address is used as a unicast one).
   public static func responseDestination(for response: SIPMessage) -> SIPPeer? {
-    guard let via = response.topVia,
+    responseDestination(topVia: response.topVia)
+  }
+
+  /// ``responseDestination(for:)`` from a top Via already parsed: a server works it out once,
+  /// when the request arrives, for every response its transaction will send.
+  public static func responseDestination(topVia: Via?) -> SIPPeer? {
+    guard let via = topVia,
       let transport = SIPTransportProtocol(viaTransport: via.transport)
     else { return nil }
     if let maddr = via.maddr {
