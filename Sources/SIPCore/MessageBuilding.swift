@@ -19,7 +19,7 @@ extension SIPMessage {
     }
     // The To is copied as it came (§8.2.6.2: the response's To equals the request's), with the
     // tag appended when it has none: no need to parse and re-print the address.
-    if var to = headers.first(where: { $0.isNamed("to") }) {
+    if var to = firstIndex(named: "to").map({ headers[$0] }) {
       if let toTag, status != 100, NameAddress.tag(in: to.valueBytes) == nil {
         to = SIPHeaderField(name: to.name, value: to.value + ";tag=" + toTag)
       }
@@ -103,7 +103,7 @@ extension SIPMessage {
   /// Replaces the topmost Via value, splitting a comma-separated first Via field when needed so
   /// the others keep their bytes (a server adds `received` / `rport` this way, RFC 3581 §4).
   public mutating func replaceTopVia(_ via: Via) {
-    guard let index = headers.firstIndex(where: { $0.isNamed("via") }) else {
+    guard let index = firstIndex(named: "via") else {
       prepend("Via", via.description)
       return
     }
@@ -120,7 +120,7 @@ extension SIPMessage {
   /// Removes the topmost Via value (a response leaving a proxy, §16.7 step 3; a client checks
   /// there is exactly one left, §18.1.2).
   public mutating func removeTopVia() {
-    guard let index = headers.firstIndex(where: { $0.isNamed("via") }) else { return }
+    guard let index = firstIndex(named: "via") else { return }
     let field = headers[index]
     let parts = HeaderValueSplitter.split(field.valueBytes)
     if parts.count > 1 {

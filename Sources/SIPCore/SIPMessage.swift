@@ -83,8 +83,18 @@ public struct SIPMessage: Sendable, Hashable {
 
   /// The value of the first field named `name`.
   public func value(_ name: String) -> String? {
-    let wanted = HeaderName.canonical(name)
-    return headers.first { $0.isNamed(wanted) }?.value
+    firstIndex(named: HeaderName.canonical(name)).map { headers[$0].value }
+  }
+
+  /// The index of the first field named `canonical` (a lower-case long name). A loop over
+  /// indices: iterating the fields themselves copies (and retains) each one.
+  func firstIndex(named canonical: String) -> Int? {
+    var index = headers.startIndex
+    while index < headers.endIndex {
+      if headers[index].isNamed(canonical) { return index }
+      index += 1
+    }
+    return nil
   }
 
   /// Every value of a multi-valued header, whether given as several fields or comma-separated
@@ -272,13 +282,20 @@ public struct SIPHeaderField: Sendable, Hashable {
   /// Whether this field is the header `canonical` (a lower-case long name), compact forms
   /// included. Compares bytes: no allocation, so lookups stay cheap.
   public func isNamed(_ canonical: String) -> Bool {
-    let name = nameBytes
-    if name.count == 1, let first = name.first,
-      let long = HeaderName.compactName(Syntax.lower(first))
-    {
-      return long == canonical
+    let length = Int(nameLength)
+    var canonical = canonical
+    return storage.withUnsafeBufferPointer { buffer in
+      if length == 1, let long = HeaderName.compactName(Syntax.lower(buffer[0])) {
+        return long == canonical
+      }
+      return canonical.withUTF8 { wanted in
+        guard wanted.count == length else { return false }
+        for index in 0..<length where Syntax.lower(buffer[index]) != wanted[index] {
+          return false
+        }
+        return true
+      }
     }
-    return Syntax.equalsLowercase(name, canonical)
   }
 
   public var name: String { Syntax.string(nameBytes) }
@@ -314,7 +331,11 @@ public enum HeaderName {
   ]
 
   /// The lower-case long name for `name` (`"V"` → `"via"`, `"Call-ID"` → `"call-id"`).
-  public static func canonical(_ name: String) -> String { canonical(bytes: Array(name.utf8)) }
+  public static func canonical(_ name: String) -> String {
+    // Callers nearly always pass a lower-case long name already: no copy then.
+    if name.utf8.count > 1, !name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) { return name }
+    return canonical(bytes: Array(name.utf8))
+  }
 
   /// The long name of a compact form, if `letter` is one.
   static func compactName(_ letter: UInt8) -> String? {

@@ -126,7 +126,9 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
           || $0 == UInt8(ascii: ".")
       })
     else { throw SyntaxError("the URI scheme is not valid", offset: 0) }
-    let scheme = Syntax.string(schemeBytes.map(Syntax.lower))
+    let scheme =
+      schemeBytes.contains(where: { $0 >= 65 && $0 <= 90 })
+      ? Syntax.string(schemeBytes.map(Syntax.lower)) : Syntax.string(schemeBytes)
     let rest = bytes[(colon + 1)...]
     for (offset, byte) in rest.enumerated()
     where byte <= 32 || byte == 127 || byte == Syntax.less
@@ -178,10 +180,10 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         where !Syntax.passwordTable[Int(byte)] && byte != Syntax.percent {
           throw SyntaxError("a character not allowed in a password", offset: offset(index))
         }
-        guard let password = Syntax.unescape(passwordBytes) else {
+        guard let password = Syntax.unescapedString(passwordBytes) else {
           throw SyntaxError("a bad %-escape in the password", offset: offset(passwordColon + 1))
         }
-        uri.password = Syntax.string(password)
+        uri.password = password
       }
       guard !userBytes.isEmpty else {
         throw SyntaxError("an empty user part before @", offset: offset(rest.startIndex))
@@ -190,10 +192,10 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       where !Syntax.userTable[Int(byte)] && byte != Syntax.percent {
         throw SyntaxError("a character not allowed in the user part", offset: offset(index))
       }
-      guard let user = Syntax.unescape(userBytes) else {
+      guard let user = Syntax.unescapedString(userBytes) else {
         throw SyntaxError("a bad %-escape in the user part", offset: offset(rest.startIndex))
       }
-      uri.user = Syntax.string(user)
+      uri.user = user
       hostStart = at + 1
     }
     let afterHost = rest[hostStart...]
@@ -231,9 +233,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         throw SyntaxError("unexpected text after the host", offset: offset(hostEnd))
       }
       let portBytes = hostPort[(hostEnd + 1)...]
-      guard !portBytes.isEmpty, portBytes.count <= 5, portBytes.allSatisfy(Syntax.isDigit),
-        let port = Int(Syntax.string(portBytes)), port <= 65535
-      else {
+      guard let port = Syntax.decimal(portBytes, maximumDigits: 5), port <= 65535 else {
         throw SyntaxError("the port is not a number from 0 to 65535", offset: offset(hostEnd + 1))
       }
       uri.port = port
@@ -268,17 +268,17 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       }
       let pair = piece.split(
         separator: Syntax.equals, maxSplits: 1, omittingEmptySubsequences: false)
-      guard let name = Syntax.unescape(pair[0]), !name.isEmpty else {
+      guard let name = Syntax.unescapedString(pair[0]), !name.isEmpty else {
         throw SyntaxError("a bad URI parameter name", offset: piece.startIndex - base)
       }
       var value: String?
       if pair.count == 2 {
-        guard let unescaped = Syntax.unescape(pair[1]) else {
+        guard let unescaped = Syntax.unescapedString(pair[1]) else {
           throw SyntaxError("a bad %-escape in a URI parameter", offset: piece.startIndex - base)
         }
-        value = Syntax.string(unescaped)
+        value = unescaped
       }
-      result.append(SIPParameter(Syntax.string(name), value))
+      result.append(SIPParameter(name, value))
     }
     return result
   }

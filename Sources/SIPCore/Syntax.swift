@@ -98,6 +98,25 @@ enum Syntax {
     return result
   }
 
+  /// ``unescape(_:)`` as a string; without a `%` the bytes are taken as they are (no copy to
+  /// undo nothing: URIs are parsed on every hop).
+  static func unescapedString(_ bytes: ArraySlice<UInt8>) -> String? {
+    guard bytes.contains(percent) else { return string(bytes) }
+    return unescape(bytes).map { string($0) }
+  }
+
+  /// Decimal digits as a number, nil when a byte is not a digit or there are more than
+  /// `maximumDigits`.
+  static func decimal(_ bytes: ArraySlice<UInt8>, maximumDigits: Int) -> Int? {
+    guard !bytes.isEmpty, bytes.count <= maximumDigits else { return nil }
+    var value = 0
+    for byte in bytes {
+      guard isDigit(byte) else { return nil }
+      value = value * 10 + Int(byte - 48)
+    }
+    return value
+  }
+
   static func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {
     case 48...57: return byte - 48

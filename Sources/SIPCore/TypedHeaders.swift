@@ -8,8 +8,8 @@ extension SIPMessage {
   public var topVia: Via? {
     // Only the first value of the first Via field: every hop asks for it, so it must not parse
     // the whole stack.
-    guard let field = headers.first(where: { $0.isNamed("via") }) else { return nil }
-    let first = HeaderValueSplitter.first(field.valueBytes)
+    guard let index = firstIndex(named: "via") else { return nil }
+    let first = HeaderValueSplitter.first(headers[index].valueBytes)
     guard !first.isEmpty else { return nil }
     return try? parseWhole(first, "Via", Via.scan)
   }
@@ -18,11 +18,11 @@ extension SIPMessage {
   /// The From tag, read without parsing the address (see `NameAddress.tag(in:)`): what
   /// transaction and dialog matching ask for on every message.
   public var fromTag: String? {
-    headers.first(where: { $0.isNamed("from") }).flatMap { NameAddress.tag(in: $0.valueBytes) }
+    firstIndex(named: "from").flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
   }
   /// The To tag, read without parsing the address.
   public var toTag: String? {
-    headers.first(where: { $0.isNamed("to") }).flatMap { NameAddress.tag(in: $0.valueBytes) }
+    firstIndex(named: "to").flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
   }
   public var callID: String? { value("call-id") }
   public var cseq: CSeq? { try? single("cseq", CSeq.scan) }
@@ -80,8 +80,8 @@ extension SIPMessage {
   func single<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
     throws(SyntaxError) -> T?
   {
-    guard let field = headers.first(where: { $0.isNamed(name) }) else { return nil }
-    return try parseWhole(field.valueBytes, name, scan)
+    guard let index = firstIndex(named: name) else { return nil }
+    return try parseWhole(headers[index].valueBytes, name, scan)
   }
 
   func list<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)

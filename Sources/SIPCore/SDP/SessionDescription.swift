@@ -167,7 +167,7 @@ public struct SessionDescription: Sendable, Hashable {
       let value = String(line.dropFirst(2))
       if index == 0 && letter != "v" { throw SDPError("the first line must be v=", line: number) }
       func fields(_ count: Int, _ what: String) throws(SDPError) -> [String] {
-        let parts = value.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let parts = splitBytes(value, " ").map(String.init)
         guard parts.count == count else {
           throw SDPError("\(what) needs \(count) fields", line: number)
         }
@@ -178,14 +178,14 @@ public struct SessionDescription: Sendable, Hashable {
         return Connection(networkType: parts[0], addressType: parts[1], address: parts[2])
       }
       func bandwidth() throws(SDPError) -> Bandwidth {
-        let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+        let parts = splitBytes(value, ":", maxSplits: 1).map(String.init)
         guard parts.count == 2, let amount = UInt64(parts[1]) else {
           throw SDPError("b= must be <type>:<kb/s>", line: number)
         }
         return Bandwidth(type: parts[0], value: amount)
       }
       func attribute() -> Attribute {
-        let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let parts = splitBytes(value, ":", maxSplits: 1, omittingEmpty: false)
         return Attribute(String(parts[0]), parts.count > 1 ? String(parts[1]) : nil)
       }
       if var media = current {
@@ -274,11 +274,11 @@ public struct MediaDescription: Sendable, Hashable {
   }
 
   init(parsing value: String, line: Int) throws(SDPError) {
-    let parts = value.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    let parts = splitBytes(value, " ").map(String.init)
     guard parts.count >= 3 else {
       throw SDPError("m= needs media, port, protocol and formats", line: line)
     }
-    let portParts = parts[1].split(separator: "/", omittingEmptySubsequences: false)
+    let portParts = splitBytes(parts[1], "/", omittingEmpty: false)
     guard let port = Int(portParts[0]), (0...65535).contains(port) else {
       throw SDPError("the m= port is not a number from 0 to 65535", line: line)
     }
@@ -300,7 +300,7 @@ public struct MediaDescription: Sendable, Hashable {
   public func formatParameters(_ payload: String) -> String? {
     for attribute in attributes where attribute.name == "fmtp" {
       guard let value = attribute.value else { continue }
-      let parts = value.split(separator: " ", maxSplits: 1)
+      let parts = splitBytes(value, " ", maxSplits: 1)
       if parts.first.map(String.init) == payload { return parts.count > 1 ? String(parts[1]) : "" }
     }
     return nil
@@ -347,9 +347,9 @@ public struct RTPMap: Sendable, Hashable {
   }
 
   init?(_ value: String) {
-    let parts = value.split(separator: " ", maxSplits: 1)
+    let parts = splitBytes(value, " ", maxSplits: 1)
     guard parts.count == 2 else { return nil }
-    let codec = parts[1].split(separator: "/")
+    let codec = splitBytes(parts[1], "/")
     guard codec.count >= 2, let clock = Int(codec[1]) else { return nil }
     self.init(
       payload: String(parts[0]), encoding: String(codec[0]), clockRate: clock,
@@ -379,4 +379,25 @@ public enum MediaDirection: String, Sendable, Hashable {
     case .sendrecv, .inactive: return self
     }
   }
+}
+
+/// Splits on an ASCII character, byte by byte: `String.split` compares Characters (grapheme
+/// clusters), which cost most of parsing a description. An ASCII byte never falls inside a
+/// multi-byte scalar, so the pieces are valid text.
+func splitBytes(
+  _ text: String, _ separator: Unicode.Scalar, maxSplits: Int = .max, omittingEmpty: Bool = true
+) -> [Substring] {
+  text.utf8.split(
+    separator: UInt8(ascii: separator), maxSplits: maxSplits,
+    omittingEmptySubsequences: omittingEmpty
+  ).map { Substring($0) }
+}
+
+func splitBytes(
+  _ text: Substring, _ separator: Unicode.Scalar, maxSplits: Int = .max, omittingEmpty: Bool = true
+) -> [Substring] {
+  text.utf8.split(
+    separator: UInt8(ascii: separator), maxSplits: maxSplits,
+    omittingEmptySubsequences: omittingEmpty
+  ).map { Substring($0) }
 }
