@@ -11,11 +11,12 @@ extension SIPMessage {
       startLine: .response(
         version: "SIP/2.0", status: status, reason: reason ?? Self.defaultReason(for: status)))
     // §8.2.6.2: Via fields in the same order, the other headers of the dialog copied.
-    for field in headers
-    where field.isNamed("via") || field.isNamed("from") || field.isNamed("call-id")
-      || field.isNamed("cseq") || (status == 100 && field.isNamed("timestamp"))
-    {
-      response.headers.append(field)
+    response.headers.reserveCapacity(headers.count)
+    for index in headers.indices {
+      let copied = headers[index].isNamed("via") || headers[index].isNamed("from")
+        || headers[index].isNamed("call-id") || headers[index].isNamed("cseq")
+        || (status == 100 && headers[index].isNamed("timestamp"))
+      if copied { response.headers.append(headers[index]) }
     }
     // The To is copied as it came (§8.2.6.2: the response's To equals the request's), with the
     // tag appended when it has none: no need to parse and re-print the address.

@@ -78,7 +78,11 @@ public struct SIPMessage: Sendable, Hashable {
   /// §7.3.3), in order.
   public func fields(_ name: String) -> [SIPHeaderField] {
     let wanted = HeaderName.canonical(name)
-    return headers.filter { $0.isNamed(wanted) }
+    var result: [SIPHeaderField] = []
+    for index in headers.indices where headers[index].isNamed(wanted) {
+      result.append(headers[index])
+    }
+    return result
   }
 
   /// The value of the first field named `name`.
@@ -104,11 +108,11 @@ public struct SIPMessage: Sendable, Hashable {
     let wanted = HeaderName.canonical(name)
     let splits = !HeaderName.neverSplit.contains(wanted)
     var result: [String] = []
-    for field in headers where field.isNamed(wanted) {
+    for index in headers.indices where headers[index].isNamed(wanted) {
       if splits {
-        result += HeaderValueSplitter.split(field.valueBytes).map { Syntax.string($0) }
+        result += HeaderValueSplitter.split(headers[index].valueBytes).map { Syntax.string($0) }
       } else {
-        result.append(field.value)
+        result.append(headers[index].value)
       }
     }
     return result

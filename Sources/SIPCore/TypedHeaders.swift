@@ -88,8 +88,8 @@ extension SIPMessage {
     throws(SyntaxError) -> [T]
   {
     var result: [T] = []
-    for field in headers where field.isNamed(name) {
-      result += try parseList(field.valueBytes, name, scan)
+    for index in headers.indices where headers[index].isNamed(name) {
+      result += try parseList(headers[index].valueBytes, name, scan)
     }
     return result
   }
