@@ -47,10 +47,21 @@ public struct Binding: Sendable, Hashable, CustomStringConvertible {
 /// pure value: the registrar writes it, proxies and redirect servers read it, expiry is a
 /// question of the virtual instant passed in.
 public struct LocationTable: Sendable {
-  var bindings: [String: [Binding]] = [:]
+  private(set) var bindings: [String: [Binding]] = [:]
   var nextOrder: UInt64 = 0
+  /// A min-heap of (expiry, AOR), one entry per write: expiring bindings are found without
+  /// scanning the table (a registrar with a million subscribers refreshes them all the time).
+  /// An entry may be stale (its binding was refreshed or removed since); it is dropped when it
+  /// surfaces, and the AOR's true next expiry is pushed again.
+  private var expiries: [(at: Duration, aor: String)] = []
 
   public init() {}
+
+  /// Replaces the bindings of `aor` (none removes it) and remembers its next expiry.
+  mutating func store(_ list: [Binding], for aor: String) {
+    bindings[aor] = list.isEmpty ? nil : list
+    if let next = list.map(\.expiresAt).min() { push((next, aor)) }
+  }
 
   /// The live bindings of `aor` at `now`, best first: higher `q`, then earlier registration.
   public func lookup(_ aor: SIPURI, at now: Duration) -> [Binding] {
@@ -75,19 +86,55 @@ public struct LocationTable: Sendable {
   /// How many bindings the table holds (expired ones not yet removed included).
   public var count: Int { bindings.values.reduce(0) { $0 + $1.count } }
 
-  /// The earliest expiry in the table, for the timer that removes it.
-  public var nextExpiry: Duration? { bindings.values.flatMap { $0 }.map(\.expiresAt).min() }
+  /// The earliest expiry in the table, for the timer that removes it. It may be early (a
+  /// binding refreshed since): the timer then fires, removes nothing and re-arms. O(1).
+  public var nextExpiry: Duration? { bindings.isEmpty ? nil : expiries.first?.at }
 
-  /// Removes the bindings expired at `now` and returns them, in (AOR, order) order.
+  /// Removes the bindings expired at `now` and returns them, in (AOR, order) order. Visits only
+  /// the AORs with an expiry due: O(k log n) for k due entries.
   public mutating func removeExpired(at now: Duration) -> [Binding] {
+    var due: Set<String> = []
+    while let first = expiries.first, first.at <= now {
+      due.insert(first.aor)
+      popFirst()
+    }
     var removed: [Binding] = []
-    for aor in bindings.keys.sorted() {
+    // Sorted: the set's order must not reach the result.
+    for aor in due.sorted() {
       guard let list = bindings[aor] else { continue }
       removed += list.filter { $0.expiresAt <= now }
-      let kept = list.filter { $0.expiresAt > now }
-      bindings[aor] = kept.isEmpty ? nil : kept
+      store(list.filter { $0.expiresAt > now }, for: aor)
     }
     return removed
+  }
+
+  private mutating func push(_ entry: (at: Duration, aor: String)) {
+    expiries.append(entry)
+    var child = expiries.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard entry.at < expiries[parent].at else { break }
+      expiries.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  private mutating func popFirst() {
+    guard let last = expiries.popLast() else { return }
+    guard !expiries.isEmpty else { return }
+    expiries[0] = last
+    var parent = 0
+    while true {
+      let left = 2 * parent + 1
+      guard left < expiries.count else { return }
+      var smallest = left
+      if left + 1 < expiries.count, expiries[left + 1].at < expiries[left].at {
+        smallest = left + 1
+      }
+      guard expiries[smallest].at < expiries[parent].at else { return }
+      expiries.swapAt(parent, smallest)
+      parent = smallest
+    }
   }
 
   /// Adds or replaces a binding directly (a statically provisioned contact).
@@ -102,6 +149,6 @@ public struct LocationTable: Sendable {
         aor: key, contact: NameAddress(uri: contact), expiresAt: expiresAt, q: q, callID: "",
         cseq: 0, order: nextOrder))
     nextOrder += 1
-    bindings[key] = list
+    store(list, for: key)
   }
 }

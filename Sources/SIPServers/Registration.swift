@@ -144,7 +144,7 @@ public enum Registration {
         }
       }
     }
-    table.bindings[aor] = current.isEmpty ? nil : current
+    table.store(current, for: aor)
     table.nextOrder = nextOrder
     // Step 8: 200 listing every current binding with the expiry the registrar chose.
     for binding in table.bindings(of: aor, at: now) {

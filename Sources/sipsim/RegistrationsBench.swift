@@ -60,6 +60,8 @@ enum RegistrationsBench {
         CLI.fail("bench setup: \(error)")
         return 1
       }
+      // Memory of the agents before any traffic: hosts, endpoints, sockets, agents.
+      let afterSetup = peakResidentBytes() ?? baseline
       let sentBefore = network.packetsSent
       let stopwatch = Stopwatch()
       let hour: Int64 = 3_600_000_000
@@ -93,6 +95,7 @@ enum RegistrationsBench {
       if let peak = peakResidentBytes() {
         report.add("peak_rss_mb", Double(peak) / 1_048_576)
         report.add("bytes_per_ua", Double(peak - baseline) / Double(count))
+        report.add("bytes_per_ua_before_traffic", Double(afterSetup - baseline) / Double(count))
       }
       print(report.render(json: parsed.json))
       return registered == count ? 0 : 1

@@ -131,6 +131,41 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
     #expect(table.count == 0 && table.nextExpiry == nil)
   }
 
+  /// Expiry is found through a heap, not a scan: a refreshed binding outlives its old expiry
+  /// (the early timer finds nothing), bindings of many AORs leave in (AOR, order) order, and
+  /// the next expiry is always the earliest live one or earlier.
+  @Test func expiryAcrossManyAddressesOfRecord() throws {
+    var table = LocationTable()
+    let users = (0..<50).map { "user\($0)" }
+    for (index, user) in users.enumerated().reversed() {
+      table.add(
+        aor: try SIPURI("sip:\(user)@biloxi.example.com"),
+        contact: try SIPURI("sip:\(user)@192.0.2.\(index % 200 + 1)"),
+        until: .seconds(Int64(100 + index % 5)))
+    }
+    // Refresh user0..user9 to 500 s: their old expiries (100–104 s) become stale entries.
+    for (index, user) in users.prefix(10).enumerated() {
+      table.add(
+        aor: try SIPURI("sip:\(user)@biloxi.example.com"),
+        contact: try SIPURI("sip:\(user)@192.0.2.\(index % 200 + 1)"), until: .seconds(500))
+    }
+    #expect(table.count == 50)
+    #expect(table.nextExpiry == .seconds(100))
+    let first = table.removeExpired(at: .seconds(100))
+    #expect(
+      first.map(\.aor)
+        == users.dropFirst(10).enumerated().filter { ($0.offset + 10) % 5 == 0 }
+        .map { "sip:\($0.element)@biloxi.example.com" }.sorted())
+    let rest = table.removeExpired(at: .seconds(104))
+    #expect(rest.count == 32)
+    #expect(rest.map(\.aor) == rest.map(\.aor).sorted())
+    #expect(table.count == 10)
+    #expect(table.removeExpired(at: .seconds(499)).isEmpty)
+    #expect(table.nextExpiry == .seconds(500))
+    #expect(table.removeExpired(at: .seconds(500)).count == 10)
+    #expect(table.isEmpty && table.nextExpiry == nil)
+  }
+
   @Test func canonicalAddressesOfRecordIgnoreParametersAndCase() throws {
     #expect(
       canonicalAOR(try SIPURI("sip:Bob@BILOXI.example.com;transport=tcp"))
