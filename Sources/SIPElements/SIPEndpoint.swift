@@ -239,6 +239,7 @@ public actor SIPEndpoint: TimerTarget {
         let slot = TimerSlot(key: key, timer: timer)
         if let armed = handles.removeValue(forKey: slot) {
           tokens[armed.token] = nil
+          releaseTimerTablesIfEmpty()
           network.simulation.cancel(armed.handle)
           record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
         }
@@ -293,6 +294,13 @@ public actor SIPEndpoint: TimerTarget {
       ])
   }
 
+  /// Gives the timer tables' storage back once no timer is armed: a dictionary keeps its
+  /// capacity when emptied, and a million idle agents would each keep a few hundred bytes.
+  func releaseTimerTablesIfEmpty() {
+    if tokens.isEmpty, tokens.capacity > 0 { tokens = [:] }
+    if handles.isEmpty, handles.capacity > 0 { handles = [:] }
+  }
+
   public nonisolated func timerFired(_ token: UInt64) {
     assumeIsolated { endpoint in endpoint.fire(token) }
   }
@@ -300,6 +308,7 @@ public actor SIPEndpoint: TimerTarget {
   func fire(_ token: UInt64) {
     guard let slot = tokens.removeValue(forKey: token) else { return }
     handles[slot] = nil
+    releaseTimerTablesIfEmpty()
     perform(layer.timerFired(slot.timer, of: slot.key))
   }
 

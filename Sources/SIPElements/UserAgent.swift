@@ -407,6 +407,7 @@ public actor UserAgent {
     let at = SimInstant(microseconds: now + SIPEndpoint.micros(delay))
     agentTimers[id] = network.simulation.schedule(at: at, into: self) { agent in
       agent.agentTimers[id] = nil
+      if agent.agentTimers.isEmpty { agent.agentTimers = [:] }
       body(agent)
     }
   }
@@ -519,6 +520,7 @@ public actor UserAgent {
         return
       }
       outsideRequests[callID] = nil
+      if outsideRequests.isEmpty { outsideRequests = [:] }
       emit(.response(callID: callID, method: cseq.method, status: status))
       return
     }

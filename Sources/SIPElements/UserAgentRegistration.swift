@@ -90,6 +90,9 @@ extension UserAgent {
       return
     }
     state.status = status
+    // Final and not retried: the request is needed no more (an idle agent keeps only its
+    // registration state until the refresh builds the next REGISTER).
+    registrationRequest = nil
     if (200..<300).contains(status) {
       state.bindings = response.values("contact")
       // §10.2.4: the expiry granted to our contact is its `expires` in the 200, else Expires.

@@ -385,6 +385,9 @@ public struct TransactionLayer: Sendable {
         // Nothing may stay armed for a transaction that no longer exists.
         for timer in withEntry(index, { $0.armed }) { actions.append(.cancelTimer(key, timer)) }
         entries.remove(at: index)
+        // An emptied dictionary keeps its capacity: give it back, so an idle element (one of a
+        // million user agents between registrations) holds no table at all.
+        if entries.isEmpty { entries = [:] }
         actions.append(.destroyed(key))
         return
       }
