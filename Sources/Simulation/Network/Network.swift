@@ -123,7 +123,7 @@ public final class Network: @unchecked Sendable {
   private var hostIndexByName: [String: Int] = [:]
   @exclusivity(unchecked) private var hostIndexByAddress: [IPAddress: Int] = [:]
   @exclusivity(unchecked) private var linkOverrides: [UInt64: LinkConditions] = [:]
-  @exclusivity(unchecked) private var linkRandoms: [UInt64: SimRandom] = [:]
+  @exclusivity(unchecked) private var linkRandoms = LinkRandoms()
   @exclusivity(unchecked) private var blockedLinks: Set<UInt64> = []
   private var addressRecords: [String: [IPAddress]] = [:]
   private var serviceRecords: [String: [ServiceRecord]] = [:]
@@ -259,8 +259,8 @@ public final class Network: @unchecked Sendable {
     let seed = simulation.seed
     let prefix = hosts[from].linkPrefixHash
     let name = hosts[to].nameBytes
-    return body(
-      &linkRandoms[key, default: SimRandom(seed: seed ^ fnv1a64(continuing: prefix, name))])
+    return linkRandoms.with(
+      key, make: { SimRandom(seed: seed ^ fnv1a64(continuing: prefix, name)) }, body)
   }
 
   /// Applies a change now, and traces it.
