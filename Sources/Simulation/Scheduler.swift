@@ -203,6 +203,9 @@ public struct EventScheduler: TimerService {
     }
   }
 
+  /// Removes the top. Floyd's method: the hole goes down to a leaf along the smallest
+  /// children without comparing against the moved last entry (which nearly always belongs near
+  /// the bottom), then that entry sifts up the little it needs.
   private mutating func popTop() {
     guard let last = heap.popLast() else { return }
     let count = heap.count
@@ -219,9 +222,14 @@ public struct EventScheduler: TimerService {
           if buffer[child].precedes(buffer[best]) { best = child }
           child += 1
         }
-        guard buffer[best].precedes(last) else { break }
         buffer[hole] = buffer[best]
         hole = best
+      }
+      while hole > 0 {
+        let parent = (hole - 1) / 4
+        guard last.precedes(buffer[parent]) else { break }
+        buffer[hole] = buffer[parent]
+        hole = parent
       }
       buffer[hole] = last
     }
