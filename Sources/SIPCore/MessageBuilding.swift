@@ -13,7 +13,8 @@ extension SIPMessage {
     // §8.2.6.2: Via fields in the same order, the other headers of the dialog copied.
     response.headers.reserveCapacity(headers.count)
     for index in headers.indices {
-      let copied = headers[index].isNamed("via") || headers[index].isNamed("from")
+      let copied =
+        headers[index].isNamed("via") || headers[index].isNamed("from")
         || headers[index].isNamed("call-id") || headers[index].isNamed("cseq")
         || (status == 100 && headers[index].isNamed("timestamp"))
       if copied { response.headers.append(headers[index]) }
@@ -108,28 +109,31 @@ extension SIPMessage {
       prepend("Via", via.description)
       return
     }
-    let field = headers[index]
-    let parts = HeaderValueSplitter.split(field.valueBytes)
-    var replacement = [SIPHeaderField(name: field.name, value: via.description)]
-    if parts.count > 1 {
-      let rest = parts.dropFirst().map { Syntax.string($0) }.joined(separator: ", ")
-      replacement.append(SIPHeaderField(name: field.name, value: rest))
-    }
-    headers.replaceSubrange(index...index, with: replacement)
+    let rest = Self.afterFirstValue(headers[index])
+    headers[index] = SIPHeaderField(name: headers[index].name, value: via.description)
+    if let rest { headers.insert(rest, at: index + 1) }
   }
 
   /// Removes the topmost Via value (a response leaving a proxy, §16.7 step 3; a client checks
   /// there is exactly one left, §18.1.2).
   public mutating func removeTopVia() {
     guard let index = firstIndex(named: "via") else { return }
-    let field = headers[index]
-    let parts = HeaderValueSplitter.split(field.valueBytes)
-    if parts.count > 1 {
-      let rest = parts.dropFirst().map { Syntax.string($0) }.joined(separator: ", ")
-      headers[index] = SIPHeaderField(name: field.name, value: rest)
+    if let rest = Self.afterFirstValue(headers[index]) {
+      headers[index] = rest
     } else {
       headers.remove(at: index)
     }
+  }
+
+  /// The values after the first of a comma-separated field, as a field of their own with
+  /// their bytes unchanged; nil when the field holds one value.
+  static func afterFirstValue(_ field: SIPHeaderField) -> SIPHeaderField? {
+    let value = field.valueBytes
+    let end = HeaderValueSplitter.partEnd(value, from: value.startIndex)
+    guard end < value.endIndex else { return nil }
+    let rest = HeaderValueSplitter.trim(value[(end + 1)...])
+    guard !rest.isEmpty else { return nil }
+    return SIPHeaderField(nameBytes: field.nameBytes, valueBytes: rest)
   }
 
   /// The reason phrase RFC 3261 §21 gives a status code (and RFC 3265/6026-era common ones);

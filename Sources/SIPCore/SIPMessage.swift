@@ -246,6 +246,17 @@ public struct SIPHeaderField: Sendable, Hashable {
     storage = bytes[...]
   }
 
+  /// A field made of a name's and a value's bytes (one allocation).
+  init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>) {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(nameBytes.count + valueBytes.count)
+    bytes.append(contentsOf: nameBytes)
+    bytes.append(contentsOf: valueBytes)
+    nameLength = Int32(truncatingIfNeeded: nameBytes.count)
+    valueOffset = nameLength
+    storage = bytes[...]
+  }
+
   /// A field over `storage`: the name is its first `nameLength` bytes, the value starts at
   /// `valueOffset`.
   init(storage: ArraySlice<UInt8>, nameLength: Int, valueOffset: Int, line: Int, column: Int) {
