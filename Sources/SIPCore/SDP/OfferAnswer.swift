@@ -23,8 +23,12 @@ extension SessionDescription {
       var media = MediaDescription(
         type: offered.type, port: index < ports.count ? ports[index] : 9000 + 2 * index,
         proto: offered.proto, formats: [])
+      // The rtpmap lines parsed once per stream, not once per payload type asked about.
+      let maps = offered.rtpMaps
       let accepted = offered.formats.filter { format in
-        offered.encoding(of: format).map { wanted.contains($0.uppercased()) } ?? false
+        let encoding =
+          maps.first { $0.payload == format }?.encoding ?? RTPMap.staticEncodings[format]
+        return encoding.map { wanted.contains($0.uppercased()) } ?? false
       }
       if accepted.isEmpty || offered.port == 0 {
         media.port = 0
@@ -32,7 +36,7 @@ extension SessionDescription {
       } else {
         media.formats = accepted
         for format in accepted {
-          if let map = offered.rtpMaps.first(where: { $0.payload == format }) {
+          if let map = maps.first(where: { $0.payload == format }) {
             media.attributes.append(Attribute("rtpmap", map.attributeValue))
           }
           if let parameters = offered.formatParameters(format) {

@@ -148,7 +148,7 @@ public struct SessionDescription: Sendable, Hashable {
   public init(parsing body: [UInt8]) throws(SDPError) {
     // Split bytes, not Characters: "\r\n" is one Character in Swift.
     var lines = body.split(separator: 10, omittingEmptySubsequences: false).map { line in
-      Substring(String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self))
+      line.last == 13 ? line.dropLast() : line
     }
     while let last = lines.last, last.isEmpty { lines.removeLast() }
     guard !lines.isEmpty else { throw SDPError("an empty session description", line: 1) }
@@ -160,12 +160,16 @@ public struct SessionDescription: Sendable, Hashable {
     var current: MediaDescription?
     for (index, line) in lines.enumerated() {
       let number = index + 1
-      let characters = Array(line.utf8)
-      guard characters.count >= 2, characters[1] == UInt8(ascii: "="),
-        let letter = line.first
+      // Bytes, not Characters: the type is one ASCII letter, and comparing Characters costs
+      // far more than comparing bytes.
+      guard line.count >= 2, line[line.startIndex + 1] == UInt8(ascii: "="),
+        let letter = line.first, letter < 0x80
       else { throw SDPError("a line must be <type>=<value>", line: number) }
-      let value = String(line.dropFirst(2))
-      if index == 0 && letter != "v" { throw SDPError("the first line must be v=", line: number) }
+      var type: Character { Character(Unicode.Scalar(letter)) }
+      let value = String(decoding: line.dropFirst(2), as: UTF8.self)
+      if index == 0 && letter != UInt8(ascii: "v") {
+        throw SDPError("the first line must be v=", line: number)
+      }
       func fields(_ count: Int, _ what: String) throws(SDPError) -> [String] {
         let parts = splitBytes(value, " ").map(String.init)
         guard parts.count == count else {
@@ -190,25 +194,25 @@ public struct SessionDescription: Sendable, Hashable {
       }
       if var media = current {
         switch letter {
-        case "m":
+        case UInt8(ascii: "m"):
           description.media.append(media)
           current = try MediaDescription(parsing: value, line: number)
           continue
-        case "i": media.information = value
-        case "c": media.connections.append(try connection())
-        case "b": media.bandwidths.append(try bandwidth())
-        case "k": media.key = value
-        case "a": media.attributes.append(attribute())
+        case UInt8(ascii: "i"): media.information = value
+        case UInt8(ascii: "c"): media.connections.append(try connection())
+        case UInt8(ascii: "b"): media.bandwidths.append(try bandwidth())
+        case UInt8(ascii: "k"): media.key = value
+        case UInt8(ascii: "a"): media.attributes.append(attribute())
         default:
-          throw SDPError("\(letter)= is not allowed in a media description", line: number)
+          throw SDPError("\(type)= is not allowed in a media description", line: number)
         }
         current = media
         continue
       }
       switch letter {
-      case "v":
+      case UInt8(ascii: "v"):
         guard index == 0, value == "0" else { throw SDPError("only v=0 is defined", line: number) }
-      case "o":
+      case UInt8(ascii: "o"):
         let parts = try fields(6, "o=")
         guard let version = UInt64(parts[2]) else {
           throw SDPError("the session version must be a number", line: number)
@@ -216,29 +220,29 @@ public struct SessionDescription: Sendable, Hashable {
         origin = Origin(
           username: parts[0], sessionID: parts[1], sessionVersion: version, networkType: parts[3],
           addressType: parts[4], address: parts[5])
-      case "s": sessionName = value
-      case "i": description.information = value
-      case "u": description.uri = value
-      case "e": description.emails.append(value)
-      case "p": description.phones.append(value)
-      case "c": description.connection = try connection()
-      case "b": description.bandwidths.append(try bandwidth())
-      case "t":
+      case UInt8(ascii: "s"): sessionName = value
+      case UInt8(ascii: "i"): description.information = value
+      case UInt8(ascii: "u"): description.uri = value
+      case UInt8(ascii: "e"): description.emails.append(value)
+      case UInt8(ascii: "p"): description.phones.append(value)
+      case UInt8(ascii: "c"): description.connection = try connection()
+      case UInt8(ascii: "b"): description.bandwidths.append(try bandwidth())
+      case UInt8(ascii: "t"):
         let parts = try fields(2, "t=")
         guard let start = UInt64(parts[0]), let stop = UInt64(parts[1]) else {
           throw SDPError("t= needs two numbers", line: number)
         }
         description.timings.append(Timing(start: start, stop: stop))
-      case "r":
+      case UInt8(ascii: "r"):
         guard !description.timings.isEmpty else {
           throw SDPError("r= must follow a t= line", line: number)
         }
         description.timings[description.timings.count - 1].repeats.append(value)
-      case "z": description.timeZones = value
-      case "k": description.key = value
-      case "a": description.attributes.append(attribute())
-      case "m": current = try MediaDescription(parsing: value, line: number)
-      default: throw SDPError("unknown line type \(letter)=", line: number)
+      case UInt8(ascii: "z"): description.timeZones = value
+      case UInt8(ascii: "k"): description.key = value
+      case UInt8(ascii: "a"): description.attributes.append(attribute())
+      case UInt8(ascii: "m"): current = try MediaDescription(parsing: value, line: number)
+      default: throw SDPError("unknown line type \(type)=", line: number)
       }
     }
     if let current { description.media.append(current) }
