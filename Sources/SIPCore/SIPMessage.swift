@@ -298,6 +298,8 @@ public struct SIPHeaderField: Sendable, Hashable {
   /// included. Compares bytes: no allocation, so lookups stay cheap.
   public func isNamed(_ canonical: String) -> Bool {
     let length = Int(nameLength)
+    // Most fields differ in length from the name looked for: decided without touching bytes.
+    guard length == 1 || length == canonical.utf8.count else { return false }
     var canonical = canonical
     return storage.withUnsafeBufferPointer { buffer in
       if length == 1, let long = HeaderName.compactName(Syntax.lower(buffer[0])) {

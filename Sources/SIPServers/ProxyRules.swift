@@ -21,9 +21,12 @@ public enum ProxyRules {
       return Rejection(483, "Too Many Hops")
     }
     // Step 4: a Via of ours whose loop hash equals this request's is a loop, not a spiral.
-    let hash = loopHash(request)
+    // The hash only when a Via of ours is there (a request straight from a UA has none).
+    var hash: String?
     for via in request.vias where ownVias.contains("\(via.host):\(via.port ?? 5060)") {
-      if let branch = via.branch, branch.hasSuffix("-\(hash)"), request.method != "ACK",
+      let ours = hash ?? loopHash(request)
+      hash = ours
+      if let branch = via.branch, branch.hasSuffix("-\(ours)"), request.method != "ACK",
         request.method != "CANCEL"
       {
         return Rejection(482, "Loop Detected")
