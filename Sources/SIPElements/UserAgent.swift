@@ -25,7 +25,7 @@ public actor UserAgent {
   var behaviour: UABehaviour
   var random: SimRandom
   var calls: [String: Call] = [:]
-  /// Ended calls, in the order they ended.
+  /// Ended calls, in the order they ended: the last ``UAConfiguration/historyLimit`` of them.
   public private(set) var history: [CallRecord] = []
   var observer: (@Sendable (isolated UserAgent, UAEvent) -> Void)?
   var authenticator: UAAuthenticator?
@@ -1037,6 +1037,9 @@ public actor UserAgent {
     credentials?.forget(callID: call.callID)
     let ended = record(for: call)
     history.append(ended)
+    if history.count > configuration.historyLimit {
+      history.removeFirst(history.count - configuration.historyLimit)
+    }
     record(
       "call-ended",
       [

@@ -109,13 +109,18 @@ public struct UAConfiguration: Sendable {
   /// Credentials that answer 401 / 407 challenges (§22), used when no authenticator hook is
   /// set.
   public var credentials: CredentialStore?
+  /// How many ended calls ``UserAgent/history`` keeps, the oldest dropped first. Bounded so a
+  /// long run's memory does not grow with every call (a record holds both session
+  /// descriptions); the trace keeps every call's end (`call-ended`) regardless.
+  public var historyLimit: Int
 
   public init(
     outboundProxy: SIPURI? = nil, routes: [SIPURI] = [],
     capabilities: UACapabilities = UACapabilities(), codecs: [String] = ["PCMU", "PCMA"],
     mediaPort: Int = 49170, maxRedirects: Int = 5, maxRetries: Int = 2,
-    fallbackProxies: [SIPURI] = [], credentials: CredentialStore? = nil
+    fallbackProxies: [SIPURI] = [], credentials: CredentialStore? = nil, historyLimit: Int = 100
   ) {
+    self.historyLimit = max(0, historyLimit)
     self.fallbackProxies = fallbackProxies
     self.credentials = credentials
     self.outboundProxy = outboundProxy

@@ -27,6 +27,27 @@ import Testing
     #expect(alice.remoteSDP?.media.first?.formats == ["0", "8"])
     phones.expectNothingLeftOver()
   }
+
+  /// The history keeps the last `historyLimit` calls; the trace keeps every call's end.
+  @Test func historyIsBounded() throws {
+    let phones = try Phones(
+      [("alice", .answer()), ("bob", .answer())],
+      configuration: UAConfiguration(historyLimit: 2))
+    let bob = try phones.uri("bob")
+    var callIDs: [String] = []
+    for _ in 0..<3 {
+      callIDs.append(try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(1)) })
+      phones.simulation.runUntilIdle()
+    }
+    #expect(try phones.history("alice").map(\.callID) == Array(callIDs.suffix(2)))
+    let first = callIDs[0]
+    #expect(try phones.on("alice") { $0.record(of: first) } == nil)
+    let ends = phones.network.trace.events(named: "call-ended").filter {
+      $0.fields.contains { $0.0 == "element" && $0.1 == .string("alice") }
+    }
+    #expect(ends.count == 3)
+    phones.expectNothingLeftOver()
+  }
 }
 
 @Suite struct UserAgentBehaviourTests {
