@@ -9,19 +9,24 @@ import Simulation
 /// and parsed at every hop. Not a test: build with `-c release`.
 enum CallsBench {
   static let usage = """
-    usage: sipsim bench calls [--json] [--calls N] [--pairs P] [--seed N]
+    usage: sipsim bench calls [--json] [--calls N] [--pairs P] [--rate R] [--seed N]
 
       N basic calls (default 100000: INVITE, 100, 180, 200, ACK, BYE, 200 through one stateful
-      proxy that Record-Routes) from P caller UAs to P callee UAs (default 1000), each caller
-      placing its next call when the last one ends. Lossless UDP, 5 ms latency. Reports calls
-      and messages per wall second and the ratio of virtual to wall time.
+      proxy that Record-Routes) from P caller UAs to P callee UAs (default 1000). Without
+      --rate each caller places its next call as soon as the last one ends; with --rate R, R
+      calls start per virtual second, round robin over the callers (as SIPp's -r). Lossless
+      UDP, 5 ms latency. Reports calls and messages per wall second and the ratio of virtual
+      to wall time.
     """
 
   static let growthUsage = """
-    usage: sipsim bench growth [--json] [--max N] [--pairs P] [--seed N]
+    usage: sipsim bench growth [--json] [--max N] [--pairs P] [--rate R] [--seed N]
 
-      The calls workload at 1k, 10k, 100k and 1M calls (up to --max, default 1000000); reports
-      the wall-clock cost per call at each size and the ratio of the largest to the smallest.
+      The calls workload at 1k, 10k, 100k and 1M calls (up to --max, default 1000000) at R calls
+      per virtual second (default 1000), so every size reaches the same steady state (a
+      transaction lives 64·T1 = 32 s after its work: unpaced, a million calls would all be
+      alive at once); reports the wall-clock cost per call at each size and the ratio of the
+      largest to the smallest.
     """
 
   struct Result {
@@ -39,7 +44,7 @@ enum CallsBench {
     var failed = 0
   }
 
-  static func workload(calls: Int, pairs: Int, seed: UInt64) throws -> Result {
+  static func workload(calls: Int, pairs: Int, seed: UInt64, rate: Int = 0) throws -> Result {
     let simulation = Simulation(seed: seed)
     let network = Network(
       simulation: simulation, defaultLink: LinkConditions(latency: .milliseconds(5)),
@@ -65,6 +70,8 @@ enum CallsBench {
     }
     let book = Book()
     book.remaining = calls
+    let paced = rate > 0
+    var targets: [SIPURI] = []
     for index in 0..<pairs {
       try network.addHost("caller\(index)")
       let caller = try UserAgent(
@@ -72,6 +79,7 @@ enum CallsBench {
         aor: SIPURI(user: "caller\(index)", host: "example.com"),
         configuration: UAConfiguration(outboundProxy: SIPURI(host: "example.com")))
       let target = SIPURI(user: "callee\(index)", host: "example.com")
+      targets.append(target)
       simulation.inspect {
         caller.assumeIsolated { agent in
           agent.onEvent { agent, event in
@@ -81,12 +89,19 @@ enum CallsBench {
             } else {
               book.failed += 1
             }
-            place(agent, target, book)
+            if !paced { place(agent, target, book) }
           }
-          place(agent, target, book)
+          if !paced { place(agent, target, book) }
         }
       }
       callers.append(caller)
+    }
+    if paced {
+      // One chain of ticks, 1/R apart: each starts the next call on the next caller.
+      let pacer = Pacer(
+        simulation: simulation, callers: callers, targets: targets, book: book,
+        interval: max(1, 1_000_000 / Int64(rate)))
+      pacer.tick(0)
     }
     let sentBefore = network.packetsSent
     let stopwatch = Stopwatch()
@@ -98,6 +113,39 @@ enum CallsBench {
       seconds: seconds, virtualSeconds: Double(simulation.now.microseconds) / 1_000_000)
   }
 
+  /// Starts calls at a fixed virtual rate (`bench calls --rate`).
+  final class Pacer: @unchecked Sendable {
+    let simulation: Simulation
+    let callers: [UserAgent]
+    let targets: [SIPURI]
+    let book: Book
+    let interval: Int64
+    var next = 0
+
+    init(
+      simulation: Simulation, callers: [UserAgent], targets: [SIPURI], book: Book,
+      interval: Int64
+    ) {
+      self.simulation = simulation
+      self.callers = callers
+      self.targets = targets
+      self.book = book
+      self.interval = interval
+    }
+
+    func tick(_ at: Int64) {
+      guard book.remaining > 0, !callers.isEmpty else { return }
+      let index = next % callers.count
+      next += 1
+      let target = targets[index]
+      let book = book
+      simulation.schedule(at: SimInstant(microseconds: at), into: callers[index]) { agent in
+        CallsBench.place(agent, target, book)
+      }
+      simulation.schedule(at: SimInstant(microseconds: at)) { [self] in tick(at + interval) }
+    }
+  }
+
   static func place(_ agent: isolated UserAgent, _ target: SIPURI, _ book: Book) {
     guard book.remaining > 0 else { return }
     book.remaining -= 1
@@ -106,7 +154,8 @@ enum CallsBench {
 
   static func run(_ arguments: [String]) -> Int32 {
     switch BenchArguments.parse(
-      arguments, command: "bench calls", integers: ["--calls", "--pairs", "--seed"], usage: usage)
+      arguments, command: "bench calls", integers: ["--calls", "--pairs", "--rate", "--seed"],
+      usage: usage)
     {
     case .exit(let code): return code
     case .run(let parsed):
@@ -114,7 +163,8 @@ enum CallsBench {
       let pairs = parsed.integer("--pairs", or: 1000)
       do {
         let result = try workload(
-          calls: calls, pairs: pairs, seed: UInt64(parsed.integer("--seed", or: 1)))
+          calls: calls, pairs: pairs, seed: UInt64(parsed.integer("--seed", or: 1)),
+          rate: parsed.integer("--rate", or: 0))
         var report = BenchReport(benchmark: "calls")
         report.add("calls", Double(result.calls))
         report.add("failed", Double(result.failed))
@@ -135,7 +185,7 @@ enum CallsBench {
 
   static func growth(_ arguments: [String]) -> Int32 {
     switch BenchArguments.parse(
-      arguments, command: "bench growth", integers: ["--max", "--pairs", "--seed"],
+      arguments, command: "bench growth", integers: ["--max", "--pairs", "--rate", "--seed"],
       usage: growthUsage)
     {
     case .exit(let code): return code
@@ -148,7 +198,8 @@ enum CallsBench {
         CLI.note("growth: \(size) calls…")
         do {
           let result = try workload(
-            calls: size, pairs: min(pairs, size), seed: UInt64(parsed.integer("--seed", or: 1)))
+            calls: size, pairs: min(pairs, size), seed: UInt64(parsed.integer("--seed", or: 1)),
+            rate: parsed.integer("--rate", or: 1000))
           let micros = result.seconds * 1_000_000 / Double(max(1, result.calls))
           costs.append(micros)
           report.add("us_per_call_\(size)", micros)
