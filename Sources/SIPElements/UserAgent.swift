@@ -1025,6 +1025,9 @@ public actor UserAgent {
       network.simulation.cancel(handle)
     }
     call.timers = [:]
+    // Forget dialogs ended more than 64·T1 ago here too: otherwise only a stray 2xx prunes the
+    // table, and a long run keeps one entry per call it ever made.
+    endedDialogs = endedDialogs.filter { $0.value > now }
     for id in call.dialogs.keys.sorted() {
       endedDialogs[id] = now + SIPEndpoint.micros(timers.transactionTimeout)
       if var dialog = call.dialogs[id] {
