@@ -86,24 +86,39 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     if scheme == "tel" {
       return "tel:" + (user ?? "") + parameters.map { ";" + Self.render($0) }.joined()
     }
-    var text = scheme + ":"
+    // One buffer, one String: URIs are printed into every Request-URI, Route and Contact.
+    var text: [UInt8] = []
+    text.reserveCapacity(64)
+    Syntax.append(scheme, to: &text)
+    text.append(Syntax.colon)
     if let user {
-      text += Syntax.escape(user.utf8, allowed: Syntax.userTable)
-      if let password { text += ":" + Syntax.escape(password.utf8, allowed: Syntax.passwordTable) }
-      text += "@"
+      Syntax.appendEscaped(user.utf8, allowed: Syntax.userTable, to: &text)
+      if let password {
+        text.append(Syntax.colon)
+        Syntax.appendEscaped(password.utf8, allowed: Syntax.passwordTable, to: &text)
+      }
+      text.append(Syntax.at)
     }
-    text += host
-    if let port { text += ":\(port)" }
-    for parameter in parameters { text += ";" + Self.render(parameter) }
-    if !headers.isEmpty {
-      text +=
-        "?"
-        + headers.map {
-          Syntax.escape($0.name.utf8, allowed: Syntax.headerValueTable) + "="
-            + Syntax.escape(($0.value ?? "").utf8, allowed: Syntax.headerValueTable)
-        }.joined(separator: "&")
+    Syntax.append(host, to: &text)
+    if let port {
+      text.append(Syntax.colon)
+      Syntax.appendDecimal(port, to: &text)
     }
-    return text
+    for parameter in parameters {
+      text.append(Syntax.semicolon)
+      Syntax.appendEscaped(parameter.name.utf8, allowed: Syntax.paramTable, to: &text)
+      if let value = parameter.value {
+        text.append(Syntax.equals)
+        Syntax.appendEscaped(value.utf8, allowed: Syntax.paramTable, to: &text)
+      }
+    }
+    for (index, header) in headers.enumerated() {
+      text.append(index == 0 ? Syntax.question : Syntax.ampersand)
+      Syntax.appendEscaped(header.name.utf8, allowed: Syntax.headerValueTable, to: &text)
+      text.append(Syntax.equals)
+      Syntax.appendEscaped((header.value ?? "").utf8, allowed: Syntax.headerValueTable, to: &text)
+    }
+    return Syntax.string(text)
   }
 
   static func render(_ parameter: SIPParameter) -> String {

@@ -129,18 +129,24 @@ enum Syntax {
   /// Escapes every byte not in `allowed` as %HH (upper-case hex).
   static func escape(_ bytes: some Sequence<UInt8>, allowed: [Bool]) -> String {
     var out: [UInt8] = []
-    let hex = Array("0123456789ABCDEF".utf8)
+    appendEscaped(bytes, allowed: allowed, to: &out)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Appends `bytes`, %-escaping those `allowed` refuses (§19.1.2).
+  static func appendEscaped(_ bytes: some Sequence<UInt8>, allowed: [Bool], to out: inout [UInt8]) {
     for byte in bytes {
       if allowed[Int(byte)] {
         out.append(byte)
       } else {
         out.append(percent)
-        out.append(hex[Int(byte >> 4)])
-        out.append(hex[Int(byte & 15)])
+        out.append(hexDigits[Int(byte >> 4)])
+        out.append(hexDigits[Int(byte & 15)])
       }
     }
-    return String(decoding: out, as: UTF8.self)
   }
+
+  static let hexDigits = Array("0123456789ABCDEF".utf8)
 
   /// Appends the decimal digits of `value` (a minus sign first when negative).
   static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
