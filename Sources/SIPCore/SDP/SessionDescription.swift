@@ -97,40 +97,69 @@ public struct SessionDescription: Sendable, Hashable {
   // MARK: Serializing (§5: fields in this order)
 
   /// The description as text with CRLF line ends.
-  public var text: String {
-    var lines = ["v=\(version)"]
-    lines.append(
-      "o=\(origin.username) \(origin.sessionID) \(origin.sessionVersion) \(origin.networkType) "
-        + "\(origin.addressType) \(origin.address)")
-    lines.append("s=\(sessionName)")
-    if let information { lines.append("i=\(information)") }
-    if let uri { lines.append("u=\(uri)") }
-    lines += emails.map { "e=\($0)" }
-    lines += phones.map { "p=\($0)" }
-    if let connection { lines.append(Self.render(connection)) }
-    lines += bandwidths.map { "b=\($0.type):\($0.value)" }
-    for timing in timings {
-      lines.append("t=\(timing.start) \(timing.stop)")
-      lines += timing.repeats.map { "r=\($0)" }
-    }
-    if let timeZones { lines.append("z=\(timeZones)") }
-    if let key { lines.append("k=\(key)") }
-    lines += attributes.map(Self.render)
-    for media in media {
-      let port = media.portCount.map { "\(media.port)/\($0)" } ?? "\(media.port)"
-      lines.append(
-        (["m=\(media.type) \(port) \(media.proto)"] + media.formats).joined(separator: " "))
-      if let information = media.information { lines.append("i=\(information)") }
-      lines += media.connections.map(Self.render)
-      lines += media.bandwidths.map { "b=\($0.type):\($0.value)" }
-      if let key = media.key { lines.append("k=\(key)") }
-      lines += media.attributes.map(Self.render)
-    }
-    return lines.joined(separator: "\r\n") + "\r\n"
-  }
+  public var text: String { String(decoding: bytes, as: UTF8.self) }
 
-  /// The description as a message body.
-  public var bytes: [UInt8] { Array(text.utf8) }
+  /// The description as a message body: written line by line into one buffer (a call builds
+  /// two or three of these).
+  public var bytes: [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(256)
+    func line(_ type: UInt8, _ parts: String...) {
+      out.append(type)
+      out.append(UInt8(ascii: "="))
+      for part in parts { Syntax.append(part, to: &out) }
+      out.append(Syntax.cr)
+      out.append(Syntax.lf)
+    }
+    func number(_ value: some BinaryInteger) -> String { String(value) }
+    line(UInt8(ascii: "v"), number(version))
+    line(
+      UInt8(ascii: "o"), origin.username, " ", origin.sessionID, " ",
+      number(origin.sessionVersion), " ", origin.networkType, " ", origin.addressType, " ",
+      origin.address)
+    line(UInt8(ascii: "s"), sessionName)
+    if let information { line(UInt8(ascii: "i"), information) }
+    if let uri { line(UInt8(ascii: "u"), uri) }
+    for email in emails { line(UInt8(ascii: "e"), email) }
+    for phone in phones { line(UInt8(ascii: "p"), phone) }
+    func connectionLine(_ connection: Connection) {
+      line(
+        UInt8(ascii: "c"), connection.networkType, " ", connection.addressType, " ",
+        connection.address)
+    }
+    func attributeLine(_ attribute: Attribute) {
+      if let value = attribute.value {
+        line(UInt8(ascii: "a"), attribute.name, ":", value)
+      } else {
+        line(UInt8(ascii: "a"), attribute.name)
+      }
+    }
+    if let connection { connectionLine(connection) }
+    for bandwidth in bandwidths {
+      line(UInt8(ascii: "b"), bandwidth.type, ":", number(bandwidth.value))
+    }
+    for timing in timings {
+      line(UInt8(ascii: "t"), number(timing.start), " ", number(timing.stop))
+      for repeated in timing.repeats { line(UInt8(ascii: "r"), repeated) }
+    }
+    if let timeZones { line(UInt8(ascii: "z"), timeZones) }
+    if let key { line(UInt8(ascii: "k"), key) }
+    for attribute in attributes { attributeLine(attribute) }
+    for media in media {
+      let port = media.portCount.map { "\(media.port)/\($0)" } ?? number(media.port)
+      var formats = ""
+      for format in media.formats { formats += " " + format }
+      line(UInt8(ascii: "m"), media.type, " ", port, " ", media.proto, formats)
+      if let information = media.information { line(UInt8(ascii: "i"), information) }
+      for connection in media.connections { connectionLine(connection) }
+      for bandwidth in media.bandwidths {
+        line(UInt8(ascii: "b"), bandwidth.type, ":", number(bandwidth.value))
+      }
+      if let key = media.key { line(UInt8(ascii: "k"), key) }
+      for attribute in media.attributes { attributeLine(attribute) }
+    }
+    return out
+  }
 
   static func render(_ connection: Connection) -> String {
     "c=\(connection.networkType) \(connection.addressType) \(connection.address)"
