@@ -212,28 +212,12 @@ extension NameAddress {
   /// cost. Nil when there is no tag, or when the brackets or quotes are broken; the URI itself
   /// is not checked (``SIPMessage/from`` and ``SIPMessage/to`` do that).
   static func tag(in value: ArraySlice<UInt8>) -> String? {
-    var index = value.startIndex
-    var inQuotes = false
-    var angle = false
-    while index < value.endIndex {
-      let byte = value[index]
-      if inQuotes {
-        if byte == Syntax.backslash {
-          index += 1
-        } else if byte == Syntax.quote {
-          inQuotes = false
-        }
-      } else if byte == Syntax.quote {
-        inQuotes = true
-      } else if byte == Syntax.less {
-        angle = true
-        break
-      } else if byte == Syntax.semicolon {
-        break
-      }
-      index += 1
+    let found = HeaderValueSplitter.firstOutsideQuotes(value, from: value.startIndex) { byte, _ in
+      byte == Syntax.less || byte == Syntax.semicolon
     }
-    guard !inQuotes else { return nil }
+    guard !found.openQuote else { return nil }
+    var index = found.index
+    let angle = index < value.endIndex && value[index] == Syntax.less
     if angle {
       guard let close = value[index...].firstIndex(of: Syntax.greater) else { return nil }
       index = close + 1

@@ -414,6 +414,16 @@ enum HeaderValueSplitter {
 
   /// The index of the top-level comma that ends the element starting at `start`, or the end.
   static func partEnd(_ value: ArraySlice<UInt8>, from start: Int) -> Int {
+    firstOutsideQuotes(value, from: start) { byte, inAngle in byte == Syntax.comma && !inAngle }
+      .index
+  }
+
+  /// The first byte at or after `start` that is outside every quoted string (with its `\`
+  /// escapes) and for which `stop` holds, given whether it is inside `<…>`; else the end, with
+  /// whether a quoted string was left open there.
+  static func firstOutsideQuotes(
+    _ value: ArraySlice<UInt8>, from start: Int, where stop: (UInt8, _ inAngle: Bool) -> Bool
+  ) -> (index: Int, openQuote: Bool) {
     var index = start
     var inQuotes = false
     var inAngle = false
@@ -425,18 +435,18 @@ enum HeaderValueSplitter {
         } else if byte == Syntax.quote {
           inQuotes = false
         }
+      } else if stop(byte, inAngle) {
+        return (index, false)
       } else if byte == Syntax.quote {
         inQuotes = true
       } else if byte == Syntax.less {
         inAngle = true
       } else if byte == Syntax.greater {
         inAngle = false
-      } else if byte == Syntax.comma && !inAngle {
-        return index
       }
       index += 1
     }
-    return value.endIndex
+    return (value.endIndex, inQuotes)
   }
 
   static func trim(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {

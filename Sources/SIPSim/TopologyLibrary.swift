@@ -122,6 +122,21 @@ enum SyntaxCheck {
       index < bytes.count
         ? "unexpected '\(Character(UnicodeScalar(bytes[index])))'" : "unexpected end of file"
     }
+    /// After an element of an object or array: `,` means another follows (nil), the closing
+    /// bracket ends the container (`.some(nil)`), anything else is the error.
+    func afterElement(closing: UInt8) -> Position?? {
+      skipSpace()
+      guard index < bytes.count else { return position("unexpected end of file") }
+      if bytes[index] == UInt8(ascii: ",") {
+        index += 1
+        return nil
+      }
+      if bytes[index] == closing {
+        index += 1
+        return .some(nil)
+      }
+      return position("expected ',' or '\(Character(UnicodeScalar(closing)))', " + describe())
+    }
     func value(_ depth: Int) -> Position? {
       if depth > 200 { return position("nested too deeply") }
       skipSpace()
@@ -146,17 +161,7 @@ enum SyntaxCheck {
           }
           index += 1
           if let error = value(depth + 1) { return error }
-          skipSpace()
-          guard index < bytes.count else { return position("unexpected end of file") }
-          if bytes[index] == UInt8(ascii: ",") {
-            index += 1
-            continue
-          }
-          if bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return nil
-          }
-          return position("expected ',' or '}', " + describe())
+          if let end = afterElement(closing: UInt8(ascii: "}")) { return end }
         }
       case UInt8(ascii: "["):
         index += 1
@@ -167,17 +172,7 @@ enum SyntaxCheck {
         }
         while true {
           if let error = value(depth + 1) { return error }
-          skipSpace()
-          guard index < bytes.count else { return position("unexpected end of file") }
-          if bytes[index] == UInt8(ascii: ",") {
-            index += 1
-            continue
-          }
-          if bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return nil
-          }
-          return position("expected ',' or ']', " + describe())
+          if let end = afterElement(closing: UInt8(ascii: "]")) { return end }
         }
       case UInt8(ascii: "\""):
         return string()

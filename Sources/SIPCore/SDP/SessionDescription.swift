@@ -420,10 +420,7 @@ public enum MediaDirection: String, Sendable, Hashable {
 func splitBytes(
   _ text: String, _ separator: Unicode.Scalar, maxSplits: Int = .max, omittingEmpty: Bool = true
 ) -> [Substring] {
-  text.utf8.split(
-    separator: UInt8(ascii: separator), maxSplits: maxSplits,
-    omittingEmptySubsequences: omittingEmpty
-  ).map { Substring($0) }
+  splitBytes(text[...], separator, maxSplits: maxSplits, omittingEmpty: omittingEmpty)
 }
 
 func splitBytes(
