@@ -300,18 +300,11 @@ public struct SIPHeaderField: Sendable, Hashable {
     let length = Int(nameLength)
     // Most fields differ in length from the name looked for: decided without touching bytes.
     guard length == 1 || length == canonical.utf8.count else { return false }
-    var canonical = canonical
     return storage.withUnsafeBufferPointer { buffer in
       if length == 1, let long = HeaderName.compactName(Syntax.lower(buffer[0])) {
         return long == canonical
       }
-      return canonical.withUTF8 { wanted in
-        guard wanted.count == length else { return false }
-        for index in 0..<length where Syntax.lower(buffer[index]) != wanted[index] {
-          return false
-        }
-        return true
-      }
+      return Syntax.equalsLowercase(UnsafeBufferPointer(rebasing: buffer[..<length]), canonical)
     }
   }
 

@@ -76,7 +76,15 @@ enum Syntax {
   /// Case-insensitive comparison of bytes with an ASCII string given in lower case.
   static func equalsLowercase(_ bytes: some Collection<UInt8>, _ lowercase: String) -> Bool {
     guard bytes.count == lowercase.utf8.count else { return false }
-    return zip(bytes, lowercase.utf8).allSatisfy { lower($0) == $1 }
+    var lowercase = lowercase
+    return lowercase.withUTF8 { wanted in
+      var index = 0
+      for byte in bytes {
+        if lower(byte) != wanted[index] { return false }
+        index += 1
+      }
+      return true
+    }
   }
 
   /// Decodes %HH escapes exactly once (RFC 3261 §19.1.2: "unescaped ... exactly once").

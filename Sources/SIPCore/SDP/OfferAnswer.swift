@@ -26,9 +26,8 @@ extension SessionDescription {
       // The rtpmap lines parsed once per stream, not once per payload type asked about.
       let maps = offered.rtpMaps
       let accepted = offered.formats.filter { format in
-        let encoding =
-          maps.first { $0.payload == format }?.encoding ?? RTPMap.staticEncodings[format]
-        return encoding.map { wanted.contains($0.uppercased()) } ?? false
+        MediaDescription.encoding(of: format, in: maps).map { wanted.contains($0.uppercased()) }
+          ?? false
       }
       if accepted.isEmpty || offered.port == 0 {
         media.port = 0

@@ -360,8 +360,12 @@ public struct MediaDescription: Sendable, Hashable {
 
   /// The encoding name of a payload type: from rtpmap, or the static types of RFC 3551.
   public func encoding(of payload: String) -> String? {
-    if let map = rtpMaps.first(where: { $0.payload == payload }) { return map.encoding }
-    return RTPMap.staticEncodings[payload]
+    Self.encoding(of: payload, in: rtpMaps)
+  }
+
+  /// ``encoding(of:)`` from rtpmap entries already parsed (an answer asks for every payload).
+  static func encoding(of payload: String, in maps: [RTPMap]) -> String? {
+    maps.first { $0.payload == payload }?.encoding ?? RTPMap.staticEncodings[payload]
   }
 }
 
