@@ -64,3 +64,67 @@ final class TokenRecorder: TimerTarget, @unchecked Sendable {
   #expect(target.fired == [1, 4, 3])
   #expect(simulation.timersArmed == 0)
 }
+
+/// The scheduler against a plain sorted model: random schedules (at `now`, near it, and far
+/// off), cancellations, pops, and peeks that stop at a limit followed by events scheduled before
+/// the peeked one (what `run(until:)` does). The radix heap must run exactly the model's order.
+@Test(arguments: [1, 2, 3, 4] as [UInt64])
+func schedulerRunsWhatASortedModelRuns(seed: UInt64) {
+  final class Ran: @unchecked Sendable { var labels: [Int] = [] }
+  let ran = Ran()
+  var random = SimRandom(seed: seed, stream: "scheduler model")
+  var scheduler = EventScheduler()
+  // The model: live events as (time, label), labels in scheduling order, so ties break by label.
+  var model: [(time: Int64, label: Int)] = []
+  var handles: [(TimerHandle, label: Int)] = []
+  var expected: [Int] = []
+  func runNext(until limit: SimInstant? = nil) {
+    let next = model.indices.min { model[$0] < model[$1] }
+    if let next, limit.map({ model[next].time <= $0.microseconds }) ?? true {
+      expected.append(model.remove(at: next).label)
+      scheduler.next(until: limit)?.run()
+    } else {
+      #expect(scheduler.next(until: limit) == nil)
+    }
+  }
+  for label in 0..<20_000 {
+    let now = scheduler.now.microseconds
+    switch random.next() % 10 {
+    case 0...4:
+      let offset: Int64 =
+        switch random.next() % 4 {
+        case 0: 0
+        case 1: Int64(random.next() % 16)
+        case 2: Int64(random.next() % 1_000_000)
+        default: Int64(random.next() % 5_000_000_000)
+        }
+      let handle = scheduler.schedule(at: SimInstant(microseconds: now + offset)) {
+        ran.labels.append(label)
+      }
+      handles.append((handle, label))
+      model.append((now + offset, label))
+    case 5:
+      guard !handles.isEmpty else { continue }
+      let (handle, cancelled) = handles[Int(random.next() % UInt64(handles.count))]
+      scheduler.cancel(handle)
+      model.removeAll { $0.label == cancelled }
+    case 6:
+      // A peek that stops short of the next event, then time stepped to the limit: later
+      // schedules may land before the peeked event.
+      let limit = SimInstant(microseconds: now + Int64(random.next() % 1_000))
+      runNext(until: limit)
+      if scheduler.now < limit, model.allSatisfy({ $0.time > limit.microseconds }) {
+        scheduler.advance(to: limit)
+      }
+    default:
+      #expect(scheduler.nextTime()?.microseconds == model.min { $0 < $1 }?.time)
+      runNext()
+    }
+    #expect(scheduler.pendingCount == model.count)
+  }
+  while !model.isEmpty { runNext() }
+  #expect(scheduler.next() == nil)
+  #expect(scheduler.pendingCount == 0)
+  #expect(ran.labels == expected)
+  #expect(expected.count > 5_000)
+}
