@@ -77,9 +77,9 @@ enum KernelBench {
   static func timerEvents(_ options: Options) -> (count: Int, seconds: Double) {
     final class Rearmer: TimerTarget, @unchecked Sendable {
       let simulation: Simulation
-      var random: SimRandom
-      var fired = 0
-      var armed = 0
+      @exclusivity(unchecked) var random: SimRandom
+      @exclusivity(unchecked) var fired = 0
+      @exclusivity(unchecked) var armed = 0
       let total: Int
       init(_ simulation: Simulation, total: Int) {
         self.simulation = simulation
@@ -118,11 +118,12 @@ enum KernelBench {
         latency: .milliseconds(10), jitter: .uniform(max: .milliseconds(5)),
         lossProbability: 0.01),
       trace: Trace(isRecording: options.trace))
+    // Unchecked exclusivity: the driving thread alone touches it, as the network's own state.
     final class State: @unchecked Sendable {
-      var sockets: [DatagramSocket] = []
-      var random: SimRandom
-      var sent = 0
-      var delivered = 0
+      @exclusivity(unchecked) var sockets: [DatagramSocket] = []
+      @exclusivity(unchecked) var random: SimRandom
+      @exclusivity(unchecked) var sent = 0
+      @exclusivity(unchecked) var delivered = 0
       init(_ random: SimRandom) { self.random = random }
     }
     let state = State(simulation.random(stream: "bench peers"))

@@ -86,9 +86,13 @@ public enum Jitter: Sendable, Equatable {
 extension Duration {
   /// Whole microseconds (truncating).
   var microsecondsValue: Int64 {
-    // One 128-bit division: `components` costs two overflow-checked 128-bit multiplications on
-    // top, and every datagram asks (latency, jitter bound).
-    Int64(truncatingIfNeeded: attoseconds / 1_000_000_000_000)
+    // Every datagram asks (latency, jitter bound). Below 18 s the attoseconds fit 64 bits and
+    // the division by a constant is a multiplication; a 128-bit division is a library call.
+    let attoseconds = self.attoseconds
+    if attoseconds >= 0, attoseconds <= Int128(UInt64.max) {
+      return Int64(UInt64(truncatingIfNeeded: attoseconds) / 1_000_000_000_000)
+    }
+    return Int64(truncatingIfNeeded: attoseconds / 1_000_000_000_000)
   }
 }
 

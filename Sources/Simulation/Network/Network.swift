@@ -121,9 +121,11 @@ public final class Network: @unchecked Sendable {
   // the lookups). Checking each access dynamically was a fifth of the cost of a delivery.
   @exclusivity(unchecked) var hosts: [HostState] = []
   private var hostIndexByName: [String: Int] = [:]
-  @exclusivity(unchecked) private var hostIndexByAddress: [IPAddress: Int] = [:]
+  /// IPv4 addresses (every packet looks one up) in an integer table; IPv6 in a dictionary.
+  @exclusivity(unchecked) private var hostIndexByV4 = IntegerKeyedTable(filler: -1)
+  @exclusivity(unchecked) private var hostIndexByV6: [IPAddress: Int] = [:]
   @exclusivity(unchecked) private var linkOverrides: [UInt64: LinkConditions] = [:]
-  @exclusivity(unchecked) private var linkRandoms = LinkRandoms()
+  @exclusivity(unchecked) private var linkRandoms = IntegerKeyedTable(filler: SimRandom(seed: 0))
   @exclusivity(unchecked) private var blockedLinks: Set<UInt64> = []
   private var addressRecords: [String: [IPAddress]] = [:]
   private var serviceRecords: [String: [ServiceRecord]] = [:]
@@ -161,10 +163,15 @@ public final class Network: @unchecked Sendable {
     let index = hosts.count
     var assigned = addresses
     if assigned.isEmpty { assigned = [.v4(0x0A00_0001 &+ UInt32(truncatingIfNeeded: index))] }
-    for address in assigned where hostIndexByAddress[address] != nil {
+    for address in assigned where hostIndex(for: address) != nil {
       throw .addressInUse(address.description)
     }
-    for address in assigned { hostIndexByAddress[address] = index }
+    for address in assigned {
+      switch address {
+      case .v4(let value): hostIndexByV4.set(UInt64(value), to: index)
+      case .v6: hostIndexByV6[address] = index
+      }
+    }
     hostIndexByName[name] = index
     hosts.append(HostState(name: name, addresses: assigned))
     return Host(index: index, name: name, addresses: assigned)
@@ -178,7 +185,14 @@ public final class Network: @unchecked Sendable {
 
   /// The host owning `address`, if any.
   public func host(for address: IPAddress) -> Host? {
-    hostIndexByAddress[address].map { host(at: $0) }
+    hostIndex(for: address).map { host(at: $0) }
+  }
+
+  func hostIndex(for address: IPAddress) -> Int? {
+    switch address {
+    case .v4(let value): return hostIndexByV4[UInt64(value)]
+    case .v6: return hostIndexByV6[address]
+    }
   }
 
   /// Every host, in the order added.
@@ -444,7 +458,7 @@ public final class Network: @unchecked Sendable {
         "drop", from: source, to: destination, transport: .udp, payload: payload,
         fields: [("packet", .integer(packet)), ("reason", .string(reason))])
     }
-    guard let target = hostIndexByAddress[destination.address] else { return drop("no-route") }
+    guard let target = hostIndex(for: destination.address) else { return drop("no-route") }
     let from = socket.hostIndex
     if isBlocked(from, target) { return drop("partition") }
     var fault = PacketFault.pass
@@ -571,8 +585,9 @@ public final class DatagramSocket: @unchecked Sendable {
   /// The address and port this socket is bound to.
   public let local: SocketAddress
   let receive: @Sendable (Datagram) -> Void
-  /// False once closed (or once its host crashed).
-  public internal(set) var isOpen = true
+  /// False once closed (or once its host crashed). Unchecked exclusivity: only the driving
+  /// thread touches it, and every send reads it.
+  @exclusivity(unchecked) public internal(set) var isOpen = true
 
   init(
     network: Network, hostIndex: Int, local: SocketAddress,
