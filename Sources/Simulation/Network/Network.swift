@@ -98,8 +98,17 @@ public final class Network: @unchecked Sendable {
     var name: String
     var addresses: [IPAddress]
     var isUp = true
+    /// The first bound datagram socket and its port (0: none), beside `isUp`: an arrival reads
+    /// them from the cache line it already loaded instead of chasing the array below.
+    var firstSocketPort: UInt16 = 0
+    var firstSocket: DatagramSocket?
     /// A host has a handful of sockets: a short array searched by port beats hashing.
-    var datagramSockets: [DatagramSocket] = []
+    var datagramSockets: [DatagramSocket] = [] {
+      didSet {
+        firstSocket = datagramSockets.first
+        firstSocketPort = firstSocket?.local.port ?? 0
+      }
+    }
     var listeners: [UInt16: StreamListener] = [:]
     var nextEphemeralPort: UInt16 = 49152
     var restartHooks: [@Sendable (Host) -> Void] = []
@@ -270,11 +279,15 @@ public final class Network: @unchecked Sendable {
   func withLinkRandom<R>(_ from: Int, _ to: Int, _ body: (inout SimRandom) -> R) -> R {
     let key = Self.pairKey(from, to)
     // Same draws as `simulation.random(stream: "link A->B")`, without building the string.
-    let seed = simulation.seed
-    let prefix = hosts[from].linkPrefixHash
-    let name = hosts[to].nameBytes
+    // The names are read only when the link is new: reading them for every packet touched two
+    // more host records.
     return linkRandoms.with(
-      key, make: { SimRandom(seed: seed ^ fnv1a64(continuing: prefix, name)) }, body)
+      key,
+      make: {
+        SimRandom(
+          seed: simulation.seed
+            ^ fnv1a64(continuing: hosts[from].linkPrefixHash, hosts[to].nameBytes))
+      }, body)
   }
 
   /// Applies a change now, and traces it.
@@ -419,6 +432,7 @@ public final class Network: @unchecked Sendable {
   }
 
   func datagramSocket(on host: Int, port: UInt16) -> DatagramSocket? {
+    if hosts[host].firstSocketPort == port { return hosts[host].firstSocket }
     for socket in hosts[host].datagramSockets where socket.local.port == port { return socket }
     return nil
   }
