@@ -11,7 +11,7 @@ extension SIPMessage {
       startLine: .response(
         version: "SIP/2.0", status: status, reason: reason ?? Self.defaultReason(for: status)))
     // §8.2.6.2: Via fields in the same order, the other headers of the dialog copied.
-    response.headers.reserveCapacity(headers.count)
+    response.headers.reserveCapacity(headers.count + 2)
     for index in headers.indices {
       let copied =
         headers[index].isNamed("via") || headers[index].isNamed("from")

@@ -113,7 +113,7 @@ public struct TransactionLayer: Sendable {
     guard entries.index(forKey: key) == nil else {
       return [.rejected(request, reason: "a client transaction \(key) already exists")]
     }
-    var actions: [TransactionLayerAction] = []
+    var actions = Self.actionBuffer()
     let machine: Machine
     let started: [TransactionAction<SIPMessage>]
     if request.method == "INVITE" {
@@ -151,7 +151,7 @@ public struct TransactionLayer: Sendable {
   public mutating func receive(
     _ message: SIPMessage, topVia: Via?, from peer: SIPPeer, reliable: Bool
   ) -> [TransactionLayerAction] {
-    var actions: [TransactionLayerAction] = []
+    var actions = Self.actionBuffer()
     if let status = message.status {
       guard let key = TransactionKey.client(for: message, topVia: topVia),
         let index = entries.index(forKey: key)
@@ -248,7 +248,7 @@ public struct TransactionLayer: Sendable {
       return [.send(response, to: nil, transaction: nil)]
     }
     if status >= 200, let tag = response.toTag { entries.values[index].responseToTag = tag }
-    var actions: [TransactionLayerAction] = []
+    var actions = Self.actionBuffer()
     feed(key, at: index, into: &actions) { machine in
       switch machine {
       case .inviteServer(var invite):
@@ -265,6 +265,14 @@ public struct TransactionLayer: Sendable {
     return actions
   }
 
+  /// An empty action list with room for what one event makes (an event makes three to seven
+  /// actions; growing an array from empty reallocated it two or three times per event).
+  static func actionBuffer() -> [TransactionLayerAction] {
+    var actions: [TransactionLayerAction] = []
+    actions.reserveCapacity(8)
+    return actions
+  }
+
   // MARK: Timers and transport failures
 
   /// A timer the owner armed for `key` fired. A timer of a transaction that is gone, or one that
@@ -276,7 +284,8 @@ public struct TransactionLayer: Sendable {
       let position = withEntry(index, { $0.armed.firstIndex(of: timer) })
     else { return [] }
     entries.values[index].armed.remove(at: position)
-    var actions: [TransactionLayerAction] = [.timerFired(key, timer)]
+    var actions = Self.actionBuffer()
+    actions.append(.timerFired(key, timer))
     feed(key, at: index, into: &actions) { machine in
       switch machine {
       case .inviteClient(var invite):
@@ -304,7 +313,7 @@ public struct TransactionLayer: Sendable {
   /// machine terminates and the core is told (§17.1.1.2, §17.1.2.2, §17.2.4).
   public mutating func transportError(for key: TransactionKey) -> [TransactionLayerAction] {
     guard let index = entries.index(forKey: key) else { return [] }
-    var actions: [TransactionLayerAction] = []
+    var actions = Self.actionBuffer()
     feed(key, at: index, into: &actions) { machine in
       switch machine {
       case .inviteClient(var invite):
