@@ -24,16 +24,30 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
 
   /// Canonical text, always in name-addr form.
   public var description: String {
-    var text = ""
+    // One buffer, one String: every request and response carries a From and a To.
+    var text: [UInt8] = []
+    text.reserveCapacity(96)
     if let displayName {
-      let escaped = displayName.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
-      text += "\"\(escaped)\" "
+      text.append(Syntax.quote)
+      for byte in displayName.utf8 {
+        if byte == Syntax.backslash || byte == Syntax.quote { text.append(Syntax.backslash) }
+        text.append(byte)
+      }
+      text.append(Syntax.quote)
+      text.append(Syntax.space)
     }
-    text += "<\(uri)>"
+    text.append(Syntax.less)
+    uri.write(to: &text)
+    text.append(Syntax.greater)
     for parameter in parameters {
-      text += ";" + parameter.name + (parameter.value.map { "=" + $0 } ?? "")
+      text.append(Syntax.semicolon)
+      Syntax.append(parameter.name, to: &text)
+      if let value = parameter.value {
+        text.append(Syntax.equals)
+        Syntax.append(value, to: &text)
+      }
     }
-    return text
+    return Syntax.string(text)
   }
 
   public init(_ text: String) throws(SyntaxError) {
@@ -416,20 +430,5 @@ public struct RetryAfter: Sendable, Hashable {
     }
     return RetryAfter(
       seconds: UInt32(seconds), comment: comment, parameters: try scanner.parameters())
-  }
-}
-
-extension String {
-  /// Replaces every occurrence of `target` (Foundation-free).
-  func replacingAll(_ target: String, with replacement: String) -> String {
-    guard !target.isEmpty else { return self }
-    var result = ""
-    var rest = Substring(self)
-    while let range = rest.firstRange(of: target) {
-      result += rest[..<range.lowerBound]
-      result += replacement
-      rest = rest[range.upperBound...]
-    }
-    return result + rest
   }
 }

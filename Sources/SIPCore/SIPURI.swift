@@ -89,6 +89,16 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     // One buffer, one String: URIs are printed into every Request-URI, Route and Contact.
     var text: [UInt8] = []
     text.reserveCapacity(64)
+    write(to: &text)
+    return Syntax.string(text)
+  }
+
+  /// Appends the canonical text of a `sip`/`sips` URI (``description`` for every scheme).
+  func write(to text: inout [UInt8]) {
+    if opaque != nil || scheme == "tel" {
+      Syntax.append(description, to: &text)
+      return
+    }
     Syntax.append(scheme, to: &text)
     text.append(Syntax.colon)
     if let user {
@@ -118,7 +128,6 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       text.append(Syntax.equals)
       Syntax.appendEscaped((header.value ?? "").utf8, allowed: Syntax.headerValueTable, to: &text)
     }
-    return Syntax.string(text)
   }
 
   static func render(_ parameter: SIPParameter) -> String {

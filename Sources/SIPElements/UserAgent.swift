@@ -1141,9 +1141,18 @@ public actor UserAgent {
     message.append("Content-Length", "\(message.body.count)")
   }
 
+  /// Lower-case hex, at least eight digits (tags, Call-IDs).
   func hex(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return digits.count >= 8 ? digits : String(repeating: "0", count: 8 - digits.count) + digits
+    var digits: [UInt8] = []
+    digits.reserveCapacity(16)
+    var rest = value
+    while rest != 0 || digits.count < 8 {
+      let digit = UInt8(truncatingIfNeeded: rest & 15)
+      digits.append(digit < 10 ? 48 + digit : 87 + digit)
+      rest >>= 4
+    }
+    digits.reverse()
+    return String(decoding: digits, as: UTF8.self)
   }
 }
 

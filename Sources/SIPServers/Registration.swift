@@ -114,7 +114,7 @@ public enum Registration {
         }
         let granted = min(requested, policy.maxExpires)
         let q = value.q.map { min(1, max(0, $0)) } ?? 1
-        address.parameters.removeAll { $0.name.lowercased() == "expires" }
+        address.parameters.removeAll { $0.isNamed("expires") }
         let identity = contactIdentity(address.uri)
         if let index = current.firstIndex(where: { contactIdentity($0.contact.uri) == identity }) {
           let existing = current[index]
