@@ -35,6 +35,31 @@ public enum TransactionTimer: String, Sendable, Hashable, CaseIterable {
   case l = "L", m = "M"
   /// Not a lettered timer: §17.2.1's 200 ms before the transaction sends 100 Trying itself.
   case trying = "Trying"
+
+  // A raw-value enum hashes and compares its raw String by default (the standard library's
+  // RawRepresentable implementations): these are hashed and compared on every message and timer,
+  // so they use the case's position instead.
+  var ordinal: UInt8 {
+    switch self {
+    case .a: 0
+    case .b: 1
+    case .d: 2
+    case .e: 3
+    case .f: 4
+    case .g: 5
+    case .h: 6
+    case .i: 7
+    case .j: 8
+    case .k: 9
+    case .l: 10
+    case .m: 11
+    case .trying: 12
+    }
+  }
+
+  public static func == (lhs: Self, rhs: Self) -> Bool { lhs.ordinal == rhs.ordinal }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
 }
 
 /// The states of the four machines (Figures 5–8 of RFC 3261, with RFC 6026's Accepted).
@@ -46,6 +71,25 @@ public enum TransactionState: String, Sendable, Hashable {
   case confirmed = "Confirmed"
   case accepted = "Accepted"
   case terminated = "Terminated"
+
+  // A raw-value enum hashes and compares its raw String by default (the standard library's
+  // RawRepresentable implementations): these are hashed and compared on every message and timer,
+  // so they use the case's position instead.
+  var ordinal: UInt8 {
+    switch self {
+    case .calling: 0
+    case .trying: 1
+    case .proceeding: 2
+    case .completed: 3
+    case .confirmed: 4
+    case .accepted: 5
+    case .terminated: 6
+    }
+  }
+
+  public static func == (lhs: Self, rhs: Self) -> Bool { lhs.ordinal == rhs.ordinal }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
 }
 
 /// What a machine asks its owner (the transaction layer) to do. The machines are pure: they never

@@ -410,6 +410,22 @@ public enum TransactionKind: String, Sendable, Hashable {
   case nonInviteClient = "non-INVITE client"
   case inviteServer = "INVITE server"
   case nonInviteServer = "non-INVITE server"
+
+  // A raw-value enum hashes and compares its raw String by default (the standard library's
+  // RawRepresentable implementations): these are hashed and compared on every message and timer,
+  // so they use the case's position instead.
+  var ordinal: UInt8 {
+    switch self {
+    case .inviteClient: 0
+    case .nonInviteClient: 1
+    case .inviteServer: 2
+    case .nonInviteServer: 3
+    }
+  }
+
+  public static func == (lhs: Self, rhs: Self) -> Bool { lhs.ordinal == rhs.ordinal }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
 }
 
 /// What the transaction layer asks its owner to do, in order.

@@ -17,6 +17,21 @@ public enum SIPTransportProtocol: String, Sendable, Hashable, CaseIterable {
   public init?(viaTransport: String) {
     self.init(rawValue: viaTransport.uppercased())
   }
+
+  // A raw-value enum hashes and compares its raw String by default (the standard library's
+  // RawRepresentable implementations): these are hashed and compared on every message and timer,
+  // so they use the case's position instead.
+  var ordinal: UInt8 {
+    switch self {
+    case .udp: 0
+    case .tcp: 1
+    case .tls: 2
+    }
+  }
+
+  public static func == (lhs: Self, rhs: Self) -> Bool { lhs.ordinal == rhs.ordinal }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
 }
 
 /// Where a message goes or came from: an IP address (as text), a port and a transport. No
