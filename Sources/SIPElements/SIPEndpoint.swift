@@ -215,11 +215,11 @@ public actor SIPEndpoint: TimerTarget {
     return via
   }
 
+  /// The MTU of the link to `peer` (a name resolved as the send will resolve it), nil when no
+  /// host has its address.
   func pathMTU(to peer: SIPPeer) -> Int? {
-    guard let ip = IPAddress(Self.unbracketed(peer.host)), let target = network.host(for: ip),
-      let link = try? network.link(from: hostName, to: target.name)
-    else { return nil }
-    return link.mtu
+    guard let udp, let remote = socketAddress(peer) else { return nil }
+    return network.link(from: udp, to: remote.address)?.mtu
   }
 
   static func unbracketed(_ host: String) -> String {

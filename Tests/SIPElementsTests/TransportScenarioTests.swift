@@ -88,6 +88,26 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
+  /// §18.1.1 with the peer named by a domain: the name is resolved to find the link's MTU, so a
+  /// 750-byte request over a 900-byte-MTU link goes over TCP (under 1300 bytes, it would have
+  /// stayed on UDP had the MTU been unknown).
+  @Test func pathMTUOfANamedPeer() throws {
+    let scenario = try Scenario()
+    try scenario.core("alice")
+    try scenario.core("bob") { request in [request.response(status: 200, toTag: "b1")] }
+    let bob = try scenario.network.host(named: "bob")
+    scenario.network.addAddressRecord("biloxi.example.com", bob.addresses)
+    try scenario.network.setLink(LinkConditions(mtu: 900), from: "alice", to: "bob")
+    let body = String(repeating: "x", count: 550)
+    let request = makeRequest("MESSAGE", body: body)
+    #expect(request.serializedCount > 700 && request.serializedCount < 1300)
+    try scenario.send(request, from: "alice", to: peer("biloxi.example.com"))
+    scenario.simulation.runUntilIdle()
+    #expect(scenario.network.trace.events(named: "connect").count == 1)
+    #expect(scenario.network.trace.events(named: "send").allSatisfy { $0.transport == .tcp })
+    scenario.expectNothingLeftOver()
+  }
+
   /// A refused TCP connection is a transport error at once, not a Timer F timeout.
   @Test func refusedConnectionIsReportedAtOnce() throws {
     let scenario = try Scenario(silent: ["bob"])

@@ -241,7 +241,9 @@ public final class Network: @unchecked Sendable {
 
   /// Resolves a domain name to addresses: its address records, or else the host of that name.
   public func resolve(_ domain: String) -> [IPAddress] {
-    if let records = addressRecords[domain.lowercased()] { return records }
+    // Every request to a domain resolves it: lower-case only names that need it.
+    let key = domain.utf8.contains { $0 >= 65 && $0 <= 90 } ? domain.lowercased() : domain
+    if let records = addressRecords[key] { return records }
     if let index = hostIndexByName[domain] { return hosts[index].addresses }
     return []
   }
@@ -264,6 +266,12 @@ public final class Network: @unchecked Sendable {
   /// The conditions of the link `from` → `to`.
   public func link(from: String, to: String) throws(NetworkError) -> LinkConditions {
     conditions(try index(of: from), try index(of: to))
+  }
+
+  /// The conditions of the link from `socket`'s host to the host owning `address` (nil when no
+  /// host owns it): what a sender asks for the path MTU, without looking names up.
+  public func link(from socket: DatagramSocket, to address: IPAddress) -> LinkConditions? {
+    hostIndex(for: address).map { conditions(socket.hostIndex, $0) }
   }
 
   func conditions(_ from: Int, _ to: Int) -> LinkConditions {
