@@ -19,7 +19,9 @@ public actor UserAgent {
   /// Its address of record (the From of its requests).
   public nonisolated let aor: SIPURI
   public nonisolated let displayName: String?
-  public nonisolated let configuration: UAConfiguration
+  /// Its settings, kept in a box that agents with the same settings share.
+  public nonisolated var configuration: UAConfiguration { settings.value }
+  nonisolated let settings: UAConfiguration.Box
   nonisolated let network: Network
 
   var behaviour: UABehaviour
@@ -57,7 +59,7 @@ public actor UserAgent {
     unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
     self.aor = aor
     self.displayName = displayName
-    self.configuration = configuration
+    settings = UAConfiguration.Box.shared(configuration, on: network)
     self.behaviour = behaviour
     credentials = configuration.credentials
     random = network.simulation.random(stream: "ua \(host)")

@@ -1,6 +1,7 @@
 public import SIPCore
 public import SIPDialog
 import Simulation
+import Synchronization
 
 /// How a ``UserAgent`` answers the INVITEs it receives: the behaviours scenarios need, and a
 /// callback for anything else.
@@ -130,6 +131,42 @@ public struct UAConfiguration: Sendable {
     self.mediaPort = mediaPort
     self.maxRedirects = maxRedirects
     self.maxRetries = maxRetries
+  }
+}
+
+extension UAConfiguration {
+  /// Settings shared by reference. A topology's agents mostly have the same settings, and a
+  /// million agents each holding its own 232-byte copy was a sixth of an idle agent's memory.
+  final class Box: Sendable {
+    let value: UAConfiguration
+    init(_ value: UAConfiguration) { self.value = value }
+
+    /// Per network, the last box made, reused while agents keep being made with the same
+    /// settings. Boxes are immutable, so sharing one changes nothing a run can observe; keeping
+    /// them per network keeps simulations that run side by side from trading boxes. Bounded: the
+    /// table is emptied when it holds many networks (a network's entry is only a hint).
+    private static let lastByNetwork = Mutex<[ObjectIdentifier: Box]>([:])
+
+    static func shared(_ configuration: UAConfiguration, on network: Network) -> Box {
+      lastByNetwork.withLock { table in
+        let id = ObjectIdentifier(network)
+        if let box = table[id], box.value.hasSameSettings(as: configuration) { return box }
+        let box = Box(configuration)
+        if table.count >= 64 { table.removeAll() }
+        table[id] = box
+        return box
+      }
+    }
+  }
+
+  /// Equal settings, and no credentials on either side (a credential store caches the
+  /// challenges an agent met: each agent keeps its own).
+  func hasSameSettings(as other: UAConfiguration) -> Bool {
+    credentials == nil && other.credentials == nil && outboundProxy == other.outboundProxy
+      && routes == other.routes && capabilities == other.capabilities && codecs == other.codecs
+      && mediaPort == other.mediaPort && maxRedirects == other.maxRedirects
+      && maxRetries == other.maxRetries && fallbackProxies == other.fallbackProxies
+      && historyLimit == other.historyLimit
   }
 }
 

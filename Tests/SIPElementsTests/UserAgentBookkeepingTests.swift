@@ -1,4 +1,5 @@
 import SIPCore
+import SIPDialog
 import Simulation
 import Testing
 
@@ -18,5 +19,29 @@ import Testing
     #expect(try phones.on("alice") { $0.endedDialogs.count } == 1)
     #expect(try phones.on("bob") { $0.endedDialogs.count } == 1)
     #expect(try phones.history("alice").count == 3)
+  }
+
+  /// Agents made one after another with the same settings share one copy of them (a million
+  /// idle agents kept a million); different settings, or credentials, get their own.
+  @Test func agentsShareEqualSettings() throws {
+    let network = Network(simulation: Simulation())
+    func agent(_ name: String, _ configuration: UAConfiguration) throws -> UserAgent {
+      try network.addHost(name)
+      return try UserAgent(
+        network: network, host: name, aor: SIPURI(user: name, host: "example.com"),
+        configuration: configuration)
+    }
+    let first = try agent("a", UAConfiguration())
+    let second = try agent("b", UAConfiguration())
+    #expect(first.settings === second.settings)
+    let other = try agent("c", UAConfiguration(mediaPort: 50_000))
+    #expect(other.settings !== second.settings)
+    #expect(other.configuration.mediaPort == 50_000)
+    let withCredentials = UAConfiguration(
+      credentials: CredentialStore(accounts: [.init(username: "c", password: "p")]))
+    let secret = try agent("d", withCredentials)
+    let secret2 = try agent("e", withCredentials)
+    #expect(secret.settings !== secret2.settings)
+    #expect(secret.configuration.credentials != nil)
   }
 }

@@ -22,7 +22,7 @@ struct IntegerKeyedTable<Value> {
 
   /// Runs `body` with the value of `key`, made by `make` the first time.
   mutating func with<R>(_ key: UInt64, make: () -> Value, _ body: (inout Value) -> R) -> R {
-    if (count + 1) * 2 > slots.count { grow() }
+    if (count + 1) * 4 > slots.count * 3 { grow() }  // at most three quarters full
     let mask = slots.count - 1
     var index = Self.home(key, shift: shift)
     return slots.withUnsafeMutableBufferPointer { buffer in

@@ -109,19 +109,18 @@ public final class Network: @unchecked Sendable {
         firstSocketPort = firstSocket?.local.port ?? 0
       }
     }
-    var listeners: [UInt16: StreamListener] = [:]
+    /// A host listens on a port or two: an array (one allocation) instead of a dictionary.
+    var listeners: [StreamListener] = []
     var nextEphemeralPort: UInt16 = 49152
     var restartHooks: [@Sendable (Host) -> Void] = []
-    /// FNV-1a state after `link <name>->`, and the name's bytes: the stream name of the link
-    /// `A->B` is hashed from these without building a string per packet.
+    /// FNV-1a state after `link <name>->`: the stream name of the link `A->B` is hashed from
+    /// this and B's name without building a string.
     var linkPrefixHash: UInt64
-    var nameBytes: [UInt8]
 
     init(name: String, addresses: [IPAddress]) {
       self.name = name
       self.addresses = addresses
       linkPrefixHash = fnv1a64("link \(name)->")
-      nameBytes = Array(name.utf8)
     }
   }
 
@@ -294,7 +293,7 @@ public final class Network: @unchecked Sendable {
       make: {
         SimRandom(
           seed: simulation.seed
-            ^ fnv1a64(continuing: hosts[from].linkPrefixHash, hosts[to].nameBytes))
+            ^ fnv1a64(continuing: hosts[from].linkPrefixHash, hosts[to].name.utf8))
       }, body)
   }
 
@@ -376,8 +375,8 @@ public final class Network: @unchecked Sendable {
   private func closeEverything(onHost index: Int) {
     for socket in hosts[index].datagramSockets { socket.isOpen = false }
     hosts[index].datagramSockets = []
-    for listener in hosts[index].listeners.values { listener.isOpen = false }
-    hosts[index].listeners = [:]
+    for listener in hosts[index].listeners { listener.isOpen = false }
+    hosts[index].listeners = []
     let dead = connections.values.filter { $0.hostIndex == index }.sorted { $0.id < $1.id }
     for connection in dead {
       connection.state = .closed
@@ -433,10 +432,15 @@ public final class Network: @unchecked Sendable {
     while true {
       let port = hosts[index].nextEphemeralPort
       hosts[index].nextEphemeralPort = port == UInt16.max ? 49152 : port + 1
-      if datagramSocket(on: index, port: port) == nil && hosts[index].listeners[port] == nil {
+      if datagramSocket(on: index, port: port) == nil && listener(on: index, port: port) == nil {
         return port
       }
     }
+  }
+
+  func listener(on host: Int, port: UInt16) -> StreamListener? {
+    for listener in hosts[host].listeners where listener.local.port == port { return listener }
+    return nil
   }
 
   func datagramSocket(on host: Int, port: UInt16) -> DatagramSocket? {

@@ -41,8 +41,8 @@ public final class StreamListener: @unchecked Sendable {
   public func close() {
     guard isOpen else { return }
     isOpen = false
-    if network.hosts[hostIndex].listeners[local.port] === self {
-      network.hosts[hostIndex].listeners[local.port] = nil
+    if network.listener(on: hostIndex, port: local.port) === self {
+      network.hosts[hostIndex].listeners.removeAll { $0 === self }
     }
   }
 }
@@ -114,11 +114,11 @@ extension Network {
     guard let address = hosts[index].addresses.first(where: { $0.isV6 == ipv6 }) else {
       throw .noAddress(host: name, ipv6: ipv6)
     }
-    guard hosts[index].listeners[port] == nil else { throw .portInUse(host: name, port: port) }
+    guard listener(on: index, port: port) == nil else { throw .portInUse(host: name, port: port) }
     let listener = StreamListener(
       network: self, hostIndex: index, local: SocketAddress(address, port), transport: transport,
       accept: accept)
-    hosts[index].listeners[port] = listener
+    hosts[index].listeners.append(listener)
     return listener
   }
 
@@ -166,7 +166,7 @@ extension Network {
     if isBlocked(client.hostIndex, target) {
       return refuse(client, reason: "partition", after: back)
     }
-    guard let listener = hosts[target].listeners[client.remote.port], listener.isOpen else {
+    guard let listener = listener(on: target, port: client.remote.port), listener.isOpen else {
       return refuse(client, reason: "port-unreachable", after: back)
     }
     let server = StreamConnection(
