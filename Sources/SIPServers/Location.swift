@@ -49,18 +49,27 @@ public struct Binding: Sendable, Hashable, CustomStringConvertible {
 public struct LocationTable: Sendable {
   private(set) var bindings: [String: [Binding]] = [:]
   var nextOrder: UInt64 = 0
-  /// A min-heap of (expiry, AOR), one entry per write: expiring bindings are found without
-  /// scanning the table (a registrar with a million subscribers refreshes them all the time).
-  /// An entry may be stale (its binding was refreshed or removed since); it is dropped when it
-  /// surfaces, and the AOR's true next expiry is pushed again.
+  /// A min-heap of (expiry, AOR): expiring bindings are found without scanning the table (a
+  /// registrar with a million subscribers refreshes them all the time). Every AOR with bindings
+  /// has an entry at or before its earliest expiry. An entry may be early (its binding was
+  /// refreshed since): when it surfaces the AOR's true next expiry is pushed again. So a
+  /// refresh, which only moves an expiry later, pushes nothing: the heap holds about one entry
+  /// per AOR instead of one per REGISTER.
   private var expiries: [(at: Duration, aor: String)] = []
 
   public init() {}
 
+  /// Entries in the expiry heap (about one per AOR however often they refresh).
+  var expiryEntries: Int { expiries.count }
+
   /// Replaces the bindings of `aor` (none removes it) and remembers its next expiry.
   mutating func store(_ list: [Binding], for aor: String) {
+    let earlier = bindings[aor]?.lazy.map(\.expiresAt).min()
     bindings[aor] = list.isEmpty ? nil : list
-    if let next = list.map(\.expiresAt).min() { push((next, aor)) }
+    guard let next = list.lazy.map(\.expiresAt).min() else { return }
+    // The AOR already has an entry at or before `earlier`: enough when `next` is no sooner.
+    if let earlier, earlier <= next { return }
+    push((next, aor))
   }
 
   /// The live bindings of `aor` at `now`, best first: higher `q`, then earlier registration.
@@ -103,7 +112,10 @@ public struct LocationTable: Sendable {
     for aor in due.sorted() {
       guard let list = bindings[aor] else { continue }
       removed += list.filter { $0.expiresAt <= now }
-      store(list.filter { $0.expiresAt > now }, for: aor)
+      // Its entries up to `now` are gone: push its next expiry whatever it was before.
+      let remaining = list.filter { $0.expiresAt > now }
+      bindings[aor] = remaining.isEmpty ? nil : remaining
+      if let next = remaining.lazy.map(\.expiresAt).min() { push((next, aor)) }
     }
     return removed
   }

@@ -1,6 +1,7 @@
 import SIPCore
-import SIPServers
 import Testing
+
+@testable import SIPServers
 
 func message(_ text: String) throws -> SIPMessage {
   try SIPMessage.parse(Array(text.replacing("\n", with: "\r\n").utf8))
@@ -150,6 +151,8 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
         contact: try SIPURI("sip:\(user)@192.0.2.\(index % 200 + 1)"), until: .seconds(500))
     }
     #expect(table.count == 50)
+    // A refresh moves an expiry later: the early entry stands in for it, nothing is pushed.
+    #expect(table.expiryEntries == 50)
     #expect(table.nextExpiry == .seconds(100))
     let first = table.removeExpired(at: .seconds(100))
     #expect(
@@ -160,6 +163,7 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
     #expect(rest.count == 32)
     #expect(rest.map(\.aor) == rest.map(\.aor).sorted())
     #expect(table.count == 10)
+    #expect(table.expiryEntries == 10)
     #expect(table.removeExpired(at: .seconds(499)).isEmpty)
     #expect(table.nextExpiry == .seconds(500))
     #expect(table.removeExpired(at: .seconds(500)).count == 10)
