@@ -164,12 +164,13 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     case "sip", "sips": return try parseSIP(scheme: scheme, rest, base: base)
     case "tel":
       var uri = SIPURI(scheme: "tel", host: "")
-      let parts = split(rest, on: Syntax.semicolon)
-      guard let number = parts.first, !number.isEmpty else {
+      let numberEnd = rest.firstIndex(of: Syntax.semicolon) ?? rest.endIndex
+      let number = rest[..<numberEnd]
+      guard !number.isEmpty else {
         throw SyntaxError("a tel URI needs a number", offset: colon + 1 - base)
       }
       uri.user = Syntax.string(number)
-      uri.parameters = try parameters(parts.dropFirst(), base: base)
+      uri.parameters = try parameters(rest[numberEnd...], base: base)
       return uri
     default:
       guard !rest.isEmpty else { throw SyntaxError("the URI is empty after its scheme", offset: 0) }
@@ -200,8 +201,10 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       if let passwordColon = userinfo.firstIndex(of: Syntax.colon) {
         userBytes = userinfo[..<passwordColon]
         let passwordBytes = userinfo[(passwordColon + 1)...]
-        for (index, byte) in zip(passwordBytes.indices, passwordBytes)
-        where !Syntax.passwordTable[Int(byte)] && byte != Syntax.percent {
+        for index in passwordBytes.indices
+        where !Syntax.passwordTable[Int(passwordBytes[index])]
+          && passwordBytes[index] != Syntax.percent
+        {
           throw SyntaxError("a character not allowed in a password", offset: offset(index))
         }
         guard let password = Syntax.unescapedString(passwordBytes) else {
@@ -212,8 +215,8 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       guard !userBytes.isEmpty else {
         throw SyntaxError("an empty user part before @", offset: offset(rest.startIndex))
       }
-      for (index, byte) in zip(userBytes.indices, userBytes)
-      where !Syntax.userTable[Int(byte)] && byte != Syntax.percent {
+      for index in userBytes.indices
+      where !Syntax.userTable[Int(userBytes[index])] && userBytes[index] != Syntax.percent {
         throw SyntaxError("a character not allowed in the user part", offset: offset(index))
       }
       guard let user = Syntax.unescapedString(userBytes) else {
@@ -225,8 +228,9 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     let afterHost = rest[hostStart...]
     let questionMark = afterHost.firstIndex(of: Syntax.question)
     let hostAndParams = afterHost[..<(questionMark ?? afterHost.endIndex)]
-    let pieces = split(hostAndParams, on: Syntax.semicolon)
-    guard let hostPort = pieces.first, !hostPort.isEmpty else {
+    let hostPortEnd = hostAndParams.firstIndex(of: Syntax.semicolon) ?? hostAndParams.endIndex
+    let hostPort = hostAndParams[..<hostPortEnd]
+    guard !hostPort.isEmpty else {
       throw SyntaxError("the URI has no host", offset: offset(hostStart))
     }
     // host [":" port]; an IPv6 reference is bracketed.
@@ -236,16 +240,15 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         throw SyntaxError("an IPv6 reference without ]", offset: offset(hostPort.startIndex))
       }
       hostEnd = close + 1
-      for (index, byte) in zip(
-        hostPort[(hostPort.startIndex + 1)..<close].indices,
-        hostPort[(hostPort.startIndex + 1)..<close])
-      where !(Syntax.isHex(byte) || byte == Syntax.colon || byte == UInt8(ascii: ".")) {
-        throw SyntaxError("a character not allowed in an IPv6 reference", offset: offset(index))
+      for index in (hostPort.startIndex + 1)..<close {
+        let byte = hostPort[index]
+        guard Syntax.isHex(byte) || byte == Syntax.colon || byte == UInt8(ascii: ".") else {
+          throw SyntaxError("a character not allowed in an IPv6 reference", offset: offset(index))
+        }
       }
     } else {
       hostEnd = hostPort.firstIndex(of: Syntax.colon) ?? hostPort.endIndex
-      for (index, byte) in zip(hostPort[..<hostEnd].indices, hostPort[..<hostEnd])
-      where !Syntax.hostTable[Int(byte)] {
+      for index in hostPort.startIndex..<hostEnd where !Syntax.hostTable[Int(hostPort[index])] {
         throw SyntaxError("a character not allowed in a host name", offset: offset(index))
       }
     }
@@ -262,7 +265,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       }
       uri.port = port
     }
-    uri.parameters = try parameters(pieces.dropFirst(), base: base)
+    uri.parameters = try parameters(hostAndParams[hostPortEnd...], base: base)
     if let questionMark {
       let headerText = afterHost[(questionMark + 1)...]
       for piece in split(headerText, on: Syntax.ampersand) {
@@ -278,26 +281,37 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     return uri
   }
 
-  static func parameters(_ pieces: ArraySlice<ArraySlice<UInt8>>, base: Int) throws(SyntaxError)
+  /// `*( ";" uri-parameter )`: `text` is empty or starts with `;`. Read in place (no array of
+  /// pieces: every Request-URI, Contact, From and To has parameters to read).
+  static func parameters(_ text: ArraySlice<UInt8>, base: Int) throws(SyntaxError)
     -> [SIPParameter]
   {
     var result: [SIPParameter] = []
-    for piece in pieces {
+    var start = text.startIndex
+    while start < text.endIndex {
+      start += 1  // the ";"
+      let end = text[start...].firstIndex(of: Syntax.semicolon) ?? text.endIndex
+      let piece = text[start..<end]
+      start = end
       guard !piece.isEmpty else {
         throw SyntaxError("an empty URI parameter", offset: piece.startIndex - base)
       }
-      for (index, byte) in zip(piece.indices, piece)
-      where !Syntax.paramTable[Int(byte)] && byte != Syntax.percent && byte != Syntax.equals {
-        throw SyntaxError("a character not allowed in a URI parameter", offset: index - base)
+      var equals: Int?
+      for index in piece.indices {
+        let byte = piece[index]
+        if byte == Syntax.equals {
+          if equals == nil { equals = index }
+        } else if !Syntax.paramTable[Int(byte)] && byte != Syntax.percent {
+          throw SyntaxError("a character not allowed in a URI parameter", offset: index - base)
+        }
       }
-      let pair = piece.split(
-        separator: Syntax.equals, maxSplits: 1, omittingEmptySubsequences: false)
-      guard let name = Syntax.unescapedString(pair[0]), !name.isEmpty else {
+      guard let name = Syntax.unescapedString(piece[..<(equals ?? piece.endIndex)]), !name.isEmpty
+      else {
         throw SyntaxError("a bad URI parameter name", offset: piece.startIndex - base)
       }
       var value: String?
-      if pair.count == 2 {
-        guard let unescaped = Syntax.unescapedString(pair[1]) else {
+      if let equals {
+        guard let unescaped = Syntax.unescapedString(piece[(equals + 1)...]) else {
           throw SyntaxError("a bad %-escape in a URI parameter", offset: piece.startIndex - base)
         }
         value = unescaped
