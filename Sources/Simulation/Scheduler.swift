@@ -29,6 +29,9 @@ public struct TimerHandle: Hashable, Sendable {
   public let sequence: UInt64
   /// Where the event's action is stored (an index into the scheduler's slot table).
   let slot: UInt32
+
+  /// A handle of no event: cancelling it does nothing (a placeholder in an owner's table).
+  public static let none = TimerHandle(sequence: .max, slot: .max)
 }
 
 /// A timer service: what an element needs to arm and cancel timers. A future real-network runtime
