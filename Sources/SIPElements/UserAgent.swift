@@ -12,7 +12,7 @@ public import Simulation
 ///
 /// Use it from scenario code between runs with `simulation.inspect { ua.assumeIsolated { … } }`,
 /// or from inside its own callbacks, which already run isolated to it.
-public actor UserAgent {
+public actor UserAgent: TimerTarget {
   public nonisolated let unownedExecutor: UnownedSerialExecutor
   /// The transport and transaction layers it sends and receives through.
   public nonisolated let endpoint: SIPEndpoint
