@@ -13,16 +13,20 @@ public struct RegistrarPolicy: Sendable, Hashable {
   public var maxExpires: UInt32
   /// Option tags it supports; a Require naming another gets 420 (§10.3 step 2).
   public var extensions: [String]
+  /// The calendar time at virtual time zero, in seconds since 1970-01-01 00:00:00 GMT: the
+  /// `Date` of a 200 (§10.3 step 8) is this plus the virtual time. Default: 2000-01-01.
+  public var clockOrigin: Int64
 
   public init(
     domains: [String], defaultExpires: UInt32 = 3600, minExpires: UInt32 = 60,
-    maxExpires: UInt32 = 7200, extensions: [String] = []
+    maxExpires: UInt32 = 7200, extensions: [String] = [], clockOrigin: Int64 = 946_684_800
   ) {
     self.domains = domains
     self.defaultExpires = defaultExpires
     self.minExpires = minExpires
     self.maxExpires = maxExpires
     self.extensions = extensions
+    self.clockOrigin = clockOrigin
   }
 
   /// Whether `host` is one of its domains (case-insensitive).
@@ -146,12 +150,15 @@ public enum Registration {
     }
     table.store(current, for: aor)
     table.nextOrder = nextOrder
-    // Step 8: 200 listing every current binding with the expiry the registrar chose.
+    // Step 8: 200 listing every current binding with the expiry the registrar chose, and the
+    // Date it SHOULD carry (§10.2.5: a client may set its clock from it).
     for binding in table.bindings(of: aor, at: now) {
       var contact = binding.contact
       contact.parameters.append(SIPParameter("expires", "\(seconds(binding.expiresAt - now))"))
       result.response.insertBeforeLength("Contact", contact.description)
     }
+    result.response.insertBeforeLength(
+      "Date", SIPDate.text(secondsSince1970: policy.clockOrigin + now.components.seconds))
     return result
   }
 

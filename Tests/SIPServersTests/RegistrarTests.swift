@@ -85,6 +85,8 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
         cseq: 2, ["Contact: <sip:bob@192.0.2.4>;q=0.5", "Contact: <sip:bob@192.0.2.5>;q=0.9"]),
       table: &table, policy: policy, at: .seconds(100), toTag: "t")
     #expect(r.response.status == 200)
+    // §10.3 step 8: the 200 SHOULD carry a Date: the clock origin (2000-01-01) plus 100 s.
+    #expect(r.response.date == "Sat, 01 Jan 2000 00:01:40 GMT")
     #expect(r.refreshed.count == 1 && r.added.count == 1)
     #expect(
       r.response.values("contact") == [

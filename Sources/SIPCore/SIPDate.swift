@@ -1,0 +1,40 @@
+/// SIP-date (RFC 3261 §20.17, §25.1): an RFC 1123 date, always in GMT and case-sensitive, as a
+/// registrar puts in its 200 to REGISTER (§10.3 step 8) so a client without a clock can learn
+/// the time (§10.2.5).
+///
+/// Written from a count of seconds with integer arithmetic (the proleptic Gregorian calendar,
+/// no leap seconds): no Foundation and no wall clock, so a simulation's dates follow its virtual
+/// time and repeat exactly from a seed.
+public enum SIPDate {
+  private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+  private static let months = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+  ]
+
+  /// `Wkd, DD Mon YYYY HH:MM:SS GMT` for `seconds` since 1970-01-01 00:00:00 GMT (years 0 to
+  /// 9999; earlier or later instants are clamped to them).
+  public static func text(secondsSince1970 seconds: Int64) -> String {
+    // 0000-01-01 and 9999-12-31 23:59:59 bound what four year digits can say.
+    let clamped = min(max(seconds, -62_167_219_200), 253_402_300_799)
+    let days = clamped >= 0 ? clamped / 86_400 : (clamped - 86_399) / 86_400
+    let secondOfDay = clamped - days * 86_400
+    let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday
+    // Days to a civil date (H. Hinnant's algorithm): eras of 400 years from 0000-03-01.
+    let shifted = days + 719_468
+    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthFromMarch = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+    let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    func digits(_ value: Int64, _ width: Int) -> String {
+      let text = String(value)
+      return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+    return "\(weekdays[weekday]), \(digits(day, 2)) \(months[Int(month) - 1]) \(digits(year, 4)) "
+      + "\(digits(secondOfDay / 3_600, 2)):\(digits(secondOfDay / 60 % 60, 2)):"
+      + "\(digits(secondOfDay % 60, 2)) GMT"
+  }
+}

@@ -1,0 +1,22 @@
+import SIPCore
+import Testing
+
+/// SIP-date (§20.17): known instants, leap days and century rules, and the message validator
+/// accepts what the formatter writes.
+@Test(
+  arguments: [
+    (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+    (1_289_690_940, "Sat, 13 Nov 2010 23:29:00 GMT"),  // RFC 3261's example
+    (946_684_800, "Sat, 01 Jan 2000 00:00:00 GMT"),
+    (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),  // 2000 is a leap year (divisible by 400)
+    (4_107_585_605, "Mon, 01 Mar 2100 12:00:05 GMT"),  // 2100 is not: no 29 Feb before it
+    (-1, "Wed, 31 Dec 1969 23:59:59 GMT"),
+  ] as [(Int64, String)])
+func sipDatesAreRFC1123(seconds: Int64, expected: String) throws {
+  let text = SIPDate.text(secondsSince1970: seconds)
+  #expect(text == expected)
+  let bytes = Array(
+    "OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nTo: <sip:a@example.com>\r\nFrom: <sip:b@example.com>;tag=1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nDate: \(text)\r\nContent-Length: 0\r\n\r\n"
+      .utf8)
+  #expect(try SIPMessage.parse(bytes).check().isValid)
+}
