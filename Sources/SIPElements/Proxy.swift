@@ -35,13 +35,18 @@ public struct ProxyConfiguration: Sendable {
   public var noResponseReason: String?
   /// Option tags it supports (a Proxy-Require naming another gets 420).
   public var extensions: [String]
+  /// Whether it tries the contacts of a 3xx itself (§16.7 step 4, "recursion") instead of
+  /// passing the 3xx upstream: the caller then never sees the redirect.
+  public var recursesOnRedirect: Bool
 
   public init(
     domains: [String], recordRoute: Bool = true, forking: ForkingMode = .parallel,
     timerC: Duration = .seconds(181), branchTimeout: Duration? = nil,
     authentication: DigestServer? = nil, registrar: RegistrarPolicy? = nil,
-    noResponseStatus: Int = 408, noResponseReason: String? = nil, extensions: [String] = []
+    noResponseStatus: Int = 408, noResponseReason: String? = nil, extensions: [String] = [],
+    recursesOnRedirect: Bool = false
   ) {
+    self.recursesOnRedirect = recursesOnRedirect
     self.domains = domains
     self.recordRoute = recordRoute
     self.forking = forking
@@ -243,7 +248,10 @@ public actor Proxy {
     let isInvite = request.method == "INVITE"
     let context = Context(
       serverKey: key, request: request, loopHash: ProxyRules.loopHash(received),
-      response: ResponseContext(targets: targets, mode: configuration.forking, isInvite: isInvite))
+      response: ResponseContext(
+        targets: targets, mode: configuration.forking, isInvite: isInvite,
+        recursesOnRedirect: configuration.recursesOnRedirect,
+        requiresSIPS: request.requestURI?.scheme == "sips"))
     contexts[key] = context
     perform(context.response.start(), in: context)
     // §16.2: a stateful proxy answers an INVITE with 100 Trying at once.
@@ -285,6 +293,8 @@ public actor Proxy {
   }
 
   func start(_ index: Int, in context: Context) {
+    // Recursion on a 3xx adds targets to the response context: give them their branch state.
+    while context.branches.count <= index { context.branches.append(Context.Branch()) }
     let branchInfo = context.response.branches[index]
     let isInvite = context.response.isInvite
     let (copy, hop) = ProxyRules.forward(

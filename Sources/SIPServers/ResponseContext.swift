@@ -55,16 +55,33 @@ public struct ResponseContext: Sendable {
   public private(set) var branches: [Branch]
   public let mode: ForkingMode
   public let isInvite: Bool
+  /// Whether the SIP and SIPS contacts of a 3xx become new targets (§16.7 step 4: "if the
+  /// proxy chooses to recurse") instead of the 3xx being a candidate to send up. Off by default:
+  /// RFC 3665 §3.6 shows a proxy passing a 302 upstream.
+  public let recursesOnRedirect: Bool
+  /// The original Request-URI was SIPS: recursion goes to SIPS URIs only (§16.7 step 4).
+  public let requiresSIPS: Bool
+  /// The most targets one context holds, those added by recursion included: a bound on a
+  /// redirect loop, where every 3xx names a new place.
+  public static let maximumTargets = 32
   /// Whether a final response went upstream (then only 2xx to an INVITE may follow).
   public private(set) var finalForwarded = false
   /// Final responses kept for the choice of §16.7 step 6, in arrival order.
   public private(set) var finals: [SIPMessage] = []
 
-  /// - Parameter targets: the target set with each target's `q` (1 when absent), best first.
-  public init(targets: [(uri: SIPURI, q: Double)], mode: ForkingMode, isInvite: Bool) {
+  /// - Parameters:
+  ///   - targets: the target set with each target's `q` (1 when absent), best first.
+  ///   - recursesOnRedirect: try the contacts of a 3xx as new targets (§16.7 step 4).
+  ///   - requiresSIPS: the original Request-URI was SIPS (recurse to SIPS URIs only).
+  public init(
+    targets: [(uri: SIPURI, q: Double)], mode: ForkingMode, isInvite: Bool,
+    recursesOnRedirect: Bool = false, requiresSIPS: Bool = false
+  ) {
     branches = targets.map { Branch(target: $0.uri, q: $0.q, state: .waiting) }
     self.mode = mode
     self.isInvite = isInvite
+    self.recursesOnRedirect = recursesOnRedirect
+    self.requiresSIPS = requiresSIPS
   }
 
   /// Whether every branch has ended.
@@ -111,6 +128,18 @@ public struct ResponseContext: Sendable {
       return actions
     }
     guard wasPending else { return [] }
+    if (300..<400).contains(status), recursesOnRedirect, !finalForwarded,
+      let (added, rest) = recurse(on: response)
+    {
+      // §16.7 step 4: the contacts tried are taken out of the response; a response left
+      // without contacts is not kept. The new targets are tried as the forking mode says.
+      if let rest { finals.append(rest) }
+      if mode == .parallel {
+        for index in added { branches[index].state = .trying }
+        actions += added.map { .start(branch: $0) }
+      }
+      return actions + finishIfDone()
+    }
     finals.append(response)
     if status >= 600 {
       // A 6xx ends the search: cancel the rest (§16.7 step 5), choose when they are done.
@@ -158,6 +187,36 @@ public struct ResponseContext: Sendable {
     default:
       return []
     }
+  }
+
+  /// Adds the SIP (or, when required, SIPS) contacts of a 3xx that are not already targets as
+  /// waiting branches (§16.5: a target is never added twice), up to ``maximumTargets``. Returns
+  /// the new branches and the response without their contacts (nil when none is left), or nil
+  /// when no contact was added (the 3xx is then an ordinary candidate).
+  mutating func recurse(on response: SIPMessage) -> (added: [Int], rest: SIPMessage?)? {
+    var known = Set(branches.map { contactIdentity($0.target) })
+    var added: [Int] = []
+    var kept: [ContactValue] = []
+    for contact in response.contacts {
+      guard let address = contact.address, branches.count < Self.maximumTargets,
+        requiresSIPS ? address.uri.scheme == "sips" : address.uri.isSIP,
+        known.insert(contactIdentity(address.uri)).inserted
+      else {
+        kept.append(contact)
+        continue
+      }
+      added.append(branches.count)
+      branches.append(
+        Branch(target: address.uri, q: contact.q.map { min(1, max(0, $0)) } ?? 1, state: .waiting))
+    }
+    guard !added.isEmpty else { return nil }
+    guard !kept.isEmpty else { return (added, nil) }
+    var rest = response
+    rest.remove("Contact")
+    for contact in kept {
+      rest.insertBeforeLength("Contact", contact.address?.description ?? "*")
+    }
+    return (added, rest)
   }
 
   /// When no branch is pending: the next sequential group, or the best response (step 6).

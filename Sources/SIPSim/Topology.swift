@@ -456,6 +456,8 @@ public struct ProxySpec: Sendable {
   /// §3.10 shows 480 No Response).
   public var noResponseStatus: Int?
   public var noResponseReason: String?
+  /// Try the contacts of a 3xx itself instead of passing it upstream (§16.7 step 4).
+  public var recurse: Bool = false
 
   public init(
     recordRoute: Bool = true, forking: String = "parallel", branchTimeout: TimeSpan? = nil,
@@ -473,7 +475,7 @@ public struct ProxySpec: Sendable {
 
   static let keys = [
     "recordRoute", "forking", "branchTimeout", "timerC", "authenticate", "registrar", "bindings",
-    "noResponseStatus", "noResponseReason",
+    "noResponseStatus", "noResponseReason", "recurse",
   ]
 
   init(_ c: KeyedDecodingContainer<AnyKey>) throws {
@@ -489,6 +491,7 @@ public struct ProxySpec: Sendable {
     bindings = try c.optional("bindings") ?? []
     noResponseStatus = try c.optional("noResponseStatus")
     noResponseReason = try c.optional("noResponseReason")
+    recurse = try c.optional("recurse") ?? false
     if let status = noResponseStatus, !(400...699).contains(status) {
       throw c.invalid("noResponseStatus", "a failure status is 400 to 699, not \(status)")
     }

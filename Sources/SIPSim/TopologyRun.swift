@@ -234,7 +234,8 @@ public final class TopologyRun: @unchecked Sendable {
         branchTimeout: proxy.branchTimeout?.duration,
         authentication: proxy.authenticate ? digest(for: spec.domains) : nil,
         registrar: proxy.registrar ? RegistrarPolicy(domains: spec.domains) : nil,
-        noResponseStatus: proxy.noResponseStatus ?? 408, noResponseReason: proxy.noResponseReason)
+        noResponseStatus: proxy.noResponseStatus ?? 408, noResponseReason: proxy.noResponseReason,
+        recursesOnRedirect: proxy.recurse)
       let element = try Proxy(
         network: network, host: spec.name, location: location, configuration: configuration,
         timers: timers)

@@ -237,4 +237,81 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     #expect(context.receive(ok, branch: 0).first == .forward(ok))
     #expect(context.receive(response(200, to: options), branch: 1) == [])
   }
+
+  /// §16.7 step 4, recursion on a 3xx, one row per case: the targets the context starts with,
+  /// whether it recurses, whether the request was SIPS, the 302's contacts → the branches
+  /// started after the 302, the contacts left in the 302 kept as a candidate (nil: not kept).
+  @Test(
+    arguments: [
+      // Recursion off: the 302 is an ordinary candidate, nothing new is tried.
+      (1, false, false, ["<sip:carol@192.0.2.9>"], [], ["<sip:carol@192.0.2.9>"]),
+      // Every contact new: all tried, the emptied 302 is not kept.
+      (
+        1, true, false, ["<sip:carol@192.0.2.9>", "<sip:dave@192.0.2.10>;q=0.5"], [1, 2],
+        nil
+      ),
+      // A contact already in the target set is not added twice (§16.5); it stays in the 302.
+      (
+        2, true, false, ["<sip:bob@192.0.2.2>", "<sip:carol@192.0.2.9>"], [2],
+        ["<sip:bob@192.0.2.2>"]
+      ),
+      // A SIPS request recurses to SIPS URIs only; the others stay in the 302.
+      (
+        1, true, true, ["<sip:carol@192.0.2.9>", "<sips:dave@192.0.2.10>"], [1],
+        ["<sip:carol@192.0.2.9>"]
+      ),
+      // Nothing to recurse to (a tel URI): the 302 is a candidate as it came.
+      (1, true, false, ["<tel:+15551234>"], [], ["<tel:+15551234>"]),
+    ] as [(Int, Bool, Bool, [String], [Int], [String]?)])
+  func recursionOnRedirect(
+    targetCount: Int, recurses: Bool, sips: Bool, contacts: [String], started: [Int],
+    kept: [String]?
+  ) throws {
+    let request = try invite()
+    var context = ResponseContext(
+      targets: targets(Array(repeating: 1, count: targetCount)), mode: .parallel, isInvite: true,
+      recursesOnRedirect: recurses, requiresSIPS: sips)
+    _ = context.start()
+    let redirect = response(302, to: request, contacts.map { "Contact: \($0)" })
+    let actions = context.receive(redirect, branch: 0)
+    #expect(actions.compactMap { if case .start(let index) = $0 { index } else { nil } } == started)
+    #expect(context.finals.map { $0.values("contact") } == (kept.map { [$0] } ?? []))
+    #expect(context.branches.count == targetCount + started.count)
+    // The new branches' answers decide: a 200 from the first goes up.
+    if let first = started.first {
+      let ok = response(200, to: request)
+      #expect(context.receive(ok, branch: first).first == .forward(ok))
+    }
+  }
+
+  /// Recursion in sequential mode waits for the group to end; a redirect loop stops at
+  /// ``ResponseContext/maximumTargets``.
+  @Test func recursionIsBounded() throws {
+    let request = try invite()
+    var context = ResponseContext(
+      targets: targets([1]), mode: .sequential, isInvite: true, recursesOnRedirect: true)
+    _ = context.start()
+    var branch = 0
+    var hops = 0
+    while true {
+      let next = "<sip:hop\(hops)@192.0.2.\(hops % 200 + 20)>"
+      let actions = context.receive(
+        response(302, to: request, ["Contact: \(next)"]), branch: branch)
+      hops += 1
+      guard case .start(let index) = actions.first else {
+        // The bound reached: the last 302 keeps its contact and goes up.
+        #expect(actions.count == 1)
+        guard case .forward(let up) = actions.first else {
+          Issue.record("expected the 302 to go up")
+          return
+        }
+        #expect(up.status == 302 && up.values("contact") == [next])
+        break
+      }
+      branch = index
+    }
+    #expect(context.branches.count == ResponseContext.maximumTargets)
+    #expect(hops == ResponseContext.maximumTargets)
+    #expect(context.isComplete)
+  }
 }

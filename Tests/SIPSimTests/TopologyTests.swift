@@ -24,10 +24,27 @@ func decodeError(_ json: String) -> TopologyError? {
   @Test func theBundleHoldsEveryPromisedTopology() {
     for name in [
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
-      "authentication", "glare", "cancel-race",
+      "authentication", "glare", "cancel-race", "proxy-recursion",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
+  }
+
+  /// §16.7 step 4: the recursing proxy takes the 302 itself; alice is delivered no 3xx, and the
+  /// proxy's second INVITE goes to the contact the redirect server named.
+  @Test func aRecursingProxyKeepsTheRedirectToItself() throws {
+    let outcome = try run("proxy-recursion")
+    #expect(outcome.passed, "\(outcome.failures)")
+    let delivered = outcome.trace.filter { $0.event == "deliver" }
+    let toAlice = delivered.filter { $0.to?.description.hasPrefix("10.0.0.1:") == true }
+    let statuses = toAlice.compactMap { $0.field("summary")?.description }
+    #expect(statuses.contains("SIP/2.0 200 OK"))
+    #expect(!statuses.contains { $0.hasPrefix("SIP/2.0 3") })
+    let invitesToBob = delivered.filter {
+      $0.to?.description.hasPrefix("10.0.0.4:") == true
+        && $0.field("summary")?.description.hasPrefix("INVITE sip:bob@10.0.0.4") == true
+    }
+    #expect(invitesToBob.count == 1)
   }
 
   @Test(arguments: names) func meetsItsExpectations(name: String) throws {
