@@ -15,7 +15,8 @@ enum RegistrationsBench {
       N user agents (default 1000000), each on its own host with its own endpoint, register
       with one registrar and refresh at half the granted 3600 s for one simulated hour; first
       REGISTERs spread evenly over the first 30 minutes. Reports REGISTER transactions, the
-      ratio of virtual to wall time, and resident memory per UA (peak RSS growth / N).
+      ratio of virtual to wall time, REGISTER transactions per wall second, and resident memory
+      per UA (peak RSS growth / N).
       Progress goes to stderr.
     """
 
@@ -89,6 +90,7 @@ enum RegistrationsBench {
       report.add("uas", Double(count))
       report.add("registered", Double(registered))
       report.add("register_transactions", Double(packets / 2))
+      report.add("register_transactions_per_second", Double(packets / 2) / seconds)
       report.add("setup_seconds", setup.seconds - seconds)
       report.add("seconds", seconds)
       report.add("virtual_to_wall", 3600 / seconds)
