@@ -44,4 +44,22 @@ import Testing
     #expect(secret.settings !== secret2.settings)
     #expect(secret.configuration.credentials != nil)
   }
+
+  /// An agent that only registers keeps no call book; the first call (or hook) makes one, and
+  /// reading the empty tables before that allocates nothing.
+  @Test func anIdleAgentHasNoCallBook() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    try network.addHost("a")
+    let agent = try UserAgent(
+      network: network, host: "a", aor: SIPURI(user: "a", host: "example.com"))
+    simulation.inspect {
+      agent.assumeIsolated { agent in
+        #expect(agent.liveCalls.isEmpty && agent.history.isEmpty && agent.armedTimers == 0)
+        #expect(agent.book == nil)
+        agent.onEvent { _, _ in }
+        #expect(agent.book != nil)
+      }
+    }
+  }
 }
