@@ -39,14 +39,7 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
     text.append(Syntax.less)
     uri.write(to: &text)
     text.append(Syntax.greater)
-    for parameter in parameters {
-      text.append(Syntax.semicolon)
-      Syntax.append(parameter.name, to: &text)
-      if let value = parameter.value {
-        text.append(Syntax.equals)
-        Syntax.append(value, to: &text)
-      }
-    }
+    Syntax.appendHeaderParameters(parameters, to: &text)
     return Syntax.string(text)
   }
 
@@ -158,19 +151,8 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     text.append(Syntax.slash)
     Syntax.append(transport, to: &text)
     text.append(Syntax.space)
-    Syntax.append(host, to: &text)
-    if let port {
-      text.append(Syntax.colon)
-      Syntax.appendDecimal(port, to: &text)
-    }
-    for parameter in parameters {
-      text.append(Syntax.semicolon)
-      Syntax.append(parameter.name, to: &text)
-      if let value = parameter.value {
-        text.append(Syntax.equals)
-        Syntax.append(value, to: &text)
-      }
-    }
+    Syntax.appendHostPort(host, port, to: &text)
+    Syntax.appendHeaderParameters(parameters, to: &text)
     return Syntax.string(text)
   }
 

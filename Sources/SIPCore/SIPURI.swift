@@ -109,11 +109,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       }
       text.append(Syntax.at)
     }
-    Syntax.append(host, to: &text)
-    if let port {
-      text.append(Syntax.colon)
-      Syntax.appendDecimal(port, to: &text)
-    }
+    Syntax.appendHostPort(host, port, to: &text)
     for parameter in parameters {
       text.append(Syntax.semicolon)
       Syntax.appendEscaped(parameter.name.utf8, allowed: Syntax.paramTable, to: &text)

@@ -155,6 +155,28 @@ enum Syntax {
   }
 
   static let hexDigits = Array("0123456789ABCDEF".utf8)
+  static let lowerHexDigits = Array("0123456789abcdef".utf8)
+
+  /// Appends `host[:port]` (a URI's hostport, a Via's sent-by).
+  static func appendHostPort(_ host: String, _ port: Int?, to out: inout [UInt8]) {
+    append(host, to: &out)
+    if let port {
+      out.append(colon)
+      appendDecimal(port, to: &out)
+    }
+  }
+
+  /// Appends `;name[=value]` for each header parameter (a Via's, a name-addr's), as stored.
+  static func appendHeaderParameters(_ parameters: [SIPParameter], to out: inout [UInt8]) {
+    for parameter in parameters {
+      out.append(semicolon)
+      append(parameter.name, to: &out)
+      if let value = parameter.value {
+        out.append(equals)
+        append(value, to: &out)
+      }
+    }
+  }
 
   /// Appends the decimal digits of `value` (a minus sign first when negative).
   static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
@@ -181,6 +203,22 @@ enum Syntax {
 }
 
 extension String {
+  /// `prefix` then `value` in lower-case hex, padded with zeros to `minimumDigits`: branches,
+  /// tags and Call-IDs, one per message sent, built as bytes (radix formatting and padding cost
+  /// several allocations).
+  public init(lowercaseHex value: UInt64, minimumDigits: Int, prefix: String = "") {
+    var digits = 1
+    while digits < 16 && value >> UInt64(4 * digits) != 0 { digits += 1 }
+    digits = Swift.max(digits, Swift.min(minimumDigits, 16))
+    var text: [UInt8] = []
+    text.reserveCapacity(prefix.utf8.count + digits)
+    Syntax.append(prefix, to: &text)
+    for shift in stride(from: 4 * (digits - 1), through: 0, by: -4) {
+      text.append(Syntax.lowerHexDigits[Int(truncatingIfNeeded: value >> UInt64(shift)) & 0xF])
+    }
+    self = String(decoding: text, as: UTF8.self)
+  }
+
   /// ASCII case-insensitive equality (`Received` is `received`, `EXAMPLE.com` is `example.com`);
   /// other bytes must match exactly. SIP names and hosts are ASCII; this compares them without
   /// the allocations of comparing `lowercased()` copies.

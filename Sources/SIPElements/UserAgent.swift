@@ -1189,18 +1189,7 @@ public actor UserAgent: TimerTarget {
   }
 
   /// Lower-case hex, at least eight digits (tags, Call-IDs).
-  func hex(_ value: UInt64) -> String {
-    var digits: [UInt8] = []
-    digits.reserveCapacity(16)
-    var rest = value
-    while rest != 0 || digits.count < 8 {
-      let digit = UInt8(truncatingIfNeeded: rest & 15)
-      digits.append(digit < 10 ? 48 + digit : 87 + digit)
-      rest >>= 4
-    }
-    digits.reverse()
-    return String(decoding: digits, as: UTF8.self)
-  }
+  func hex(_ value: UInt64) -> String { String(lowercaseHex: value, minimumDigits: 8) }
 }
 
 /// A call at one agent: the INVITE it sent or got, its dialogs, its SDP and its timers.

@@ -63,16 +63,7 @@ public enum TransportRules {
   /// A fresh branch: the magic cookie and 16 hex digits drawn from `random` (the seeded source
   /// in a simulation, so branches are unique and reproducible).
   public static func newBranch<R: RandomNumberGenerator>(using random: inout R) -> String {
-    let value = random.next()
-    // Built as bytes: one per request sent, and radix formatting plus padding cost several
-    // allocations.
-    let digits = Array("0123456789abcdef".utf8)
-    var text = Array(magicCookie.utf8)
-    text.reserveCapacity(text.count + 16)
-    for shift in stride(from: 60, through: 0, by: -4) {
-      text.append(digits[Int(truncatingIfNeeded: value >> UInt64(shift)) & 0xF])
-    }
-    return String(decoding: text, as: UTF8.self)
+    String(lowercaseHex: random.next(), minimumDigits: 16, prefix: magicCookie)
   }
 
   /// The Via a client puts on top of a request it sends (§18.1.1): its sent-by, the transport

@@ -341,7 +341,7 @@ public struct EventScheduler: TimerService {
       guard count > 0 else { return nil }
       var best = entries[0]
       var bestIndex = 0
-      for index in 1..<max(count, 1) where entries[index].precedes(best) {
+      for index in 1..<count where entries[index].precedes(best) {
         best = entries[index]
         bestIndex = index
       }

@@ -20,3 +20,16 @@ func sipDatesAreRFC1123(seconds: Int64, expected: String) throws {
       .utf8)
   #expect(try SIPMessage.parse(bytes).check().isValid)
 }
+
+/// Lower-case hex for branches, tags and Call-IDs: zero-padded to the minimum, never cut.
+@Test(
+  arguments: [
+    (0, 8, "", "00000000"),
+    (0xabc, 8, "", "00000abc"),
+    (0x1_0000_0000, 8, "", "100000000"),
+    (UInt64.max, 16, "z9hG4bK", "z9hG4bKffffffffffffffff"),
+    (0x2a, 16, "z9hG4bK", "z9hG4bK000000000000002a"),
+  ] as [(UInt64, Int, String, String)])
+func lowercaseHex(value: UInt64, minimumDigits: Int, prefix: String, expected: String) {
+  #expect(String(lowercaseHex: value, minimumDigits: minimumDigits, prefix: prefix) == expected)
+}
