@@ -43,28 +43,38 @@ public protocol TimerService {
   mutating func cancel(_ handle: TimerHandle)
 }
 
-/// A deterministic event scheduler: a radix heap keyed by (time, sequence), so events at the
-/// same instant run in the order they were scheduled. Schedule is O(1); cancel is O(1); a pop is
-/// O(log range) amortized. No `Task` per timer.
+/// A deterministic event scheduler keyed by (time, sequence), so events at the same instant
+/// run in the order they were scheduled. Schedule is O(1); cancel is O(1); a pop is O(1)
+/// amortized plus one move per base-64 digit of the event's delay (two for a 10 ms packet,
+/// four for a 32 s timer). No `Task` per timer.
 ///
-/// Why a radix heap: the keys a simulation pops never go down (nothing is scheduled before
-/// `now`, and sequences grow), which is exactly the case a radix heap serves. An entry sits in
-/// the bucket named by the highest bit where its 128-bit key (time, then sequence) differs from
-/// the key last popped; a pop takes the smallest entry of the lowest non-empty bucket and moves
-/// that bucket's other entries to lower buckets. Each entry moves a few times in its life, along
-/// arrays scanned in order, where a binary or 4-ary heap with 100,000 pending events compared
-/// its way down eight to seventeen levels of scattered memory on every pop (about 700
-/// instructions per event, most of a timer event's cost).
+/// The queue is a radix heap in base 64, which is also a hierarchical timing wheel: 11 levels
+/// of 64 slots. An event waits at the level of the highest base-64 digit where its time differs
+/// from `current` (a time no later than any pending event), in the slot named by that digit. At
+/// level 0 a slot holds one exact instant, in scheduling order, so a pop takes the head of the
+/// lowest non-empty slot of level 0 (found with one word of occupancy bits per level). When
+/// level 0 is empty, the lowest non-empty slot of the lowest level is opened: `current` moves to
+/// its start and its events move, in order, to lower levels. Nothing ever compares two keys.
 ///
-/// The buckets hold only plain values (time, sequence, slot), so moving them touches no
+/// Why it keeps (time, sequence) order: where an event waits depends only on its time and
+/// `current`, so events with one time always share a slot, and each slot keeps the order in
+/// which events reached it. Direct schedules reach a slot in sequence order, and a slot opened
+/// moves its events in their order into slots that are empty (everything below it is), before
+/// any later schedule can reach them.
+///
+/// Why not a base-2 radix heap (stop 16) or a 4-ary heap (before): the base-2 heap moved an
+/// event once per bit of its delay (about 13 times for 10 ms) and scanned a bucket for its
+/// smallest key on every pop; a heap of 100,000 events compared its way down eight to seventeen
+/// levels of scattered memory on every pop.
+///
+/// The slots hold only plain values (time, sequence, slot), so moving them touches no
 /// reference count; actions live in a slot table. Cancelling frees the slot at once and leaves a
-/// stale entry that is dropped when its bucket is next scanned (its sequence no longer matches
-/// the slot's); when stale entries outnumber live ones every bucket is filtered, so a timer that
-/// is armed and cancelled over and over cannot grow the queue without bound.
+/// stale entry that is dropped when it is reached (its sequence no longer matches the slot's);
+/// when stale entries outnumber live ones every slot is filtered, so a timer that is armed and
+/// cancelled over and over cannot grow the queue without bound.
 public struct EventScheduler: TimerService {
-  /// 16 bytes: the time, and the sequence (high 40 bits) with the slot (low 24 bits). Comparing
-  /// `key` compares sequences (unique), so (time, key) orders events as (time, sequence).
-  private struct Entry {
+  /// 16 bytes: the time, and the sequence (high 40 bits) with the slot (low 24 bits).
+  fileprivate struct Entry {
     var time: Int64
     var key: UInt64
     var sequence: UInt64 { key >> 24 }
@@ -73,55 +83,39 @@ public struct EventScheduler: TimerService {
       self.time = time
       key = sequence << 24 | UInt64(slot)
     }
-    init(time: Int64, key: UInt64) {
-      self.time = time
-      self.key = key
-    }
-    @inline(__always) func precedes(_ other: Entry) -> Bool {
-      time != other.time ? time < other.time : key < other.key
-    }
   }
-  /// Slots are 24 bits: at most 16,777,215 events pending at once.
+  /// At most this many events can be pending at once (the slot field's range).
   public static let maximumPending = 0xFF_FFFF
 
-  private static let free = UInt64.max
-  /// Bucket 0 holds keys equal to the last popped one; 1...64 differ first in a bit of `key`;
-  /// 65...128 first in a bit of `time`.
-  private static let bucketCount = 129
+  /// 11 base-64 digits cover a 64-bit time.
+  fileprivate static let levels = 11
 
-  private var buckets = Buckets()
-  /// Which buckets are non-empty: bit `b % 64` of word `b / 64`.
-  private var occupied: (UInt64, UInt64, UInt64) = (0, 0, 0)
-  /// The key last popped. Every pending entry's key is greater.
-  private var last = Entry(time: 0, key: 0)
-  /// Entries in the buckets, stale ones included.
+  private var wheel = Wheel()
+  /// No later than any pending event's time, and no later than `now` once an event has popped.
+  private var current: Int64 = 0
+  /// Entries in the wheel, stale ones included.
   private var entryCount = 0
-  /// Per slot: the sequence of the event stored there, or `free`. Kept apart from the actions
-  /// so that checking whether an entry is live touches no reference count.
-  private var slotSequences: [UInt64] = []
-  private var slotActions: [ScheduledAction?] = []
-
-  private var freeSlots: [UInt32] = []
+  /// Wheel entries whose event was cancelled and not yet dropped.
   private var staleEntries = 0
   private var nextSequence: UInt64 = 0
 
-  /// The current virtual time: the time of the last event run.
+  /// The time of the last event taken.
   public private(set) var now: SimInstant = .zero
 
-  /// Makes an empty scheduler at time zero.
   public init() {}
 
-  /// Number of armed (not cancelled, not fired) events.
+  /// Events scheduled and neither run nor cancelled.
   public var pendingCount: Int { entryCount - staleEntries }
 
+  /// Schedules `action` at `instant` (clamped to `now`: nothing runs in the past).
   public mutating func schedule(at instant: SimInstant, _ action: @escaping () -> Void)
     -> TimerHandle
   {
     schedule(at: instant, .closure(action))
   }
 
-  /// Arms a timer that calls `target.timerFired(token)`: no allocation per timer, and the target
-  /// (an element's transaction layer, say) is shared by all its timers.
+  /// Schedules `target.timerFired(token)` at `instant` (clamped to `now`). No closure is
+  /// allocated: elements with many timers name them by token.
   public mutating func schedule(at instant: SimInstant, target: any TimerTarget, token: UInt64)
     -> TimerHandle
   {
@@ -129,27 +123,16 @@ public struct EventScheduler: TimerService {
   }
 
   mutating func schedule(at instant: SimInstant, _ action: ScheduledAction) -> TimerHandle {
-    makeBucketsUnique()
+    makeWheelUnique()
     let sequence = nextSequence & 0xFF_FFFF_FFFF  // 40 bits: 10^12 events
     nextSequence += 1
-    let slot: UInt32
-    if let reused = freeSlots.popLast() {
-      slot = reused
-      slotSequences[Int(reused)] = sequence
-      slotActions[Int(reused)] = action
-    } else {
-      // More pending events than an entry can name is a runaway simulation, not input.
-      precondition(slotSequences.count < Self.maximumPending, "more than 16M events pending")
-      slot = UInt32(slotSequences.count)
-      slotSequences.append(sequence)
-      slotActions.append(action)
-    }
+    let slot = wheel.claim(sequence: sequence, action: action)
     insert(Entry(time: max(instant, now).microseconds, sequence: sequence, slot: slot))
     entryCount += 1
     return TimerHandle(sequence: sequence, slot: slot)
   }
 
-  /// Runs `action` after `delay` of virtual time.
+  /// Schedules `action` after `delay` from `now`.
   @discardableResult
   public mutating func schedule(after delay: Duration, _ action: @escaping () -> Void)
     -> TimerHandle
@@ -157,219 +140,347 @@ public struct EventScheduler: TimerService {
     schedule(at: now.advanced(by: delay), action)
   }
 
+  /// Cancels a pending event in O(1): its slot is freed now, and its wheel entry, now stale, is
+  /// dropped when it is reached (or when stale entries outnumber live ones).
   public mutating func cancel(_ handle: TimerHandle) {
     let index = Int(handle.slot)
-    guard index < slotSequences.count, slotSequences[index] == handle.sequence else { return }
-    release(slot: handle.slot)
+    guard index < wheel.slotCount, wheel.sequence(of: index) == handle.sequence else { return }
+    makeWheelUnique()
+    wheel.release(index)
     staleEntries += 1
     if staleEntries > 1024, staleEntries * 2 > entryCount { compact() }
   }
 
-  /// Moves `now` forward to `instant` (never backward) without running anything: the end of
-  /// `run(until:)` when no event is due before it.
+  /// Moves `now` forward without running anything (used by `run(until:)` when no event is due).
   public mutating func advance(to instant: SimInstant) {
     now = max(now, instant)
   }
 
-  /// The time of the next live event, if any.
+  /// The time of the next event, if any (stale entries it meets are dropped; nothing moves).
   public mutating func nextTime() -> SimInstant? {
-    makeBucketsUnique()
-    guard let (bucket, index) = smallest() else { return nil }
-    return SimInstant(microseconds: buckets.entry(index, of: bucket).time)
+    makeWheelUnique()
+    while let (level, slot) = wheel.lowestOccupied() {
+      if let time = earliestTime(level: level, slot: slot) {
+        return SimInstant(microseconds: time)
+      }
+    }
+    return nil
   }
 
-  /// Removes the next live event and advances `now` to its time; returns its action.
-  /// The caller runs the action (so it may schedule more events on this scheduler).
+  /// Removes and returns the next event's action, advancing `now` to its time; nil when the queue
+  /// is empty or the next event is after `limit`.
   public mutating func next(until limit: SimInstant? = nil) -> ScheduledAction? {
-    makeBucketsUnique()
-    guard let (bucket, index) = smallest() else { return nil }
-    let first = buckets.entry(index, of: bucket)
-    if let limit, first.time > limit.microseconds { return nil }
-    // Only now, when it is popped, does the smallest become `last`: a peek that stops at
-    // `limit` must leave room for events scheduled before it.
-    take(index, from: bucket)
-    let action = slotActions[Int(first.slot)].take()
-    release(slot: first.slot)
-    now = SimInstant(microseconds: first.time)
-    return action
+    makeWheelUnique()
+    while let (level, slot) = wheel.lowestOccupied() {
+      if level == 0 {
+        // One instant, in sequence order: the head is next (once stale heads are dropped).
+        guard let first = liveHead(slot: slot) else { continue }
+        if let limit, first.time > limit.microseconds { return nil }
+        wheel.removeHead(of: slot)
+        entryCount -= 1
+        current = first.time
+        now = SimInstant(microseconds: first.time)
+        return wheel.take(Int(first.slot))
+      }
+      if let limit {
+        // Opening a slot moves `current` to its start, which must stay at or before whatever is
+        // scheduled next; past the limit, time may stop short of it, so only look.
+        guard Self.start(level: level, slot: slot, current: current) <= limit.microseconds,
+          let earliest = earliestTime(level: level, slot: slot)
+        else {
+          if wheel.isOccupied(level: level, slot: slot) { return nil }
+          continue
+        }
+        if earliest > limit.microseconds { return nil }
+      }
+      open(level: level, slot: slot)
+    }
+    return nil
   }
 
-  private mutating func release(slot: UInt32) {
-    slotSequences[Int(slot)] = Self.free
-    slotActions[Int(slot)] = nil
-    freeSlots.append(slot)
+  @inline(__always) private func isStale(_ entry: Entry) -> Bool {
+    wheel.sequence(of: Int(entry.slot)) != entry.sequence
   }
 
-  @inline(__always) private func bucket(of entry: Entry) -> Int {
-    let time = UInt64(bitPattern: entry.time ^ last.time)
-    if time != 0 { return 128 - time.leadingZeroBitCount }
-    return 64 - (entry.key ^ last.key).leadingZeroBitCount
+  /// The level and slot where an event at `time` waits, given `current`.
+  @inline(__always) private func place(_ time: Int64) -> Int {
+    let differing = UInt64(bitPattern: time ^ current)
+    let level = differing == 0 ? 0 : (63 - differing.leadingZeroBitCount) / 6
+    let digit = Int(truncatingIfNeeded: UInt64(bitPattern: time) >> UInt64(6 * level)) & 63
+    return level << 6 | digit
+  }
+
+  /// The first time of level `level`'s slot `slot`, given `current`'s higher digits.
+  @inline(__always) private static func start(level: Int, slot: Int, current: Int64) -> Int64 {
+    let shift = UInt64(6 * level)
+    let above = shift + 6 >= 64 ? 0 : (UInt64(bitPattern: current) >> (shift + 6)) << (shift + 6)
+    return Int64(bitPattern: above | UInt64(slot) << shift)
   }
 
   @inline(__always) private mutating func insert(_ entry: Entry) {
-    let index = bucket(of: entry)
-    buckets.append(entry, to: index)
-    mark(index)
+    wheel.append(entry, to: place(entry.time))
   }
 
-  @inline(__always) private mutating func mark(_ index: Int) {
-    let bit = UInt64(1) << UInt64(index & 63)
-    switch index >> 6 {
-    case 0: occupied.0 |= bit
-    case 1: occupied.1 |= bit
-    default: occupied.2 |= bit
-    }
-  }
-
-  private mutating func unmark(_ index: Int) {
-    let bit = ~(UInt64(1) << UInt64(index & 63))
-    switch index >> 6 {
-    case 0: occupied.0 &= bit
-    case 1: occupied.1 &= bit
-    default: occupied.2 &= bit
-    }
-  }
-
-  private var lowestOccupied: Int? {
-    if occupied.0 != 0 { return occupied.0.trailingZeroBitCount }
-    if occupied.1 != 0 { return 64 + occupied.1.trailingZeroBitCount }
-    if occupied.2 != 0 { return 128 + occupied.2.trailingZeroBitCount }
-    return nil
-  }
-
-  /// The bucket and index of the smallest live entry, dropping stale entries of the buckets it
-  /// scans. Changes no key: the smallest is not popped yet.
-  private mutating func smallest() -> (bucket: Int, index: Int)? {
-    while let bucket = lowestOccupied {
-      if staleEntries > 0 { dropStale(in: bucket) }
-      let found = buckets.smallest(in: bucket)
-      if let found { return (bucket, found) }
-      unmark(bucket)
+  /// Drops the stale entries at the head of a level-0 slot; returns the live head, or nil when
+  /// the slot turned out empty (it is then marked empty).
+  private mutating func liveHead(slot: Int) -> Entry? {
+    while let head = wheel.head(of: slot) {
+      guard isStale(head) else { return head }
+      wheel.removeHead(of: slot)
+      entryCount -= 1
+      staleEntries -= 1
     }
     return nil
   }
 
-  /// Pops entry `index` of `bucket` (the smallest of all), makes it `last`, and moves the
-  /// bucket's other entries to the lower buckets they now belong in.
-  private mutating func take(_ index: Int, from bucket: Int) {
-    last = buckets.entry(index, of: bucket)
-    entryCount -= 1
-    unmark(bucket)
-    let (entries, count) = buckets.empty(bucket, removing: index)
-    // Every other entry of the bucket goes to a lower one, so `entries` is not written to
-    // while it is read.
-    for position in 0..<count { insert(entries[position]) }
+  /// The earliest live time in a slot, dropping its stale entries (order kept); nil when none
+  /// are live (the slot is then marked empty).
+  private mutating func earliestTime(level: Int, slot: Int) -> Int64? {
+    let index = level << 6 | slot
+    if staleEntries > 0 { dropStale(in: index) }
+    return wheel.earliestTime(in: index)
   }
 
-  private mutating func dropStale(in bucket: Int) {
-    let dropped = slotSequences.withUnsafeBufferPointer { sequences in
-      buckets.removeAll(in: bucket) { sequences[Int($0.slot)] != $0.sequence }
+  /// Opens a slot above level 0: `current` moves to its start and its live entries move, in
+  /// order, to lower levels.
+  private mutating func open(level: Int, slot: Int) {
+    let index = level << 6 | slot
+    current = Self.start(level: level, slot: slot, current: current)
+    let (entries, range) = wheel.empty(index)
+    // Every entry goes to a lower level, so `entries` is not written to while it is read.
+    if staleEntries == 0 {
+      for position in range { insert(entries[position]) }
+      return
     }
+    for position in range {
+      let entry = entries[position]
+      if isStale(entry) {
+        entryCount -= 1
+        staleEntries -= 1
+      } else {
+        insert(entry)
+      }
+    }
+  }
+
+  private mutating func dropStale(in index: Int) {
+    let wheel = wheel
+    let dropped = wheel.removeAll(in: index) { wheel.sequence(of: Int($0.slot)) != $0.sequence }
     staleEntries -= dropped
     entryCount -= dropped
   }
 
   private mutating func compact() {
-    makeBucketsUnique()
-    for bucket in 0..<Self.bucketCount where buckets.count(of: bucket) > 0 {
-      dropStale(in: bucket)
-      if buckets.count(of: bucket) == 0 { unmark(bucket) }
+    makeWheelUnique()
+    for index in 0..<(Self.levels << 6) where wheel.count(of: index) > 0 {
+      dropStale(in: index)
     }
   }
 
-  /// Copy on write, checked once per operation instead of once per bucket append.
-  private mutating func makeBucketsUnique() {
-    if !isKnownUniquelyReferenced(&buckets) { buckets = buckets.copy() }
+  private mutating func makeWheelUnique() {
+    if !isKnownUniquelyReferenced(&wheel) { wheel = wheel.copy() }
+  }
+}
+
+/// The scheduler's storage, managed by hand: the wheel's 704 slots with their occupancy bits,
+/// and the table of pending events' actions (an event's slot names its row) with its free list.
+/// The hot loop appends and removes plain values, and an array per part checked uniqueness and
+/// bounds at every step. Slot buffers are allocated on a slot's first use and kept.
+private final class Wheel {
+  typealias Entry = EventScheduler.Entry
+  struct Slot {
+    var entries: UnsafeMutablePointer<Entry>?
+    var head: Int
+    var count: Int
+    var capacity: Int
+  }
+  /// A row of the action table: the sequence of its pending event (or `free`) and its action.
+  struct Row {
+    var sequence: UInt64
+    var action: ScheduledAction?
+  }
+  private static let wheelSlots = EventScheduler.levels << 6
+  private static let free = UInt64.max
+  private let slots: UnsafeMutablePointer<Slot>
+  /// One word per level: bit `d` set when slot `d` of that level holds entries.
+  private let occupied: UnsafeMutablePointer<UInt64>
+  private var rows: UnsafeMutablePointer<Row>
+  /// Rows initialized (pending or free).
+  private(set) var slotCount = 0
+  private var rowCapacity = 0
+  /// Free rows, reused last-in first-out (deterministic).
+  private var freeRows: UnsafeMutablePointer<UInt32>
+  private var freeCount = 0
+
+  init() {
+    slots = .allocate(capacity: Self.wheelSlots)
+    slots.initialize(
+      repeating: Slot(entries: nil, head: 0, count: 0, capacity: 0), count: Self.wheelSlots)
+    occupied = .allocate(capacity: EventScheduler.levels)
+    occupied.initialize(repeating: 0, count: EventScheduler.levels)
+    rows = .allocate(capacity: 0)
+    freeRows = .allocate(capacity: 0)
   }
 
-  /// The buckets' entries in manually managed arrays: a nested `[[Entry]]` paid two
-  /// uniqueness checks on every append, and entries are appended several times in their life.
-  private final class Buckets {
-    struct Bucket {
-      var entries: UnsafeMutablePointer<Entry>
-      var count: Int
-      var capacity: Int
-    }
-    let table: UnsafeMutablePointer<Bucket>
+  deinit {
+    for index in 0..<Self.wheelSlots { slots[index].entries?.deallocate() }
+    slots.deallocate()
+    occupied.deallocate()
+    rows.deinitialize(count: slotCount)
+    rows.deallocate()
+    freeRows.deallocate()
+  }
 
-    init() {
-      table = .allocate(capacity: EventScheduler.bucketCount)
-      for index in 0..<EventScheduler.bucketCount {
-        (table + index).initialize(
-          to: Bucket(entries: .allocate(capacity: 4), count: 0, capacity: 4))
-      }
+  func copy() -> Wheel {
+    let other = Wheel()
+    for index in 0..<Self.wheelSlots {
+      let source = slots[index]
+      guard let entries = source.entries else { continue }
+      for position in source.head..<source.count { other.append(entries[position], to: index) }
     }
+    other.reserveRows(rowCapacity)
+    other.rows.initialize(from: rows, count: slotCount)
+    other.slotCount = slotCount
+    other.freeRows.initialize(from: freeRows, count: freeCount)
+    other.freeCount = freeCount
+    return other
+  }
 
-    deinit {
-      for index in 0..<EventScheduler.bucketCount { table[index].entries.deallocate() }
-      table.deallocate()
+  // MARK: The action table
+
+  /// A row for a new event: the last one freed, or a new one.
+  @inline(__always) func claim(sequence: UInt64, action: ScheduledAction) -> UInt32 {
+    if freeCount > 0 {
+      freeCount -= 1
+      let row = freeRows[freeCount]
+      rows[Int(row)] = Row(sequence: sequence, action: action)
+      return row
     }
+    // More pending events than an entry can name is a runaway simulation, not input.
+    precondition(slotCount < EventScheduler.maximumPending, "more than 16M events pending")
+    if slotCount == rowCapacity { reserveRows(max(64, rowCapacity * 2)) }
+    (rows + slotCount).initialize(to: Row(sequence: sequence, action: action))
+    slotCount += 1
+    return UInt32(slotCount - 1)
+  }
 
-    func copy() -> Buckets {
-      let other = Buckets()
-      for index in 0..<EventScheduler.bucketCount {
-        let source = table[index]
-        for position in 0..<source.count { other.append(source.entries[position], to: index) }
-      }
-      return other
+  private func reserveRows(_ capacity: Int) {
+    guard capacity > rowCapacity else { return }
+    let larger = UnsafeMutablePointer<Row>.allocate(capacity: capacity)
+    larger.moveInitialize(from: rows, count: slotCount)
+    rows.deallocate()
+    rows = larger
+    let largerFree = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+    largerFree.moveInitialize(from: freeRows, count: freeCount)
+    freeRows.deallocate()
+    freeRows = largerFree
+    rowCapacity = capacity
+  }
+
+  /// The sequence of row `row`'s pending event (`free` when none).
+  @inline(__always) func sequence(of row: Int) -> UInt64 { rows[row].sequence }
+
+  /// Frees a row (its event was cancelled).
+  @inline(__always) func release(_ row: Int) {
+    rows[row] = Row(sequence: Self.free, action: nil)
+    freeRows[freeCount] = UInt32(truncatingIfNeeded: row)
+    freeCount += 1
+  }
+
+  /// Frees a row and returns its action (its event is due).
+  @inline(__always) func take(_ row: Int) -> ScheduledAction? {
+    let action = rows[row].action.take()
+    rows[row].sequence = Self.free
+    freeRows[freeCount] = UInt32(truncatingIfNeeded: row)
+    freeCount += 1
+    return action
+  }
+
+  // MARK: The wheel
+
+  /// The lowest occupied (level, slot): level 0 first, then the lowest slot.
+  @inline(__always) func lowestOccupied() -> (level: Int, slot: Int)? {
+    for level in 0..<EventScheduler.levels where occupied[level] != 0 {
+      return (level, occupied[level].trailingZeroBitCount)
     }
+    return nil
+  }
 
-    @inline(__always) func count(of bucket: Int) -> Int { table[bucket].count }
+  func isOccupied(level: Int, slot: Int) -> Bool { occupied[level] & (1 << UInt64(slot)) != 0 }
 
-    @inline(__always) func entry(_ index: Int, of bucket: Int) -> Entry {
-      table[bucket].entries[index]
+  @inline(__always) func count(of index: Int) -> Int { slots[index].count - slots[index].head }
+
+  @inline(__always) func append(_ entry: Entry, to index: Int) {
+    if slots[index].count == slots[index].capacity { grow(index) }
+    slots[index].entries.unsafelyUnwrapped[slots[index].count] = entry
+    slots[index].count += 1
+    occupied[index >> 6] |= 1 << UInt64(index & 63)
+  }
+
+  private func grow(_ index: Int) {
+    let old = slots[index]
+    let live = old.count - old.head
+    let capacity = max(8, live * 2)
+    let larger = UnsafeMutablePointer<Entry>.allocate(capacity: capacity)
+    if let entries = old.entries {
+      larger.update(from: entries + old.head, count: live)
+      entries.deallocate()
     }
+    slots[index] = Slot(entries: larger, head: 0, count: live, capacity: capacity)
+  }
 
-    @inline(__always) func append(_ entry: Entry, to bucket: Int) {
-      if table[bucket].count == table[bucket].capacity { grow(bucket) }
-      table[bucket].entries[table[bucket].count] = entry
-      table[bucket].count += 1
-    }
+  private func markEmpty(_ index: Int) {
+    slots[index].head = 0
+    slots[index].count = 0
+    occupied[index >> 6] &= ~(1 << UInt64(index & 63))
+  }
 
-    private func grow(_ bucket: Int) {
-      let old = table[bucket]
-      let larger = UnsafeMutablePointer<Entry>.allocate(capacity: old.capacity * 2)
-      larger.update(from: old.entries, count: old.count)
-      old.entries.deallocate()
-      table[bucket].entries = larger
-      table[bucket].capacity = old.capacity * 2
+  @inline(__always) func head(of index: Int) -> Entry? {
+    let slot = slots[index]
+    guard slot.head < slot.count, let entries = slot.entries else {
+      markEmpty(index)
+      return nil
     }
+    return entries[slot.head]
+  }
 
-    /// The index of the smallest entry of `bucket`, if it has any.
-    func smallest(in bucket: Int) -> Int? {
-      let (entries, count) = (table[bucket].entries, table[bucket].count)
-      guard count > 0 else { return nil }
-      var best = entries[0]
-      var bestIndex = 0
-      for index in 1..<count where entries[index].precedes(best) {
-        best = entries[index]
-        bestIndex = index
-      }
-      return bestIndex
-    }
+  @inline(__always) func removeHead(of index: Int) {
+    slots[index].head += 1
+    if slots[index].head == slots[index].count { markEmpty(index) }
+  }
 
-    /// Empties `bucket` but for its storage, which holds, until the next append to it, the
-    /// entries other than `removed`: returned with their count.
-    func empty(_ bucket: Int, removing removed: Int) -> (UnsafeMutablePointer<Entry>, Int) {
-      let entries = table[bucket].entries
-      let remaining = table[bucket].count - 1
-      entries[removed] = entries[remaining]
-      table[bucket].count = 0
-      return (entries, remaining)
-    }
+  /// The slot's entries in order; the slot is left empty (its buffer kept for reuse).
+  func empty(_ index: Int) -> (UnsafeMutablePointer<Entry>, Range<Int>) {
+    let slot = slots[index]
+    markEmpty(index)
+    return (slot.entries.unsafelyUnwrapped, slot.head..<slot.count)
+  }
 
-    /// Removes the entries of `bucket` for which `isDropped` holds; returns how many.
-    func removeAll(in bucket: Int, where isDropped: (Entry) -> Bool) -> Int {
-      let entries = table[bucket].entries
-      let count = table[bucket].count
-      var kept = 0
-      for index in 0..<count where !isDropped(entries[index]) {
-        entries[kept] = entries[index]
-        kept += 1
-      }
-      table[bucket].count = kept
-      return count - kept
+  func earliestTime(in index: Int) -> Int64? {
+    let slot = slots[index]
+    guard slot.head < slot.count, let entries = slot.entries else {
+      markEmpty(index)
+      return nil
     }
+    var earliest = entries[slot.head].time
+    for position in (slot.head + 1)..<slot.count where entries[position].time < earliest {
+      earliest = entries[position].time
+    }
+    return earliest
+  }
+
+  /// Removes the entries for which `isDropped` holds, keeping the others' order.
+  func removeAll(in index: Int, where isDropped: (Entry) -> Bool) -> Int {
+    let slot = slots[index]
+    guard let entries = slot.entries else { return 0 }
+    var kept = slot.head
+    for position in slot.head..<slot.count where !isDropped(entries[position]) {
+      entries[kept] = entries[position]
+      kept += 1
+    }
+    slots[index].count = kept
+    if kept == slot.head { markEmpty(index) }
+    return slot.count - kept
   }
 }
 

@@ -153,11 +153,13 @@ import Testing
     #expect(SipsimCommand.main(["list", "--help"]) == 0)
     let broken = FileManager.default.temporaryDirectory.appendingPathComponent(
       "sipsim-broken-\(getpid()).json")
+    defer { try? FileManager.default.removeItem(at: broken) }
     try Data("{\"hosts\": [}".utf8).write(to: broken)
     #expect(RunCommand.run([broken.path, "--ladder", "none"]) == 2)
     // A topology whose expectation fails: exit 1.
     let failing = FileManager.default.temporaryDirectory.appendingPathComponent(
       "sipsim-failing-\(getpid()).json")
+    defer { try? FileManager.default.removeItem(at: failing) }
     try Data(
       #"""
       {"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}, {"name": "b", "role": "ua", "aor": "sip:b@y", "behaviour": "busy"}],

@@ -128,3 +128,30 @@ func schedulerRunsWhatASortedModelRuns(seed: UInt64) {
   #expect(ran.labels == expected)
   #expect(expected.count > 5_000)
 }
+
+/// `EventScheduler` is a value: a copy runs and cancels on its own, leaving the original as it
+/// was (its storage is shared until either side changes).
+@Test func aCopiedSchedulerIsIndependent() {
+  final class Ran: @unchecked Sendable { var labels: [String] = [] }
+  let ran = Ran()
+  var original = EventScheduler()
+  var handles: [TimerHandle] = []
+  for index in 0..<200 {
+    handles.append(
+      original.schedule(at: SimInstant(microseconds: Int64(index % 7) * 1_000_000)) {
+        ran.labels.append("e\(index)")
+      })
+  }
+  var copy = original
+  copy.cancel(handles[3])
+  _ = copy.schedule(at: SimInstant(microseconds: 0)) { ran.labels.append("copy") }
+  while let action = copy.next() { action.run() }
+  let fromCopy = ran.labels
+  ran.labels = []
+  #expect(original.pendingCount == 200)
+  while let action = original.next() { action.run() }
+  #expect(fromCopy.count == 200 && fromCopy.contains("copy") && !fromCopy.contains("e3"))
+  #expect(ran.labels.count == 200 && ran.labels.contains("e3") && !ran.labels.contains("copy"))
+  // Ties keep scheduling order on both sides: e0, e7, e14, … first.
+  #expect(Array(ran.labels.prefix(3)) == ["e0", "e7", "e14"])
+}

@@ -293,7 +293,7 @@ public final class Network: @unchecked Sendable {
       make: {
         SimRandom(
           seed: simulation.seed
-            ^ fnv1a64(continuing: hosts[from].linkPrefixHash, hosts[to].name.utf8))
+            ^ fnv1a64(continuing: hosts[from].linkPrefixHash, hosts[to].name))
       }, body)
   }
 
