@@ -1,6 +1,6 @@
 /// `[display-name] <URI> *(;param)` or `URI *(;param)` (§20.10, §20.20, §20.39, §25 name-addr /
 /// addr-spec): From, To, Contact, Route, Record-Route, Reply-To.
-public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
+public struct NameAddress: Sendable, Hashable, CustomStringConvertible, HeaderValueWriter {
   /// The display name, unquoted and unescaped.
   public var displayName: String?
   public var uri: SIPURI
@@ -24,9 +24,15 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
 
   /// Canonical text, always in name-addr form.
   public var description: String {
-    // One buffer, one String: every request and response carries a From and a To.
     var text: [UInt8] = []
     text.reserveCapacity(96)
+    write(to: &text)
+    return Syntax.string(text)
+  }
+
+  /// Appends the canonical text (name-addr form) to `out`: every request and response carries a
+  /// From and a To, printed straight into their field's bytes.
+  public func write(to text: inout [UInt8]) {
     if let displayName {
       text.append(Syntax.quote)
       for byte in displayName.utf8 {
@@ -40,7 +46,6 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
     uri.write(to: &text)
     text.append(Syntax.greater)
     Syntax.appendHeaderParameters(parameters, to: &text)
-    return Syntax.string(text)
   }
 
   public init(_ text: String) throws(SyntaxError) {
@@ -111,7 +116,7 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One Via value (§20.42): `SIP/2.0/UDP host[:port];branch=…`.
-public struct Via: Sendable, Hashable, CustomStringConvertible {
+public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWriter {
   public var protocolName: String
   public var protocolVersion: String
   /// Upper case: `UDP`, `TCP`, `TLS`, `SCTP`, or any other token.
@@ -142,9 +147,16 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
   public var hasMagicCookie: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
 
   public var description: String {
-    // One buffer, one String: each request sent gets a Via built this way.
     var text: [UInt8] = []
     text.reserveCapacity(96)
+    write(to: &text)
+    return Syntax.string(text)
+  }
+
+  /// Appends the canonical text to `out`: each request sent gets a Via, and each request
+  /// received over UDP has its top Via rewritten (`received`, `rport`), printed straight into
+  /// the field's bytes.
+  public func write(to text: inout [UInt8]) {
     Syntax.append(protocolName, to: &text)
     text.append(Syntax.slash)
     Syntax.append(protocolVersion, to: &text)
@@ -153,7 +165,6 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     text.append(Syntax.space)
     Syntax.appendHostPort(host, port, to: &text)
     Syntax.appendHeaderParameters(parameters, to: &text)
-    return Syntax.string(text)
   }
 
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> Via {

@@ -53,7 +53,7 @@ extension SIPMessage {
   public func ackForNonSuccess(_ response: SIPMessage) -> SIPMessage {
     var ack = SIPMessage.request(method: "ACK", uri: requestURIText ?? "")
     if let via = fields("via").first, let top = vias.first {
-      ack.append(via.name, top.description)
+      ack.append(via.name, top)
     }
     for field in headers where field.isNamed("max-forwards") { ack.headers.append(field) }
     for field in headers where field.isNamed("from") || field.isNamed("call-id") {
@@ -106,11 +106,11 @@ extension SIPMessage {
   /// the others keep their bytes (a server adds `received` / `rport` this way, RFC 3581 §4).
   public mutating func replaceTopVia(_ via: Via) {
     guard let index = firstIndex(named: "via") else {
-      prepend("Via", via.description)
+      prepend("Via", via)
       return
     }
     let rest = Self.afterFirstValue(headers[index])
-    headers[index] = SIPHeaderField(name: headers[index].name, value: via.description)
+    headers[index] = SIPHeaderField(name: headers[index].name, value: via)
     if let rest { headers.insert(rest, at: index + 1) }
   }
 

@@ -192,14 +192,14 @@ public struct Dialog: Sendable, Hashable {
       }
     }
     var request = SIPMessage.request(method: method, uri: requestURI.description)
-    for route in routes { request.append("Route", route.description) }
+    for route in routes { request.append("Route", route) }
     request.append("Max-Forwards", "70")
     var to = remoteURI
     to.parameters.append(SIPParameter("tag", id.remoteTag))
     var from = localURI
     from.parameters.append(SIPParameter("tag", id.localTag))
-    request.append("To", to.description)
-    request.append("From", from.description)
+    request.append("To", to)
+    request.append("From", from)
     request.append("Call-ID", id.callID)
     request.append("CSeq", CSeq(number, method).description)
     return (request, nextHop)

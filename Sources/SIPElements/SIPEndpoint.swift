@@ -225,7 +225,7 @@ public actor SIPEndpoint: TimerTarget {
   {
     let via = TransportRules.via(
       sentBy: addressText, port: port(for: transport), transport: transport, branch: branch)
-    request.prepend("Via", via.description)
+    request.prepend("Via", via)
     return via
   }
 

@@ -225,7 +225,7 @@ public actor UserAgent: TimerTarget {
     request.append("To", "<\(to)>")
     let from = NameAddress(
       displayName: displayName, uri: aor, parameters: [SIPParameter("tag", tag)])
-    request.append("From", from.description)
+    request.append("From", from)
     request.append("Call-ID", callID)
     request.append("CSeq", "\(cseq) \(method)")
     return request
