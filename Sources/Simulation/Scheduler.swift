@@ -250,17 +250,18 @@ public struct EventScheduler: TimerService {
     // Every entry goes to a lower level, so `entries` is not written to while it is read.
     if staleEntries == 0 {
       for position in range { insert(entries[position]) }
-      return
-    }
-    for position in range {
-      let entry = entries[position]
-      if isStale(entry) {
-        entryCount -= 1
-        staleEntries -= 1
-      } else {
-        insert(entry)
+    } else {
+      for position in range {
+        let entry = entries[position]
+        if isStale(entry) {
+          entryCount -= 1
+          staleEntries -= 1
+        } else {
+          insert(entry)
+        }
       }
     }
+    wheel.shrinkIfEmpty(index)
   }
 
   private mutating func dropStale(in index: Int) {
@@ -435,6 +436,15 @@ private final class Wheel {
     occupied[index >> 6] &= ~(1 << UInt64(index & 63))
   }
 
+  /// Frees an empty slot's buffer when it is large: a burst of events (a million agents'
+  /// refresh timers at one instant) passes down the levels, and each slot it passed through kept
+  /// room for all of it.
+  func shrinkIfEmpty(_ index: Int) {
+    guard slots[index].count == 0, slots[index].capacity > 1024 else { return }
+    slots[index].entries?.deallocate()
+    slots[index] = Slot(entries: nil, head: 0, count: 0, capacity: 0)
+  }
+
   @inline(__always) func head(of index: Int) -> Entry? {
     let slot = slots[index]
     guard slot.head < slot.count, let entries = slot.entries else {
@@ -446,7 +456,10 @@ private final class Wheel {
 
   @inline(__always) func removeHead(of index: Int) {
     slots[index].head += 1
-    if slots[index].head == slots[index].count { markEmpty(index) }
+    if slots[index].head == slots[index].count {
+      markEmpty(index)
+      shrinkIfEmpty(index)
+    }
   }
 
   /// The slot's entries in order; the slot is left empty (its buffer kept for reuse).

@@ -155,3 +155,32 @@ func schedulerRunsWhatASortedModelRuns(seed: UInt64) {
   // Ties keep scheduling order on both sides: e0, e7, e14, … first.
   #expect(Array(ran.labels.prefix(3)) == ["e0", "e7", "e14"])
 }
+
+/// A burst (thousands of events at one far instant, as a million agents' refresh timers) passes
+/// down every level of the wheel, whose large slot buffers are freed on the way: every event
+/// still runs once, in scheduling order, with events scheduled during the burst in their place.
+@Test func aBurstAtOneInstantRunsInOrder() {
+  final class Ran: @unchecked Sendable { var labels: [Int] = [] }
+  let ran = Ran()
+  var scheduler = EventScheduler()
+  let burst = SimInstant(microseconds: 3_600_000_000)
+  for label in 0..<5_000 {
+    _ = scheduler.schedule(at: burst) { ran.labels.append(label) }
+    if label % 1_000 == 0 {
+      _ = scheduler.schedule(at: SimInstant(microseconds: Int64(label))) {
+        ran.labels.append(-label - 1)
+      }
+    }
+  }
+  var steps = 0
+  while let action = scheduler.next() {
+    action.run()
+    steps += 1
+    // Mid-burst, more events at the same instant: they run after the ones already there.
+    if steps == 10 {
+      _ = scheduler.schedule(at: burst) { ran.labels.append(5_000) }
+    }
+  }
+  #expect(ran.labels == [-1, -1_001, -2_001, -3_001, -4_001] + Array(0...5_000))
+  #expect(scheduler.pendingCount == 0)
+}
