@@ -10,8 +10,12 @@ public import Simulation
 /// hang-up or CANCEL on either side ends the other. Each leg is its own dialog with its own
 /// Call-ID, tags, CSeq and SDP (media anchored at the B2BUA), which is what tells a B2BUA from
 /// a proxy (RFC 3261 §6, "back-to-back user agent").
-public actor B2BUA {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor B2BUA: SimulationActor {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   /// The leg towards callers (listens on `port`).
   public nonisolated let inbound: UserAgent
   /// The leg towards callees (listens on `outboundPort`).
@@ -32,22 +36,22 @@ public actor B2BUA {
     let box = WeakBox<B2BUA>()
     inbound = try UserAgent(
       network: network, host: host, aor: aor, port: port,
-      behaviour: .custom { _, call in box.value?.assumeIsolated { $0.incoming(call) } },
+      behaviour: .custom { _, call in box.value?.onDrivingThread { $0.incoming(call) } },
       timers: timers)
     outbound = try UserAgent(
       network: network, host: host, aor: aor, port: outboundPort, configuration: configuration,
       timers: timers)
     self.route = route
     self.network = network
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
     let inbound = inbound
     let outbound = outbound
     network.simulation.inspect {
-      inbound.assumeIsolated { agent in
-        agent.onEvent { _, event in box.value?.assumeIsolated { $0.inboundEvent(event) } }
+      inbound.onDrivingThread { agent in
+        agent.onEvent { _, event in box.value?.onDrivingThread { $0.inboundEvent(event) } }
       }
-      outbound.assumeIsolated { agent in
-        agent.onEvent { _, event in box.value?.assumeIsolated { $0.outboundEvent(event) } }
+      outbound.onDrivingThread { agent in
+        agent.onEvent { _, event in box.value?.onDrivingThread { $0.outboundEvent(event) } }
       }
     }
     box.value = self
@@ -60,10 +64,10 @@ public actor B2BUA {
 
   func incoming(_ call: IncomingCall) {
     guard let target = route(call) else {
-      inbound.assumeIsolated { $0.reject(call.callID, status: 404) }
+      inbound.onDrivingThread { $0.reject(call.callID, status: 404) }
       return
     }
-    let leg = outbound.assumeIsolated { $0.call(target, offer: call.offer != nil) }
+    let leg = outbound.onDrivingThread { $0.call(target, offer: call.offer != nil) }
     outboundLeg[call.callID] = leg
     inboundLeg[leg] = call.callID
     log("bridging \(call.callID) to \(target) as \(leg)")
@@ -75,15 +79,15 @@ public actor B2BUA {
       guard let caller = inboundLeg[leg] else { return }
       lastStatus[leg] = status
       if status == 180 || status == 183 {
-        inbound.assumeIsolated { $0.ring(caller) }
+        inbound.onDrivingThread { $0.ring(caller) }
       } else if (200..<300).contains(status) {
-        inbound.assumeIsolated { $0.answer(caller) }
+        inbound.onDrivingThread { $0.answer(caller) }
       }
     case .callState(let leg, .terminated):
       guard let caller = inboundLeg.removeValue(forKey: leg) else { return }
       outboundLeg[caller] = nil
       let status = lastStatus.removeValue(forKey: leg)
-      inbound.assumeIsolated { agent in
+      inbound.onDrivingThread { agent in
         switch agent.state(of: caller) {
         case .confirmed?:
           agent.hangUp(caller)
@@ -107,7 +111,7 @@ public actor B2BUA {
     inboundLeg[leg] = nil
     lastStatus[leg] = nil
     // The caller hung up or cancelled: end the other leg however far it got.
-    outbound.assumeIsolated { $0.hangUp(leg) }
+    outbound.onDrivingThread { $0.hangUp(leg) }
   }
 
   func log(_ text: String) {

@@ -32,13 +32,17 @@ final class WeakBox<Element: AnyObject>: @unchecked Sendable {
 extension SIPEndpoint {
   /// Makes `box`'s element the core of `endpoint`: every ``TransactionEvent`` runs `handle`
   /// isolated to it, on the driving thread, without a `Task`.
-  static func attach<Element: Actor>(
+  ///
+  /// Inlined into each element's `init`, so the isolated call is specialized for the element's
+  /// type: run generically, it allocated twice for every event.
+  @inline(__always)
+  static func attach<Element: SimulationActor>(
     _ endpoint: SIPEndpoint, on simulation: Simulation, to box: WeakBox<Element>,
     _ handle: @escaping @Sendable (isolated Element, TransactionEvent) -> Void
   ) {
     simulation.inspect {
-      endpoint.assumeIsolated { endpoint in
-        endpoint.setCore { _, event in box.value?.assumeIsolated { handle($0, event) } }
+      endpoint.onDrivingThread { endpoint in
+        endpoint.setCore { _, event in box.value?.onDrivingThread { handle($0, event) } }
       }
     }
   }

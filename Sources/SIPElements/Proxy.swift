@@ -67,8 +67,12 @@ public struct ProxyConfiguration: Sendable {
 /// pending branches (§16.10), answers 100 Trying at once, authenticates with 407 (§22.3) and
 /// may act as its domain's registrar. ACK for 2xx and stray 2xx responses pass through
 /// statelessly (RFC 6026).
-public actor Proxy {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor Proxy: SimulationActor {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   public nonisolated let endpoint: SIPEndpoint
   public nonisolated let location: LocationService?
   public nonisolated let configuration: ProxyConfiguration
@@ -113,7 +117,7 @@ public actor Proxy {
     let endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
     self.endpoint = endpoint
     self.network = network
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
     self.location = location
     self.configuration = configuration
     digest = configuration.authentication
@@ -166,11 +170,11 @@ public actor Proxy {
       // RFC 6026 §7.3: a 2xx with no client transaction left is forwarded statelessly.
       response.removeTopVia()
       core.log("forwarding a stray \(response.startLineText) statelessly")
-      endpoint.assumeIsolated { $0.sendStateless(response) }
+      endpoint.onDrivingThread { $0.sendStateless(response) }
     case .unmatchable(let message, let reason):
       if message.isRequest, message.method != "ACK", message.topVia != nil {
         let bad = message.response(status: 400, reason: "Bad Request (\(reason))")
-        endpoint.assumeIsolated { $0.sendStateless(bad) }
+        endpoint.onDrivingThread { $0.sendStateless(bad) }
       }
     case .timeout(let key, _, _):
       if let (server, index) = clients[key] ?? pendingStart(key) {
@@ -189,7 +193,7 @@ public actor Proxy {
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey) {
-    endpoint.assumeIsolated { $0.respond(response, in: key) }
+    endpoint.onDrivingThread { $0.respond(response, in: key) }
   }
 
   // MARK: Requests (§16.3–16.6)
@@ -237,7 +241,7 @@ public actor Proxy {
         core.answerOther(request, allow: "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"), in: key)
       return
     } else {
-      let bindings = location?.assumeIsolated { $0.lookup(uri) } ?? []
+      let bindings = location?.onDrivingThread { $0.lookup(uri) } ?? []
       targets = bindings.map { ($0.contact.uri, $0.q) }
       if targets.isEmpty {
         // §16.5: an empty target set is answered 480.
@@ -272,12 +276,12 @@ public actor Proxy {
     ProxyRules.preprocessRoutes(&request, isOwn: isOwn)
     guard var target = request.requestURI else { return }
     if request.routes.isEmpty, serves(target), target.user != nil,
-      let first = location?.assumeIsolated({ $0.lookup(target) }).first
+      let first = location?.onDrivingThread({ $0.lookup(target) }).first
     {
       target = first.contact.uri
     }
     let (copy, hop) = ProxyRules.forward(request, to: target)
-    endpoint.assumeIsolated { _ = $0.sendRequest(copy, to: SIPPeer(uri: hop)) }
+    endpoint.onDrivingThread { _ = $0.sendRequest(copy, to: SIPPeer(uri: hop)) }
   }
 
   /// §16.10: a CANCEL for a request with a response context is answered 200 here and cancels
@@ -305,7 +309,7 @@ public actor Proxy {
     context.branches[index].request = copy
     context.branches[index].peer = peer
     starting = (context.serverKey, index)
-    let key = endpoint.assumeIsolated { $0.sendRequest(copy, to: peer, branch: branch) }
+    let key = endpoint.onDrivingThread { $0.sendRequest(copy, to: peer, branch: branch) }
     starting = nil
     guard let key, context.response.branches[index].isPending else { return }
     context.branches[index].key = key
@@ -412,7 +416,7 @@ public actor Proxy {
           let peer = context.branches[index].peer,
           let branch = context.branches[index].key?.branch
         else { continue }
-        endpoint.assumeIsolated {
+        endpoint.onDrivingThread {
           _ = $0.sendRequest(request.cancelRequest(), to: peer, branch: branch)
         }
       }

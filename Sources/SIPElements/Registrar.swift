@@ -9,8 +9,12 @@ public import Simulation
 /// expired nonce, a replayed nonce count refused, §22.2), and writes a ``LocationService``
 /// that the domain's proxies and redirect servers read. OPTIONS is answered; other methods get
 /// 405. A thin shell: the rules are ``Registration`` and ``DigestServer``.
-public actor Registrar {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor Registrar: SimulationActor {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   public nonisolated let endpoint: SIPEndpoint
   public nonisolated let location: LocationService
   public nonisolated let policy: RegistrarPolicy
@@ -23,7 +27,7 @@ public actor Registrar {
     timers: TimerSettings = .rfc3261
   ) throws(NetworkError) {
     endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
     self.location = location
     self.policy = policy
     digest = authentication
@@ -47,7 +51,7 @@ public actor Registrar {
     default:
       response = core.answerOther(request, allow: "REGISTER, OPTIONS, CANCEL, ACK")
     }
-    endpoint.assumeIsolated { $0.respond(response, in: key) }
+    endpoint.onDrivingThread { $0.respond(response, in: key) }
   }
 
   func register(_ request: SIPMessage) -> SIPMessage {

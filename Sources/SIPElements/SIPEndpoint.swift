@@ -11,8 +11,12 @@ public import Simulation
 /// A thin shell, as ARCHITECTURE.md asks: the rules live in the pure layers; this actor only
 /// binds sockets, arms timers and writes the trace. It is pinned to the simulation's executor,
 /// so the network and timers call into it without a `Task`.
-public actor SIPEndpoint: TimerTarget {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor SIPEndpoint: SimulationActor, TimerTarget {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   public nonisolated let network: Network
   /// The host this endpoint runs on (the trace's `element`).
   public nonisolated let hostName: String
@@ -84,7 +88,7 @@ public actor SIPEndpoint: TimerTarget {
     connectionIdleTimeout: Duration = .seconds(32), stateless: Bool = false
   ) throws(NetworkError) {
     let simulation = network.simulation
-    unownedExecutor = simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = simulation.executor
     self.network = network
     hostName = host
     self.timers = timers
@@ -106,7 +110,7 @@ public actor SIPEndpoint: TimerTarget {
     // A crash closes every socket of the host; a restart brings the listening points back (the
     // element keeps its state: the model is a host cut off, not a reboot).
     try network.onRestart(of: host) { _ in
-      reference.value?.assumeIsolated { endpoint in
+      reference.value?.onDrivingThread { endpoint in
         do {
           (endpoint.udp, endpoint.listeners) = try Self.bind(
             endpoint.network, host: endpoint.hostName, address: endpoint.address, reference)
@@ -127,7 +131,7 @@ public actor SIPEndpoint: TimerTarget {
     let port = address.port
     let ipv6 = address.address.isV6
     let udp = try network.bindDatagram(host: host, port: port, ipv6: ipv6) { datagram in
-      reference.value?.assumeIsolated { endpoint in
+      reference.value?.onDrivingThread { endpoint in
         endpoint.received(datagram.payload, from: datagram.from, transport: .udp)
       }
     }
@@ -137,7 +141,7 @@ public actor SIPEndpoint: TimerTarget {
         try network.listen(
           host: host, port: listenPort, transport: transport == .tls ? .tls : .tcp, ipv6: ipv6
         ) { stream in
-          reference.value?.assumeIsolated { $0.accepted(stream, transport: transport) }
+          reference.value?.onDrivingThread { $0.accepted(stream, transport: transport) }
         })
     }
     return (udp, listeners)
@@ -327,7 +331,7 @@ public actor SIPEndpoint: TimerTarget {
   }
 
   public nonisolated func timerFired(_ token: UInt64) {
-    assumeIsolated { endpoint in endpoint.fire(token) }
+    onDrivingThread { endpoint in endpoint.fire(token) }
   }
 
   func fire(_ token: UInt64) {
@@ -410,7 +414,7 @@ public actor SIPEndpoint: TimerTarget {
         let stream = try network.connect(
           from: hostName, to: remote, transport: transport == .tls ? .tls : .tcp
         ) { [self] event in
-          self.assumeIsolated { $0.streamEvent(event, key: connectionKey) }
+          self.onDrivingThread { $0.streamEvent(event, key: connectionKey) }
         }
         connection = Connection(
           stream: stream, isOpen: false, now: network.simulation.now.microseconds)
@@ -440,7 +444,7 @@ public actor SIPEndpoint: TimerTarget {
       stream: stream, isOpen: true, now: network.simulation.now.microseconds)
     connections[key] = connection
     stream.onEvent = { [self] event in
-      self.assumeIsolated { $0.streamEvent(event, key: key) }
+      self.onDrivingThread { $0.streamEvent(event, key: key) }
     }
     touch(connection, key: key)
   }

@@ -8,8 +8,12 @@ public import Simulation
 /// writes and its proxies and redirect servers read, with bindings removed at their expiry
 /// instant (traced as `binding` events with `action` `expired`). An actor pinned to the
 /// simulation's executor, so elements on the same simulation use it with `assumeIsolated`.
-public actor LocationService {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor LocationService: SimulationActor {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   nonisolated let network: Network
   /// The name its trace events carry as `element`.
   public nonisolated let name: String
@@ -20,7 +24,7 @@ public actor LocationService {
   public init(network: Network, name: String = "location") {
     self.network = network
     self.name = name
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
   }
 
   var now: Duration { .microseconds(network.simulation.now.microseconds) }
@@ -121,7 +125,7 @@ struct ServerCore {
   /// server transaction, 481 otherwise; the INVITE was already answered, so nothing else.
   func cancelAnswer(_ cancel: SIPMessage, endpoint: SIPEndpoint) -> SIPMessage {
     let target = TransactionKey.inviteServer(cancelledBy: cancel)
-    let known = endpoint.assumeIsolated { endpoint in
+    let known = endpoint.onDrivingThread { endpoint in
       target.flatMap { endpoint.state(of: $0) } != nil
     }
     return cancel.response(
@@ -157,7 +161,7 @@ struct ServerCore {
       }
     }
     let toTag = tag()
-    return location.assumeIsolated {
+    return location.onDrivingThread {
       $0.register(request, policy: policy, toTag: toTag, authenticatedUser: user).response
     }
   }

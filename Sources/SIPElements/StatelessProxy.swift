@@ -10,8 +10,12 @@ public import Simulation
 /// target (the best binding in the ``LocationService`` for its domains, else the Request-URI)
 /// with a branch computed from the request, so a retransmission, its CANCEL and its non-2xx ACK
 /// take the same branch as the original; responses go back by their next Via.
-public actor StatelessProxy {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor StatelessProxy: SimulationActor {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   public nonisolated let endpoint: SIPEndpoint
   public nonisolated let location: LocationService?
   /// Domains whose Request-URIs are looked up in the location service.
@@ -24,7 +28,7 @@ public actor StatelessProxy {
   ) throws(NetworkError) {
     let endpoint = try SIPEndpoint(network: network, host: host, port: port, stateless: true)
     self.endpoint = endpoint
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
     self.location = location
     self.domains = domains
     core = ServerCore(network: network, element: host)
@@ -43,7 +47,7 @@ public actor StatelessProxy {
       // §16.11: our Via off; the next one says where it goes.
       response.removeTopVia()
       guard response.topVia != nil else { return }
-      endpoint.assumeIsolated { $0.sendStateless(response) }
+      endpoint.onDrivingThread { $0.sendStateless(response) }
     default:
       break
     }
@@ -54,7 +58,7 @@ public actor StatelessProxy {
       core.log("refused \(received.startLineText): \(rejection)")
       if received.method != "ACK" {
         let response = rejection.response(to: received, toTag: core.tag())
-        endpoint.assumeIsolated { $0.sendStateless(response) }
+        endpoint.onDrivingThread { $0.sendStateless(response) }
       }
       return
     }
@@ -65,10 +69,10 @@ public actor StatelessProxy {
     if request.routes.isEmpty, target.user != nil,
       domains.contains(where: { $0.lowercased() == target.host.lowercased() })
     {
-      guard let best = location?.assumeIsolated({ $0.lookup(target) }).first else {
+      guard let best = location?.onDrivingThread({ $0.lookup(target) }).first else {
         if received.method != "ACK" {
           let unavailable = received.response(status: 480, toTag: core.tag())
-          endpoint.assumeIsolated { $0.sendStateless(unavailable) }
+          endpoint.onDrivingThread { $0.sendStateless(unavailable) }
         }
         return
       }
@@ -76,15 +80,19 @@ public actor StatelessProxy {
     }
     let (copy, hop) = ProxyRules.forward(request, to: target)
     let branch = ProxyRules.statelessBranch(received)
-    endpoint.assumeIsolated { $0.forwardStateless(copy, to: SIPPeer(uri: hop), branch: branch) }
+    endpoint.onDrivingThread { $0.forwardStateless(copy, to: SIPPeer(uri: hop), branch: branch) }
   }
 }
 
 /// A redirect server (RFC 3261 §8.3): it answers requests for its domains with a 3xx listing
 /// the contacts the ``LocationService`` holds (with their q), 480 when there are none, so the
 /// client retries them itself (§8.1.3.4). ACK, CANCEL and OPTIONS are answered as a UAS does.
-public actor RedirectServer {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor RedirectServer: SimulationActor {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   public nonisolated let endpoint: SIPEndpoint
   public nonisolated let location: LocationService
   /// 300 Multiple Choices, 301 Moved Permanently or 302 Moved Temporarily (the default).
@@ -97,7 +105,7 @@ public actor RedirectServer {
   ) throws(NetworkError) {
     let endpoint = try SIPEndpoint(network: network, host: host, port: port)
     self.endpoint = endpoint
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
     self.location = location
     self.status = status
     core = ServerCore(network: network, element: host)
@@ -117,7 +125,7 @@ public actor RedirectServer {
     default:
       response = redirect(request)
     }
-    endpoint.assumeIsolated { $0.respond(response, in: key) }
+    endpoint.onDrivingThread { $0.respond(response, in: key) }
   }
 
   /// §8.3: the Contacts of the target's bindings, best first, each with its q.
@@ -125,7 +133,7 @@ public actor RedirectServer {
     guard let uri = request.requestURI else {
       return request.response(status: 400, toTag: core.tag())
     }
-    let bindings = location.assumeIsolated { $0.lookup(uri) }
+    let bindings = location.onDrivingThread { $0.lookup(uri) }
     guard !bindings.isEmpty else { return request.response(status: 480, toTag: core.tag()) }
     var response = request.response(status: status, toTag: core.tag())
     for binding in bindings {

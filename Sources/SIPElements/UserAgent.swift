@@ -10,10 +10,14 @@ public import Simulation
 /// SDP (RFC 3264). The rules are pure values in `SIPDialog` (``Dialog``, ``UASInspection``,
 /// ``RedirectTargets``, ``SessionRules``); this actor carries them out.
 ///
-/// Use it from scenario code between runs with `simulation.inspect { ua.assumeIsolated { … } }`,
+/// Use it from scenario code between runs with `simulation.inspect { ua.onDrivingThread { … } }`,
 /// or from inside its own callbacks, which already run isolated to it.
-public actor UserAgent: TimerTarget {
-  public nonisolated let unownedExecutor: UnownedSerialExecutor
+public actor UserAgent: SimulationActor, TimerTarget {
+  /// The simulation's executor, which the actor is pinned to.
+  public nonisolated let simulationExecutor: SimulationExecutor
+  public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
   /// The transport and transaction layers it sends and receives through.
   public nonisolated let endpoint: SIPEndpoint
   /// Its address of record (the From of its requests).
@@ -101,7 +105,7 @@ public actor UserAgent: TimerTarget {
     let endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
     self.endpoint = endpoint
     self.network = network
-    unownedExecutor = network.simulation.executor.asUnownedSerialExecutor()
+    simulationExecutor = network.simulation.executor
     self.aor = aor
     self.displayName = displayName
     settings = UAConfiguration.Box.shared(configuration, on: network)
@@ -272,7 +276,7 @@ public actor UserAgent: TimerTarget {
     var request = request
     // §22.3: credentials met in this Call-ID (or for the UA's own realms) go in every request.
     credentials?.authorize(&request, cnonce: hex(random.next()))
-    return endpoint.assumeIsolated { $0.sendRequest(request, to: peer, branch: branch) }
+    return endpoint.onDrivingThread { $0.sendRequest(request, to: peer, branch: branch) }
   }
 
   /// The answer to a 401 / 407: the authenticator hook, else the credential store.
@@ -282,7 +286,7 @@ public actor UserAgent: TimerTarget {
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey?) {
-    endpoint.assumeIsolated { $0.respond(response, in: key) }
+    endpoint.onDrivingThread { $0.respond(response, in: key) }
   }
 
   // MARK: Ending calls (§9, §15)
@@ -512,7 +516,7 @@ public actor UserAgent: TimerTarget {
       if message.isRequest, message.method != "ACK", message.topVia != nil {
         var bad = message.response(status: 400, reason: "Bad Request (\(reason))")
         bad.set("Content-Length", "0")
-        endpoint.assumeIsolated { $0.sendStateless(bad) }
+        endpoint.onDrivingThread { $0.sendStateless(bad) }
       }
     case .timeout(let key, let timer, let request):
       // Timer H (no ACK for a non-2xx) is the server side's: nothing to tell the UAC core.

@@ -65,6 +65,17 @@ public final class Simulation: @unchecked Sendable {
     scheduler.schedule(at: instant) { actor.assumeIsolated { action($0) } }
   }
 
+  /// ``schedule(at:into:_:)`` for an actor that knows its simulation: entered with
+  /// ``SimulationActor/onDrivingThread(_:)``, without `assumeIsolated`'s cost.
+  /// Inlinable so it is specialized for the element's type: unspecialized, the isolated call
+  /// allocated twice per timer.
+  @inlinable @discardableResult
+  public func schedule<A: SimulationActor>(
+    at instant: SimInstant, into actor: A, _ action: @escaping @Sendable (isolated A) -> Void
+  ) -> TimerHandle {
+    schedule(at: instant) { actor.onDrivingThread { action($0) } }
+  }
+
   /// Runs `body` as the driver of this simulation, so a pinned actor's state can be read with
   /// `assumeIsolated` between runs (awaiting the actor instead would wait for an executor nobody
   /// drives). Call it from the thread that drives the simulation, never while it runs.

@@ -14,6 +14,24 @@ actor Recorder {
   func record(_ entry: String) { log.append(entry) }
 }
 
+/// An element-like actor that knows its simulation: entered with `onDrivingThread`.
+actor Counter: SimulationActor {
+  nonisolated let simulationExecutor: SimulationExecutor
+  nonisolated var unownedExecutor: UnownedSerialExecutor {
+    simulationExecutor.asUnownedSerialExecutor()
+  }
+  var count = 0
+  let log = Log()
+
+  init(_ simulation: Simulation) { simulationExecutor = simulation.executor }
+
+  func bump(_ label: String) -> Int {
+    count += 1
+    log.append("\(label) \(count)")
+    return count
+  }
+}
+
 /// A log a test reads after driving the simulation on its own thread.
 final class Log: Sendable {
   private let entries = Mutex<[String]>([])
@@ -95,6 +113,25 @@ struct SimulationRunTests {
     }
     simulation.runUntilIdle()
     #expect(recorder.log.all == ["entry at 0", "timer at 100000", "after sleep at 250000"])
+  }
+
+  /// A `SimulationActor` is entered synchronously from whatever the driving thread runs: an
+  /// `inspect` block, a plain callback, and its own timers (`schedule(at:into:)`), in time order,
+  /// returning values.
+  @Test func simulationActorsAreEnteredOnTheDrivingThread() {
+    let simulation = Simulation()
+    let counter = Counter(simulation)
+    let first = simulation.inspect { counter.onDrivingThread { $0.bump("inspect") } }
+    simulation.schedule(at: SimInstant(microseconds: 200)) {
+      _ = counter.onDrivingThread { $0.bump("callback") }
+    }
+    simulation.schedule(at: SimInstant(microseconds: 100), into: counter) { actor in
+      _ = actor.bump("timer")
+    }
+    simulation.runUntilIdle()
+    #expect(first == 1)
+    #expect(counter.log.all == ["inspect 1", "timer 2", "callback 3"])
+    #expect(simulation.inspect { counter.onDrivingThread { $0.count } } == 3)
   }
 
   /// Many simulations side by side, each driven by its own thread, give identical results.
