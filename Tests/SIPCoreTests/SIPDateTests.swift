@@ -11,6 +11,8 @@ import Testing
     (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),  // 2000 is a leap year (divisible by 400)
     (4_107_585_605, "Mon, 01 Mar 2100 12:00:05 GMT"),  // 2100 is not: no 29 Feb before it
     (-1, "Wed, 31 Dec 1969 23:59:59 GMT"),
+    (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 GMT"),  // the last instant four digits say
+    (Int64.max, "Fri, 31 Dec 9999 23:59:59 GMT"),  // clamped
   ] as [(Int64, String)])
 func sipDatesAreRFC1123(seconds: Int64, expected: String) throws {
   let text = SIPDate.text(secondsSince1970: seconds)
