@@ -121,6 +121,9 @@ enum KernelBench {
     // Unchecked exclusivity: the driving thread alone touches it, as the network's own state.
     final class State: @unchecked Sendable {
       @exclusivity(unchecked) var sockets: [DatagramSocket] = []
+      /// Each socket's address, beside the others: reading it from a random peer's socket object
+      /// was a cache miss of the harness's own on every send.
+      @exclusivity(unchecked) var addresses: [SocketAddress] = []
       @exclusivity(unchecked) var random: SimRandom
       @exclusivity(unchecked) var sent = 0
       @exclusivity(unchecked) var delivered = 0
@@ -138,7 +141,7 @@ enum KernelBench {
         ? Int(state.random.next() % UInt64(hostCount))
         : (index &* 7919 &+ Int(state.random.next() % UInt64(peers)) &* 104_729) % hostCount
       state.sent += 1
-      try? state.sockets[index].send(payload, to: state.sockets[peer].local)
+      try? state.sockets[index].send(payload, to: state.addresses[peer])
     }
     for index in 0..<hostCount {
       do {
@@ -149,6 +152,7 @@ enum KernelBench {
             guard state.delivered < target else { return }
             forward(from: index)
           })
+        state.addresses.append(state.sockets[index].local)
       } catch {
         CLI.fail("bench setup: \(error)")
         return (0, 0, 1, 0)
