@@ -294,3 +294,43 @@ extension Optional {
   #expect(keys.enumerated().allSatisfy { hosts[$1] == ($0 == 7 ? 42 : Int($1 & 0xFFFF)) })
   #expect(hosts[12_345] == nil)
 }
+
+/// A link that draws nothing (no loss, duplication, reordering or jitter) makes no random
+/// stream. When it turns lossy, its stream starts where one made at the start and never drawn
+/// from would be: the packets after the change meet exactly the fates and delays that the first
+/// packets of a link lossy from the start meet.
+@Test func aQuietLinkMakesNoStreamUntilItDraws() throws {
+  let quiet = LinkConditions(latency: .milliseconds(10))
+  let lossy = LinkConditions(
+    latency: .milliseconds(10), jitter: .uniform(max: .milliseconds(5)), lossProbability: 0.3)
+  let (_, silent) = try sendStream(link: quiet, count: 100)
+  #expect(silent.linkStreamCount == 0)
+  #expect(silent.trace.events.filter { $0.event == "deliver" }.count == 100)
+
+  /// Each packet's fate from the `first`-th sent on: dropped, or delivered after a delay.
+  func fates(_ network: Network, from first: Int) -> [Int64] {
+    var sentAt: [Int64: Int64] = [:]
+    var fates: [Int64: Int64] = [:]
+    var order: [Int64] = []
+    for event in network.trace.events {
+      guard let packet = integer(event, "packet") else { continue }
+      switch event.event {
+      case "send":
+        sentAt[packet] = event.time
+        order.append(packet)
+      case "drop": fates[packet] = -1
+      case "deliver": fates[packet] = event.time - (sentAt[packet] ?? 0)
+      default: break
+      }
+    }
+    return order.dropFirst(first).map { fates[$0] ?? -2 }
+  }
+  let (_, turned) = try sendStream(
+    link: quiet, count: 300,
+    changes: [(.link(from: "a", to: "b", lossy), SimInstant(microseconds: 100_000))])
+  let (_, always) = try sendStream(link: lossy, count: 200)
+  #expect(turned.linkStreamCount == 1)
+  let after = fates(turned, from: 100)
+  #expect(after == fates(always, from: 0))
+  #expect(after.contains(-1) && after.count == 200)
+}

@@ -13,7 +13,7 @@ struct IntegerKeyedTable<Value> {
   /// The key no caller uses (pair keys have host indices below 2^32 - 1; address keys are 32-bit).
   static var empty: UInt64 { UInt64.max }
   private var slots: [Slot] = []
-  private var count = 0
+  private(set) var count = 0
   private var shift = 64
   /// What fills empty slots (never read as a value).
   private let filler: Value

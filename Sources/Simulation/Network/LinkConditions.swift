@@ -42,6 +42,20 @@ public struct LinkConditions: Sendable, Equatable {
 
   /// A perfect link: fixed latency, no faults.
   public static let perfect = LinkConditions()
+
+  /// Whether a datagram on this link takes numbers from the link's random stream. A link with
+  /// no loss, duplication, reordering or jitter takes none, so its stream is never made: one
+  /// table entry and one probe per packet fewer (every benchmark's links but the kernel's are
+  /// such), with the same draws as before on every other link (a stream made later starts where
+  /// one made earlier and never drawn from would be).
+  var datagramsDraw: Bool {
+    lossProbability > 0 || duplicateProbability > 0 || reorderProbability > 0 || jitter.draws
+  }
+
+  /// Whether a stream segment on this link takes numbers from the link's random stream (its
+  /// jitter, and its loss: a lost segment is retransmitted, late).
+  var segmentsDraw: Bool { lossProbability > 0 || jitter.draws }
+
 }
 
 /// The random part of a link's delay.
@@ -56,6 +70,16 @@ public enum Jitter: Sendable, Equatable {
   case pareto(scale: Duration, shape: Double, max: Duration)
 
   /// The largest delay this jitter can add.
+  /// Whether a draw takes a number from the link's stream (a uniform jitter of at most 0 µs
+  /// takes none, as no jitter).
+  var draws: Bool {
+    switch self {
+    case .none: return false
+    case .uniform(let max): return max.microsecondsValue > 0
+    case .pareto: return true
+    }
+  }
+
   public var maximum: Duration {
     switch self {
     case .none: return .zero

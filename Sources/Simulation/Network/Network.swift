@@ -282,6 +282,9 @@ public final class Network: @unchecked Sendable {
     !blockedLinks.isEmpty && blockedLinks.contains(Self.pairKey(from, to))
   }
 
+  /// Random streams made so far: one per link whose conditions drew a number.
+  var linkStreamCount: Int { linkRandoms.count }
+
   /// Runs `body` with the random stream of the link `from` → `to` (`link A->B`).
   func withLinkRandom<R>(_ from: Int, _ to: Int, _ body: (inout SimRandom) -> R) -> R {
     let key = Self.pairKey(from, to)
@@ -496,14 +499,17 @@ public final class Network: @unchecked Sendable {
     let overhead = destination.address.isV6 ? 48 : 28
     if payload.count + overhead > link.mtu { return drop("mtu") }
     let base = link.latency.microsecondsValue
-    let plan = withLinkRandom(from, target) { random -> (lost: Bool, delay: Int64, copy: Int64?) in
-      if random.chance(link.lossProbability) { return (true, 0, nil) }
-      var delay = base + link.jitter.draw(&random)
-      if random.chance(link.reorderProbability) { delay += link.reorderDelay.microsecondsValue }
-      var copy: Int64?
-      if random.chance(link.duplicateProbability) { copy = base + link.jitter.draw(&random) }
-      return (false, delay, copy)
-    }
+    let plan: (lost: Bool, delay: Int64, copy: Int64?) =
+      !link.datagramsDraw
+      ? (false, base, nil)
+      : withLinkRandom(from, target) { random in
+        if random.chance(link.lossProbability) { return (true, 0, nil) }
+        var delay = base + link.jitter.draw(&random)
+        if random.chance(link.reorderProbability) { delay += link.reorderDelay.microsecondsValue }
+        var copy: Int64?
+        if random.chance(link.duplicateProbability) { copy = base + link.jitter.draw(&random) }
+        return (false, delay, copy)
+      }
     if plan.lost { return drop("loss") }
     let datagram = Datagram(from: source, to: destination, payload: payload)
     var extra: Int64 = 0

@@ -206,6 +206,7 @@ extension Network {
 
   private func oneWayDelay(_ from: Int, _ to: Int) -> Int64 {
     let link = conditions(from, to)
+    guard link.jitter.draws else { return link.latency.microsecondsValue }
     return link.latency.microsecondsValue + withLinkRandom(from, to) { link.jitter.draw(&$0) }
   }
 
@@ -225,13 +226,15 @@ extension Network {
         payload: segment,
         fields: [("packet", .integer(packet)), ("stream", .integer(Int64(connection.id)))])
       let base = link.latency.microsecondsValue
-      let (delay, retransmitted) = withLinkRandom(connection.hostIndex, target) {
-        random -> (Int64, Bool) in
-        var delay = base + link.jitter.draw(&random)
-        let lost = random.chance(link.lossProbability)
-        if lost { delay += max(200_000, 2 * base) }
-        return (delay, lost)
-      }
+      let (delay, retransmitted) =
+        !link.segmentsDraw
+        ? (base, false)
+        : withLinkRandom(connection.hostIndex, target) { random -> (Int64, Bool) in
+          var delay = base + link.jitter.draw(&random)
+          let lost = random.chance(link.lossProbability)
+          if lost { delay += max(200_000, 2 * base) }
+          return (delay, lost)
+        }
       let arrival = max(simulation.now.microseconds + delay, connection.lastArrivalAtPeer)
       connection.lastArrivalAtPeer = arrival
       beginNetworkEvent()
