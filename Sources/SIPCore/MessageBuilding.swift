@@ -23,7 +23,7 @@ extension SIPMessage {
     // tag appended when it has none: no need to parse and re-print the address.
     if var to = firstIndex(named: "to").map({ headers[$0] }) {
       if let toTag, status != 100, NameAddress.tag(in: to.valueBytes) == nil {
-        to = SIPHeaderField(name: to.name, value: to.value + ";tag=" + toTag)
+        to = SIPHeaderField(nameBytes: to.nameBytes, valueBytes: to.valueBytes, tag: toTag)
       }
       if let cseqIndex = response.headers.firstIndex(where: { $0.isNamed("cseq") }) {
         response.headers.insert(to, at: cseqIndex)

@@ -305,6 +305,20 @@ public struct SIPHeaderField: Sendable, Hashable {
     storage = bytes[...]
   }
 
+  /// A field made of a name's and a value's bytes with `;tag=` and `tag` after the value (a
+  /// response's To, §8.2.6.2), in one allocation.
+  init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, tag: String) {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(nameBytes.count + valueBytes.count + 5 + tag.utf8.count)
+    bytes.append(contentsOf: nameBytes)
+    bytes.append(contentsOf: valueBytes)
+    Syntax.append(";tag=", to: &bytes)
+    Syntax.append(tag, to: &bytes)
+    nameLength = Int32(truncatingIfNeeded: nameBytes.count)
+    valueOffset = nameLength
+    storage = bytes[...]
+  }
+
   /// A field made of a name's and a value's bytes (one allocation).
   init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>) {
     var bytes: [UInt8] = []

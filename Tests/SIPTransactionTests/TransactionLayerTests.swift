@@ -65,6 +65,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(TransactionKey.server(for: Sample.request("INVITE")) == key)
     #expect(TransactionKey.server(for: Sample.request("ACK", toTag: "a6c85cf")) == key)
     #expect(TransactionKey.server(for: Sample.request("INVITE", sentBy: "PC33.Atlanta.COM")) == key)
+    #expect(key.description.hasSuffix("|pc33.atlanta.com/INVITE/s"))
     // Another sent-by or another branch: another transaction.
     #expect(TransactionKey.server(for: Sample.request("INVITE", sentBy: "pc34.atlanta.com")) != key)
     #expect(TransactionKey.server(for: Sample.request("INVITE", branch: "z9hG4bKx")) != key)
