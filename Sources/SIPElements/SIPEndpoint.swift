@@ -135,14 +135,19 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
         endpoint.received(datagram.payload, from: datagram.from, transport: .udp)
       }
     }
+    // One closure for both listening points (it captures only the reference, so it needs no
+    // context of its own): the stream says which transport it is.
+    let accept: @Sendable (StreamConnection) -> Void = { stream in
+      reference.value?.onDrivingThread {
+        $0.accepted(stream, transport: stream.transport == .tls ? .tls : .tcp)
+      }
+    }
     var listeners: [StreamListener] = []
-    for (transport, listenPort) in [(SIPTransportProtocol.tcp, port), (.tls, port + 1)] {
+    listeners.reserveCapacity(2)
+    for (transport, listenPort) in [(TransportKind.tcp, port), (.tls, port + 1)] {
       listeners.append(
         try network.listen(
-          host: host, port: listenPort, transport: transport == .tls ? .tls : .tcp, ipv6: ipv6
-        ) { stream in
-          reference.value?.onDrivingThread { $0.accepted(stream, transport: transport) }
-        })
+          host: host, port: listenPort, transport: transport, ipv6: ipv6, accept: accept))
     }
     return (udp, listeners)
   }

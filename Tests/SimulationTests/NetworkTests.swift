@@ -206,6 +206,9 @@ struct NetworkTests {
       restarted.append(Array(host.name.utf8))
       _ = try? network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
     }
+    // More hooks run after the first, in the order they were registered.
+    try network.onRestart(of: "b") { _ in restarted.append(Array("second".utf8)) }
+    try network.onRestart(of: "b") { _ in restarted.append(Array("third".utf8)) }
     try network.schedule(.crash("b"), at: SimInstant(microseconds: 1_000_000))
     try network.schedule(.restart("b"), at: SimInstant(microseconds: 2_000_000))
     for second in 0..<3 {
@@ -217,7 +220,7 @@ struct NetworkTests {
     simulation.schedule(at: SimInstant(microseconds: 995_000)) { try? a.send([9], to: b.local) }
     simulation.runUntilIdle()
     #expect(inbox.all == [[0], [2]])
-    #expect(restarted.all == [Array("b".utf8)])
+    #expect(restarted.all == [Array("b".utf8), Array("second".utf8), Array("third".utf8)])
     #expect(!b.isOpen)
     let reasons = network.trace.events(named: "drop").compactMap { string($0, "reason") }
     #expect(reasons == ["host-down", "host-down"])
