@@ -3,22 +3,47 @@
 /// T1 is the round-trip estimate (500 ms), T2 the cap on non-INVITE and INVITE-response
 /// retransmission intervals (4 s), T4 the longest a message lives in the network (5 s).
 public struct TimerSettings: Sendable, Equatable {
-  public var t1: Duration
-  public var t2: Duration
-  public var t4: Duration
+  // Kept in whole microseconds, the simulation's unit of time (a `Duration` is 16 bytes, and
+  // every endpoint and every transaction keeps a copy of these settings).
+  private var t1Micros: Int64
+  private var t2Micros: Int64
+  private var t4Micros: Int64
+  private var tryingMicros: Int64
+
+  public var t1: Duration {
+    get { .microseconds(t1Micros) }
+    set { t1Micros = Self.micros(newValue) }
+  }
+  public var t2: Duration {
+    get { .microseconds(t2Micros) }
+    set { t2Micros = Self.micros(newValue) }
+  }
+  public var t4: Duration {
+    get { .microseconds(t4Micros) }
+    set { t4Micros = Self.micros(newValue) }
+  }
   /// How long an INVITE server transaction waits for the TU before sending 100 Trying itself
   /// (§17.2.1: "unless it knows that the TU will generate a provisional or final response within
   /// 200 ms").
-  public var trying: Duration
+  public var trying: Duration {
+    get { .microseconds(tryingMicros) }
+    set { tryingMicros = Self.micros(newValue) }
+  }
 
+  /// Values are kept to the microsecond (finer parts are dropped).
   public init(
     t1: Duration = .milliseconds(500), t2: Duration = .seconds(4), t4: Duration = .seconds(5),
     trying: Duration = .milliseconds(200)
   ) {
-    self.t1 = t1
-    self.t2 = t2
-    self.t4 = t4
-    self.trying = trying
+    t1Micros = Self.micros(t1)
+    t2Micros = Self.micros(t2)
+    t4Micros = Self.micros(t4)
+    tryingMicros = Self.micros(trying)
+  }
+
+  private static func micros(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
   }
 
   /// The RFC's defaults.
