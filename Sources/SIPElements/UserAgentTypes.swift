@@ -193,7 +193,28 @@ public struct RegistrationState: Sendable, Hashable {
   public var granted: UInt32?
   public var expiresAt: Int64?
   /// The contacts the last 200 listed (all of the address-of-record's bindings).
-  public var bindings: [String]
+  public var bindings: [String] {
+    get { listed.isEmpty ? [] : listed.split(separator: "\n").map(String.init) }
+    set { listed = newValue.joined(separator: "\n") }
+  }
+  /// ``bindings`` joined by line feeds (which no header value holds): one string per agent,
+  /// where an array of strings cost every registered agent another allocation.
+  private var listed: String
   /// Whether it refreshes at half the granted time.
   public var refreshes: Bool
+
+  init(
+    registrar: SIPURI, callID: String, cseq: UInt32, requested: UInt32, status: Int?,
+    granted: UInt32?, expiresAt: Int64?, bindings: [String], refreshes: Bool
+  ) {
+    self.registrar = registrar
+    self.callID = callID
+    self.cseq = cseq
+    self.requested = requested
+    self.status = status
+    self.granted = granted
+    self.expiresAt = expiresAt
+    listed = bindings.joined(separator: "\n")
+    self.refreshes = refreshes
+  }
 }
