@@ -38,7 +38,6 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   @exclusivity(unchecked) var layer: TransactionLayer
   @exclusivity(unchecked) var branches: SimRandom
   var udp: DatagramSocket?
-  var listeners: [StreamListener] = []
   var core: (@Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)?
 
   // Timers: each armed timer has a slot in `timerSlots`, and its scheduler token names the
@@ -106,13 +105,13 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     // The sockets call back into this actor; it does not exist yet, so they reach it through a
     // reference set once every stored property is.
     let reference = WeakBox<SIPEndpoint>()
-    (udp, listeners) = try Self.bind(network, host: host, address: address, reference)
+    udp = try Self.bind(network, host: host, address: address, reference)
     // A crash closes every socket of the host; a restart brings the listening points back (the
     // element keeps its state: the model is a host cut off, not a reboot).
     try network.onRestart(of: host) { _ in
       reference.value?.onDrivingThread { endpoint in
         do {
-          (endpoint.udp, endpoint.listeners) = try Self.bind(
+          endpoint.udp = try Self.bind(
             endpoint.network, host: endpoint.hostName, address: endpoint.address, reference)
           endpoint.log("restarted: listening again on \(endpoint.address)")
         } catch {
@@ -124,10 +123,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// Binds UDP and TCP on the address's port and TLS on the next, calling back into
-  /// `reference`'s endpoint.
+  /// `reference`'s endpoint. The listeners are the host's (the network keeps them until the
+  /// host crashes); the endpoint keeps no array of them.
   static func bind(
     _ network: Network, host: String, address: SocketAddress, _ reference: WeakBox<SIPEndpoint>
-  ) throws(NetworkError) -> (DatagramSocket, [StreamListener]) {
+  ) throws(NetworkError) -> DatagramSocket {
     let port = address.port
     let ipv6 = address.address.isV6
     let udp = try network.bindDatagram(host: host, port: port, ipv6: ipv6) { datagram in
@@ -142,14 +142,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
         $0.accepted(stream, transport: stream.transport == .tls ? .tls : .tcp)
       }
     }
-    var listeners: [StreamListener] = []
-    listeners.reserveCapacity(2)
-    for (transport, listenPort) in [(TransportKind.tcp, port), (.tls, port + 1)] {
-      listeners.append(
-        try network.listen(
-          host: host, port: listenPort, transport: transport, ipv6: ipv6, accept: accept))
-    }
-    return (udp, listeners)
+    _ = try network.listen(host: host, port: port, transport: .tcp, ipv6: ipv6, accept: accept)
+    _ = try network.listen(
+      host: host, port: port + 1, transport: .tls, ipv6: ipv6, accept: accept)
+    return udp
   }
 
   /// Sets the core that gets the layer's ``TransactionEvent``s (the transaction user).
