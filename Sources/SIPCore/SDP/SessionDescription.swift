@@ -430,7 +430,38 @@ func splitBytes(
 func splitBytes(
   _ text: Substring, _ separator: Unicode.Scalar, maxSplits: Int = .max, omittingEmpty: Bool = true
 ) -> [Substring] {
-  text.utf8.split(
+  // Over the contiguous bytes when there are (a native string always has them): the generic
+  // split stepped a `String.Index` byte by byte, 3% of a basic call. Same rules as `split`.
+  let utf8 = text.utf8
+  let fast = utf8.withContiguousStorageIfAvailable { bytes -> [Substring] in
+    let wanted = UInt8(ascii: separator)
+    var parts: [Substring] = []
+    func piece(_ from: Int, _ to: Int) -> Substring {
+      let lower = utf8.index(utf8.startIndex, offsetBy: from)
+      return text[lower..<utf8.index(lower, offsetBy: to - from)]
+    }
+    if maxSplits == 0 || bytes.isEmpty {
+      if !(bytes.isEmpty && omittingEmpty) { parts.append(text) }
+      return parts
+    }
+    var start = 0
+    var position = 0
+    while position < bytes.count {
+      if bytes[position] == wanted {
+        let appended = !(omittingEmpty && start == position)
+        if appended { parts.append(piece(start, position)) }
+        position += 1
+        start = position
+        if appended && parts.count == maxSplits { break }
+        continue
+      }
+      position += 1
+    }
+    if start != bytes.count || !omittingEmpty { parts.append(piece(start, bytes.count)) }
+    return parts
+  }
+  if let fast { return fast }
+  return utf8.split(
     separator: UInt8(ascii: separator), maxSplits: maxSplits,
     omittingEmptySubsequences: omittingEmpty
   ).map { Substring($0) }
