@@ -18,10 +18,19 @@ extension UserAgent {
   ) {
     let callID = registration?.callID ?? "\(hex(random.next()))@\(hostAddress)"
     let cseq = (registration?.cseq ?? 0) + 1
-    registration = RegistrationState(
-      registrar: registrar, callID: callID, cseq: cseq, requested: expires, status: nil,
-      granted: registration?.granted, expiresAt: registration?.expiresAt,
-      bindings: registration?.bindings ?? [], refreshes: refresh && expires > 0)
+    // The grant and the listed bindings carry over; the rest is this REGISTER's.
+    var state =
+      registration
+      ?? RegistrationState(
+        registrar: registrar, callID: callID, cseq: cseq, requested: expires, status: nil,
+        granted: nil, expiresAt: nil, bindings: [], refreshes: false)
+    state.registrar = registrar
+    state.callID = callID
+    state.cseq = cseq
+    state.requested = expires
+    state.status = nil
+    state.refreshes = refresh && expires > 0
+    registration = state
     var contacts = [contact]
     contacts += extraContacts.map { "<\($0)>" }
     sendRegister(contacts: contacts, expires: expires)
