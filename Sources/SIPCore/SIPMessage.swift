@@ -179,11 +179,7 @@ public struct SIPMessage: Sendable, Hashable {
     // The exact size is known (``serializedCount``), so the bytes are copied into one buffer of
     // that size: appending piece by piece paid a capacity check and a generic call per piece,
     // about a twentieth of a transaction.
-    var start: [UInt8] = []
-    start.reserveCapacity(startLineCount)
-    writeStartLine(to: &start)
-    var count = start.count + 2 + 2 + body.count
-    for index in headers.indices { count += headers[index].serializedCount + 2 }
+    let count = serializedCount
     return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
       guard let base = buffer.baseAddress else { return }
       var at = base
@@ -197,7 +193,7 @@ public struct SIPMessage: Sendable, Hashable {
         at[1] = second
         at += 2
       }
-      start.withUnsafeBufferPointer(put)
+      writeStartLine(put)
       pair(Syntax.cr, Syntax.lf)
       for index in headers.indices {
         headers[index].withParts { name, value in
@@ -222,21 +218,27 @@ public struct SIPMessage: Sendable, Hashable {
     return count
   }
 
-  /// The start line's bytes, without building its text first.
-  func writeStartLine(to out: inout [UInt8]) {
+  /// Hands the start line's bytes to `put`, piece by piece (``startLineCount`` of them),
+  /// without building its text first.
+  func writeStartLine(_ put: (UnsafeBufferPointer<UInt8>) -> Void) {
+    func text(_ piece: String) {
+      var piece = piece
+      piece.withUTF8(put)
+    }
+    func space() { withUnsafeBytes(of: Syntax.space) { put($0.bindMemory(to: UInt8.self)) } }
     switch startLine {
     case .request(let method, let uri, let version):
-      Syntax.append(method, to: &out)
-      out.append(Syntax.space)
-      Syntax.append(uri, to: &out)
-      out.append(Syntax.space)
-      Syntax.append(version, to: &out)
+      text(method)
+      space()
+      text(uri)
+      space()
+      text(version)
     case .response(let version, let status, let reason):
-      Syntax.append(version, to: &out)
-      out.append(Syntax.space)
-      Syntax.appendDecimal(status, to: &out)
-      out.append(Syntax.space)
-      Syntax.append(reason, to: &out)
+      text(version)
+      space()
+      text(String(status))  // three digits: a small string, no allocation
+      space()
+      text(reason)
     }
   }
 
@@ -284,49 +286,55 @@ public struct SIPHeaderField: Sendable, Hashable {
   public var column: Int { Int(storedColumn) }
 
   public init(name: String, value: String) {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(name.utf8.count + value.utf8.count)
-    Syntax.append(name, to: &bytes)
-    nameLength = Int32(truncatingIfNeeded: bytes.count)
-    valueOffset = nameLength
-    Syntax.append(value, to: &bytes)
-    storage = bytes[...]
+    self.init(capacity: name.utf8.count + value.utf8.count) {
+      Syntax.append(name, to: &$0)
+    } value: {
+      Syntax.append(value, to: &$0)
+    }
   }
 
   /// A field whose value `value` prints into the field's own bytes (one allocation; printing to
   /// a `String` first cost another and a copy).
   public init(name: String, value: some HeaderValueWriter) {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(name.utf8.count + 96)
-    Syntax.append(name, to: &bytes)
-    nameLength = Int32(truncatingIfNeeded: bytes.count)
-    valueOffset = nameLength
-    value.write(to: &bytes)
-    storage = bytes[...]
+    self.init(capacity: name.utf8.count + 96) {
+      Syntax.append(name, to: &$0)
+    } value: {
+      value.write(to: &$0)
+    }
   }
 
   /// A field made of a name's and a value's bytes with `;tag=` and `tag` after the value (a
   /// response's To, §8.2.6.2), in one allocation.
   init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, tag: String) {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(nameBytes.count + valueBytes.count + 5 + tag.utf8.count)
-    bytes.append(contentsOf: nameBytes)
-    bytes.append(contentsOf: valueBytes)
-    Syntax.append(";tag=", to: &bytes)
-    Syntax.append(tag, to: &bytes)
-    nameLength = Int32(truncatingIfNeeded: nameBytes.count)
-    valueOffset = nameLength
-    storage = bytes[...]
+    self.init(capacity: nameBytes.count + valueBytes.count + 5 + tag.utf8.count) {
+      $0.append(contentsOf: nameBytes)
+    } value: {
+      $0.append(contentsOf: valueBytes)
+      Syntax.append(";tag=", to: &$0)
+      Syntax.append(tag, to: &$0)
+    }
   }
 
   /// A field made of a name's and a value's bytes (one allocation).
   init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>) {
+    self.init(capacity: nameBytes.count + valueBytes.count) {
+      $0.append(contentsOf: nameBytes)
+    } value: {
+      $0.append(contentsOf: valueBytes)
+    }
+  }
+
+  /// A field built in code: `name` then `value` write their bytes into one buffer reserved for
+  /// `capacity` bytes (one allocation per field).
+  private init(
+    capacity: Int, name: (inout [UInt8]) -> Void, value: (inout [UInt8]) -> Void
+  ) {
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(nameBytes.count + valueBytes.count)
-    bytes.append(contentsOf: nameBytes)
-    bytes.append(contentsOf: valueBytes)
-    nameLength = Int32(truncatingIfNeeded: nameBytes.count)
+    bytes.reserveCapacity(capacity)
+    name(&bytes)
+    nameLength = Int32(truncatingIfNeeded: bytes.count)
     valueOffset = nameLength
+    value(&bytes)
     storage = bytes[...]
   }
 
@@ -340,7 +348,6 @@ public struct SIPHeaderField: Sendable, Hashable {
     storedColumn = Int32(truncatingIfNeeded: column)
   }
 
-  /// Appends `name: value` (without CRLF).
   /// `Name: value` without the line end.
   var serializedCount: Int {
     Int(nameLength) + 2 + (storage.count - Int(valueOffset))
@@ -354,16 +361,6 @@ public struct SIPHeaderField: Sendable, Hashable {
       body(
         UnsafeBufferPointer(rebasing: buffer[..<Int(nameLength)]),
         UnsafeBufferPointer(rebasing: buffer[Int(valueOffset)...]))
-    }
-  }
-
-  func write(to out: inout [UInt8]) {
-    storage.withUnsafeBufferPointer { buffer in
-      let name = Int(nameLength)
-      out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<name]))
-      out.append(Syntax.colon)
-      out.append(Syntax.space)
-      out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[Int(valueOffset)...]))
     }
   }
 
