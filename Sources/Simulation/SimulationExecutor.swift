@@ -85,7 +85,8 @@ public final class SimulationExecutor: SerialExecutor, TaskExecutor {
 /// runs on its driving thread (a timer callback, a delivery, an `inspect` block) enters it
 /// synchronously with ``onDrivingThread(_:)``.
 public protocol SimulationActor: Actor {
-  /// The executor the actor is pinned to: its `unownedExecutor` is this one's.
+  /// The executor the actor is pinned to: its `unownedExecutor` must be this one's (derive one
+  /// from the other, as the SIP elements do), since ``onDrivingThread(_:)`` checks only this.
   nonisolated var simulationExecutor: SimulationExecutor { get }
 }
 
