@@ -337,3 +337,53 @@ extension Optional {
   #expect(after == fates(always, from: 0))
   #expect(after.contains(-1) && after.count == 200)
 }
+
+@Test(arguments: 0...6) func aSmallListKeepsOrderLikeAnArray(size: Int) {
+  var list = SmallList<Int>()
+  var model: [Int] = []
+  for value in 0..<size {
+    list.append(value * 10)
+    model.append(value * 10)
+    #expect(Array(list) == model)
+    #expect(list.count == model.count)
+  }
+  #expect(list.isEmpty == model.isEmpty)
+  #expect(list.first == model.first)
+  // Removing any subset keeps the others in order, and appending after a removal goes last.
+  for mask in 0..<(1 << size) {
+    var pruned = list
+    pruned.removeAll { mask & (1 << ($0 / 10)) != 0 }
+    var expected = model.filter { mask & (1 << ($0 / 10)) == 0 }
+    #expect(Array(pruned) == expected)
+    pruned.append(99)
+    expected.append(99)
+    #expect(Array(pruned) == expected)
+    #expect(pruned.count == expected.count)
+  }
+}
+
+@Test func aHostsAddressesAndSocketsSurviveTheCompactRecord() throws {
+  let network = Network(simulation: Simulation(seed: 1))
+  let host = try network.addHost(
+    "multi", addresses: [.v4(0x0A00_0009), .v6(high: 1, low: 2), .v4(0x0A00_000A)])
+  #expect(host.addresses == [.v4(0x0A00_0009), .v6(high: 1, low: 2), .v4(0x0A00_000A)])
+  #expect(network.resolve("multi") == host.addresses)
+  // The IPv6 socket takes the first IPv6 address, the IPv4 one the first IPv4 address.
+  let v6 = try network.bindDatagram(host: "multi", port: 5060, ipv6: true) { _ in }
+  let v4 = try network.bindDatagram(host: "multi", port: 5061) { _ in }
+  #expect(v6.local.address == .v6(high: 1, low: 2))
+  #expect(v4.local.address == .v4(0x0A00_0009))
+  let third = try network.bindDatagram(host: "multi", port: 5062) { _ in }
+  #expect(network.datagramSocket(on: host.index, port: 5062) === third)
+  v6.close()
+  #expect(network.datagramSocket(on: host.index, port: 5060) == nil)
+  #expect(network.datagramSocket(on: host.index, port: 5061) === v4)
+  #expect(network.datagramSocket(on: host.index, port: 5062) === third)
+  let tcp = try network.listen(host: "multi", port: 5060) { _ in }
+  let tls = try network.listen(host: "multi", port: 5061, transport: .tls) { _ in }
+  let more = try network.listen(host: "multi", port: 5063) { _ in }
+  #expect(network.listener(on: host.index, port: 5061) === tls)
+  tcp.close()
+  #expect(network.listener(on: host.index, port: 5060) == nil)
+  #expect(network.listener(on: host.index, port: 5063) === more)
+}

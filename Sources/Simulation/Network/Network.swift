@@ -96,35 +96,39 @@ public final class Network: @unchecked Sendable {
 
   struct HostState {
     var name: String
-    var addresses: [IPAddress]
+    /// Every host has an address (one is assigned when none is given); a second or more are
+    /// rare, so the first sits in the record and only the others take an array.
+    var primaryAddress: IPAddress
+    var otherAddresses: [IPAddress]
     var isUp = true
-    /// The first bound datagram socket and its port (0: none), beside `isUp`: an arrival reads
-    /// them from the cache line it already loaded instead of chasing the array below.
+    /// The first bound datagram socket's port (0: none), beside `isUp`: an arrival finds the
+    /// usual socket from the cache line it already loaded.
     var firstSocketPort: UInt16 = 0
-    var firstSocket: DatagramSocket?
-    /// A host has a handful of sockets: a short array searched by port beats hashing.
-    var datagramSockets: [DatagramSocket] = [] {
-      didSet {
-        firstSocket = datagramSockets.first
-        firstSocketPort = firstSocket?.local.port ?? 0
-      }
+    /// A host has a handful of sockets: a short list searched by port beats hashing.
+    var datagramSockets = SmallList<DatagramSocket>() {
+      didSet { firstSocketPort = datagramSockets.first?.local.port ?? 0 }
     }
-    /// A host listens on a port or two: an array (one allocation) instead of a dictionary.
-    var listeners: [StreamListener] = []
+    /// A host listens on a port or two (an agent: TCP and TLS).
+    var listeners = SmallList<StreamListener>()
     var nextEphemeralPort: UInt16 = 49152
     /// What to run when the host restarts, in the order registered: the first beside the
     /// record, the rest in an array (a host usually has one, its element's endpoint, and an
     /// array for it cost about 50 bytes a host).
     var firstRestartHook: (@Sendable (Host) -> Void)?
     var moreRestartHooks: [@Sendable (Host) -> Void] = []
-    /// FNV-1a state after `link <name>->`: the stream name of the link `A->B` is hashed from
-    /// this and B's name without building a string.
-    var linkPrefixHash: UInt64
 
     init(name: String, addresses: [IPAddress]) {
       self.name = name
-      self.addresses = addresses
-      linkPrefixHash = fnv1a64("link \(name)->")
+      primaryAddress = addresses.first ?? .v4(0)
+      otherAddresses = Array(addresses.dropFirst())
+    }
+
+    var addresses: [IPAddress] { [primaryAddress] + otherAddresses }
+
+    /// The first address of the family asked for.
+    func address(ipv6: Bool) -> IPAddress? {
+      if primaryAddress.isV6 == ipv6 { return primaryAddress }
+      return otherAddresses.first { $0.isV6 == ipv6 }
     }
   }
 
@@ -294,6 +298,9 @@ public final class Network: @unchecked Sendable {
   /// Random streams made so far: one per link whose conditions drew a number.
   var linkStreamCount: Int { linkRandoms.count }
 
+  /// FNV-1a state after `link `: a link's stream name is hashed on from here.
+  private static let linkHash = fnv1a64("link ")
+
   /// Runs `body` with the random stream of the link `from` → `to` (`link A->B`).
   func withLinkRandom<R>(_ from: Int, _ to: Int, _ body: (inout SimRandom) -> R) -> R {
     let key = Self.pairKey(from, to)
@@ -303,9 +310,8 @@ public final class Network: @unchecked Sendable {
     return linkRandoms.with(
       key,
       make: {
-        SimRandom(
-          seed: simulation.seed
-            ^ fnv1a64(continuing: hosts[from].linkPrefixHash, hosts[to].name))
+        let prefix = fnv1a64(continuing: fnv1a64(continuing: Self.linkHash, hosts[from].name), "->")
+        return SimRandom(seed: simulation.seed ^ fnv1a64(continuing: prefix, hosts[to].name))
       }, body)
   }
 
@@ -387,9 +393,9 @@ public final class Network: @unchecked Sendable {
 
   private func closeEverything(onHost index: Int) {
     for socket in hosts[index].datagramSockets { socket.isOpen = false }
-    hosts[index].datagramSockets = []
+    hosts[index].datagramSockets = SmallList()
     for listener in hosts[index].listeners { listener.isOpen = false }
-    hosts[index].listeners = []
+    hosts[index].listeners = SmallList()
     let dead = connections.values.filter { $0.hostIndex == index }.sorted { $0.id < $1.id }
     for connection in dead {
       connection.state = .closed
@@ -417,7 +423,7 @@ public final class Network: @unchecked Sendable {
   ) throws(NetworkError) -> DatagramSocket {
     let index = try index(of: name)
     guard hosts[index].isUp else { throw .hostDown(name) }
-    guard let address = hosts[index].addresses.first(where: { $0.isV6 == ipv6 }) else {
+    guard let address = hosts[index].address(ipv6: ipv6) else {
       throw .noAddress(host: name, ipv6: ipv6)
     }
     let chosen = port == 0 ? ephemeralPort(index) : port
@@ -457,7 +463,7 @@ public final class Network: @unchecked Sendable {
   }
 
   func datagramSocket(on host: Int, port: UInt16) -> DatagramSocket? {
-    if hosts[host].firstSocketPort == port { return hosts[host].firstSocket }
+    if hosts[host].firstSocketPort == port { return hosts[host].datagramSockets.first }
     for socket in hosts[host].datagramSockets where socket.local.port == port { return socket }
     return nil
   }

@@ -111,7 +111,7 @@ extension Network {
   ) throws(NetworkError) -> StreamListener {
     let index = try index(of: name)
     guard hosts[index].isUp else { throw .hostDown(name) }
-    guard let address = hosts[index].addresses.first(where: { $0.isV6 == ipv6 }) else {
+    guard let address = hosts[index].address(ipv6: ipv6) else {
       throw .noAddress(host: name, ipv6: ipv6)
     }
     guard listener(on: index, port: port) == nil else { throw .portInUse(host: name, port: port) }
@@ -131,7 +131,7 @@ extension Network {
     let index = try index(of: name)
     guard hosts[index].isUp else { throw .hostDown(name) }
     let ipv6 = remote.address.isV6
-    guard let address = hosts[index].addresses.first(where: { $0.isV6 == ipv6 }) else {
+    guard let address = hosts[index].address(ipv6: ipv6) else {
       throw .noAddress(host: name, ipv6: ipv6)
     }
     let client = StreamConnection(
