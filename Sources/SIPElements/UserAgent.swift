@@ -87,8 +87,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
   var credentials: CredentialStore?
   /// Its registration, when it registers (§10.2).
   public internal(set) var registration: RegistrationState?
-  var registrationRequest: SIPMessage?
-  var registrationRetries = 0
+  /// The REGISTER in flight (nil while idle), by reference: an idle agent's record holds one
+  /// pointer where an optional message and its retry count took 80 bytes.
+  var pendingRegister: PendingRegister?
   var registrationTimer: TimerHandle?
   /// Requests sent outside calls (OPTIONS), by Call-ID.
   var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] {

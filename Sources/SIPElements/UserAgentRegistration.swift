@@ -22,9 +22,10 @@ extension UserAgent {
     var state =
       registration
       ?? RegistrationState(
-        registrar: registrar, callID: callID, cseq: cseq, requested: expires, status: nil,
+        registrar: SharedURI.shared(registrar, on: network), callID: callID, cseq: cseq,
+        requested: expires, status: nil,
         granted: nil, expiresAt: nil, bindings: [], refreshes: false)
-    state.registrar = registrar
+    state.setRegistrar(registrar, on: network)
     state.callID = callID
     state.cseq = cseq
     state.requested = expires
@@ -68,20 +69,20 @@ extension UserAgent {
     for value in contacts { request.append("Contact", value) }
     if let expires { request.append("Expires", "\(expires)") }
     request.append("Content-Length", "0")
-    registrationRequest = request
-    registrationRetries = 0
+    pendingRegister = PendingRegister(request)
     send(request, to: nextHop(for: state.registrar))
   }
 
   func registrationResponse(_ response: SIPMessage, status: Int) {
-    guard var state = registration, var request = registrationRequest,
+    guard var state = registration, let pending = pendingRegister,
       response.cseq?.sequence == state.cseq
     else { return }
+    var request = pending.request
     var retry: SIPMessage?
-    if status == 401 || status == 407, registrationRetries < configuration.maxRetries {
+    if status == 401 || status == 407, pending.retries < configuration.maxRetries {
       retry = answerChallenge(request, response)
     } else if status == 423, let minimum = response.minExpires,
-      registrationRetries < configuration.maxRetries
+      pending.retries < configuration.maxRetries
     {
       // §10.2.8: ask again with at least the registrar's minimum.
       request.set("Expires", "\(minimum)")
@@ -92,8 +93,8 @@ extension UserAgent {
       state.cseq += 1
       registration = state
       retry.set("CSeq", "\(state.cseq) REGISTER")
-      registrationRetries += 1
-      registrationRequest = retry
+      pending.retries += 1
+      pending.request = retry
       emit(.response(callID: state.callID, method: "REGISTER", status: status))
       send(retry, to: nextHop(for: state.registrar))
       return
@@ -101,7 +102,7 @@ extension UserAgent {
     state.status = status
     // Final and not retried: the request is needed no more (an idle agent keeps only its
     // registration state until the refresh builds the next REGISTER).
-    registrationRequest = nil
+    pendingRegister = nil
     if (200..<300).contains(status) {
       state.bindings = response.values("contact")
       // §10.2.4: the expiry granted to our contact is its `expires` in the 200, else Expires.
@@ -130,6 +131,13 @@ extension UserAgent {
   }
 
   static let refreshToken: UInt64 = 1
+
+  /// A REGISTER in flight and the times it was sent again (challenges, 423).
+  final class PendingRegister {
+    var request: SIPMessage
+    var retries = 0
+    init(_ request: SIPMessage) { self.request = request }
+  }
 
   /// The simulation calls this when a timer the agent armed with a token fires (its
   /// registration refresh); it runs on the driving thread, isolated to the agent.

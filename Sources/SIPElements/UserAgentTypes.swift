@@ -180,18 +180,15 @@ public typealias UAAuthenticator =
 /// Where a user agent's registration stands (§10.2).
 public struct RegistrationState: Sendable, Hashable {
   /// The registrar's URI (the REGISTER's Request-URI).
-  public var registrar: SIPURI
+  public var registrar: SIPURI {
+    get { sharedRegistrar.uri }
+    set { sharedRegistrar = SharedURI(newValue) }
+  }
+  /// By reference, shared by the agents of a network that register with one registrar (a copy
+  /// each was 112 bytes of every agent).
+  private(set) var sharedRegistrar: SharedURI
   /// The Call-ID all its REGISTERs share, and the last CSeq (§10.2.4).
   public var callID: String
-  public var cseq: UInt32
-  /// The expiry asked for.
-  public var requested: UInt32
-  /// The last final status; nil while waiting.
-  public var status: Int?
-  /// The expiry the registrar granted this agent's contact, and when it ends (virtual
-  /// microseconds); nil when not registered.
-  public var granted: UInt32?
-  public var expiresAt: Int64?
   /// The contacts the last 200 listed (all of the address-of-record's bindings).
   public var bindings: [String] {
     get { listed.isEmpty ? [] : listed.split(separator: "\n").map(String.init) }
@@ -200,14 +197,23 @@ public struct RegistrationState: Sendable, Hashable {
   /// ``bindings`` joined by line feeds (which no header value holds): one string per agent,
   /// where an array of strings cost every registered agent another allocation.
   private var listed: String
+  /// The expiry the registrar granted this agent's contact, and when it ends (virtual
+  /// microseconds); nil when not registered.
+  public var expiresAt: Int64?
+  public var granted: UInt32?
+  /// The last final status; nil while waiting.
+  public var status: Int?
+  public var cseq: UInt32
+  /// The expiry asked for.
+  public var requested: UInt32
   /// Whether it refreshes at half the granted time.
   public var refreshes: Bool
 
   init(
-    registrar: SIPURI, callID: String, cseq: UInt32, requested: UInt32, status: Int?,
+    registrar: SharedURI, callID: String, cseq: UInt32, requested: UInt32, status: Int?,
     granted: UInt32?, expiresAt: Int64?, bindings: [String], refreshes: Bool
   ) {
-    self.registrar = registrar
+    sharedRegistrar = registrar
     self.callID = callID
     self.cseq = cseq
     self.requested = requested
@@ -216,5 +222,35 @@ public struct RegistrationState: Sendable, Hashable {
     self.expiresAt = expiresAt
     listed = bindings.joined(separator: "\n")
     self.refreshes = refreshes
+  }
+
+  /// Sets the registrar, keeping the shared copy when it is the same URI.
+  mutating func setRegistrar(_ uri: SIPURI, on network: Network) {
+    if sharedRegistrar.uri != uri { sharedRegistrar = SharedURI.shared(uri, on: network) }
+  }
+}
+
+/// A SIP URI held by reference. Immutable, so sharing one changes nothing a run can observe.
+final class SharedURI: Sendable, Hashable {
+  let uri: SIPURI
+  init(_ uri: SIPURI) { self.uri = uri }
+
+  static func == (lhs: SharedURI, rhs: SharedURI) -> Bool { lhs.uri == rhs.uri }
+  func hash(into hasher: inout Hasher) { hasher.combine(uri) }
+
+  /// Per network, the last one made: agents registering one after another with one registrar
+  /// share it. Per network so that simulations side by side never trade them; bounded as
+  /// ``UAConfiguration/Box``'s table is.
+  private static let lastByNetwork = Mutex<[ObjectIdentifier: SharedURI]>([:])
+
+  static func shared(_ uri: SIPURI, on network: Network) -> SharedURI {
+    lastByNetwork.withLock { table in
+      let id = ObjectIdentifier(network)
+      if let shared = table[id], shared.uri == uri { return shared }
+      let shared = SharedURI(uri)
+      if table.count >= 64 { table.removeAll() }
+      table[id] = shared
+      return shared
+    }
   }
 }

@@ -62,4 +62,55 @@ import Testing
       }
     }
   }
+
+  /// Agents registering with one registrar share one copy of its URI, and an agent keeps its
+  /// REGISTER only while it is in flight (an idle agent keeps its registration state alone).
+  @Test func registeringAgentsShareTheRegistrarAndKeepNoIdleRequest() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    // A registrar host where nothing listens: the REGISTERs time out (Timer F).
+    try network.addHost("silent")
+    let registrar = SIPURI(host: "silent")
+    var agents: [UserAgent] = []
+    for name in ["a", "b"] {
+      try network.addHost(name)
+      agents.append(
+        try UserAgent(network: network, host: name, aor: SIPURI(user: name, host: "example.com")))
+    }
+    simulation.inspect {
+      for agent in agents {
+        agent.assumeIsolated { agent in
+          agent.register(with: registrar)
+          #expect(agent.pendingRegister != nil)
+        }
+      }
+    }
+    let shared = agents.map { agent in
+      simulation.inspect { agent.assumeIsolated { $0.registration?.sharedRegistrar } }
+    }
+    #expect(shared[0] != nil && shared[0] === shared[1])
+    #expect(shared[0]?.uri == registrar)
+    simulation.runUntilIdle()
+    for agent in agents {
+      simulation.inspect {
+        agent.assumeIsolated { agent in
+          #expect(agent.pendingRegister == nil)
+          #expect(agent.registration?.status != nil)
+          #expect(agent.registration?.registrar == registrar)
+        }
+      }
+    }
+    // Another registrar gets its own copy; setting the URI through the public property too.
+    let other = SIPURI(host: "elsewhere.example.com")
+    let moved = simulation.inspect {
+      agents[1].assumeIsolated { agent -> SharedURI? in
+        agent.register(with: other)
+        return agent.registration?.sharedRegistrar
+      }
+    }
+    #expect(moved !== shared[0] && moved?.uri == other)
+    var state = try #require(simulation.inspect { agents[0].assumeIsolated { $0.registration } })
+    state.registrar = other
+    #expect(state.registrar == other && state.sharedRegistrar !== shared[0])
+  }
 }
