@@ -382,8 +382,15 @@ extension Optional {
   let tcp = try network.listen(host: "multi", port: 5060) { _ in }
   let tls = try network.listen(host: "multi", port: 5061, transport: .tls) { _ in }
   let more = try network.listen(host: "multi", port: 5063) { _ in }
-  #expect(network.listener(on: host.index, port: 5061) === tls)
+  #expect(network.listeningPoint(on: host.index, port: 5061)?.id == tls.id)
+  #expect(tls.transport == .tls && tls.local == SocketAddress(.v4(0x0A00_0009), 5061))
   tcp.close()
-  #expect(network.listener(on: host.index, port: 5060) == nil)
-  #expect(network.listener(on: host.index, port: 5063) === more)
+  #expect(!tcp.isOpen && tls.isOpen && more.isOpen)
+  #expect(network.listeningPoint(on: host.index, port: 5060) == nil)
+  #expect(network.listeningPoint(on: host.index, port: 5063)?.id == more.id)
+  // A new listening point on the closed port is another listener: the old handle stays closed.
+  let again = try network.listen(host: "multi", port: 5060) { _ in }
+  #expect(again.isOpen && !tcp.isOpen && again != tcp)
+  try network.apply(.crash("multi"))
+  #expect(!again.isOpen && !tls.isOpen && !more.isOpen)
 }

@@ -109,7 +109,7 @@ public final class Network: @unchecked Sendable {
       didSet { firstSocketPort = datagramSockets.first?.local.port ?? 0 }
     }
     /// A host listens on a port or two (an agent: TCP and TLS).
-    var listeners = SmallList<StreamListener>()
+    var listeners = SmallList<ListeningPoint>()
     var nextEphemeralPort: UInt16 = 49152
     /// What to run when the host restarts, in the order registered: the first beside the
     /// record, the rest in an array (a host usually has one, its element's endpoint, and an
@@ -147,6 +147,7 @@ public final class Network: @unchecked Sendable {
   private var serviceRecords: [String: [ServiceRecord]] = [:]
   var connections: [Int: StreamConnection] = [:]
   private var nextConnectionID = 1
+  private var nextListenerID: UInt32 = 1
   @exclusivity(unchecked) private var nextPacketID: Int64 = 1
   /// Packets sent so far (datagrams and stream segments), for benchmarks and statistics.
   public var packetsSent: Int64 { nextPacketID - 1 }
@@ -394,7 +395,6 @@ public final class Network: @unchecked Sendable {
   private func closeEverything(onHost index: Int) {
     for socket in hosts[index].datagramSockets { socket.isOpen = false }
     hosts[index].datagramSockets = SmallList()
-    for listener in hosts[index].listeners { listener.isOpen = false }
     hosts[index].listeners = SmallList()
     let dead = connections.values.filter { $0.hostIndex == index }.sorted { $0.id < $1.id }
     for connection in dead {
@@ -451,14 +451,16 @@ public final class Network: @unchecked Sendable {
     while true {
       let port = hosts[index].nextEphemeralPort
       hosts[index].nextEphemeralPort = port == UInt16.max ? 49152 : port + 1
-      if datagramSocket(on: index, port: port) == nil && listener(on: index, port: port) == nil {
+      if datagramSocket(on: index, port: port) == nil
+        && listeningPoint(on: index, port: port) == nil
+      {
         return port
       }
     }
   }
 
-  func listener(on host: Int, port: UInt16) -> StreamListener? {
-    for listener in hosts[host].listeners where listener.local.port == port { return listener }
+  func listeningPoint(on host: Int, port: UInt16) -> ListeningPoint? {
+    for listener in hosts[host].listeners where listener.port == port { return listener }
     return nil
   }
 
@@ -585,6 +587,11 @@ public final class Network: @unchecked Sendable {
   func endNetworkEvent() {
     packetsInFlight -= 1
     networkEventsPending -= 1
+  }
+
+  func makeListenerID() -> UInt32 {
+    defer { nextListenerID &+= 1 }
+    return nextListenerID
   }
 
   func makeConnectionID() -> Int {

@@ -14,37 +14,42 @@ public enum StreamEvent: Sendable, Equatable {
   case reset(reason: String)
 }
 
-/// A listening stream socket. Each accepted connection is handed to `accept`, which should set
-/// the connection's `onEvent`.
-public final class StreamListener: @unchecked Sendable {
-  unowned let network: Network
+/// A listening stream socket: a handle on a listening point its host keeps. Each accepted
+/// connection is handed to the `accept` given to ``Network/listen(host:port:transport:ipv6:accept:)``,
+/// which should set the connection's `onEvent`.
+///
+/// A value, not an object: the host record keeps what accepting needs (the closure, the port,
+/// the transport) inline, so an agent listening on TCP and TLS costs no heap object per port (two
+/// were 190 bytes of every agent). Two handles are equal when they name the same listening point.
+public struct StreamListener: Sendable, Equatable {
+  let network: Network
   let hostIndex: Int
+  /// Tells this listening point from a later one on the same port.
+  let id: UInt32
   /// The address and port this listener accepts on.
   public let local: SocketAddress
   public let transport: TransportKind
-  let accept: @Sendable (StreamConnection) -> Void
-  /// False once closed (or once its host crashed).
-  public internal(set) var isOpen = true
 
-  init(
-    network: Network, hostIndex: Int, local: SocketAddress, transport: TransportKind,
-    accept: @escaping @Sendable (StreamConnection) -> Void
-  ) {
-    self.network = network
-    self.hostIndex = hostIndex
-    self.local = local
-    self.transport = transport
-    self.accept = accept
-  }
+  /// False once closed (or once its host crashed).
+  public var isOpen: Bool { network.listeningPoint(on: hostIndex, port: local.port)?.id == id }
 
   /// Stops accepting; established connections stay up.
   public func close() {
     guard isOpen else { return }
-    isOpen = false
-    if network.listener(on: hostIndex, port: local.port) === self {
-      network.hosts[hostIndex].listeners.removeAll { $0 === self }
-    }
+    network.hosts[hostIndex].listeners.removeAll { $0.port == local.port }
   }
+
+  public static func == (lhs: StreamListener, rhs: StreamListener) -> Bool {
+    lhs.network === rhs.network && lhs.id == rhs.id
+  }
+}
+
+/// What a host keeps of a listening point (see ``StreamListener``).
+struct ListeningPoint {
+  let accept: @Sendable (StreamConnection) -> Void
+  let id: UInt32
+  let port: UInt16
+  let transport: TransportKind
 }
 
 /// One end of an ordered, reliable byte stream (TCP, or TLS as far as the trace is concerned).
@@ -114,12 +119,15 @@ extension Network {
     guard let address = hosts[index].address(ipv6: ipv6) else {
       throw .noAddress(host: name, ipv6: ipv6)
     }
-    guard listener(on: index, port: port) == nil else { throw .portInUse(host: name, port: port) }
-    let listener = StreamListener(
-      network: self, hostIndex: index, local: SocketAddress(address, port), transport: transport,
-      accept: accept)
-    hosts[index].listeners.append(listener)
-    return listener
+    guard listeningPoint(on: index, port: port) == nil else {
+      throw .portInUse(host: name, port: port)
+    }
+    let id = makeListenerID()
+    hosts[index].listeners.append(
+      ListeningPoint(accept: accept, id: id, port: port, transport: transport))
+    return StreamListener(
+      network: self, hostIndex: index, id: id, local: SocketAddress(address, port),
+      transport: transport)
   }
 
   /// Opens a stream from `host` (an ephemeral port) to `remote`. The result is `.connecting`;
@@ -166,7 +174,7 @@ extension Network {
     if isBlocked(client.hostIndex, target) {
       return refuse(client, reason: "partition", after: back)
     }
-    guard let listener = listener(on: target, port: client.remote.port), listener.isOpen else {
+    guard let listener = listeningPoint(on: target, port: client.remote.port) else {
       return refuse(client, reason: "port-unreachable", after: back)
     }
     let server = StreamConnection(
