@@ -43,16 +43,50 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
   public var scheme: String
   /// The user part, unescaped (`sip`/`sips`), or the telephone number (`tel`).
   public var user: String?
-  public var password: String?
   /// A host name, an IPv4 address, or an IPv6 reference with its brackets (`[2001:db8::1]`);
   /// empty for `tel` and other schemes.
   public var host: String
-  public var port: Int?
+  /// `Int.min` for none (an `Int?` took 16 bytes with its padding).
+  private var storedPort: Int
   public var parameters: [SIPParameter]
   /// URI headers (`?name=value&…`), unescaped.
   public var headers: [SIPParameter]
+  /// The password and the opaque text, both rare, behind one reference (nil when neither is
+  /// set): a URI sits in every agent, binding and parsed message, and the two optional strings
+  /// were 32 of its 112 bytes (80 now).
+  private var rare: RareParts?
+
+  private indirect enum RareParts: Sendable, Hashable {
+    case parts(password: String?, opaque: String?)
+  }
+
+  /// The port, or nil when the URI names none (`Int.min` cannot be stored: it reads as none).
+  public var port: Int? {
+    get { storedPort == .min ? nil : storedPort }
+    set { storedPort = newValue ?? .min }
+  }
+
+  /// The password of `user:password@host` (deprecated by §19.1.1, still parsed).
+  public var password: String? {
+    get {
+      guard case .parts(let password, _) = rare else { return nil }
+      return password
+    }
+    set { setRare(password: newValue, opaque: opaque) }
+  }
+
   /// The text after the scheme for a scheme this type does not parse.
-  public var opaque: String?
+  public var opaque: String? {
+    get {
+      guard case .parts(_, let opaque) = rare else { return nil }
+      return opaque
+    }
+    set { setRare(password: password, opaque: newValue) }
+  }
+
+  private mutating func setRare(password: String?, opaque: String?) {
+    rare = password == nil && opaque == nil ? nil : .parts(password: password, opaque: opaque)
+  }
 
   public init(
     scheme: String = "sip", user: String? = nil, password: String? = nil, host: String,
@@ -60,11 +94,11 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
   ) {
     self.scheme = scheme
     self.user = user
-    self.password = password
     self.host = host
-    self.port = port
+    storedPort = port ?? .min
     self.parameters = parameters
     self.headers = headers
+    rare = password == nil ? nil : .parts(password: password, opaque: nil)
   }
 
   public var isSIP: Bool { scheme == "sip" || scheme == "sips" }

@@ -52,6 +52,33 @@ struct URITests {
     #expect(uri.user == "+1-201-555-0123")
     #expect(try SIPURI("urn:service:sos").opaque == "service:sos")
   }
+
+  /// Port, password and opaque text are stored compactly (a sentinel, one shared reference);
+  /// each still reads back what was set, and equality still sees every one of them.
+  @Test func compactPartsReadBackAndCompare() throws {
+    var uri = SIPURI(user: "alice", host: "atlanta.com")
+    #expect(uri.port == nil && uri.password == nil && uri.opaque == nil)
+    uri.port = 0
+    #expect(uri.port == 0)
+    uri.port = 5061
+    #expect(uri.port == 5061 && uri.description == "sip:alice@atlanta.com:5061")
+    uri.password = "secret"
+    uri.opaque = "x"
+    #expect(uri.password == "secret" && uri.opaque == "x")
+    uri.opaque = nil
+    #expect(uri.password == "secret" && uri.opaque == nil)
+    #expect(uri.description == "sip:alice:secret@atlanta.com:5061")
+    var plain = SIPURI(user: "alice", host: "atlanta.com", port: 5061)
+    #expect(plain != uri)
+    plain.password = "secret"
+    #expect(plain == uri && plain.hashValue == uri.hashValue)
+    plain.password = nil
+    uri.password = nil
+    #expect(plain == uri)
+    uri.port = nil
+    #expect(uri.port == nil && uri != plain)
+    #expect(try SIPURI("sip:alice:pw@atlanta.com:0").port == 0)
+  }
 }
 
 struct TypedHeaderTests {
