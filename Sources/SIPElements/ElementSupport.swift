@@ -1,5 +1,6 @@
 import SIPTransaction
 import Simulation
+import Synchronization
 
 /// How an element writes to the trace: every event carries its `element` name, and the fields
 /// are built only when the trace records (they cost more than the rest of a transaction when
@@ -44,6 +45,36 @@ extension SIPEndpoint {
       endpoint.onDrivingThread { endpoint in
         endpoint.setCore { _, event in box.value?.onDrivingThread { handle($0, event) } }
       }
+    }
+  }
+}
+
+/// Immutable settings that the elements of one network share by reference. A topology's
+/// elements mostly have equal settings, and a million agents each holding its own copy cost
+/// tens of bytes apiece for each kind of setting.
+///
+/// Per network and per kind, the last box made is reused while elements keep being made with
+/// equal values. Boxes are immutable, so sharing one changes nothing a run can observe; keeping
+/// them per network keeps simulations that run side by side from trading boxes. Bounded: the
+/// table is emptied when it holds many entries (an entry is only a hint).
+enum SharedSettings {
+  private struct Key: Hashable {
+    let network: ObjectIdentifier
+    let kind: ObjectIdentifier
+  }
+  private static let lastBox = Mutex<[Key: any AnyObject & Sendable]>([:])
+
+  /// The last `Box` made on `network` when `reusable` accepts it, else a new one from `make`.
+  static func box<Box: AnyObject & Sendable>(
+    on network: Network, reusable: (Box) -> Bool, make: () -> Box
+  ) -> Box {
+    lastBox.withLock { table in
+      let key = Key(network: ObjectIdentifier(network), kind: ObjectIdentifier(Box.self))
+      if let box = table[key] as? Box, reusable(box) { return box }
+      let box = make()
+      if table.count >= 256 { table.removeAll() }
+      table[key] = box
+      return box
     }
   }
 }

@@ -24,12 +24,43 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   public nonisolated let address: SocketAddress
   /// `address`'s IP as text, made once: every Via this endpoint writes or checks carries it.
   public nonisolated let addressText: String
-  public nonisolated let timers: TimerSettings
+  public nonisolated var timers: TimerSettings { settings.timers }
   /// How long an unused stream connection stays open before the endpoint closes it.
-  public nonisolated let connectionIdleTimeout: Duration
+  public nonisolated var connectionIdleTimeout: Duration { settings.connectionIdleTimeout }
   /// A stateless element's endpoint (§16.11): no transactions; every request and response
   /// goes to the core as it arrives.
-  public nonisolated let isStateless: Bool
+  public nonisolated var isStateless: Bool { settings.isStateless }
+  /// The three above, shared by the endpoints of a network made with equal values (a copy
+  /// each was 56 bytes of every agent).
+  nonisolated let settings: Settings
+
+  final class Settings: Sendable {
+    let timers: TimerSettings
+    let connectionIdleTimeout: Duration
+    let isStateless: Bool
+
+    init(timers: TimerSettings, connectionIdleTimeout: Duration, isStateless: Bool) {
+      self.timers = timers
+      self.connectionIdleTimeout = connectionIdleTimeout
+      self.isStateless = isStateless
+    }
+
+    static func shared(
+      _ timers: TimerSettings, _ connectionIdleTimeout: Duration, _ isStateless: Bool,
+      on network: Network
+    ) -> Settings {
+      SharedSettings.box(
+        on: network,
+        reusable: {
+          $0.timers == timers && $0.connectionIdleTimeout == connectionIdleTimeout
+            && $0.isStateless == isStateless
+        },
+        make: {
+          Settings(
+            timers: timers, connectionIdleTimeout: connectionIdleTimeout, isStateless: isStateless)
+        })
+    }
+  }
 
   // The state every message and timer touches is `@exclusivity(unchecked)`: an actor's stored
   // properties are checked at run time like a class's (a tenth of a timer's cost), and here no
@@ -90,9 +121,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     simulationExecutor = simulation.executor
     self.network = network
     hostName = host
-    self.timers = timers
-    self.connectionIdleTimeout = connectionIdleTimeout
-    isStateless = stateless
+    settings = Settings.shared(timers, connectionIdleTimeout, stateless, on: network)
     layer = TransactionLayer(timers: timers)
     branches = simulation.random(stream: "branches \(host)")
     let resolved = try network.host(named: host)

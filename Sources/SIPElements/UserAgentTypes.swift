@@ -1,7 +1,6 @@
 public import SIPCore
 public import SIPDialog
 import Simulation
-import Synchronization
 
 /// How a ``UserAgent`` answers the INVITEs it receives: the behaviours scenarios need, and a
 /// callback for anything else.
@@ -141,21 +140,11 @@ extension UAConfiguration {
     let value: UAConfiguration
     init(_ value: UAConfiguration) { self.value = value }
 
-    /// Per network, the last box made, reused while agents keep being made with the same
-    /// settings. Boxes are immutable, so sharing one changes nothing a run can observe; keeping
-    /// them per network keeps simulations that run side by side from trading boxes. Bounded: the
-    /// table is emptied when it holds many networks (a network's entry is only a hint).
-    private static let lastByNetwork = Mutex<[ObjectIdentifier: Box]>([:])
-
+    /// The last box made on `network` when its settings equal these (see ``SharedSettings``).
     static func shared(_ configuration: UAConfiguration, on network: Network) -> Box {
-      lastByNetwork.withLock { table in
-        let id = ObjectIdentifier(network)
-        if let box = table[id], box.value.hasSameSettings(as: configuration) { return box }
-        let box = Box(configuration)
-        if table.count >= 64 { table.removeAll() }
-        table[id] = box
-        return box
-      }
+      SharedSettings.box(
+        on: network, reusable: { $0.value.hasSameSettings(as: configuration) },
+        make: { Box(configuration) })
     }
   }
 
@@ -238,19 +227,9 @@ final class SharedURI: Sendable, Hashable {
   static func == (lhs: SharedURI, rhs: SharedURI) -> Bool { lhs.uri == rhs.uri }
   func hash(into hasher: inout Hasher) { hasher.combine(uri) }
 
-  /// Per network, the last one made: agents registering one after another with one registrar
-  /// share it. Per network so that simulations side by side never trade them; bounded as
-  /// ``UAConfiguration/Box``'s table is.
-  private static let lastByNetwork = Mutex<[ObjectIdentifier: SharedURI]>([:])
-
+  /// The last one made on `network` when it is the same URI (see ``SharedSettings``): agents
+  /// registering one after another with one registrar share it.
   static func shared(_ uri: SIPURI, on network: Network) -> SharedURI {
-    lastByNetwork.withLock { table in
-      let id = ObjectIdentifier(network)
-      if let shared = table[id], shared.uri == uri { return shared }
-      let shared = SharedURI(uri)
-      if table.count >= 64 { table.removeAll() }
-      table[id] = shared
-      return shared
-    }
+    SharedSettings.box(on: network, reusable: { $0.uri == uri }, make: { SharedURI(uri) })
   }
 }

@@ -1,5 +1,6 @@
 import SIPCore
 import SIPDialog
+import SIPTransaction
 import Simulation
 import Testing
 
@@ -43,6 +44,15 @@ import Testing
     let secret2 = try agent("e", withCredentials)
     #expect(secret.settings !== secret2.settings)
     #expect(secret.configuration.credentials != nil)
+    // Their endpoints share their timer settings too, unless they differ.
+    #expect(first.endpoint.settings === other.endpoint.settings)
+    try network.addHost("f")
+    let fast = TimerSettings(t1: .milliseconds(100))
+    let quick = try UserAgent(
+      network: network, host: "f", aor: SIPURI(user: "f", host: "example.com"), timers: fast)
+    #expect(quick.endpoint.settings !== first.endpoint.settings)
+    #expect(quick.endpoint.timers == fast && first.endpoint.timers == .rfc3261)
+    #expect(first.endpoint.connectionIdleTimeout == .seconds(32) && !first.endpoint.isStateless)
   }
 
   /// An agent that only registers keeps no call book; the first call (or hook) makes one, and
