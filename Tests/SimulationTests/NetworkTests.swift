@@ -394,3 +394,30 @@ extension Optional {
   try network.apply(.crash("multi"))
   #expect(!again.isOpen && !tls.isOpen && !more.isOpen)
 }
+
+/// Assigned addresses are found from the address itself, given ones from the table; the two
+/// never confuse hosts, whatever order they are added in.
+@Test func addressesAssignedAndGivenFindTheirHosts() throws {
+  let network = Network(simulation: Simulation(seed: 1))
+  func v4(_ last: UInt32) -> IPAddress { .v4(0x0A00_0000 | last) }
+  try network.addHost("a")  // index 0: 10.0.0.1
+  try network.addHost("b", addresses: [v4(9)])  // index 1 (10.0.0.2 unused)
+  try network.addHost("c")  // index 2: 10.0.0.3
+  try network.addHost("d", addresses: [v4(5), v4(4)])  // index 3: given its own assigned second
+  #expect(network.host(for: v4(1))?.name == "a")
+  #expect(network.host(for: v4(2)) == nil)
+  #expect(network.host(for: v4(9))?.name == "b")
+  #expect(network.host(for: v4(3))?.name == "c")
+  #expect(network.host(for: v4(4))?.name == "d")
+  #expect(network.host(for: v4(5))?.name == "d")
+  #expect(network.host(for: .v4(0x0900_0000)) == nil)
+  // Index 4 would be assigned 10.0.0.5, which d holds.
+  #expect(throws: NetworkError.addressInUse("10.0.0.5")) { try network.addHost("e") }
+  #expect(throws: NetworkError.addressInUse("10.0.0.3")) {
+    try network.addHost("f", addresses: [v4(3)])
+  }
+  try network.addHost("g", addresses: [v4(200)])  // index 4
+  try network.addHost("h")  // index 5: 10.0.0.6
+  #expect(network.host(for: v4(6))?.name == "h")
+  #expect(network.host(for: v4(200))?.name == "g")
+}

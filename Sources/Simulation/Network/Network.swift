@@ -137,7 +137,9 @@ public final class Network: @unchecked Sendable {
   // the lookups). Checking each access dynamically was a fifth of the cost of a delivery.
   @exclusivity(unchecked) var hosts: [HostState] = []
   private var hostIndexByName: [String: Int] = [:]
-  /// IPv4 addresses (every packet looks one up) in an integer table; IPv6 in a dictionary.
+  /// IPv4 addresses (every packet looks one up) in an integer table, except a host's assigned
+  /// address (`10.x.y.z` from its index), which is found from the address itself: a million
+  /// agents' hosts took 33 bytes each in the table. IPv6 in a dictionary.
   @exclusivity(unchecked) private var hostIndexByV4 = IntegerKeyedTable(filler: -1)
   @exclusivity(unchecked) private var hostIndexByV6: [IPAddress: Int] = [:]
   @exclusivity(unchecked) private var linkOverrides: [UInt64: LinkConditions] = [:]
@@ -179,19 +181,31 @@ public final class Network: @unchecked Sendable {
     guard hostIndexByName[name] == nil else { throw .duplicateHost(name) }
     let index = hosts.count
     var assigned = addresses
-    if assigned.isEmpty { assigned = [.v4(0x0A00_0001 &+ UInt32(truncatingIfNeeded: index))] }
+    if assigned.isEmpty { assigned = [Self.assignedAddress(index)] }
     for address in assigned where hostIndex(for: address) != nil {
       throw .addressInUse(address.description)
     }
-    for address in assigned {
+    for (position, address) in assigned.enumerated() {
       switch address {
-      case .v4(let value): hostIndexByV4.set(UInt64(value), to: index)
+      case .v4(let value):
+        // The first address, when it is the one the index assigns, is found without the table.
+        if position > 0 || address != Self.assignedAddress(index) {
+          hostIndexByV4.set(UInt64(value), to: index)
+        }
       case .v6: hostIndexByV6[address] = index
       }
     }
     hostIndexByName[name] = index
     hosts.append(HostState(name: name, addresses: assigned))
     return Host(index: index, name: name, addresses: assigned)
+  }
+
+  /// The first IPv4 address assigned (to the host of index 0) when a host is added without any.
+  private static let firstAssigned: UInt32 = 0x0A00_0001
+
+  /// `10.x.y.z` from the host's index: 10.0.0.1 for the first host.
+  static func assignedAddress(_ index: Int) -> IPAddress {
+    .v4(firstAssigned &+ UInt32(truncatingIfNeeded: index))
   }
 
   /// The host called `name`.
@@ -207,7 +221,11 @@ public final class Network: @unchecked Sendable {
 
   func hostIndex(for address: IPAddress) -> Int? {
     switch address {
-    case .v4(let value): return hostIndexByV4[UInt64(value)]
+    case .v4(let value):
+      // The host the address is assigned to by index, if that host has it as its first address.
+      let candidate = Int(value &- Self.firstAssigned)
+      if candidate < hosts.count, hosts[candidate].primaryAddress == address { return candidate }
+      return hostIndexByV4[UInt64(value)]
     case .v6: return hostIndexByV6[address]
     }
   }
