@@ -376,10 +376,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// Whole microseconds of `duration` (the kernel's unit of virtual time).
-  public static func micros(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-  }
+  public static func micros(_ duration: Duration) -> Int64 { duration.wholeMicroseconds }
 
   /// Serializes and sends: requests to their peer, responses over the connection the request
   /// came on when it is still open, else where §18.2.2 and RFC 3581 say.

@@ -41,10 +41,7 @@ public struct TimerSettings: Sendable, Equatable {
     tryingMicros = Self.micros(trying)
   }
 
-  private static func micros(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-  }
+  private static func micros(_ duration: Duration) -> Int64 { duration.wholeMicroseconds }
 
   /// The RFC's defaults.
   public static let rfc3261 = TimerSettings()

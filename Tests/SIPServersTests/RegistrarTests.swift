@@ -134,6 +134,21 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
     #expect(table.count == 0 && table.nextExpiry == nil)
   }
 
+  /// Expiries are kept to the microsecond: what is set reads back, finer parts are dropped,
+  /// and the far default of a provisioned binding still fits.
+  @Test func expiriesAreKeptToTheMicrosecond() throws {
+    var table = LocationTable()
+    table.add(aor: bob, contact: try SIPURI("sip:bob@192.0.2.4"))
+    #expect(table.nextExpiry == .seconds(1 << 40))
+    var binding = try #require(table.lookup(bob, at: .seconds(1)).first)
+    binding.expiresAt = .microseconds(1_500_001) + .nanoseconds(999)
+    #expect(binding.expiresAt == .microseconds(1_500_001))
+    table.add(
+      aor: bob, contact: try SIPURI("sip:bob@192.0.2.5"), until: .microseconds(2_000_003))
+    #expect(table.lookup(bob, at: .microseconds(2_000_002)).count == 2)
+    #expect(table.lookup(bob, at: .microseconds(2_000_003)).count == 1)
+  }
+
   /// Expiry is found through a heap, not a scan: a refreshed binding outlives its old expiry
   /// (the early timer finds nothing), bindings of many AORs leave in (AOR, order) order, and
   /// the next expiry is always the earliest live one or earlier.
