@@ -99,18 +99,20 @@ public final class Network: @unchecked Sendable {
     /// Every host has an address (one is assigned when none is given); a second or more are
     /// rare, so the first sits in the record and only the others take an array.
     var primaryAddress: IPAddress
-    var otherAddresses: [IPAddress]
+    // The small fields sit together in the bytes after the address (Swift lays fields out in
+    // the order declared, and a lone 2-byte field after a large one cost 8 bytes of padding).
     var isUp = true
     /// The first bound datagram socket's port (0: none), beside `isUp`: an arrival finds the
     /// usual socket from the cache line it already loaded.
     var firstSocketPort: UInt16 = 0
+    var nextEphemeralPort: UInt16 = 49152
+    var otherAddresses: [IPAddress]
     /// A host has a handful of sockets: a short list searched by port beats hashing.
     var datagramSockets = SmallList<DatagramSocket>() {
       didSet { firstSocketPort = datagramSockets.first?.local.port ?? 0 }
     }
     /// A host listens on a port or two (an agent: TCP and TLS).
     var listeners = SmallList<ListeningPoint>()
-    var nextEphemeralPort: UInt16 = 49152
     /// What to run when the host restarts, in the order registered: the first beside the
     /// record, the rest in an array (a host usually has one, its element's endpoint, and an
     /// array for it cost about 50 bytes a host).
