@@ -83,8 +83,14 @@ public actor UserAgent: SimulationActor, TimerTarget {
     get { book?.agentTimers ?? [:] }
     _modify { yield &openBook.agentTimers }
   }
-  /// The credentials answering challenges, and the challenges met (§22).
-  var credentials: CredentialStore?
+  /// The credentials answering challenges, and the challenges met (§22); by reference, as
+  /// most agents have none and an optional store inline took 24 bytes of each.
+  var credentials: CredentialBox?
+
+  final class CredentialBox {
+    var store: CredentialStore
+    init(_ store: CredentialStore) { self.store = store }
+  }
   /// Its registration, when it registers (§10.2).
   public internal(set) var registration: RegistrationState?
   /// The REGISTER in flight (nil while idle), by reference: an idle agent's record holds one
@@ -111,7 +117,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     self.displayName = displayName
     settings = UAConfiguration.Box.shared(configuration, on: network)
     self.behaviour = behaviour
-    credentials = configuration.credentials
+    credentials = configuration.credentials.map(CredentialBox.init)
     random = network.simulation.random(stream: "ua \(host)")
     merged = MergedRequestDetector(
       memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout))
@@ -264,7 +270,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
   func sendInvite(_ invite: SIPMessage, call: Call) {
     guard let uri = invite.requestURI else { return }
     var invite = invite
-    credentials?.authorize(&invite, cnonce: hex(random.next()))
+    credentials?.store.authorize(&invite, cnonce: hex(random.next()))
     let peer = SIPPeer(uri: invite.routes.first?.uri ?? uri)
     call.invite = invite
     call.invitePeer = peer
@@ -276,14 +282,14 @@ public actor UserAgent: SimulationActor, TimerTarget {
   func send(_ request: SIPMessage, to peer: SIPPeer, branch: String? = nil) -> TransactionKey? {
     var request = request
     // §22.3: credentials met in this Call-ID (or for the UA's own realms) go in every request.
-    credentials?.authorize(&request, cnonce: hex(random.next()))
+    credentials?.store.authorize(&request, cnonce: hex(random.next()))
     return endpoint.onDrivingThread { $0.sendRequest(request, to: peer, branch: branch) }
   }
 
   /// The answer to a 401 / 407: the authenticator hook, else the credential store.
   func answerChallenge(_ request: SIPMessage, _ response: SIPMessage) -> SIPMessage? {
     if let authenticator { return authenticator(request, response) }
-    return credentials?.answer(response, to: request, cnonce: hex(random.next()))
+    return credentials?.store.answer(response, to: request, cnonce: hex(random.next()))
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey?) {
@@ -1089,7 +1095,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     }
     setState(call, .terminated)
     calls[call.callID] = nil
-    credentials?.forget(callID: call.callID)
+    credentials?.store.forget(callID: call.callID)
     let ended = record(for: call)
     history.append(ended)
     if history.count > configuration.historyLimit {
