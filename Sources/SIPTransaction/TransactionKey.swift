@@ -10,38 +10,56 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
     case client, server
   }
 
-  public let role: Role
+  /// The parts, behind one reference: a key is copied into every action, timer record and
+  /// event about its transaction (about 33 times per transaction), and inline its three strings
+  /// were three reference counts and 64 bytes to move each time.
+  private let storage: Storage
+
+  private final class Storage: Sendable {
+    let role: Role
+    let method: String
+    let identity: String
+    let branch: String?
+    let digest: Int
+
+    init(role: Role, method: String, identity: String, branch: String?) {
+      self.role = role
+      self.method = method
+      self.identity = identity
+      self.branch = branch
+      var hasher = Hasher()
+      hasher.combine(role)
+      hasher.combine(method)
+      hasher.combine(identity)
+      digest = hasher.finalize()
+    }
+  }
+
+  public var role: Role { storage.role }
   /// The matching method: the request's method, except that an ACK is keyed as INVITE so it
   /// finds its INVITE server transaction (§17.2.3). CANCEL stays CANCEL: it is a transaction of
   /// its own (§9.2).
-  public let method: String
+  public var method: String { storage.method }
   /// What the key compares: the branch (client), `branch|sent-by` (server, magic cookie), or the
   /// RFC 2543 fallback fields joined by `|`. One string, so making a key allocates once.
-  let identity: String
+  var identity: String { storage.identity }
   /// The branch this key was made from (nil for an RFC 2543 server key): a CANCEL reuses its
   /// INVITE's (§9.1).
-  public let branch: String?
-  /// Computed once: a key is hashed on every lookup (each message, each timer).
-  private let digest: Int
+  public var branch: String? { storage.branch }
 
   init(role: Role, method: String, identity: String, branch: String?) {
-    self.role = role
-    self.method = method
-    self.identity = identity
-    self.branch = branch
-    var hasher = Hasher()
-    hasher.combine(role)
-    hasher.combine(method)
-    hasher.combine(identity)
-    digest = hasher.finalize()
+    storage = Storage(role: role, method: method, identity: identity, branch: branch)
   }
 
   public static func == (lhs: TransactionKey, rhs: TransactionKey) -> Bool {
-    lhs.digest == rhs.digest && lhs.role == rhs.role && lhs.method == rhs.method
-      && lhs.identity == rhs.identity
+    let (left, right) = (lhs.storage, rhs.storage)
+    return left === right
+      || (left.digest == right.digest && left.role == right.role && left.method == right.method
+        && left.identity == right.identity)
   }
 
-  public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+  /// Computed once: a key is hashed on every lookup (each message, each timer).
+  public func hash(into hasher: inout Hasher) { hasher.combine(storage.digest) }
 
   public var description: String {
     identity + "/" + method + (role == .client ? "/c" : "/s")
