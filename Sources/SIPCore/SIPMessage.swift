@@ -12,16 +12,63 @@ public struct SIPMessage: Sendable, Hashable {
     case response(version: String, status: Int, reason: String)
   }
 
-  public var startLine: StartLine
+  /// The parts, behind one reference shared by copies until one of them changes (copy on
+  /// write): a message is copied into the actions, transaction records and events about it
+  /// many times per transaction, and inline its strings and arrays were up to five reference
+  /// counts and 72 bytes to move each time.
+  private var storage: Storage
+
+  private final class Storage: @unchecked Sendable {
+    // Mutated only through a uniquely referenced storage (`unique()`), like an array's buffer:
+    // no two accesses can overlap, so the run-time exclusivity checks a class's properties get
+    // are left out.
+    @exclusivity(unchecked) var startLine: StartLine
+    @exclusivity(unchecked) var headers: [SIPHeaderField]
+    @exclusivity(unchecked) var body: [UInt8]
+
+    init(startLine: StartLine, headers: [SIPHeaderField], body: [UInt8]) {
+      self.startLine = startLine
+      self.headers = headers
+      self.body = body
+    }
+  }
+
+  /// The storage, copied first if another message shares it.
+  private mutating func unique() -> Storage {
+    if !isKnownUniquelyReferenced(&storage) {
+      storage = Storage(startLine: storage.startLine, headers: storage.headers, body: storage.body)
+    }
+    return storage
+  }
+
+  public var startLine: StartLine {
+    get { storage.startLine }
+    set { unique().startLine = newValue }
+  }
   /// Header fields in order. Several fields may share a name (§7.3.1).
-  public var headers: [SIPHeaderField]
+  public var headers: [SIPHeaderField] {
+    get { storage.headers }
+    _modify { yield &unique().headers }
+  }
   /// The message body (§7.4), exactly `Content-Length` bytes when the header is present.
-  public var body: [UInt8]
+  public var body: [UInt8] {
+    get { storage.body }
+    _modify { yield &unique().body }
+  }
 
   public init(startLine: StartLine, headers: [SIPHeaderField] = [], body: [UInt8] = []) {
-    self.startLine = startLine
-    self.headers = headers
-    self.body = body
+    storage = Storage(startLine: startLine, headers: headers, body: body)
+  }
+
+  public static func == (lhs: SIPMessage, rhs: SIPMessage) -> Bool {
+    lhs.storage === rhs.storage
+      || (lhs.startLine == rhs.startLine && lhs.headers == rhs.headers && lhs.body == rhs.body)
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(startLine)
+    hasher.combine(headers)
+    hasher.combine(body)
   }
 
   /// Makes a request.

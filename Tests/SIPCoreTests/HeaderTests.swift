@@ -183,6 +183,28 @@ struct TypedHeaderTests {
     #expect(copy.routes.isEmpty)
     #expect(try SIPMessage.parse(copy.serialized()) == copy)
   }
+
+  /// Copies share their parts until one changes: a change to a copy (start line, a field, the
+  /// body) never shows in the message it was copied from, nor in other copies.
+  @Test func copiesAreIndependentValues() throws {
+    let original = message
+    var edited = original
+    var other = original
+    #expect(edited == original && edited.hashValue == original.hashValue)
+    edited.append("Subject", "changed")
+    #expect(original.value("subject") == nil && edited.value("subject") == "changed")
+    #expect(edited != original && other == original)
+    other.body = Array("v=0\r\n".utf8)
+    #expect(original.body.isEmpty && edited.body.isEmpty && other.body.count == 5)
+    other.startLine = .response(version: "SIP/2.0", status: 486, reason: "Busy Here")
+    #expect(other.status == 486 && original.status == nil && original.method == message.method)
+    // Equal parts make equal messages however they were made.
+    let rebuilt = try SIPMessage.parse(original.serialized())
+    #expect(rebuilt == original && rebuilt.hashValue == original.hashValue)
+    var same = rebuilt
+    same.headers.removeLast()
+    #expect(same != rebuilt && rebuilt == original)
+  }
 }
 
 /// Errors name the place: line, column and header.
