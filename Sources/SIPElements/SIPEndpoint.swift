@@ -420,7 +420,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       return SocketAddress(ip, port)
     }
     // A name: the name service (A records; SRV is the core's business, RFC 3263).
-    guard let ip = network.resolve(peer.host).first, let port = UInt16(exactly: peer.port) else {
+    guard let ip = network.resolveFirst(peer.host), let port = UInt16(exactly: peer.port) else {
       return nil
     }
     return SocketAddress(ip, port)

@@ -368,6 +368,12 @@ extension Optional {
     "multi", addresses: [.v4(0x0A00_0009), .v6(high: 1, low: 2), .v4(0x0A00_000A)])
   #expect(host.addresses == [.v4(0x0A00_0009), .v6(high: 1, low: 2), .v4(0x0A00_000A)])
   #expect(network.resolve("multi") == host.addresses)
+  #expect(network.resolveFirst("multi") == .v4(0x0A00_0009))
+  #expect(network.resolveFirst("nowhere") == nil && network.resolve("nowhere").isEmpty)
+  network.addAddressRecord("Example.COM", [.v4(0x0A00_0063)])
+  for name in ["example.com", "EXAMPLE.com", "multi", "nowhere"] {
+    #expect(network.resolveFirst(name) == network.resolve(name).first, "\(name)")
+  }
   // The IPv6 socket takes the first IPv6 address, the IPv4 one the first IPv4 address.
   let v6 = try network.bindDatagram(host: "multi", port: 5060, ipv6: true) { _ in }
   let v4 = try network.bindDatagram(host: "multi", port: 5061) { _ in }

@@ -281,6 +281,16 @@ public final class Network: @unchecked Sendable {
     return []
   }
 
+  /// The first address ``resolve(_:)`` gives, without making the array: what a sender needs
+  /// for every message it sends to a name.
+  public func resolveFirst(_ domain: String) -> IPAddress? {
+    if !addressRecords.isEmpty {
+      let key = domain.utf8.contains { $0 >= 65 && $0 <= 90 } ? domain.lowercased() : domain
+      if let records = addressRecords[key] { return records.first }
+    }
+    return hostIndexByName[domain].map { hosts[$0].primaryAddress }
+  }
+
   /// Service records for `name`, by priority, then in the order they were added.
   public func services(_ name: String) -> [ServiceRecord] {
     let records = serviceRecords[name.lowercased()] ?? []
