@@ -33,7 +33,8 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
 
   /// Enters Calling: send the INVITE, start Timer A (unreliable only) and Timer B.
   public mutating func start() -> [TransactionAction<Message>] {
-    var actions: [TransactionAction<Message>] = [.send(request)]
+    var actions = [TransactionAction<Message>].reserving(3)
+    actions.append(.send(request))
     if !isReliable { actions.append(.startTimer(.a, intervalA)) }
     actions.append(.startTimer(.b, timers.transactionTimeout))
     return actions
@@ -45,57 +46,79 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
       intervalA = intervalA * 2
       return [.send(request), .startTimer(.a, intervalA)]
     case (.calling, .timerFired(.b)):
-      return terminate([.cancelTimer(.a), .timeout(.b)])
+      var actions = [TransactionAction<Message>].reserving(3)
+      actions.append(.cancelTimer(.a))
+      actions.append(.timeout(.b))
+      return terminate(actions)
     case (.calling, .transportError):
-      return terminate(stopCallingTimers() + [.transportError])
+      var actions = stoppingCallingTimers(room: 4)
+      actions.append(.transportError)
+      return terminate(actions)
     case (.proceeding, .transportError):
-      return terminate([.transportError])
+      var actions = [TransactionAction<Message>].reserving(2)
+      actions.append(.transportError)
+      return terminate(actions)
     case (.completed, .transportError):
-      return terminate([.cancelTimer(.d), .transportError])
+      var actions = [TransactionAction<Message>].reserving(3)
+      actions.append(.cancelTimer(.d))
+      actions.append(.transportError)
+      return terminate(actions)
     case (.calling, .response(let status, let response)),
       (.proceeding, .response(let status, let response)):
       switch ResponseClass(status) {
       case .provisional:
-        let stop = state == .calling ? stopCallingTimers() : []
+        var actions = stoppingCallingTimers(room: 3)
         state = .proceeding
-        return stop + [.passToTU(response)]
+        actions.append(.passToTU(response))
+        return actions
       case .success:
         // RFC 6026 §7.2: stay to pass 2xx retransmissions (and forks) to the TU.
-        let stop = state == .calling ? stopCallingTimers() : []
+        var actions = stoppingCallingTimers(room: 4)
         state = .accepted
-        return stop + [.passToTU(response), .startTimer(.m, timers.transactionTimeout)]
+        actions.append(.passToTU(response))
+        actions.append(.startTimer(.m, timers.transactionTimeout))
+        return actions
       case .failure:
-        let stop = state == .calling ? stopCallingTimers() : []
+        var actions = stoppingCallingTimers(room: 5)
         state = .completed
-        return stop + [
-          .sendACK(for: response), .passToTU(response),
-          .startTimer(.d, isReliable ? .zero : .seconds(32)),
-        ]
+        actions.append(.sendACK(for: response))
+        actions.append(.passToTU(response))
+        actions.append(.startTimer(.d, isReliable ? .zero : .seconds(32)))
+        return actions
       }
     case (.completed, .response(let status, let response)):
       // A retransmitted final response: answer it with the ACK again, not the TU (§17.1.1.2).
       return ResponseClass(status) == .failure ? [.sendACK(for: response)] : []
     case (.completed, .timerFired(.d)):
-      return terminate([])
+      return terminate(.reserving(1))
     case (.accepted, .response(let status, let response)):
       return ResponseClass(status) == .success ? [.passToTU(response)] : []
     case (.accepted, .timerFired(.m)):
-      return terminate([])
+      return terminate(.reserving(1))
     default:
       // A stale timer or a response the figure has no arrow for: absorbed.
       return []
     }
   }
 
-  private func stopCallingTimers() -> [TransactionAction<Message>] {
-    state == .calling
-      ? (isReliable ? [.cancelTimer(.b)] : [.cancelTimer(.a), .cancelTimer(.b)]) : []
+  /// A reply with room for `room` actions, starting with the cancels of Timers A (unreliable
+  /// only) and B when still Calling.
+  private func stoppingCallingTimers(room: Int) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(room)
+    if state == .calling {
+      if !isReliable { actions.append(.cancelTimer(.a)) }
+      actions.append(.cancelTimer(.b))
+    }
+    return actions
   }
 
-  private mutating func terminate(_ actions: [TransactionAction<Message>])
+  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
+  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
     -> [TransactionAction<Message>]
   {
     state = .terminated
-    return actions + [.terminate]
+    var actions = actions
+    actions.append(.terminate)
+    return actions
   }
 }

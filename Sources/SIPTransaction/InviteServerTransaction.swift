@@ -49,36 +49,52 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
       return lastResponse.map { [.send($0)] } ?? []
     case (.proceeding, .tuResponse(let status, let response)):
       lastResponse = response
-      let stopTrying: [TransactionAction<Message>] = [.cancelTimer(.trying)]
+      var actions = [TransactionAction<Message>].reserving(4)
+      actions.append(.cancelTimer(.trying))
+      actions.append(.send(response))
       switch ResponseClass(status) {
       case .provisional:
-        return stopTrying + [.send(response)]
+        return actions
       case .success:
         state = .accepted
-        return stopTrying + [.send(response), .startTimer(.l, timers.transactionTimeout)]
+        actions.append(.startTimer(.l, timers.transactionTimeout))
+        return actions
       case .failure:
         state = .completed
-        var actions = stopTrying + [.send(response)]
         if !isReliable { actions.append(.startTimer(.g, intervalG)) }
         actions.append(.startTimer(.h, timers.transactionTimeout))
         return actions
       }
     case (.proceeding, .transportError):
-      return terminate([.cancelTimer(.trying), .transportError])
+      var actions = [TransactionAction<Message>].reserving(3)
+      actions.append(.cancelTimer(.trying))
+      actions.append(.transportError)
+      return terminate(actions)
     case (.completed, .requestRetransmission):
       return lastResponse.map { [.send($0)] } ?? []
     case (.completed, .timerFired(.g)):
       intervalG = min(intervalG * 2, timers.t2)
-      return (lastResponse.map { [.send($0)] } ?? []) + [.startTimer(.g, intervalG)]
+      var actions = [TransactionAction<Message>].reserving(2)
+      if let lastResponse { actions.append(.send(lastResponse)) }
+      actions.append(.startTimer(.g, intervalG))
+      return actions
     case (.completed, .ack):
       state = .confirmed
-      return stopG() + [.cancelTimer(.h), .startTimer(.i, isReliable ? .zero : timers.t4)]
+      var actions = stoppingG(room: 3)
+      actions.append(.cancelTimer(.h))
+      actions.append(.startTimer(.i, isReliable ? .zero : timers.t4))
+      return actions
     case (.completed, .timerFired(.h)):
-      return terminate(stopG() + [.timeout(.h)])
+      var actions = stoppingG(room: 3)
+      actions.append(.timeout(.h))
+      return terminate(actions)
     case (.completed, .transportError):
-      return terminate(stopG() + [.cancelTimer(.h), .transportError])
+      var actions = stoppingG(room: 4)
+      actions.append(.cancelTimer(.h))
+      actions.append(.transportError)
+      return terminate(actions)
     case (.confirmed, .timerFired(.i)):
-      return terminate([])
+      return terminate(.reserving(1))
     case (.accepted, .tuResponse(let status, let response)):
       // The TU (the UAS core, §13.3.1.4) retransmits its 2xx through the transaction.
       guard ResponseClass(status) == .success else { return [] }
@@ -88,7 +104,7 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
       // RFC 6026 §8.7: the ACK for a 2xx goes up to the TU.
       return [.passToTU(ack)]
     case (.accepted, .timerFired(.l)):
-      return terminate([])
+      return terminate(.reserving(1))
     default:
       // Confirmed absorbs ACKs; Accepted absorbs INVITE retransmissions (RFC 6026 §8.7) and
       // transport errors (the TU's 2xx retransmissions go on); stale timers do nothing.
@@ -96,12 +112,20 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
     }
   }
 
-  private func stopG() -> [TransactionAction<Message>] { isReliable ? [] : [.cancelTimer(.g)] }
+  /// A reply with room for `room` actions, starting with Timer G's cancel (unreliable only).
+  private func stoppingG(room: Int) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(room)
+    if !isReliable { actions.append(.cancelTimer(.g)) }
+    return actions
+  }
 
-  private mutating func terminate(_ actions: [TransactionAction<Message>])
+  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
+  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
     -> [TransactionAction<Message>]
   {
     state = .terminated
-    return actions + [.terminate]
+    var actions = actions
+    actions.append(.terminate)
+    return actions
   }
 }

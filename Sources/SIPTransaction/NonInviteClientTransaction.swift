@@ -29,7 +29,8 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
 
   /// Enters Trying: send the request, start Timer E (unreliable only) and Timer F.
   public mutating func start() -> [TransactionAction<Message>] {
-    var actions: [TransactionAction<Message>] = [.send(request)]
+    var actions = [TransactionAction<Message>].reserving(3)
+    actions.append(.send(request))
     if !isReliable { actions.append(.startTimer(.e, intervalE)) }
     actions.append(.startTimer(.f, timers.transactionTimeout))
     return actions
@@ -44,32 +45,48 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
       intervalE = timers.t2
       return [.send(request), .startTimer(.e, intervalE)]
     case (.trying, .timerFired(.f)), (.proceeding, .timerFired(.f)):
-      return terminate(stopE() + [.timeout(.f)])
+      var actions = stoppingE(room: 3)
+      actions.append(.timeout(.f))
+      return terminate(actions)
     case (.trying, .transportError), (.proceeding, .transportError):
-      return terminate(stopE() + [.cancelTimer(.f), .transportError])
+      var actions = stoppingE(room: 4)
+      actions.append(.cancelTimer(.f))
+      actions.append(.transportError)
+      return terminate(actions)
     case (.trying, .response(let status, let response)),
       (.proceeding, .response(let status, let response)):
       if ResponseClass(status) == .provisional {
         state = .proceeding
         return [.passToTU(response)]
       }
-      let stop = stopE() + [.cancelTimer(.f)]
+      var actions = stoppingE(room: 4)
+      actions.append(.cancelTimer(.f))
       state = .completed
-      return stop + [.passToTU(response), .startTimer(.k, isReliable ? .zero : timers.t4)]
+      actions.append(.passToTU(response))
+      actions.append(.startTimer(.k, isReliable ? .zero : timers.t4))
+      return actions
     case (.completed, .timerFired(.k)):
-      return terminate([])
+      return terminate(.reserving(1))
     default:
       // Completed absorbs response retransmissions; stale timers do nothing.
       return []
     }
   }
 
-  private func stopE() -> [TransactionAction<Message>] { isReliable ? [] : [.cancelTimer(.e)] }
+  /// A reply with room for `room` actions, starting with Timer E's cancel (unreliable only).
+  private func stoppingE(room: Int) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(room)
+    if !isReliable { actions.append(.cancelTimer(.e)) }
+    return actions
+  }
 
-  private mutating func terminate(_ actions: [TransactionAction<Message>])
+  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
+  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
     -> [TransactionAction<Message>]
   {
     state = .terminated
-    return actions + [.terminate]
+    var actions = actions
+    actions.append(.terminate)
+    return actions
   }
 }

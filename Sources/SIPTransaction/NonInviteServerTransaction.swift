@@ -41,21 +41,29 @@ public struct NonInviteServerTransaction<Message: Sendable>: Sendable {
     case (.proceeding, .requestRetransmission), (.completed, .requestRetransmission):
       return lastResponse.map { [.send($0)] } ?? []
     case (.proceeding, .transportError):
-      return terminate([.transportError])
+      var actions = [TransactionAction<Message>].reserving(2)
+      actions.append(.transportError)
+      return terminate(actions)
     case (.completed, .transportError):
-      return terminate([.cancelTimer(.j), .transportError])
+      var actions = [TransactionAction<Message>].reserving(3)
+      actions.append(.cancelTimer(.j))
+      actions.append(.transportError)
+      return terminate(actions)
     case (.completed, .timerFired(.j)):
-      return terminate([])
+      return terminate(.reserving(1))
     default:
       // Completed discards further TU responses (§17.2.2); stale timers do nothing.
       return []
     }
   }
 
-  private mutating func terminate(_ actions: [TransactionAction<Message>])
+  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
+  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
     -> [TransactionAction<Message>]
   {
     state = .terminated
-    return actions + [.terminate]
+    var actions = actions
+    actions.append(.terminate)
+    return actions
   }
 }

@@ -151,3 +151,14 @@ enum ResponseClass {
     }
   }
 }
+
+extension Array {
+  /// An empty array with room for `capacity` elements. A machine builds each reply in one such
+  /// array: joining small literal lists with `+` allocated every list and the result (five
+  /// allocations for a client's final response).
+  static func reserving(_ capacity: Int) -> Self {
+    var array = Self()
+    array.reserveCapacity(capacity)
+    return array
+  }
+}
