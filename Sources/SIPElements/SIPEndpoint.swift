@@ -562,13 +562,16 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       log("discarded an unparsable message from \(source): \(error)")
       return
     }
-    deliver(message, from: source, transport: transport)
+    // Handed over, not copied: a request is stamped (`received`, `rport`) in place, and with a
+    // second reference alive the stamp copied the message's storage and its fields array.
+    deliver(consume message, from: source, transport: transport)
   }
 
-  func deliver(_ message: SIPMessage, from source: SocketAddress, transport: SIPTransportProtocol) {
+  func deliver(
+    _ message: consuming SIPMessage, from source: SocketAddress, transport: SIPTransportProtocol
+  ) {
     let peer = SIPPeer(
       host: source.address.description, port: Int(source.port), transport: transport)
-    var message = message
     // The top Via is parsed once per message: the transport and the transaction layer share it.
     var topVia = message.topVia
     var replyTo = peer
