@@ -7,7 +7,7 @@ public import Simulation
 /// The location service of a domain (RFC 3261 §10): one ``LocationTable`` that its registrar
 /// writes and its proxies and redirect servers read, with bindings removed at their expiry
 /// instant (traced as `binding` events with `action` `expired`). An actor pinned to the
-/// simulation's executor, so elements on the same simulation use it with `assumeIsolated`.
+/// simulation's executor, so elements on the same simulation use it with `onDrivingThread`.
 public actor LocationService: SimulationActor {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor

@@ -12,22 +12,22 @@ public struct TimerSettings: Sendable, Equatable {
 
   public var t1: Duration {
     get { .microseconds(t1Micros) }
-    set { t1Micros = Self.micros(newValue) }
+    set { t1Micros = newValue.wholeMicroseconds }
   }
   public var t2: Duration {
     get { .microseconds(t2Micros) }
-    set { t2Micros = Self.micros(newValue) }
+    set { t2Micros = newValue.wholeMicroseconds }
   }
   public var t4: Duration {
     get { .microseconds(t4Micros) }
-    set { t4Micros = Self.micros(newValue) }
+    set { t4Micros = newValue.wholeMicroseconds }
   }
   /// How long an INVITE server transaction waits for the TU before sending 100 Trying itself
   /// (§17.2.1: "unless it knows that the TU will generate a provisional or final response within
   /// 200 ms").
   public var trying: Duration {
     get { .microseconds(tryingMicros) }
-    set { tryingMicros = Self.micros(newValue) }
+    set { tryingMicros = newValue.wholeMicroseconds }
   }
 
   /// Values are kept to the microsecond (finer parts are dropped).
@@ -35,13 +35,11 @@ public struct TimerSettings: Sendable, Equatable {
     t1: Duration = .milliseconds(500), t2: Duration = .seconds(4), t4: Duration = .seconds(5),
     trying: Duration = .milliseconds(200)
   ) {
-    t1Micros = Self.micros(t1)
-    t2Micros = Self.micros(t2)
-    t4Micros = Self.micros(t4)
-    tryingMicros = Self.micros(trying)
+    t1Micros = t1.wholeMicroseconds
+    t2Micros = t2.wholeMicroseconds
+    t4Micros = t4.wholeMicroseconds
+    tryingMicros = trying.wholeMicroseconds
   }
-
-  private static func micros(_ duration: Duration) -> Int64 { duration.wholeMicroseconds }
 
   /// The RFC's defaults.
   public static let rfc3261 = TimerSettings()

@@ -55,7 +55,6 @@ public struct LinkConditions: Sendable, Equatable {
   /// Whether a stream segment on this link takes numbers from the link's random stream (its
   /// jitter, and its loss: a lost segment is retransmitted, late).
   var segmentsDraw: Bool { lossProbability > 0 || jitter.draws }
-
 }
 
 /// The random part of a link's delay.
@@ -69,7 +68,6 @@ public enum Jitter: Sendable, Equatable {
   /// occasional very late packet of a congested path.
   case pareto(scale: Duration, shape: Double, max: Duration)
 
-  /// The largest delay this jitter can add.
   /// Whether a draw takes a number from the link's stream (a uniform jitter of at most 0 µs
   /// takes none, as no jitter).
   var draws: Bool {
@@ -80,6 +78,7 @@ public enum Jitter: Sendable, Equatable {
     }
   }
 
+  /// The largest delay this jitter can add.
   public var maximum: Duration {
     switch self {
     case .none: return .zero

@@ -275,9 +275,7 @@ public final class Network: @unchecked Sendable {
 
   /// Resolves a domain name to addresses: its address records, or else the host of that name.
   public func resolve(_ domain: String) -> [IPAddress] {
-    // Every request to a domain resolves it: lower-case only names that need it.
-    let key = domain.utf8.contains { $0 >= 65 && $0 <= 90 } ? domain.lowercased() : domain
-    if let records = addressRecords[key] { return records }
+    if let records = addressRecords[Self.recordKey(domain)] { return records }
     if let index = hostIndexByName[domain] { return hosts[index].addresses }
     return []
   }
@@ -285,11 +283,16 @@ public final class Network: @unchecked Sendable {
   /// The first address ``resolve(_:)`` gives, without making the array: what a sender needs
   /// for every message it sends to a name.
   public func resolveFirst(_ domain: String) -> IPAddress? {
-    if !addressRecords.isEmpty {
-      let key = domain.utf8.contains { $0 >= 65 && $0 <= 90 } ? domain.lowercased() : domain
-      if let records = addressRecords[key] { return records.first }
+    if !addressRecords.isEmpty, let records = addressRecords[Self.recordKey(domain)] {
+      return records.first
     }
     return hostIndexByName[domain].map { hosts[$0].primaryAddress }
+  }
+
+  /// The key of `domain`'s address records. Every request to a domain resolves it: lower-case
+  /// only names that need it.
+  private static func recordKey(_ domain: String) -> String {
+    domain.utf8.contains { $0 >= 65 && $0 <= 90 } ? domain.lowercased() : domain
   }
 
   /// Service records for `name`, by priority, then in the order they were added.
