@@ -48,10 +48,14 @@ public actor B2BUA: SimulationActor {
     let outbound = outbound
     network.simulation.inspect {
       inbound.onDrivingThread { agent in
-        agent.onEvent { _, event in box.value?.onDrivingThread { $0.inboundEvent(event) } }
+        agent.onEvent { _, event in
+          box.value?.onDrivingThread(passing: event) { $0.inboundEvent($1) }
+        }
       }
       outbound.onDrivingThread { agent in
-        agent.onEvent { _, event in box.value?.onDrivingThread { $0.outboundEvent(event) } }
+        agent.onEvent { _, event in
+          box.value?.onDrivingThread(passing: event) { $0.outboundEvent($1) }
+        }
       }
     }
     box.value = self

@@ -43,7 +43,11 @@ extension SIPEndpoint {
   ) {
     simulation.inspect {
       endpoint.onDrivingThread { endpoint in
-        endpoint.setCore { _, event in box.value?.onDrivingThread { handle($0, event) } }
+        endpoint.setCore { _, event in
+          box.value?.onDrivingThread(passing: (handle, event)) { element, call in
+            call.0(element, call.1)
+          }
+        }
       }
     }
   }

@@ -170,11 +170,11 @@ public actor Proxy: SimulationActor {
       // RFC 6026 §7.3: a 2xx with no client transaction left is forwarded statelessly.
       response.removeTopVia()
       core.log("forwarding a stray \(response.startLineText) statelessly")
-      endpoint.onDrivingThread { $0.sendStateless(response) }
+      endpoint.onDrivingThread(passing: response) { $0.sendStateless($1) }
     case .unmatchable(let message, let reason):
       if message.isRequest, message.method != "ACK", message.topVia != nil {
         let bad = message.response(status: 400, reason: "Bad Request (\(reason))")
-        endpoint.onDrivingThread { $0.sendStateless(bad) }
+        endpoint.onDrivingThread(passing: bad) { $0.sendStateless($1) }
       }
     case .timeout(let key, _, _):
       if let (server, index) = clients[key] ?? pendingStart(key) {
@@ -193,7 +193,9 @@ public actor Proxy: SimulationActor {
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey) {
-    endpoint.onDrivingThread { $0.respond(response, in: key) }
+    endpoint.onDrivingThread(passing: (response, key)) { endpoint, reply in
+      endpoint.respond(reply.0, in: reply.1)
+    }
   }
 
   // MARK: Requests (§16.3–16.6)
@@ -281,7 +283,9 @@ public actor Proxy: SimulationActor {
       target = first.contact.uri
     }
     let (copy, hop) = ProxyRules.forward(request, to: target)
-    endpoint.onDrivingThread { _ = $0.sendRequest(copy, to: SIPPeer(uri: hop)) }
+    endpoint.onDrivingThread(passing: (copy, SIPPeer(uri: hop))) { endpoint, send in
+      _ = endpoint.sendRequest(send.0, to: send.1)
+    }
   }
 
   /// §16.10: a CANCEL for a request with a response context is answered 200 here and cancels
@@ -309,7 +313,9 @@ public actor Proxy: SimulationActor {
     context.branches[index].request = copy
     context.branches[index].peer = peer
     starting = (context.serverKey, index)
-    let key = endpoint.onDrivingThread { $0.sendRequest(copy, to: peer, branch: branch) }
+    let key = endpoint.onDrivingThread(passing: (copy, peer, branch)) { endpoint, send in
+      endpoint.sendRequest(send.0, to: send.1, branch: send.2)
+    }
     starting = nil
     guard let key, context.response.branches[index].isPending else { return }
     context.branches[index].key = key
@@ -416,8 +422,9 @@ public actor Proxy: SimulationActor {
           let peer = context.branches[index].peer,
           let branch = context.branches[index].key?.branch
         else { continue }
-        endpoint.onDrivingThread {
-          _ = $0.sendRequest(request.cancelRequest(), to: peer, branch: branch)
+        endpoint.onDrivingThread(passing: (request.cancelRequest(), peer, branch)) {
+          endpoint, send in
+          _ = endpoint.sendRequest(send.0, to: send.1, branch: send.2)
         }
       }
     }

@@ -51,7 +51,9 @@ public actor Registrar: SimulationActor {
     default:
       response = core.answerOther(request, allow: "REGISTER, OPTIONS, CANCEL, ACK")
     }
-    endpoint.onDrivingThread { $0.respond(response, in: key) }
+    endpoint.onDrivingThread(passing: (response, key)) { endpoint, reply in
+      endpoint.respond(reply.0, in: reply.1)
+    }
   }
 
   func register(_ request: SIPMessage) -> SIPMessage {

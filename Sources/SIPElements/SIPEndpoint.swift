@@ -160,7 +160,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     let port = address.port
     let ipv6 = address.address.isV6
     let udp = try network.bindDatagram(host: host, port: port, ipv6: ipv6) { datagram in
-      reference.value?.onDrivingThread { endpoint in
+      reference.value?.onDrivingThread(passing: datagram) { endpoint, datagram in
         endpoint.received(datagram.payload, from: datagram.from, transport: .udp)
       }
     }
@@ -361,7 +361,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   public nonisolated func timerFired(_ token: UInt64) {
-    onDrivingThread { endpoint in endpoint.fire(token) }
+    onDrivingThread(passing: token) { endpoint, token in endpoint.fire(token) }
   }
 
   func fire(_ token: UInt64) {
@@ -441,7 +441,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
         let stream = try network.connect(
           from: hostName, to: remote, transport: transport == .tls ? .tls : .tcp
         ) { [self] event in
-          self.onDrivingThread { $0.streamEvent(event, key: connectionKey) }
+          self.onDrivingThread(passing: (event, connectionKey)) { endpoint, event in
+            endpoint.streamEvent(event.0, key: event.1)
+          }
         }
         connection = Connection(
           stream: stream, isOpen: false, now: network.simulation.now.microseconds)
@@ -471,7 +473,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       stream: stream, isOpen: true, now: network.simulation.now.microseconds)
     connections[key] = connection
     stream.onEvent = { [self] event in
-      self.onDrivingThread { $0.streamEvent(event, key: key) }
+      self.onDrivingThread(passing: (event, key)) { endpoint, event in
+        endpoint.streamEvent(event.0, key: event.1)
+      }
     }
     touch(connection, key: key)
   }

@@ -47,7 +47,7 @@ public actor StatelessProxy: SimulationActor {
       // §16.11: our Via off; the next one says where it goes.
       response.removeTopVia()
       guard response.topVia != nil else { return }
-      endpoint.onDrivingThread { $0.sendStateless(response) }
+      endpoint.onDrivingThread(passing: response) { $0.sendStateless($1) }
     default:
       break
     }
@@ -58,7 +58,7 @@ public actor StatelessProxy: SimulationActor {
       core.log("refused \(received.startLineText): \(rejection)")
       if received.method != "ACK" {
         let response = rejection.response(to: received, toTag: core.tag())
-        endpoint.onDrivingThread { $0.sendStateless(response) }
+        endpoint.onDrivingThread(passing: response) { $0.sendStateless($1) }
       }
       return
     }
@@ -72,7 +72,7 @@ public actor StatelessProxy: SimulationActor {
       guard let best = location?.onDrivingThread({ $0.lookup(target) }).first else {
         if received.method != "ACK" {
           let unavailable = received.response(status: 480, toTag: core.tag())
-          endpoint.onDrivingThread { $0.sendStateless(unavailable) }
+          endpoint.onDrivingThread(passing: unavailable) { $0.sendStateless($1) }
         }
         return
       }
@@ -80,7 +80,9 @@ public actor StatelessProxy: SimulationActor {
     }
     let (copy, hop) = ProxyRules.forward(request, to: target)
     let branch = ProxyRules.statelessBranch(received)
-    endpoint.onDrivingThread { $0.forwardStateless(copy, to: SIPPeer(uri: hop), branch: branch) }
+    endpoint.onDrivingThread(passing: (copy, SIPPeer(uri: hop), branch)) { endpoint, send in
+      endpoint.forwardStateless(send.0, to: send.1, branch: send.2)
+    }
   }
 }
 
@@ -125,7 +127,9 @@ public actor RedirectServer: SimulationActor {
     default:
       response = redirect(request)
     }
-    endpoint.onDrivingThread { $0.respond(response, in: key) }
+    endpoint.onDrivingThread(passing: (response, key)) { endpoint, reply in
+      endpoint.respond(reply.0, in: reply.1)
+    }
   }
 
   /// §8.3: the Contacts of the target's bindings, best first, each with its q.

@@ -283,7 +283,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
     var request = request
     // §22.3: credentials met in this Call-ID (or for the UA's own realms) go in every request.
     credentials?.store.authorize(&request, cnonce: hex(random.next()))
-    return endpoint.onDrivingThread { $0.sendRequest(request, to: peer, branch: branch) }
+    return endpoint.onDrivingThread(passing: (request, peer, branch)) { endpoint, send in
+      endpoint.sendRequest(send.0, to: send.1, branch: send.2)
+    }
   }
 
   /// The answer to a 401 / 407: the authenticator hook, else the credential store.
@@ -293,7 +295,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey?) {
-    endpoint.onDrivingThread { $0.respond(response, in: key) }
+    endpoint.onDrivingThread(passing: (response, key)) { endpoint, reply in
+      endpoint.respond(reply.0, in: reply.1)
+    }
   }
 
   // MARK: Ending calls (§9, §15)
@@ -523,7 +527,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
       if message.isRequest, message.method != "ACK", message.topVia != nil {
         var bad = message.response(status: 400, reason: "Bad Request (\(reason))")
         bad.set("Content-Length", "0")
-        endpoint.onDrivingThread { $0.sendStateless(bad) }
+        endpoint.onDrivingThread(passing: bad) { $0.sendStateless($1) }
       }
     case .timeout(let key, let timer, let request):
       // Timer H (no ACK for a non-2xx) is the server side's: nothing to tell the UAC core.

@@ -142,7 +142,7 @@ extension UserAgent {
   /// The simulation calls this when a timer the agent armed with a token fires (its
   /// registration refresh); it runs on the driving thread, isolated to the agent.
   public nonisolated func timerFired(_ token: UInt64) {
-    onDrivingThread { agent in
+    onDrivingThread(passing: token) { agent, token in
       guard token == Self.refreshToken else { return }
       agent.registrationTimer = nil
       guard let state = agent.registration, state.refreshes else { return }

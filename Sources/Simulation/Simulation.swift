@@ -73,7 +73,9 @@ public final class Simulation: @unchecked Sendable {
   public func schedule<A: SimulationActor>(
     at instant: SimInstant, into actor: A, _ action: @escaping @Sendable (isolated A) -> Void
   ) -> TimerHandle {
-    schedule(at: instant) { actor.onDrivingThread { action($0) } }
+    schedule(at: instant) {
+      actor.onDrivingThread(passing: action) { actor, action in action(actor) }
+    }
   }
 
   /// Runs `body` as the driver of this simulation, so a pinned actor's state can be read with
