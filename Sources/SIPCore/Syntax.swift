@@ -181,13 +181,15 @@ enum Syntax {
   /// Appends the decimal digits of `value` (a minus sign first when negative).
   static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
     if value < 0 { out.append(UInt8(ascii: "-")) }
-    var magnitude = value.magnitude
-    let start = out.count
+    // Most significant digit first, straight into `out` (reversing the digits in place through
+    // a slice copied them into a new array: an allocation for every port and Content-Length).
+    let magnitude = value.magnitude
+    var divisor: UInt = 1
+    while magnitude / divisor >= 10 { divisor *= 10 }
     repeat {
-      out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-      magnitude /= 10
-    } while magnitude > 0
-    out[start...].reverse()
+      out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude / divisor % 10))
+      divisor /= 10
+    } while divisor > 0
   }
 
   /// Appends the UTF-8 of `text` with one copy (appending a `String.UTF8View` goes element by

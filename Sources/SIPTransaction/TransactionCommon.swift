@@ -77,6 +77,26 @@ public enum TransactionTimer: String, Sendable, Hashable, CaseIterable {
     }
   }
 
+  /// The timer at `ordinal` (the inverse of ``ordinal``); nil past the last.
+  init?(ordinal: UInt8) {
+    switch ordinal {
+    case 0: self = .a
+    case 1: self = .b
+    case 2: self = .d
+    case 3: self = .e
+    case 4: self = .f
+    case 5: self = .g
+    case 6: self = .h
+    case 7: self = .i
+    case 8: self = .j
+    case 9: self = .k
+    case 10: self = .l
+    case 11: self = .m
+    case 12: self = .trying
+    default: return nil
+    }
+  }
+
   public static func == (lhs: Self, rhs: Self) -> Bool { lhs.ordinal == rhs.ordinal }
 
   public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }

@@ -49,7 +49,7 @@ public struct TransactionLayer: Sendable {
     /// Where the request went (client) or came from (server).
     var peer: SIPPeer
     /// Timers armed and not yet fired or cancelled, in arming order.
-    var armed: [TransactionTimer] = []
+    var armed = ArmedTimers()
     /// The To tag of the last final response a server transaction sent (for RFC 2543 ACKs).
     var responseToTag: String?
     /// The 100 Trying the layer sent on the TU's behalf, resent for a retransmitted INVITE while
@@ -281,9 +281,8 @@ public struct TransactionLayer: Sendable {
     -> [TransactionLayerAction]
   {
     guard let index = entries.index(forKey: key),
-      let position = withEntry(index, { $0.armed.firstIndex(of: timer) })
+      entries.values[index].armed.remove(timer)
     else { return [] }
-    entries.values[index].armed.remove(at: position)
     var actions = Self.actionBuffer()
     actions.append(.timerFired(key, timer))
     feed(key, at: index, into: &actions) { machine in
@@ -379,12 +378,11 @@ public struct TransactionLayer: Sendable {
           actions.append(.toCore(.response(message, transaction: key)))
         }
       case .startTimer(let timer, let duration):
-        entries.values[index].armed.removeAll { $0 == timer }
+        entries.values[index].armed.remove(timer)
         entries.values[index].armed.append(timer)
         actions.append(.startTimer(key, timer, duration))
       case .cancelTimer(let timer):
-        guard let position = withEntry(index, { $0.armed.firstIndex(of: timer) }) else { continue }
-        entries.values[index].armed.remove(at: position)
+        guard entries.values[index].armed.remove(timer) else { continue }
         actions.append(.cancelTimer(key, timer))
       case .timeout(let timer):
         actions.append(.toCore(.timeout(key, timer, request: withEntry(index) { $0.request })))
@@ -496,6 +494,53 @@ extension TransactionEvent: CustomStringConvertible {
     case .unmatchable(_, let reason): "unmatchable: \(reason)"
     case .timeout(_, let timer, _): "timeout \(timer.rawValue)"
     case .transportError: "transport error"
+    }
+  }
+}
+
+/// The timers a transaction has armed, in arming order, packed four bits each into one word
+/// (a timer's ordinal plus one; zero ends the list). An array here was an allocation for every
+/// transaction and another when it grew; a transaction arms at most four timers at once, and
+/// with thirteen timers, each at most once, the sixteen places never run out.
+struct ArmedTimers: Sendable, Sequence {
+  private var packed: UInt64 = 0
+
+  /// Adds `timer` last (it must not be armed already: callers remove it first).
+  mutating func append(_ timer: TransactionTimer) {
+    var shift: UInt64 = 0
+    while shift < 64, (packed >> shift) & 0xF != 0 { shift += 4 }
+    guard shift < 64 else { return }
+    packed |= UInt64(timer.ordinal + 1) << shift
+  }
+
+  /// Removes `timer`, keeping the others in order; false when it was not armed.
+  @discardableResult
+  mutating func remove(_ timer: TransactionTimer) -> Bool {
+    let code = UInt64(timer.ordinal + 1)
+    var shift: UInt64 = 0
+    while shift < 64 {
+      let slot = (packed >> shift) & 0xF
+      if slot == 0 { return false }
+      if slot == code {
+        let below = packed & ((1 << shift) &- 1)
+        let above = shift + 4 < 64 ? (packed >> (shift + 4)) << shift : 0
+        packed = below | above
+        return true
+      }
+      shift += 4
+    }
+    return false
+  }
+
+  func makeIterator() -> Iterator { Iterator(rest: packed) }
+
+  struct Iterator: IteratorProtocol {
+    var rest: UInt64
+    mutating func next() -> TransactionTimer? {
+      let slot = rest & 0xF
+      guard slot != 0 else { return nil }
+      rest >>= 4
+      return TransactionTimer(ordinal: UInt8(truncatingIfNeeded: slot - 1))
     }
   }
 }

@@ -35,3 +35,19 @@ import Testing
     }
   }
 }
+
+/// `Syntax.appendDecimal` (ports, Content-Length, CSeq numbers written into a message's bytes)
+/// prints what `description` prints, for every digit count and sign, at the ends of `Int`.
+@Test func appendDecimalPrintsWhatDescriptionPrints() {
+  var values = [0, 1, 9, 10, 11, 99, 100, 5060, 65535, Int.max, Int.min, -1, -10, -65535]
+  var power = 1
+  while power < Int.max / 10 {
+    power *= 10
+    values += [power - 1, power, power + 1, -power]
+  }
+  for value in values {
+    var out: [UInt8] = Array("x".utf8)
+    Syntax.appendDecimal(value, to: &out)
+    #expect(String(decoding: out, as: UTF8.self) == "x\(value)")
+  }
+}

@@ -94,18 +94,30 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .v4(let value):
-      // Built byte by byte: interpolation of four integers costs several allocations, and a
-      // description is made for every message an endpoint receives.
-      var text: [UInt8] = []
-      text.reserveCapacity(15)
-      for shift in stride(from: 24, through: 0, by: -8) {
-        let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
-        if octet >= 100 { text.append(UInt8(ascii: "0") + octet / 100) }
-        if octet >= 10 { text.append(UInt8(ascii: "0") + octet / 10 % 10) }
-        text.append(UInt8(ascii: "0") + octet % 10)
-        if shift > 0 { text.append(UInt8(ascii: ".")) }
+      // Written byte by byte into the string's own storage: at most 15 bytes, which a String
+      // keeps inline, so nothing is allocated (interpolating four integers allocated several
+      // times, a byte array once), and a description is made for every message received.
+      return String(unsafeUninitializedCapacity: 15) { text in
+        var count = 0
+        for shift in stride(from: 24, through: 0, by: -8) {
+          let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
+          if octet >= 100 {
+            text[count] = UInt8(ascii: "0") + octet / 100
+            count += 1
+          }
+          if octet >= 10 {
+            text[count] = UInt8(ascii: "0") + octet / 10 % 10
+            count += 1
+          }
+          text[count] = UInt8(ascii: "0") + octet % 10
+          count += 1
+          if shift > 0 {
+            text[count] = UInt8(ascii: ".")
+            count += 1
+          }
+        }
+        return count
       }
-      return String(decoding: text, as: UTF8.self)
     case .v6(let high, let low):
       var words: [UInt16] = []
       for shift in stride(from: 48, through: 0, by: -16) {
