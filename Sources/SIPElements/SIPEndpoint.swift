@@ -68,6 +68,8 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   // it returns).
   @exclusivity(unchecked) var layer: TransactionLayer
   @exclusivity(unchecked) var branches: SimRandom
+  /// Room for the layer's actions (see `withLayer`).
+  @exclusivity(unchecked) var actionRoom: [TransactionLayerAction] = []
   var udp: DatagramSocket?
   var core: (@Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)?
 
@@ -225,17 +227,19 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       via = stampVia(&request, transport: .tcp, branch: branch)
       log("request over \(peer) instead of UDP: within 200 bytes of the path MTU (§18.1.1)")
     }
-    let actions = layer.sendRequest(
-      request, topVia: via, to: peer, reliable: peer.transport.isReliable)
-    perform(actions)
-    // The layer already computed the key (parsing the top Via): take it from `created`.
-    for case .created(let key, _, _) in actions { return key }
-    return nil
+    var key: TransactionKey?
+    withLayer { layer, actions in
+      layer.sendRequest(
+        request, topVia: via, to: peer, reliable: peer.transport.isReliable, into: &actions)
+      // The layer already computed the key (parsing the top Via): take it from `created`.
+      for case .created(let created, _, _) in actions { key = created }
+    }
+    return key
   }
 
   /// Sends a response through the server transaction `key` (or the one its Via and CSeq name).
   public func respond(_ response: SIPMessage, in key: TransactionKey? = nil) {
-    perform(layer.respond(response, in: key))
+    withLayer { layer, actions in layer.respond(response, in: key, into: &actions) }
   }
 
   /// Sends a request outside any transaction with the given branch in its new top Via: a
@@ -275,6 +279,31 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   // MARK: Carrying out the layer's actions
+
+  /// Runs `body` on the transaction layer with an empty action array, then carries the actions
+  /// out. The array is the endpoint's, reused from event to event while transactions live (an
+  /// array per event was an allocation each); an event nested in another's actions (a core
+  /// sending from its handler) finds it taken and uses a new one. With no transaction left the
+  /// room is given back: an idle agent keeps no array.
+  func withLayer(_ body: (inout TransactionLayer, inout [TransactionLayerAction]) -> Void) {
+    var actions: [TransactionLayerAction] = []
+    swap(&actions, &actionRoom)
+    if actions.capacity == 0 { actions.reserveCapacity(8) }
+    body(&layer, &actions)
+    perform(actions)
+    guard layer.count > 0 else {
+      // A nested event may have left its array here.
+      if actionRoom.capacity > 0 { actionRoom = [] }
+      return
+    }
+    guard actionRoom.capacity == 0 else { return }
+    actions.removeAll(keepingCapacity: true)
+    actionRoom = actions
+  }
+
+  func transportError(for key: TransactionKey) {
+    withLayer { layer, actions in layer.transportError(for: key, into: &actions) }
+  }
 
   func perform(_ actions: [TransactionLayerAction]) {
     for action in actions {
@@ -372,7 +401,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     let name = timerSlots[index].name
     armed[name] = nil
     freeTimerSlot(index)
-    perform(layer.timerFired(name.timer, of: name.key))
+    withLayer { layer, actions in layer.timerFired(name.timer, of: name.key, into: &actions) }
   }
 
   /// Whole microseconds of `duration` (the kernel's unit of virtual time).
@@ -399,7 +428,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     }
     guard let destination, let remote = socketAddress(destination) else {
       log("no destination for \(message.startLineText)")
-      if let key { perform(layer.transportError(for: key)) }
+      if let key { transportError(for: key) }
       return
     }
     if destination.transport == .udp {
@@ -408,7 +437,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
         try udp.send(bytes, to: remote)
       } catch {
         log("UDP send failed: \(error)")
-        if let key { perform(layer.transportError(for: key)) }
+        if let key { transportError(for: key) }
       }
       return
     }
@@ -450,7 +479,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
         connections[connectionKey] = connection
       } catch {
         log("connect to \(remote) failed: \(error)")
-        if let key { perform(layer.transportError(for: key)) }
+        if let key { transportError(for: key) }
         return
       }
     }
@@ -526,7 +555,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     log("\(key.transport.rawValue) to \(key.remote): \(reason)")
     connection.stream.close()
     for transaction in connection.transactions {
-      perform(layer.transportError(for: transaction))
+      transportError(for: transaction)
     }
   }
 
@@ -600,8 +629,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       core?(self, event)
       return
     }
-    perform(
-      layer.receive(message, topVia: topVia, from: replyTo, reliable: transport.isReliable))
+    withLayer { layer, actions in
+      layer.receive(
+        message, topVia: topVia, from: replyTo, reliable: transport.isReliable, into: &actions)
+    }
   }
 
   // MARK: Trace

@@ -34,91 +34,91 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
   /// Enters Calling: send the INVITE, start Timer A (unreliable only) and Timer B.
   public mutating func start() -> [TransactionAction<Message>] {
     var actions = [TransactionAction<Message>].reserving(3)
-    actions.append(.send(request))
-    if !isReliable { actions.append(.startTimer(.a, intervalA)) }
-    actions.append(.startTimer(.b, timers.transactionTimeout))
+    start(into: &actions)
     return actions
   }
 
+  /// ``start()`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func start(into actions: inout [TransactionAction<Message>]) {
+    actions.append(.send(request))
+    if !isReliable { actions.append(.startTimer(.a, intervalA)) }
+    actions.append(.startTimer(.b, timers.transactionTimeout))
+  }
+
   public mutating func handle(_ event: Event) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(5)
+    handle(event, into: &actions)
+    return actions
+  }
+
+  /// ``handle(_:)`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func handle(_ event: Event, into actions: inout [TransactionAction<Message>]) {
     switch (state, event) {
     case (.calling, .timerFired(.a)):
       intervalA = intervalA * 2
-      return [.send(request), .startTimer(.a, intervalA)]
+      actions.append(.send(request))
+      actions.append(.startTimer(.a, intervalA))
     case (.calling, .timerFired(.b)):
-      var actions = [TransactionAction<Message>].reserving(3)
       actions.append(.cancelTimer(.a))
       actions.append(.timeout(.b))
-      return terminate(actions)
+      terminate(&actions)
     case (.calling, .transportError):
-      var actions = stoppingCallingTimers(room: 4)
+      stopCallingTimers(&actions)
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.proceeding, .transportError):
-      var actions = [TransactionAction<Message>].reserving(2)
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.completed, .transportError):
-      var actions = [TransactionAction<Message>].reserving(3)
       actions.append(.cancelTimer(.d))
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.calling, .response(let status, let response)),
       (.proceeding, .response(let status, let response)):
       switch ResponseClass(status) {
       case .provisional:
-        var actions = stoppingCallingTimers(room: 3)
+        stopCallingTimers(&actions)
         state = .proceeding
         actions.append(.passToTU(response))
-        return actions
       case .success:
         // RFC 6026 §7.2: stay to pass 2xx retransmissions (and forks) to the TU.
-        var actions = stoppingCallingTimers(room: 4)
+        stopCallingTimers(&actions)
         state = .accepted
         actions.append(.passToTU(response))
         actions.append(.startTimer(.m, timers.transactionTimeout))
-        return actions
       case .failure:
-        var actions = stoppingCallingTimers(room: 5)
+        stopCallingTimers(&actions)
         state = .completed
         actions.append(.sendACK(for: response))
         actions.append(.passToTU(response))
         actions.append(.startTimer(.d, isReliable ? .zero : .seconds(32)))
-        return actions
       }
     case (.completed, .response(let status, let response)):
       // A retransmitted final response: answer it with the ACK again, not the TU (§17.1.1.2).
-      return ResponseClass(status) == .failure ? [.sendACK(for: response)] : []
+      if ResponseClass(status) == .failure { actions.append(.sendACK(for: response)) }
     case (.completed, .timerFired(.d)):
-      return terminate(.reserving(1))
+      terminate(&actions)
     case (.accepted, .response(let status, let response)):
-      return ResponseClass(status) == .success ? [.passToTU(response)] : []
+      if ResponseClass(status) == .success { actions.append(.passToTU(response)) }
     case (.accepted, .timerFired(.m)):
-      return terminate(.reserving(1))
+      terminate(&actions)
     default:
       // A stale timer or a response the figure has no arrow for: absorbed.
-      return []
+      break
     }
   }
 
-  /// A reply with room for `room` actions, starting with the cancels of Timers A (unreliable
-  /// only) and B when still Calling.
-  private func stoppingCallingTimers(room: Int) -> [TransactionAction<Message>] {
-    var actions = [TransactionAction<Message>].reserving(room)
+  /// The cancels of Timers A (unreliable only) and B when still Calling.
+  private func stopCallingTimers(_ actions: inout [TransactionAction<Message>]) {
     if state == .calling {
       if !isReliable { actions.append(.cancelTimer(.a)) }
       actions.append(.cancelTimer(.b))
     }
-    return actions
   }
 
-  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
-  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
-    -> [TransactionAction<Message>]
-  {
+  /// Enters Terminated: `terminate` after the actions already appended.
+  private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
-    var actions = actions
     actions.append(.terminate)
-    return actions
   }
 }

@@ -37,95 +37,96 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
   /// Enters Proceeding (the layer passes the INVITE to the TU): wait 200 ms for the TU before
   /// sending 100 Trying.
   public mutating func start() -> [TransactionAction<Message>] {
-    [.startTimer(.trying, timers.trying)]
+    var actions = [TransactionAction<Message>].reserving(1)
+    start(into: &actions)
+    return actions
+  }
+
+  /// ``start()`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func start(into actions: inout [TransactionAction<Message>]) {
+    actions.append(.startTimer(.trying, timers.trying))
   }
 
   public mutating func handle(_ event: Event) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(4)
+    handle(event, into: &actions)
+    return actions
+  }
+
+  /// ``handle(_:)`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func handle(_ event: Event, into actions: inout [TransactionAction<Message>]) {
     switch (state, event) {
     case (.proceeding, .timerFired(.trying)):
-      return lastResponse == nil ? [.send100Trying] : []
+      if lastResponse == nil { actions.append(.send100Trying) }
     case (.proceeding, .requestRetransmission):
       // The most recent provisional response, or nothing if none was sent yet.
-      return lastResponse.map { [.send($0)] } ?? []
+      if let lastResponse { actions.append(.send(lastResponse)) }
     case (.proceeding, .tuResponse(let status, let response)):
       lastResponse = response
-      var actions = [TransactionAction<Message>].reserving(4)
       actions.append(.cancelTimer(.trying))
       actions.append(.send(response))
       switch ResponseClass(status) {
       case .provisional:
-        return actions
+        break
       case .success:
         state = .accepted
         actions.append(.startTimer(.l, timers.transactionTimeout))
-        return actions
       case .failure:
         state = .completed
         if !isReliable { actions.append(.startTimer(.g, intervalG)) }
         actions.append(.startTimer(.h, timers.transactionTimeout))
-        return actions
       }
     case (.proceeding, .transportError):
-      var actions = [TransactionAction<Message>].reserving(3)
       actions.append(.cancelTimer(.trying))
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.completed, .requestRetransmission):
-      return lastResponse.map { [.send($0)] } ?? []
+      if let lastResponse { actions.append(.send(lastResponse)) }
     case (.completed, .timerFired(.g)):
       intervalG = min(intervalG * 2, timers.t2)
-      var actions = [TransactionAction<Message>].reserving(2)
       if let lastResponse { actions.append(.send(lastResponse)) }
       actions.append(.startTimer(.g, intervalG))
-      return actions
     case (.completed, .ack):
       state = .confirmed
-      var actions = stoppingG(room: 3)
+      stopG(&actions)
       actions.append(.cancelTimer(.h))
       actions.append(.startTimer(.i, isReliable ? .zero : timers.t4))
-      return actions
     case (.completed, .timerFired(.h)):
-      var actions = stoppingG(room: 3)
+      stopG(&actions)
       actions.append(.timeout(.h))
-      return terminate(actions)
+      terminate(&actions)
     case (.completed, .transportError):
-      var actions = stoppingG(room: 4)
+      stopG(&actions)
       actions.append(.cancelTimer(.h))
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.confirmed, .timerFired(.i)):
-      return terminate(.reserving(1))
+      terminate(&actions)
     case (.accepted, .tuResponse(let status, let response)):
       // The TU (the UAS core, §13.3.1.4) retransmits its 2xx through the transaction.
-      guard ResponseClass(status) == .success else { return [] }
+      guard ResponseClass(status) == .success else { return }
       lastResponse = response
-      return [.send(response)]
+      actions.append(.send(response))
     case (.accepted, .ack(let ack)):
       // RFC 6026 §8.7: the ACK for a 2xx goes up to the TU.
-      return [.passToTU(ack)]
+      actions.append(.passToTU(ack))
     case (.accepted, .timerFired(.l)):
-      return terminate(.reserving(1))
+      terminate(&actions)
     default:
       // Confirmed absorbs ACKs; Accepted absorbs INVITE retransmissions (RFC 6026 §8.7) and
       // transport errors (the TU's 2xx retransmissions go on); stale timers do nothing.
-      return []
+      break
     }
   }
 
-  /// A reply with room for `room` actions, starting with Timer G's cancel (unreliable only).
-  private func stoppingG(room: Int) -> [TransactionAction<Message>] {
-    var actions = [TransactionAction<Message>].reserving(room)
+  /// Timer G's cancel (unreliable only).
+  private func stopG(_ actions: inout [TransactionAction<Message>]) {
     if !isReliable { actions.append(.cancelTimer(.g)) }
-    return actions
   }
 
-  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
-  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
-    -> [TransactionAction<Message>]
-  {
+  /// Enters Terminated: `terminate` after the actions already appended.
+  private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
-    var actions = actions
     actions.append(.terminate)
-    return actions
   }
 }

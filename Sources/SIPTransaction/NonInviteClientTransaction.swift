@@ -30,63 +30,71 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
   /// Enters Trying: send the request, start Timer E (unreliable only) and Timer F.
   public mutating func start() -> [TransactionAction<Message>] {
     var actions = [TransactionAction<Message>].reserving(3)
-    actions.append(.send(request))
-    if !isReliable { actions.append(.startTimer(.e, intervalE)) }
-    actions.append(.startTimer(.f, timers.transactionTimeout))
+    start(into: &actions)
     return actions
   }
 
+  /// ``start()`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func start(into actions: inout [TransactionAction<Message>]) {
+    actions.append(.send(request))
+    if !isReliable { actions.append(.startTimer(.e, intervalE)) }
+    actions.append(.startTimer(.f, timers.transactionTimeout))
+  }
+
   public mutating func handle(_ event: Event) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(4)
+    handle(event, into: &actions)
+    return actions
+  }
+
+  /// ``handle(_:)`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func handle(_ event: Event, into actions: inout [TransactionAction<Message>]) {
     switch (state, event) {
     case (.trying, .timerFired(.e)):
       intervalE = min(intervalE * 2, timers.t2)
-      return [.send(request), .startTimer(.e, intervalE)]
+      actions.append(.send(request))
+      actions.append(.startTimer(.e, intervalE))
     case (.proceeding, .timerFired(.e)):
       intervalE = timers.t2
-      return [.send(request), .startTimer(.e, intervalE)]
+      actions.append(.send(request))
+      actions.append(.startTimer(.e, intervalE))
     case (.trying, .timerFired(.f)), (.proceeding, .timerFired(.f)):
-      var actions = stoppingE(room: 3)
+      stopE(&actions)
       actions.append(.timeout(.f))
-      return terminate(actions)
+      terminate(&actions)
     case (.trying, .transportError), (.proceeding, .transportError):
-      var actions = stoppingE(room: 4)
+      stopE(&actions)
       actions.append(.cancelTimer(.f))
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.trying, .response(let status, let response)),
       (.proceeding, .response(let status, let response)):
       if ResponseClass(status) == .provisional {
         state = .proceeding
-        return [.passToTU(response)]
+        actions.append(.passToTU(response))
+        return
       }
-      var actions = stoppingE(room: 4)
+      stopE(&actions)
       actions.append(.cancelTimer(.f))
       state = .completed
       actions.append(.passToTU(response))
       actions.append(.startTimer(.k, isReliable ? .zero : timers.t4))
-      return actions
     case (.completed, .timerFired(.k)):
-      return terminate(.reserving(1))
+      terminate(&actions)
     default:
       // Completed absorbs response retransmissions; stale timers do nothing.
-      return []
+      break
     }
   }
 
-  /// A reply with room for `room` actions, starting with Timer E's cancel (unreliable only).
-  private func stoppingE(room: Int) -> [TransactionAction<Message>] {
-    var actions = [TransactionAction<Message>].reserving(room)
+  /// Timer E's cancel (unreliable only).
+  private func stopE(_ actions: inout [TransactionAction<Message>]) {
     if !isReliable { actions.append(.cancelTimer(.e)) }
-    return actions
   }
 
-  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
-  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
-    -> [TransactionAction<Message>]
-  {
+  /// Enters Terminated: `terminate` after the actions already appended.
+  private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
-    var actions = actions
     actions.append(.terminate)
-    return actions
   }
 }

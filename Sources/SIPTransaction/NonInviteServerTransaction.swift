@@ -24,46 +24,46 @@ public struct NonInviteServerTransaction<Message: Sendable>: Sendable {
   }
 
   public mutating func handle(_ event: Event) -> [TransactionAction<Message>] {
+    var actions = [TransactionAction<Message>].reserving(3)
+    handle(event, into: &actions)
+    return actions
+  }
+
+  /// ``handle(_:)`` appending to the caller's array (the layer's, reused from event to event).
+  public mutating func handle(_ event: Event, into actions: inout [TransactionAction<Message>]) {
     switch (state, event) {
     case (.trying, .requestRetransmission):
-      return []  // §17.2.2: discarded while Trying
+      break  // §17.2.2: discarded while Trying
     case (.trying, .tuResponse(let status, let response)),
       (.proceeding, .tuResponse(let status, let response)):
       lastResponse = response
+      actions.append(.send(response))
       if ResponseClass(status) == .provisional {
         state = .proceeding
-        return [.send(response)]
+        return
       }
       state = .completed
-      return [
-        .send(response), .startTimer(.j, isReliable ? .zero : timers.transactionTimeout),
-      ]
+      actions.append(.startTimer(.j, isReliable ? .zero : timers.transactionTimeout))
     case (.proceeding, .requestRetransmission), (.completed, .requestRetransmission):
-      return lastResponse.map { [.send($0)] } ?? []
+      if let lastResponse { actions.append(.send(lastResponse)) }
     case (.proceeding, .transportError):
-      var actions = [TransactionAction<Message>].reserving(2)
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.completed, .transportError):
-      var actions = [TransactionAction<Message>].reserving(3)
       actions.append(.cancelTimer(.j))
       actions.append(.transportError)
-      return terminate(actions)
+      terminate(&actions)
     case (.completed, .timerFired(.j)):
-      return terminate(.reserving(1))
+      terminate(&actions)
     default:
       // Completed discards further TU responses (§17.2.2); stale timers do nothing.
-      return []
+      break
     }
   }
 
-  /// Enters Terminated: `actions` then `terminate`, in the caller's array (reserve room for it).
-  private mutating func terminate(_ actions: consuming [TransactionAction<Message>])
-    -> [TransactionAction<Message>]
-  {
+  /// Enters Terminated: `terminate` after the actions already appended.
+  private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
-    var actions = actions
     actions.append(.terminate)
-    return actions
   }
 }

@@ -171,9 +171,9 @@ enum ResponseClass {
 }
 
 extension Array {
-  /// An empty array with room for `capacity` elements. A machine builds each reply in one such
-  /// array: joining small literal lists with `+` allocated every list and the result (five
-  /// allocations for a client's final response).
+  /// An empty array with room for `capacity` elements: what a machine's array-returning calls
+  /// start from before appending (joining small literal lists with `+` allocated every list and
+  /// the result).
   static func reserving(_ capacity: Int) -> Self {
     var array = Self()
     array.reserveCapacity(capacity)

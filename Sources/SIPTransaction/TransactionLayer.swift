@@ -32,6 +32,44 @@ public struct TransactionLayer: Sendable {
       }
     }
 
+    /// A timer fired: every machine takes it (a stale one does nothing).
+    mutating func handle(
+      timerFired timer: TransactionTimer, into result: inout [TransactionAction<SIPMessage>]
+    ) {
+      switch self {
+      case .inviteClient(var machine):
+        machine.handle(.timerFired(timer), into: &result)
+        self = .inviteClient(machine)
+      case .nonInviteClient(var machine):
+        machine.handle(.timerFired(timer), into: &result)
+        self = .nonInviteClient(machine)
+      case .inviteServer(var machine):
+        machine.handle(.timerFired(timer), into: &result)
+        self = .inviteServer(machine)
+      case .nonInviteServer(var machine):
+        machine.handle(.timerFired(timer), into: &result)
+        self = .nonInviteServer(machine)
+      }
+    }
+
+    /// The transport failed: every machine takes it.
+    mutating func handleTransportError(into result: inout [TransactionAction<SIPMessage>]) {
+      switch self {
+      case .inviteClient(var machine):
+        machine.handle(.transportError, into: &result)
+        self = .inviteClient(machine)
+      case .nonInviteClient(var machine):
+        machine.handle(.transportError, into: &result)
+        self = .nonInviteClient(machine)
+      case .inviteServer(var machine):
+        machine.handle(.transportError, into: &result)
+        self = .inviteServer(machine)
+      case .nonInviteServer(var machine):
+        machine.handle(.transportError, into: &result)
+        self = .nonInviteServer(machine)
+      }
+    }
+
     var kind: TransactionKind {
       switch self {
       case .inviteClient: .inviteClient
@@ -59,6 +97,9 @@ public struct TransactionLayer: Sendable {
   }
 
   var entries: [TransactionKey: Entry] = [:]
+  /// Room for one event's machine actions, reused while transactions live (see
+  /// `takeMachineActions`).
+  var machineActions: [TransactionAction<SIPMessage>] = []
 
   public init(timers: TimerSettings = .rfc3261) {
     self.timers = timers
@@ -98,7 +139,9 @@ public struct TransactionLayer: Sendable {
   public mutating func sendRequest(_ request: SIPMessage, to peer: SIPPeer, reliable: Bool)
     -> [TransactionLayerAction]
   {
-    sendRequest(request, topVia: request.topVia, to: peer, reliable: reliable)
+    var actions = Self.actionBuffer()
+    sendRequest(request, topVia: request.topVia, to: peer, reliable: reliable, into: &actions)
+    return actions
   }
 
   /// ``sendRequest(_:to:reliable:)`` with the top Via the transport just put on the request, so
@@ -106,24 +149,40 @@ public struct TransactionLayer: Sendable {
   public mutating func sendRequest(
     _ request: SIPMessage, topVia: Via?, to peer: SIPPeer, reliable: Bool
   ) -> [TransactionLayerAction] {
-    guard request.method != "ACK" else { return [.send(request, to: peer, transaction: nil)] }
+    var actions = Self.actionBuffer()
+    sendRequest(request, topVia: topVia, to: peer, reliable: reliable, into: &actions)
+    return actions
+  }
+
+  /// ``sendRequest(_:topVia:to:reliable:)`` appending its actions to the caller's array: an
+  /// owner that reuses one array from event to event allocates none per event.
+  public mutating func sendRequest(
+    _ request: SIPMessage, topVia: Via?, to peer: SIPPeer, reliable: Bool,
+    into actions: inout [TransactionLayerAction]
+  ) {
+    guard request.method != "ACK" else {
+      actions.append(.send(request, to: peer, transaction: nil))
+      return
+    }
     guard let key = TransactionKey.client(for: request, topVia: topVia) else {
-      return [.rejected(request, reason: "a request needs a top Via with a branch and a method")]
+      actions.append(
+        .rejected(request, reason: "a request needs a top Via with a branch and a method"))
+      return
     }
     guard entries.index(forKey: key) == nil else {
-      return [.rejected(request, reason: "a client transaction \(key) already exists")]
+      actions.append(.rejected(request, reason: "a client transaction \(key) already exists"))
+      return
     }
-    var actions = Self.actionBuffer()
+    var started = takeMachineActions()
     let machine: Machine
-    let started: [TransactionAction<SIPMessage>]
     if request.method == "INVITE" {
       var invite = InviteClientTransaction(request: request, isReliable: reliable, timers: timers)
-      started = invite.start()
+      invite.start(into: &started)
       machine = .inviteClient(invite)
     } else {
       var other = NonInviteClientTransaction(
         request: request, isReliable: reliable, timers: timers)
-      started = other.start()
+      other.start(into: &started)
       machine = .nonInviteClient(other)
     }
     entries[key] = Entry(machine: machine, request: request, peer: peer)
@@ -131,7 +190,7 @@ public struct TransactionLayer: Sendable {
     if let index = entries.index(forKey: key) {
       carryOut(started, key: key, at: index, into: &actions)
     }
-    return actions
+    giveBack(&started)
   }
 
   // MARK: From the transport (§17.1.3, §17.2.3, §18.1.2, §18.2.1)
@@ -143,7 +202,9 @@ public struct TransactionLayer: Sendable {
   public mutating func receive(_ message: SIPMessage, from peer: SIPPeer, reliable: Bool)
     -> [TransactionLayerAction]
   {
-    receive(message, topVia: message.topVia, from: peer, reliable: reliable)
+    var actions = Self.actionBuffer()
+    receive(message, topVia: message.topVia, from: peer, reliable: reliable, into: &actions)
+    return actions
   }
 
   /// ``receive(_:from:reliable:)`` with the message's top Via already parsed (the transport
@@ -152,29 +213,38 @@ public struct TransactionLayer: Sendable {
     _ message: SIPMessage, topVia: Via?, from peer: SIPPeer, reliable: Bool
   ) -> [TransactionLayerAction] {
     var actions = Self.actionBuffer()
+    receive(message, topVia: topVia, from: peer, reliable: reliable, into: &actions)
+    return actions
+  }
+
+  /// ``receive(_:topVia:from:reliable:)`` appending its actions to the caller's array.
+  public mutating func receive(
+    _ message: SIPMessage, topVia: Via?, from peer: SIPPeer, reliable: Bool,
+    into actions: inout [TransactionLayerAction]
+  ) {
     if let status = message.status {
       guard let key = TransactionKey.client(for: message, topVia: topVia),
         let index = entries.index(forKey: key)
       else {
-        return [.toCore(.strayResponse(message))]
+        actions.append(.toCore(.strayResponse(message)))
+        return
       }
-      feed(key, at: index, into: &actions) { machine in
+      feed(key, at: index, into: &actions) { machine, result in
         switch machine {
         case .inviteClient(var invite):
-          let result = invite.handle(.response(status: status, message))
+          invite.handle(.response(status: status, message), into: &result)
           machine = .inviteClient(invite)
-          return result
         case .nonInviteClient(var other):
-          let result = other.handle(.response(status: status, message))
+          other.handle(.response(status: status, message), into: &result)
           machine = .nonInviteClient(other)
-          return result
-        default: return []
+        default: break
         }
       }
-      return actions
+      return
     }
     guard let key = TransactionKey.server(for: message, topVia: topVia) else {
-      return [.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by"))]
+      actions.append(.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by")))
+      return
     }
     let isACK = message.method == "ACK"
     if let index = entries.index(forKey: key) {
@@ -184,43 +254,43 @@ public struct TransactionLayer: Sendable {
           tag != ackTag,
           !(topVia?.hasMagicCookie ?? false)
         {
-          return [.toCore(.request(message, transaction: nil))]
+          actions.append(.toCore(.request(message, transaction: nil)))
+          return
         }
       }
       let trying = withEntry(index) { $0.trying }
-      feed(key, at: index, into: &actions) { machine in
+      feed(key, at: index, into: &actions) { machine, result in
         switch machine {
         case .inviteServer(var invite):
-          var result = invite.handle(isACK ? .ack(message) : .requestRetransmission)
-          if !isACK, result.isEmpty, invite.state == .proceeding, invite.lastResponse == nil,
-            let trying
+          let before = result.count
+          invite.handle(isACK ? .ack(message) : .requestRetransmission, into: &result)
+          if !isACK, result.count == before, invite.state == .proceeding,
+            invite.lastResponse == nil, let trying
           {
-            result = [.send(trying)]
+            result.append(.send(trying))
           }
           machine = .inviteServer(invite)
-          return result
         case .nonInviteServer(var other):
-          let result = other.handle(.requestRetransmission)
+          other.handle(.requestRetransmission, into: &result)
           machine = .nonInviteServer(other)
-          return result
-        default: return []
+        default: break
         }
       }
-      return actions
+      return
     }
     if isACK {
       // No INVITE server transaction: the ACK for a 2xx (§17.2.3, §13.3.1.4), for the core.
-      return [.toCore(.request(message, transaction: nil))]
+      actions.append(.toCore(.request(message, transaction: nil)))
+      return
     }
+    var started = takeMachineActions()
     let machine: Machine
-    let started: [TransactionAction<SIPMessage>]
     if message.method == "INVITE" {
       var invite = InviteServerTransaction<SIPMessage>(isReliable: reliable, timers: timers)
-      started = invite.start()
+      invite.start(into: &started)
       machine = .inviteServer(invite)
     } else {
       machine = .nonInviteServer(NonInviteServerTransaction(isReliable: reliable, timers: timers))
-      started = []
     }
     entries[key] = Entry(machine: machine, request: message, peer: peer)
     actions.append(.created(key, machine.kind, machine.state))
@@ -228,7 +298,7 @@ public struct TransactionLayer: Sendable {
     if let index = entries.index(forKey: key) {
       carryOut(started, key: key, at: index, into: &actions)
     }
-    return actions
+    giveBack(&started)
   }
 
   // MARK: From the core
@@ -239,35 +309,43 @@ public struct TransactionLayer: Sendable {
   public mutating func respond(_ response: SIPMessage, in key: TransactionKey?)
     -> [TransactionLayerAction]
   {
+    var actions = Self.actionBuffer()
+    respond(response, in: key, into: &actions)
+    return actions
+  }
+
+  /// ``respond(_:in:)`` appending its actions to the caller's array.
+  public mutating func respond(
+    _ response: SIPMessage, in key: TransactionKey?, into actions: inout [TransactionLayerAction]
+  ) {
     guard let status = response.status else {
-      return [.rejected(response, reason: "only a response can be passed to respond(_:in:)")]
+      actions.append(
+        .rejected(response, reason: "only a response can be passed to respond(_:in:)"))
+      return
     }
     guard let key = key ?? TransactionKey.server(for: response),
       let index = entries.index(forKey: key)
     else {
-      return [.send(response, to: nil, transaction: nil)]
+      actions.append(.send(response, to: nil, transaction: nil))
+      return
     }
     if status >= 200, let tag = response.toTag { entries.values[index].responseToTag = tag }
-    var actions = Self.actionBuffer()
-    feed(key, at: index, into: &actions) { machine in
+    feed(key, at: index, into: &actions) { machine, result in
       switch machine {
       case .inviteServer(var invite):
-        let result = invite.handle(.tuResponse(status: status, response))
+        invite.handle(.tuResponse(status: status, response), into: &result)
         machine = .inviteServer(invite)
-        return result
       case .nonInviteServer(var other):
-        let result = other.handle(.tuResponse(status: status, response))
+        other.handle(.tuResponse(status: status, response), into: &result)
         machine = .nonInviteServer(other)
-        return result
-      default: return []
+      default: break
       }
     }
-    return actions
   }
 
   /// An empty action list with room for what one event makes (an event makes three to seven
   /// actions; growing an array from empty reallocated it two or three times per event).
-  static func actionBuffer() -> [TransactionLayerAction] {
+  public static func actionBuffer() -> [TransactionLayerAction] {
     var actions: [TransactionLayerAction] = []
     actions.reserveCapacity(8)
     return actions
@@ -280,86 +358,85 @@ public struct TransactionLayer: Sendable {
   public mutating func timerFired(_ timer: TransactionTimer, of key: TransactionKey)
     -> [TransactionLayerAction]
   {
+    var actions = Self.actionBuffer()
+    timerFired(timer, of: key, into: &actions)
+    return actions
+  }
+
+  /// ``timerFired(_:of:)`` appending its actions to the caller's array.
+  public mutating func timerFired(
+    _ timer: TransactionTimer, of key: TransactionKey, into actions: inout [TransactionLayerAction]
+  ) {
     guard let index = entries.index(forKey: key),
       entries.values[index].armed.remove(timer)
-    else { return [] }
-    var actions = Self.actionBuffer()
+    else { return }
     actions.append(.timerFired(key, timer))
-    feed(key, at: index, into: &actions) { machine in
-      switch machine {
-      case .inviteClient(var invite):
-        let result = invite.handle(.timerFired(timer))
-        machine = .inviteClient(invite)
-        return result
-      case .nonInviteClient(var other):
-        let result = other.handle(.timerFired(timer))
-        machine = .nonInviteClient(other)
-        return result
-      case .inviteServer(var invite):
-        let result = invite.handle(.timerFired(timer))
-        machine = .inviteServer(invite)
-        return result
-      case .nonInviteServer(var other):
-        let result = other.handle(.timerFired(timer))
-        machine = .nonInviteServer(other)
-        return result
-      }
+    feed(key, at: index, into: &actions) { machine, result in
+      machine.handle(timerFired: timer, into: &result)
     }
-    return actions
   }
 
   /// The transport could not send for `key` (a refused or reset connection, no route): the
   /// machine terminates and the core is told (§17.1.1.2, §17.1.2.2, §17.2.4).
   public mutating func transportError(for key: TransactionKey) -> [TransactionLayerAction] {
-    guard let index = entries.index(forKey: key) else { return [] }
     var actions = Self.actionBuffer()
-    feed(key, at: index, into: &actions) { machine in
-      switch machine {
-      case .inviteClient(var invite):
-        let result = invite.handle(.transportError)
-        machine = .inviteClient(invite)
-        return result
-      case .nonInviteClient(var other):
-        let result = other.handle(.transportError)
-        machine = .nonInviteClient(other)
-        return result
-      case .inviteServer(var invite):
-        let result = invite.handle(.transportError)
-        machine = .inviteServer(invite)
-        return result
-      case .nonInviteServer(var other):
-        let result = other.handle(.transportError)
-        machine = .nonInviteServer(other)
-        return result
-      }
-    }
+    transportError(for: key, into: &actions)
     return actions
   }
 
+  /// ``transportError(for:)`` appending its actions to the caller's array.
+  public mutating func transportError(
+    for key: TransactionKey, into actions: inout [TransactionLayerAction]
+  ) {
+    guard let index = entries.index(forKey: key) else { return }
+    feed(key, at: index, into: &actions) { machine, result in
+      machine.handleTransportError(into: &result)
+    }
+  }
+
   // MARK: Carrying out machine actions
+
+  /// The layer's array for a machine's actions, emptied and with its room kept, so no event
+  /// allocates one (taken and given back: never two events at once, the layer calls no one).
+  private mutating func takeMachineActions() -> [TransactionAction<SIPMessage>] {
+    var taken: [TransactionAction<SIPMessage>] = []
+    swap(&taken, &machineActions)
+    if taken.capacity == 0 { taken.reserveCapacity(6) }
+    return taken
+  }
+
+  /// Empties `taken` and keeps it for the next event while transactions live; with none left
+  /// the room is given back (an idle element keeps no array).
+  private mutating func giveBack(_ taken: inout [TransactionAction<SIPMessage>]) {
+    guard !entries.isEmpty else { return }
+    taken.removeAll(keepingCapacity: true)
+    swap(&taken, &machineActions)
+  }
 
   /// Runs `body` on the machine of the entry at `index` (looked up once per event), reports a
   /// state change, and turns the machine's actions into layer actions.
   private mutating func feed(
     _ key: TransactionKey, at index: [TransactionKey: Entry].Index,
     into actions: inout [TransactionLayerAction],
-    _ body: (inout Machine) -> [TransactionAction<SIPMessage>]
+    _ body: (inout Machine, inout [TransactionAction<SIPMessage>]) -> Void
   ) {
+    var result = takeMachineActions()
     let before = withEntry(index) { $0.machine.state }
-    let result = body(&entries.values[index].machine)
+    body(&entries.values[index].machine, &result)
     let after = withEntry(index) { $0.machine.state }
     if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
     carryOut(result, key: key, at: index, into: &actions)
+    giveBack(&result)
   }
 
   /// Carries out a machine's actions for the entry at `index`. The index stays valid while
   /// fields change in place (nothing is inserted meanwhile); after `terminate` removes the
   /// entry, nothing more is carried out.
   private mutating func carryOut(
-    _ machineActions: [TransactionAction<SIPMessage>], key: TransactionKey,
+    _ results: [TransactionAction<SIPMessage>], key: TransactionKey,
     at index: [TransactionKey: Entry].Index, into actions: inout [TransactionLayerAction]
   ) {
-    for action in machineActions {
+    for action in results {
       // Fields are read in place: the entry holds messages, and a copy would retain them all.
       switch action {
       case .send(let message):

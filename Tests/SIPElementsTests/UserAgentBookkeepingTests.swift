@@ -93,6 +93,8 @@ import Testing
           agent.register(with: registrar)
           #expect(agent.pendingRegister != nil)
         }
+        // While a transaction lives the endpoint keeps its array for the layer's actions.
+        agent.endpoint.assumeIsolated { #expect($0.actionRoom.capacity > 0) }
       }
     }
     let shared = agents.map { agent in
@@ -105,6 +107,7 @@ import Testing
       simulation.inspect {
         agent.assumeIsolated { agent in
           #expect(agent.pendingRegister == nil)
+          #expect(agent.endpoint.assumeIsolated { $0.actionRoom.capacity == 0 })
           #expect(agent.registration?.status != nil)
           #expect(agent.registration?.registrar == registrar)
         }

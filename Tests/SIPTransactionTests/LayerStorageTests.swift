@@ -1,0 +1,74 @@
+import Testing
+
+@testable import SIPTransaction
+
+/// The layer's packed list of armed timers behaves like the array it replaced: arming order
+/// kept, removal from anywhere, a missing timer reported, every timer's code round-trips.
+@Test func armedTimersBehaveLikeAnOrderedArray() {
+  let all = TransactionTimer.allCases
+  for timer in all { #expect(TransactionTimer(ordinal: timer.ordinal) == timer) }
+  #expect(TransactionTimer(ordinal: UInt8(all.count)) == nil)
+  var packed = ArmedTimers()
+  var model: [TransactionTimer] = []
+  var state: UInt64 = 3
+  for _ in 0..<5_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    let timer = all[Int(state >> 33) % all.count]
+    if state >> 20 & 1 == 0 {
+      // Arm (or re-arm): the layer removes the timer first, then appends it.
+      packed.remove(timer)
+      model.removeAll { $0 == timer }
+      packed.append(timer)
+      model.append(timer)
+    } else {
+      let removed = packed.remove(timer)
+      let position = model.firstIndex(of: timer)
+      #expect(removed == (position != nil))
+      if let position { model.remove(at: position) }
+    }
+    #expect(Array(packed) == model)
+  }
+  // Every timer at once (more than any machine arms) still fits, in order.
+  var full = ArmedTimers()
+  for timer in all.reversed() { full.append(timer) }
+  #expect(Array(full) == Array(all.reversed()))
+}
+
+/// The machines and the layer append to the caller's array and never clear it (the endpoint
+/// reuses one array from event to event), giving what the array-returning calls give; the
+/// layer keeps its room for a machine's actions only while a transaction lives.
+@Test func layerAppendsToTheCallersArrayAndKeepsNoRoomWhenIdle() throws {
+  var machine = NonInviteClientTransaction(request: "OPTIONS", isReliable: false)
+  var machineActions: [TransactionAction<String>] = [.terminate]
+  machine.start(into: &machineActions)
+  #expect(
+    machineActions == [
+      .terminate, .send("OPTIONS"), .startTimer(.e, .milliseconds(500)),
+      .startTimer(.f, .seconds(32)),
+    ])
+  machine.handle(.response(status: 200, "200"), into: &machineActions)
+  #expect(machineActions.count == 8 && machineActions[4] == .cancelTimer(.e))
+
+  var layer = TransactionLayer()
+  var twin = TransactionLayer()
+  let request = Sample.request("OPTIONS")
+  let sentinel = TransactionLayerAction.rejected(request, reason: "sentinel")
+  var actions = [sentinel]
+  layer.sendRequest(request, topVia: request.topVia, to: "bob", reliable: false, into: &actions)
+  #expect(
+    lines(actions) == [sentinel.description]
+      + lines(twin.sendRequest(request, to: "bob", reliable: false)))
+  #expect(layer.machineActions.capacity > 0)
+  let key = try #require(TransactionKey.client(for: request))
+  let ok = Sample.response(200, to: request)
+  actions = [sentinel]
+  layer.receive(ok, topVia: ok.topVia, from: "bob", reliable: false, into: &actions)
+  #expect(
+    lines(actions) == [sentinel.description] + lines(twin.receive(ok, from: "bob", reliable: false))
+  )
+  actions = [sentinel]
+  layer.timerFired(.k, of: key, into: &actions)
+  #expect(lines(actions) == [sentinel.description] + lines(twin.timerFired(.k, of: key)))
+  #expect(lines(actions).last == "destroyed")
+  #expect(layer.count == 0 && layer.machineActions.capacity == 0)
+}
