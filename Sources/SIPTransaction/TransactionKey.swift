@@ -8,6 +8,17 @@ public import SIPCore
 public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
   public enum Role: String, Sendable, Hashable {
     case client, server
+
+    // A raw-value enum hashes and compares its raw String by default; a key compares and
+    // hashes its role on every lookup.
+    var isClient: Bool {
+      switch self {
+      case .client: true
+      case .server: false
+      }
+    }
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.isClient == rhs.isClient }
+    public func hash(into hasher: inout Hasher) { hasher.combine(isClient) }
   }
 
   /// The parts, behind one reference: a key is copied into every action, timer record and
@@ -120,24 +131,39 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
       role: .server, method: "INVITE", identity: key.identity, branch: key.branch)
   }
 
-  /// `branch|host[:port]` (the sent-by lower-cased) built in one string reserved at its final
-  /// size: every request a server receives is keyed so, and `branch + "|" + sentBy` reallocated
-  /// twice (a sent-by like `10.0.0.1:5060` is a small string, made without allocating).
+  /// `branch|host[:port]` (the sent-by lower-cased) written in one pass into a string made at
+  /// its final size: every request a server receives is keyed so, and joining the parts (with
+  /// the port as a `String` of its own) made several strings per request.
   static func serverIdentity(branch: String, via: Via) -> String {
-    let sentBy = sentBy(via)
-    var identity = ""
-    identity.reserveCapacity(branch.utf8.count + 1 + sentBy.utf8.count)
-    identity += branch
-    identity += "|"
-    identity += sentBy
-    return identity
-  }
-
-  /// `host[:port]` of a Via, lowercased, for comparison (§17.2.3: "sent-by value in the top Via").
-  static func sentBy(_ via: Via) -> String {
-    var text = via.host
-    if text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) { text = text.lowercased() }
-    if let port = via.port { text += ":" + String(port) }
-    return text
+    var branch = branch
+    var host = via.host
+    // A port is at most five digits, a small string: made without allocating.
+    var port = via.port.map { ":" + String($0) } ?? ""
+    let count = branch.utf8.count + 1 + host.utf8.count + port.utf8.count
+    return branch.withUTF8 { branchBytes in
+      host.withUTF8 { hostBytes in
+        port.withUTF8 { portBytes in
+          String(unsafeUninitializedCapacity: count) { out in
+            var index = 0
+            for byte in branchBytes {
+              out[index] = byte
+              index += 1
+            }
+            out[index] = UInt8(ascii: "|")
+            index += 1
+            for byte in hostBytes {
+              // §17.2.3 compares sent-by values; host names compare without regard to case.
+              out[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
+              index += 1
+            }
+            for byte in portBytes {
+              out[index] = byte
+              index += 1
+            }
+            return index
+          }
+        }
+      }
+    }
   }
 }

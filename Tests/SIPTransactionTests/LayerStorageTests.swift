@@ -72,3 +72,19 @@ import Testing
   #expect(lines(actions).last == "destroyed")
   #expect(layer.count == 0 && layer.machineActions.capacity == 0)
 }
+
+/// A server key's identity is `branch|sent-by` with the sent-by host lower-cased and the port
+/// kept (§17.2.3), written in one pass: the trace shows it as the transaction.
+@Test func serverKeyIdentityLowercasesTheSentByHost() throws {
+  let cases: [(sentBy: String, identity: String)] = [
+    ("pc33.atlanta.com", "z9hG4bK776asdhds|pc33.atlanta.com"),
+    ("PC33.Atlanta.COM:5070", "z9hG4bK776asdhds|pc33.atlanta.com:5070"),
+    ("10.0.0.1:5060", "z9hG4bK776asdhds|10.0.0.1:5060"),
+    ("[2001:DB8::1]:0", "z9hG4bK776asdhds|[2001:db8::1]:0"),
+  ]
+  for (sentBy, identity) in cases {
+    let key = try #require(TransactionKey.server(for: Sample.request("OPTIONS", sentBy: sentBy)))
+    #expect(key.identity == identity)
+    #expect(key.description == identity + "/OPTIONS/s")
+  }
+}

@@ -16,6 +16,7 @@ import Testing
     TransactionState.calling, .trying, .proceeding, .completed, .confirmed, .accepted, .terminated,
   ])
   check([TransactionKind.inviteClient, .nonInviteClient, .inviteServer, .nonInviteServer])
+  check([TransactionKey.Role.client, .server])
   check(SIPTransportProtocol.allCases)
 }
 
