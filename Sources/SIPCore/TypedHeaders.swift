@@ -8,10 +8,14 @@ extension SIPMessage {
   public var topVia: Via? {
     // Only the first value of the first Via field: every hop asks for it, so it must not parse
     // the whole stack.
+    // Scanned straight from the field: the scan stops where the first value does, so the
+    // value need not be split at its top-level comma first (a second pass over every Via).
     guard let index = firstIndex(named: "via") else { return nil }
-    let first = HeaderValueSplitter.first(headers[index].valueBytes)
-    guard !first.isEmpty else { return nil }
-    return try? parseWhole(first, "Via", Via.scan)
+    var scanner = ValueScanner(headers[index].valueBytes)
+    scanner.skipWhitespace()
+    guard let via = try? Via.scan(&scanner) else { return nil }
+    scanner.skipWhitespace()
+    return scanner.atEnd || scanner.peek == Syntax.comma ? via : nil
   }
   public var from: NameAddress? { try? single("from", NameAddress.scan) }
   public var to: NameAddress? { try? single("to", NameAddress.scan) }
