@@ -66,6 +66,12 @@ struct SDPTests {
     ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nq=what\r\n", 5, "unknown"),
     ("v=0\r\no=a 1 1 IN IP4\r\ns=-\r\nt=0 0\r\n", 2, "o="),
     ("v=0\r\nno equals\r\n", 2, "type"),
+    ("v=00\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\n", 1, "v=0"),
+    ("v=0\r\no=a 1 x IN IP4 h\r\ns=-\r\nt=0 0\r\n", 2, "version"),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0\r\n", 4, "t="),
+    ("v=0\no=a 1 1 IN IP4 h\ns=-\nc=IN IP4\nt=0 0\n", 4, "c="),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 5/0 RTP/AVP 0\r\n", 5, "count"),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\nt=0 0\r\n\r\n\r\n", 3, "s="),
   ])
   func malformedSDPNamesTheLine(text: String, line: Int, mentions: String) {
     #expect {
@@ -75,6 +81,24 @@ struct SDPTests {
       return error.line == line && error.reason.contains(mentions)
     }
   }
+}
+
+/// Lines are read as bytes: LF or CRLF ends, trailing blank lines ignored, runs of spaces
+/// between fields, attributes split at their first colon (an empty name or value kept).
+@Test func sdpLinesAndFieldsAreReadAsBytes() throws {
+  let text =
+    "v=0\no=a  1 2 IN IP4 h\r\ns=caf\u{e9}\nc=IN IP4 10.0.0.1\r\nt=0 0\n"
+    + "m=audio 49170/2 RTP/AVP  0 8\na=\na=x:\na=:y\na=rtpmap:0 PCMU/8000:z\r\n\r\n\n"
+  let sdp = try SessionDescription(parsing: Array(text.utf8))
+  #expect(sdp.origin.sessionID == "1" && sdp.origin.sessionVersion == 2)
+  #expect(sdp.sessionName == "café")
+  #expect(sdp.connection?.address == "10.0.0.1")
+  let media = try #require(sdp.media.first)
+  #expect(media.port == 49170 && media.portCount == 2 && media.formats == ["0", "8"])
+  #expect(
+    media.attributes == [
+      .init("", nil), .init("x", ""), .init("", "y"), .init("rtpmap", "0 PCMU/8000:z"),
+    ])
 }
 
 /// RFC 3264 answers: one row per case.

@@ -171,14 +171,39 @@ public struct SessionDescription: Sendable, Hashable {
 
   // MARK: Parsing
 
+  /// A line without the CR of its CRLF end.
+  static func withoutCR(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    line.last == 13 ? line.dropLast() : line
+  }
+
+  /// The pieces of `value` between `separator`s, empty ones left out (what `split` gives).
+  static func split(_ value: ArraySlice<UInt8>, on separator: UInt8) -> [ArraySlice<UInt8>] {
+    var parts: [ArraySlice<UInt8>] = []
+    parts.reserveCapacity(8)
+    var start = value.startIndex
+    for index in value.indices where value[index] == separator {
+      if index > start { parts.append(value[start..<index]) }
+      start = index + 1
+    }
+    if start < value.endIndex { parts.append(value[start...]) }
+    return parts
+  }
+
   /// Parses a body (CRLF or LF line ends). Every line must be `<letter>=<value>`; `v=`, `o=`,
   /// `s=` and at least one `t=` are required (§5); an unknown letter is an error, because
   /// §5 tells a parser to ignore a description it does not fully understand.
   public init(parsing body: [UInt8]) throws(SDPError) {
-    // Split bytes, not Characters: "\r\n" is one Character in Swift.
-    var lines = body.split(separator: 10, omittingEmptySubsequences: false).map { line in
-      line.last == 13 ? line.dropLast() : line
+    // Split bytes, not Characters: "\r\n" is one Character in Swift. Lines stay bytes until
+    // a part is stored: a String per line and per field, most of them dropped, were most of
+    // a parse.
+    var lines: [ArraySlice<UInt8>] = []
+    lines.reserveCapacity(16)
+    var lineStart = body.startIndex
+    for index in body.indices where body[index] == 10 {
+      lines.append(Self.withoutCR(body[lineStart..<index]))
+      lineStart = index + 1
     }
+    lines.append(Self.withoutCR(body[lineStart...]))
     while let last = lines.last, last.isEmpty { lines.removeLast() }
     guard !lines.isEmpty else { throw SDPError("an empty session description", line: 1) }
     var origin: Origin?
@@ -195,16 +220,17 @@ public struct SessionDescription: Sendable, Hashable {
         let letter = line.first, letter < 0x80
       else { throw SDPError("a line must be <type>=<value>", line: number) }
       var type: Character { Character(Unicode.Scalar(letter)) }
-      let value = String(decoding: line.dropFirst(2), as: UTF8.self)
+      let valueBytes = line.dropFirst(2)
+      var value: String { String(decoding: valueBytes, as: UTF8.self) }
       if index == 0 && letter != UInt8(ascii: "v") {
         throw SDPError("the first line must be v=", line: number)
       }
       func fields(_ count: Int, _ what: String) throws(SDPError) -> [String] {
-        let parts = splitBytes(value, " ").map(String.init)
+        let parts = Self.split(valueBytes, on: UInt8(ascii: " "))
         guard parts.count == count else {
           throw SDPError("\(what) needs \(count) fields", line: number)
         }
-        return parts
+        return parts.map { String(decoding: $0, as: UTF8.self) }
       }
       func connection() throws(SDPError) -> Connection {
         let parts = try fields(3, "c=")
@@ -218,14 +244,18 @@ public struct SessionDescription: Sendable, Hashable {
         return Bandwidth(type: parts[0], value: amount)
       }
       func attribute() -> Attribute {
-        let parts = splitBytes(value, ":", maxSplits: 1, omittingEmpty: false)
-        return Attribute(String(parts[0]), parts.count > 1 ? String(parts[1]) : nil)
+        guard let colon = valueBytes.firstIndex(of: Syntax.colon) else {
+          return Attribute(value)
+        }
+        return Attribute(
+          String(decoding: valueBytes[..<colon], as: UTF8.self),
+          String(decoding: valueBytes[(colon + 1)...], as: UTF8.self))
       }
       if var media = current {
         switch letter {
         case UInt8(ascii: "m"):
           description.media.append(media)
-          current = try MediaDescription(parsing: value, line: number)
+          current = try MediaDescription(parsing: valueBytes, line: number)
           continue
         case UInt8(ascii: "i"): media.information = value
         case UInt8(ascii: "c"): media.connections.append(try connection())
@@ -240,7 +270,9 @@ public struct SessionDescription: Sendable, Hashable {
       }
       switch letter {
       case UInt8(ascii: "v"):
-        guard index == 0, value == "0" else { throw SDPError("only v=0 is defined", line: number) }
+        guard index == 0, valueBytes.elementsEqual(CollectionOfOne(UInt8(ascii: "0"))) else {
+          throw SDPError("only v=0 is defined", line: number)
+        }
       case UInt8(ascii: "o"):
         let parts = try fields(6, "o=")
         guard let version = UInt64(parts[2]) else {
@@ -270,7 +302,7 @@ public struct SessionDescription: Sendable, Hashable {
       case UInt8(ascii: "z"): description.timeZones = value
       case UInt8(ascii: "k"): description.key = value
       case UInt8(ascii: "a"): description.attributes.append(attribute())
-      case UInt8(ascii: "m"): current = try MediaDescription(parsing: value, line: number)
+      case UInt8(ascii: "m"): current = try MediaDescription(parsing: valueBytes, line: number)
       default: throw SDPError("unknown line type \(type)=", line: number)
       }
     }
@@ -306,8 +338,10 @@ public struct MediaDescription: Sendable, Hashable {
     self.formats = formats
   }
 
-  init(parsing value: String, line: Int) throws(SDPError) {
-    let parts = splitBytes(value, " ").map(String.init)
+  init(parsing value: ArraySlice<UInt8>, line: Int) throws(SDPError) {
+    let parts = SessionDescription.split(value, on: UInt8(ascii: " ")).map {
+      String(decoding: $0, as: UTF8.self)
+    }
     guard parts.count >= 3 else {
       throw SDPError("m= needs media, port, protocol and formats", line: line)
     }
