@@ -117,7 +117,14 @@ extension SIPMessage {
   /// Removes the topmost Via value (a response leaving a proxy, §16.7 step 3; a client checks
   /// there is exactly one left, §18.1.2).
   public mutating func removeTopVia() {
-    guard let index = firstIndex(named: "via") else { return }
+    removeFirstValue(of: "via")
+  }
+
+  /// Removes the first value of the header `canonical` (a lower-case long name), splitting a
+  /// comma-separated field so the other values keep their bytes: the top Via, or the first
+  /// Route a proxy takes off (§16.4).
+  public mutating func removeFirstValue(of canonical: String) {
+    guard let index = firstIndex(named: canonical) else { return }
     if let rest = Self.afterFirstValue(headers[index]) {
       headers[index] = rest
     } else {

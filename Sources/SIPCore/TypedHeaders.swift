@@ -38,6 +38,16 @@ extension SIPMessage {
   /// Contact values, `*` included (§20.10).
   public var contacts: [ContactValue] { (try? list("contact", HeaderGrammar.contact)) ?? [] }
   public var routes: [NameAddress] { (try? list("route", NameAddress.scan)) ?? [] }
+  /// The first Route value, scanned without parsing the others (§16.4 looks only at it); nil
+  /// when there is none or it is malformed.
+  public var firstRoute: NameAddress? {
+    guard let index = firstIndex(named: "route") else { return nil }
+    var scanner = ValueScanner(headers[index].valueBytes)
+    scanner.skipWhitespace()
+    guard let route = try? NameAddress.scan(&scanner) else { return nil }
+    scanner.skipWhitespace()
+    return scanner.atEnd || scanner.peek == Syntax.comma ? route : nil
+  }
   public var recordRoutes: [NameAddress] { (try? list("record-route", NameAddress.scan)) ?? [] }
   public var replyTo: NameAddress? { try? single("reply-to", NameAddress.scan) }
   public var expires: UInt32? { delta("expires") }

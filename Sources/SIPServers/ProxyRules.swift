@@ -22,6 +22,9 @@ public enum ProxyRules {
     }
     // Step 4: a Via of ours whose loop hash equals this request's is a loop, not a spiral.
     // The hash only when a Via of ours is there (a request straight from a UA has none).
+    // A Via's host is a run of its field's bytes: when no Via field holds one of our hosts, no
+    // Via is ours, and the Vias need not be parsed (a request straight from a UA).
+    guard mayHoldOwnVia(request, ownVias) else { return proxyRequire(request, extensions) }
     var hash: String?
     for via in request.vias where ownVias.contains("\(via.host):\(via.port ?? 5060)") {
       let ours = hash ?? loopHash(request)
@@ -32,6 +35,11 @@ public enum ProxyRules {
         return Rejection(482, "Loop Detected")
       }
     }
+    return proxyRequire(request, extensions)
+  }
+
+  /// Step 3: a Proxy-Require naming an extension this proxy does not support.
+  static func proxyRequire(_ request: SIPMessage, _ extensions: [String]) -> Rejection? {
     let unsupported = request.proxyRequire.filter { !extensions.contains($0) }
     if !unsupported.isEmpty {
       return Rejection(
@@ -39,6 +47,31 @@ public enum ProxyRules {
         headers: [SIPParameter("Unsupported", unsupported.joined(separator: ", "))])
     }
     return nil
+  }
+
+  /// Whether some Via field's bytes hold the host of one of `ownVias` (`host:port`).
+  static func mayHoldOwnVia(_ request: SIPMessage, _ ownVias: [String]) -> Bool {
+    for own in ownVias {
+      let host = Array((own.lastIndex(of: ":").map { own[..<$0] } ?? own[...]).utf8)
+      guard !host.isEmpty else { return true }
+      for field in request.headers where field.isNamed("via") {
+        if contains(field.valueBytes, host) { return true }
+      }
+    }
+    return false
+  }
+
+  static func contains(_ bytes: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+    guard needle.count <= bytes.count, let first = needle.first else { return needle.isEmpty }
+    var index = bytes.startIndex
+    let last = bytes.endIndex - needle.count
+    while index <= last {
+      if bytes[index] == first, bytes[index..<(index + needle.count)].elementsEqual(needle) {
+        return true
+      }
+      index += 1
+    }
+    return false
   }
 
   /// §16.4: route information pre-processing. When the Request-URI is a value this proxy put in
@@ -53,9 +86,9 @@ public enum ProxyRules {
         setRoutes(&request, Array(routes.dropLast()))
       }
     }
-    let routes = request.routes
-    if let first = routes.first, isOwn(first.uri) {
-      setRoutes(&request, Array(routes.dropFirst()))
+    // Only the first Route is parsed, and only it is removed: the others keep their bytes.
+    if let first = request.firstRoute, isOwn(first.uri) {
+      request.removeFirstValue(of: "route")
     }
   }
 

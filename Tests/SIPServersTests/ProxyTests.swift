@@ -61,6 +61,19 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     #expect(ProxyRules.validate(spiral, ownVias: ["192.0.2.10:5060"]) == nil)
     // Another proxy's Via with the same hash is not ours.
     #expect(ProxyRules.validate(looped, ownVias: ["192.0.2.11:5060"]) == nil)
+    // Our host on another port is not our Via either; our address elsewhere than in a Via
+    // (the Contact) is no loop.
+    #expect(ProxyRules.validate(looped, ownVias: ["192.0.2.10:5070"]) == nil)
+    #expect(ProxyRules.validate(request, ownVias: ["192.0.2.101:5070"]) == nil)
+    // Our Via in a second Via field, after another value in a comma-separated first one.
+    var deep = request
+    deep.prepend("Via", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKabc-\(hash)")
+    deep.prepend("Via", "SIP/2.0/UDP 192.0.2.30;branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.31")
+    #expect(ProxyRules.validate(deep, ownVias: ["192.0.2.10:5060"])?.status == 482)
+    // Proxy-Require is still checked when no Via is ours.
+    var required = request
+    required.append("Proxy-Require", "foo")
+    #expect(ProxyRules.validate(required, ownVias: ["192.0.2.10:5060"])?.status == 420)
   }
 
   @Test func routePreprocessingRemovesOwnRouteAndUndoesStrictRouting() throws {
@@ -74,6 +87,23 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     ProxyRules.preprocessRoutes(&strict, isOwn: own)
     #expect(strict.requestURIText == "sip:bob@192.0.2.4")
     #expect(strict.values("route").isEmpty)
+    // Our Route first in a comma-separated field: only it goes; the others keep their bytes
+    // and place, even one that does not parse (§16.4 looks at the first alone).
+    var listed = try invite([
+      "Route: <sip:p1.example.com;lr> ,  <sip:P2.example.com;lr;x=1>", "Route: <bad",
+    ])
+    #expect(listed.firstRoute?.uri.host == "p1.example.com")
+    ProxyRules.preprocessRoutes(&listed, isOwn: own)
+    #expect(listed.fields("route").map(\.value) == ["<sip:P2.example.com;lr;x=1>", "<bad"])
+    #expect(listed.firstRoute?.uri.host == "P2.example.com")
+    // A first Route that is not ours, or none at all, changes nothing.
+    let before = listed
+    ProxyRules.preprocessRoutes(&listed, isOwn: own)
+    #expect(listed == before)
+    var bare = try invite()
+    #expect(bare.firstRoute == nil)
+    ProxyRules.preprocessRoutes(&bare, isOwn: own)
+    #expect(bare == (try invite()))
   }
 
   @Test func forwardingRetargetsDecrementsRecordRoutesAndPicksTheNextHop() throws {
