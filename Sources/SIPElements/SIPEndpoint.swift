@@ -275,7 +275,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   static func unbracketed(_ host: String) -> String {
-    host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    // Bytes, not Characters: every message sent asks.
+    guard host.utf8.first == UInt8(ascii: "["), host.utf8.last == UInt8(ascii: "]") else {
+      return host
+    }
+    return String(host.dropFirst().dropLast())
   }
 
   // MARK: Carrying out the layer's actions

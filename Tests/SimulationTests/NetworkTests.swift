@@ -262,7 +262,8 @@ struct NetworkTests {
 
   @Test(arguments: [
     "256.0.0.1", "1.2.3", "1::2::3", "12345::", "a.b.c.d", "", "1.2.3.4.5", "1..2.3", "1.2.3.",
-    ".1.2.3", "+1.2.3.4", "1.2.3.4 ", "0001.2.3.4", "[10.0.0.1]",
+    ".1.2.3", "+1.2.3.4", "1.2.3.4 ", "0001.2.3.4", "[10.0.0.1]", "registrar.example.com",
+    "[registrar]", "h:5060",
   ])
   func badAddressesAreRejected(input: String) {
     #expect(IPAddress(input) == nil)
