@@ -229,31 +229,41 @@ public struct SIPMessage: Sendable, Hashable {
     let count = serializedCount
     return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
       guard let base = buffer.baseAddress else { return }
-      var at = base
-      func put(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
-        at.update(from: source, count: bytes.count)
-        at += bytes.count
-      }
-      func pair(_ first: UInt8, _ second: UInt8) {
-        at[0] = first
-        at[1] = second
-        at += 2
-      }
-      writeStartLine(put)
-      pair(Syntax.cr, Syntax.lf)
+      // A cursor value written through closure literals: nested functions capturing a pointer
+      // variable, passed on as function values, made the variable's every access a run-time
+      // exclusivity check (three per message).
+      var cursor = ByteCursor(at: base)
+      writeStartLine { cursor.put($0) }
+      cursor.pair(Syntax.cr, Syntax.lf)
       for index in headers.indices {
         headers[index].withParts { name, value in
-          put(name)
-          pair(Syntax.colon, Syntax.space)
-          put(value)
+          cursor.put(name)
+          cursor.pair(Syntax.colon, Syntax.space)
+          cursor.put(value)
         }
-        pair(Syntax.cr, Syntax.lf)
+        cursor.pair(Syntax.cr, Syntax.lf)
       }
-      pair(Syntax.cr, Syntax.lf)
-      body.withUnsafeBufferPointer(put)
-      initialized = at - base
+      cursor.pair(Syntax.cr, Syntax.lf)
+      body.withUnsafeBufferPointer { cursor.put($0) }
+      initialized = cursor.at - base
       assert(initialized == count, "serializedCount and the bytes written disagree")
+    }
+  }
+
+  /// Where `serialized()` writes next, in a buffer made at the message's exact size.
+  private struct ByteCursor {
+    var at: UnsafeMutablePointer<UInt8>
+
+    mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+      guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+      at.update(from: source, count: bytes.count)
+      at += bytes.count
+    }
+
+    mutating func pair(_ first: UInt8, _ second: UInt8) {
+      at[0] = first
+      at[1] = second
+      at += 2
     }
   }
 
@@ -268,25 +278,17 @@ public struct SIPMessage: Sendable, Hashable {
   /// Hands the start line's bytes to `put`, piece by piece (``startLineCount`` of them),
   /// without building its text first.
   func writeStartLine(_ put: (UnsafeBufferPointer<UInt8>) -> Void) {
-    func text(_ piece: String) {
-      var piece = piece
-      piece.withUTF8(put)
-    }
-    func space() { withUnsafeBytes(of: Syntax.space) { put($0.bindMemory(to: UInt8.self)) } }
+    var parts: (String, String, String)
     switch startLine {
-    case .request(let method, let uri, let version):
-      text(method)
-      space()
-      text(uri)
-      space()
-      text(version)
+    case .request(let method, let uri, let version): parts = (method, uri, version)
     case .response(let version, let status, let reason):
-      text(version)
-      space()
-      text(String(status))  // three digits: a small string, no allocation
-      space()
-      text(reason)
+      parts = (version, String(status), reason)  // three digits: a small string, no allocation
     }
+    parts.0.withUTF8 { put($0) }
+    withUnsafeBytes(of: Syntax.space) { put($0.bindMemory(to: UInt8.self)) }
+    parts.1.withUTF8 { put($0) }
+    withUnsafeBytes(of: Syntax.space) { put($0.bindMemory(to: UInt8.self)) }
+    parts.2.withUTF8 { put($0) }
   }
 
   /// The length of the start line without CRLF.
