@@ -139,9 +139,16 @@ public enum JSONString {
 /// kernel stays ignorant of what the bytes mean.
 public final class Trace: @unchecked Sendable {
   /// Whether events are kept. Benchmarks turn it off; counts are kept either way.
+  public var isRecording: Bool {
+    get { recording }
+    set { recording = newValue }
+  }
   // Unchecked exclusivity: one driving thread, no access held across a call out; every packet
-  // touches these, and a dynamic check each time cost more than the bookkeeping itself.
-  @exclusivity(unchecked) public var isRecording: Bool
+  // touches these, and a dynamic check each time cost more than the bookkeeping itself. The
+  // attribute covers accesses compiled in this module only: another module reading a public
+  // stored property reaches its field directly, checked at run time (every element event did),
+  // so other modules go through the accessor above.
+  @exclusivity(unchecked) var recording: Bool
   /// Whether packet payloads are kept in recorded events.
   public var keepsPayloads: Bool
   @exclusivity(unchecked) public private(set) var events: [TraceEvent] = []
@@ -152,7 +159,7 @@ public final class Trace: @unchecked Sendable {
   private var annotatorNames: [String] = []
 
   public init(isRecording: Bool = true, keepsPayloads: Bool = true) {
-    self.isRecording = isRecording
+    recording = isRecording
     self.keepsPayloads = keepsPayloads
   }
 
