@@ -78,10 +78,6 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   // firing (the slot freed or reused since) finds nothing. `armed` finds the slot of a
   // (transaction, timer) to cancel or re-arm it: one hash per arm or cancel, none per firing
   // (two tables keyed both ways cost seven hashes per timer, 7% of a transaction).
-  struct TimerName: Hashable {
-    var key: TransactionKey
-    var timer: TransactionTimer
-  }
   struct ArmedTimer {
     var name: TimerName
     var handle: TimerHandle
@@ -90,7 +86,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
   @exclusivity(unchecked) var timerSlots: [ArmedTimer] = []
   @exclusivity(unchecked) var freeTimerSlots: [Int] = []
-  @exclusivity(unchecked) var armed: [TimerName: Int] = [:]
+  @exclusivity(unchecked) var armed = TimerSlotTable()
 
   // Stream connections, by remote address and transport.
   struct ConnectionKey: Hashable {
@@ -389,7 +385,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     if armed.isEmpty {
       timerSlots = []
       freeTimerSlots = []
-      if armed.capacity > 0 { armed = [:] }
+      if armed.capacity > 0 { armed.removeAll() }
     }
   }
 
@@ -403,7 +399,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       timerSlots[index].generation == UInt32(truncatingIfNeeded: token >> 32)
     else { return }
     let name = timerSlots[index].name
-    armed[name] = nil
+    armed.removeValue(forKey: name)
     freeTimerSlot(index)
     withLayer { layer, actions in layer.timerFired(name.timer, of: name.key, into: &actions) }
   }

@@ -59,7 +59,7 @@ public enum TransactionTimer: String, Sendable, Hashable, CaseIterable {
   // A raw-value enum hashes and compares its raw String by default (the standard library's
   // RawRepresentable implementations): these are hashed and compared on every message and timer,
   // so they use the case's position instead.
-  var ordinal: UInt8 {
+  package var ordinal: UInt8 {
     switch self {
     case .a: 0
     case .b: 1

@@ -5,7 +5,7 @@ public import SIPCore
 ///
 /// A key is a value, so the layer finds a transaction with one hash lookup; its ``description``
 /// is what the trace shows as `transaction`.
-public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
+public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, DigestKey {
   public enum Role: String, Sendable, Hashable {
     case client, server
 
@@ -71,6 +71,9 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
 
   /// Computed once: a key is hashed on every lookup (each message, each timer).
   public func hash(into hasher: inout Hasher) { hasher.combine(storage.digest) }
+
+  /// The same digest for a ``DigestTable``, which probes with it directly.
+  package var tableDigest: UInt64 { UInt64(UInt(bitPattern: storage.digest)) }
 
   public var description: String {
     identity + "/" + method + (role == .client ? "/c" : "/s")

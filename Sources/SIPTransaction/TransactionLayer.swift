@@ -96,7 +96,7 @@ public struct TransactionLayer: Sendable {
     var trying: SIPMessage?
   }
 
-  var entries: [TransactionKey: Entry] = [:]
+  var entries = DigestTable<TransactionKey, Entry>()
   /// Room for one event's machine actions, reused while transactions live (see
   /// `takeMachineActions`).
   var machineActions: [TransactionAction<SIPMessage>] = []
@@ -126,7 +126,7 @@ public struct TransactionLayer: Sendable {
   // message it holds), and that copying was a large part of each event's cost. `withEntry`
   // goes through the modify accessor, in place.
   private mutating func withEntry<R>(
-    _ index: [TransactionKey: Entry].Index, _ body: (inout Entry) -> R
+    _ index: Int, _ body: (inout Entry) -> R
   ) -> R {
     body(&entries.values[index])
   }
@@ -185,7 +185,7 @@ public struct TransactionLayer: Sendable {
       other.start(into: &started)
       machine = .nonInviteClient(other)
     }
-    entries[key] = Entry(machine: machine, request: request, peer: peer)
+    entries.updateValue(Entry(machine: machine, request: request, peer: peer), forKey: key)
     actions.append(.created(key, machine.kind, machine.state))
     if let index = entries.index(forKey: key) {
       carryOut(started, key: key, at: index, into: &actions)
@@ -292,7 +292,7 @@ public struct TransactionLayer: Sendable {
     } else {
       machine = .nonInviteServer(NonInviteServerTransaction(isReliable: reliable, timers: timers))
     }
-    entries[key] = Entry(machine: machine, request: message, peer: peer)
+    entries.updateValue(Entry(machine: machine, request: message, peer: peer), forKey: key)
     actions.append(.created(key, machine.kind, machine.state))
     actions.append(.toCore(.request(message, transaction: key)))
     if let index = entries.index(forKey: key) {
@@ -416,7 +416,7 @@ public struct TransactionLayer: Sendable {
   /// Runs `body` on the machine of the entry at `index` (looked up once per event), reports a
   /// state change, and turns the machine's actions into layer actions.
   private mutating func feed(
-    _ key: TransactionKey, at index: [TransactionKey: Entry].Index,
+    _ key: TransactionKey, at index: Int,
     into actions: inout [TransactionLayerAction],
     _ body: (inout Machine, inout [TransactionAction<SIPMessage>]) -> Void
   ) {
@@ -434,7 +434,7 @@ public struct TransactionLayer: Sendable {
   /// entry, nothing more is carried out.
   private mutating func carryOut(
     _ results: [TransactionAction<SIPMessage>], key: TransactionKey,
-    at index: [TransactionKey: Entry].Index, into actions: inout [TransactionLayerAction]
+    at index: Int, into actions: inout [TransactionLayerAction]
   ) {
     for action in results {
       // Fields are read in place: the entry holds messages, and a copy would retain them all.
@@ -468,10 +468,9 @@ public struct TransactionLayer: Sendable {
       case .terminate:
         // Nothing may stay armed for a transaction that no longer exists.
         for timer in withEntry(index, { $0.armed }) { actions.append(.cancelTimer(key, timer)) }
+        // The table gives its storage back once empty: an idle element (one of a million user
+        // agents between registrations) holds no table at all.
         entries.remove(at: index)
-        // An emptied dictionary keeps its capacity: give it back, so an idle element (one of a
-        // million user agents between registrations) holds no table at all.
-        if entries.isEmpty { entries = [:] }
         actions.append(.destroyed(key))
         return
       }

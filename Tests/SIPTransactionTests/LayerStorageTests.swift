@@ -88,3 +88,62 @@ import Testing
     #expect(key.description == identity + "/OPTIONS/s")
   }
 }
+
+/// A key whose digest the test chooses: few distinct digests force long probe runs, so removal
+/// must shift entries back correctly.
+private struct ChosenKey: DigestKey, Hashable {
+  var id: Int
+  var spread: Int
+  var tableDigest: UInt64 { UInt64(truncatingIfNeeded: id % spread) &* 0x1234_5678_9ABC_DEF1 }
+}
+
+/// The layer's and the endpoint's table behaves like a `Dictionary` under random inserts,
+/// updates, removals (by key and by position) and lookups, with colliding and spread digests,
+/// through growth and emptying (which gives the storage back).
+@Test(arguments: [1, 3, 1_000_000])
+func digestTableBehavesLikeADictionary(spread: Int) throws {
+  var table = DigestTable<ChosenKey, Int>()
+  var model: [ChosenKey: Int] = [:]
+  var state = UInt64(spread)
+  func next(_ bound: Int) -> Int {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return Int(state >> 33) % bound
+  }
+  for step in 0..<20_000 {
+    let key = ChosenKey(id: next(64), spread: spread)
+    switch next(5) {
+    case 0, 1:
+      #expect(table.updateValue(step, forKey: key) == model.updateValue(step, forKey: key))
+    case 2:
+      #expect(table.removeValue(forKey: key) == model.removeValue(forKey: key))
+    case 3:
+      if let index = table.index(forKey: key) {
+        #expect(table.keys[index] == key && table.values[index] == model[key])
+        table.remove(at: index)
+        model[key] = nil
+      } else {
+        #expect(model[key] == nil)
+      }
+    default:
+      #expect(table[key] == model[key])
+      if let index = table.index(forKey: key) { table.values[index] += 1 }
+      if model[key] != nil { model[key]? += 1 }
+    }
+    #expect(table.count == model.count)
+    if step % 500 == 0 {
+      for (key, value) in model { #expect(table[key] == value) }
+      #expect(Set(table.keys) == Set(model.keys))
+    }
+    if table.isEmpty { #expect(table.capacity == 0) }
+  }
+  var timers = TimerSlotTable()
+  let client = try #require(TransactionKey.client(for: Sample.request("OPTIONS")))
+  #expect(timers.updateValue(1, forKey: TimerName(key: client, timer: .e)) == nil)
+  #expect(timers.updateValue(2, forKey: TimerName(key: client, timer: .f)) == nil)
+  #expect(timers.updateValue(3, forKey: TimerName(key: client, timer: .e)) == 1)
+  #expect(timers.removeValue(forKey: TimerName(key: client, timer: .f)) == 2)
+  #expect(timers.removeValue(forKey: TimerName(key: client, timer: .k)) == nil)
+  #expect(timers.count == 1)
+  timers.removeAll()
+  #expect(timers.isEmpty && timers.capacity == 0)
+}

@@ -1,0 +1,195 @@
+/// A key that carries its own well-mixed 64-bit digest, computed once when the key was made.
+package protocol DigestKey: Equatable {
+  var tableDigest: UInt64 { get }
+}
+
+/// A hash table for keys that carry their digest: the transaction layer's transactions and the
+/// endpoint's armed timers, looked up on every message and timer.
+///
+/// A `Dictionary` runs the seeded hasher over a key's `hash(into:)` on every lookup, insert and
+/// delete (and again for the entries a delete shifts back): about 200 instructions a time, some
+/// thirty times per transaction. Here a lookup multiplies the stored digest and probes.
+///
+/// Entries live in two dense arrays (``keys`` and ``values``, in the same order) and an index
+/// table of positions, probed linearly from the digest's slot. A dense position stays valid
+/// while values change in place and nothing is inserted or removed (the layer reads and writes
+/// a transaction's fields through it). Removal moves the last entry into the hole. The order of
+/// the dense arrays depends on the digests and removals: nothing observable may follow it
+/// (the layer sorts what it reports).
+///
+/// Used only inside this module, where it is specialized: generic code called across modules
+/// runs unspecialized, looking up type metadata at run time (slower than the `Dictionary` it
+/// replaces). The endpoint gets ``TimerSlotTable``, a non-generic face of it.
+package struct DigestTable<Key: DigestKey, Value> {
+  package private(set) var keys: [Key] = []
+  /// Read and change in place at a position from ``index(forKey:)``.
+  package var values: [Value] = []
+  /// Positions in `keys`/`values`, or -1: a power-of-two count of slots, at most 3/4 in use.
+  private var slots: [Int32] = []
+  private var shift: UInt64 = 64
+
+  package init() {}
+
+  package var count: Int { keys.count }
+  package var isEmpty: Bool { keys.isEmpty }
+  /// Entries the table holds before it grows (0 when it holds no storage).
+  package var capacity: Int { slots.count / 4 * 3 }
+
+  @inline(__always)
+  func home(_ digest: UInt64) -> Int {
+    // Fibonacci hashing: the top bits of the product, so any digest spreads over the slots.
+    Int(truncatingIfNeeded: (digest &* 0x9E37_79B9_7F4A_7C15) >> shift)
+  }
+
+  /// The slot holding `key`'s position, or nil.
+  func slot(of key: Key) -> Int? {
+    guard !slots.isEmpty else { return nil }
+    let mask = slots.count - 1
+    var slot = home(key.tableDigest)
+    while true {
+      let position = slots[slot]
+      if position < 0 { return nil }
+      if keys[Int(position)] == key { return slot }
+      slot = (slot + 1) & mask
+    }
+  }
+
+  /// The dense position of `key`, or nil.
+  package func index(forKey key: Key) -> Int? {
+    slot(of: key).map { Int(slots[$0]) }
+  }
+
+  package subscript(key: Key) -> Value? {
+    index(forKey: key).map { values[$0] }
+  }
+
+  /// Adds `value` for `key`, or replaces the value it has; returns the replaced value.
+  @discardableResult
+  package mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
+    if let index = index(forKey: key) {
+      let old = values[index]
+      values[index] = value
+      return old
+    }
+    if keys.count + 1 > capacity { grow() }
+    keys.append(key)
+    values.append(value)
+    place(Int32(keys.count - 1), digest: key.tableDigest)
+    return nil
+  }
+
+  /// Removes `key`'s entry; returns its value, or nil when there was none.
+  @discardableResult
+  package mutating func removeValue(forKey key: Key) -> Value? {
+    guard let slot = slot(of: key) else { return nil }
+    let index = Int(slots[slot])
+    let value = values[index]
+    remove(slot: slot, index: index)
+    return value
+  }
+
+  /// Removes the entry at dense position `index` (from ``index(forKey:)``).
+  package mutating func remove(at index: Int) {
+    guard let slot = slot(of: keys[index]) else { return }
+    remove(slot: slot, index: index)
+  }
+
+  /// Empties the table and gives its storage back.
+  package mutating func removeAll() {
+    keys = []
+    values = []
+    slots = []
+    shift = 64
+  }
+
+  mutating func remove(slot: Int, index: Int) {
+    let last = keys.count - 1
+    if index != last {
+      // The last entry fills the hole: its slot now points at `index`.
+      if let moved = self.slot(of: keys[last]) { slots[moved] = Int32(index) }
+      keys.swapAt(index, last)
+      values.swapAt(index, last)
+    }
+    keys.removeLast()
+    values.removeLast()
+    if keys.isEmpty {
+      // An idle element (one of a million agents between registrations) keeps no table.
+      removeAll()
+      return
+    }
+    // Backward-shift deletion: pull later entries of the probe run into the hole when their
+    // home slot allows it, so lookups never need tombstones.
+    let mask = slots.count - 1
+    var hole = slot
+    var next = (hole + 1) & mask
+    while slots[next] >= 0 {
+      let want = home(keys[Int(slots[next])].tableDigest)
+      // Movable when its home is not cyclically inside (hole, next].
+      let distanceToNext = (next - want) & mask
+      let distanceToHole = (hole - want) & mask
+      if distanceToHole < distanceToNext {
+        slots[hole] = slots[next]
+        hole = next
+      }
+      next = (next + 1) & mask
+    }
+    slots[hole] = -1
+  }
+
+  mutating func place(_ position: Int32, digest: UInt64) {
+    let mask = slots.count - 1
+    var slot = home(digest)
+    while slots[slot] >= 0 { slot = (slot + 1) & mask }
+    slots[slot] = position
+  }
+
+  mutating func grow() {
+    let count = max(8, slots.count * 2)
+    slots = [Int32](repeating: -1, count: count)
+    shift = UInt64(64 - count.trailingZeroBitCount)
+    for index in keys.indices { place(Int32(index), digest: keys[index].tableDigest) }
+  }
+}
+
+extension DigestTable: Sendable where Key: Sendable, Value: Sendable {}
+
+/// A transaction's timer: what an owner's armed-timer table is keyed by.
+package struct TimerName: Sendable, Hashable, DigestKey {
+  package var key: TransactionKey
+  package var timer: TransactionTimer
+
+  package init(key: TransactionKey, timer: TransactionTimer) {
+    self.key = key
+    self.timer = timer
+  }
+
+  package var tableDigest: UInt64 {
+    key.tableDigest ^ (UInt64(timer.ordinal) &+ 1) &* 0xFF51_AFD7_ED55_8CCD
+  }
+}
+
+/// Armed timers to the owner's slot numbers: a ``DigestTable`` behind non-generic calls, so
+/// the endpoint (another module) runs code specialized here.
+package struct TimerSlotTable: Sendable {
+  private var table = DigestTable<TimerName, Int>()
+
+  package init() {}
+
+  package var count: Int { table.count }
+  package var isEmpty: Bool { table.isEmpty }
+  package var capacity: Int { table.capacity }
+
+  /// Sets `name`'s slot; returns the slot it had.
+  @discardableResult
+  package mutating func updateValue(_ slot: Int, forKey name: TimerName) -> Int? {
+    table.updateValue(slot, forKey: name)
+  }
+
+  /// Removes `name`; returns its slot.
+  @discardableResult
+  package mutating func removeValue(forKey name: TimerName) -> Int? {
+    table.removeValue(forKey: name)
+  }
+
+  package mutating func removeAll() { table.removeAll() }
+}
