@@ -35,12 +35,14 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   nonisolated let settings: Settings
 
   final class Settings: Sendable {
-    let timers: TimerSettings
+    var timers: TimerSettings { timerBox.settings }
+    /// The timers, also shared by the endpoints' transaction layers.
+    let timerBox: TimerSettingsBox
     let connectionIdleTimeout: Duration
     let isStateless: Bool
 
     init(timers: TimerSettings, connectionIdleTimeout: Duration, isStateless: Bool) {
-      self.timers = timers
+      timerBox = TimerSettingsBox(timers)
       self.connectionIdleTimeout = connectionIdleTimeout
       self.isStateless = isStateless
     }
@@ -120,7 +122,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     self.network = network
     hostName = host
     settings = Settings.shared(timers, connectionIdleTimeout, stateless, on: network)
-    layer = TransactionLayer(timers: timers)
+    layer = TransactionLayer(sharing: settings.timerBox)
     branches = simulation.random(stream: "branches \(host)")
     let resolved = try network.host(named: host)
     guard let ip = resolved.addresses.first(where: { !$0.isV6 }) ?? resolved.addresses.first else {

@@ -10,8 +10,8 @@ package protocol DigestKey: Equatable {
 /// delete (and again for the entries a delete shifts back): about 200 instructions a time, some
 /// thirty times per transaction. Here a lookup multiplies the stored digest and probes.
 ///
-/// Entries live in two dense arrays (``keys`` and ``values``, in the same order) and an index
-/// table of positions, probed linearly from the digest's slot. A dense position stays valid
+/// Entries live in dense arrays (keys, values) and an index table of positions, probed
+/// linearly from the digest's slot; three words inline. A dense position stays valid
 /// while values change in place and nothing is inserted or removed (the layer reads and writes
 /// a transaction's fields through it). Removal moves the last entry into the hole. The order of
 /// the dense arrays depends on the digests and removals: nothing observable may follow it
@@ -21,35 +21,48 @@ package protocol DigestKey: Equatable {
 /// runs unspecialized, looking up type metadata at run time (slower than the `Dictionary` it
 /// replaces). The endpoint gets ``TimerSlotTable``, a non-generic face of it.
 package struct DigestTable<Key: DigestKey, Value> {
-  package private(set) var keys: [Key] = []
-  /// Read and change in place at a position from ``index(forKey:)``.
-  package var values: [Value] = []
-  /// Positions in `keys`/`values`, or -1: a power-of-two count of slots, at most 3/4 in use.
+  /// The entries, dense and in the same order (a position is what ``index(forKey:)`` returns).
+  /// Keys apart from values: probing reads keys only, and reading a key out of a key-value
+  /// pair copied the whole pair (the layer's values hold messages: a retain for each).
+  private var denseKeys: [Key] = []
+  private var values: [Value] = []
+  /// Positions in the dense arrays, or -1: a power-of-two count of slots, at most 3/4 in use.
   private var slots: [Int32] = []
-  private var shift: UInt64 = 64
 
   package init() {}
 
-  package var count: Int { keys.count }
-  package var isEmpty: Bool { keys.isEmpty }
+  package var count: Int { denseKeys.count }
+  package var isEmpty: Bool { denseKeys.isEmpty }
   /// Entries the table holds before it grows (0 when it holds no storage).
   package var capacity: Int { slots.count / 4 * 3 }
+  /// The keys, in the table's order (which nothing observable may follow).
+  package var keys: [Key] { denseKeys }
+
+  /// The key at dense position `index`.
+  package func key(at index: Int) -> Key { denseKeys[index] }
+
+  /// The value at dense position `index`, read or changed in place.
+  package subscript(at index: Int) -> Value {
+    get { values[index] }
+    _modify { yield &values[index] }
+  }
 
   @inline(__always)
-  func home(_ digest: UInt64) -> Int {
+  private func home(_ digest: UInt64) -> Int {
     // Fibonacci hashing: the top bits of the product, so any digest spreads over the slots.
-    Int(truncatingIfNeeded: (digest &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    let bits = UInt64(slots.count.trailingZeroBitCount)
+    return Int(truncatingIfNeeded: (digest &* 0x9E37_79B9_7F4A_7C15) >> (64 - bits))
   }
 
   /// The slot holding `key`'s position, or nil.
-  func slot(of key: Key) -> Int? {
+  private func slot(of key: Key) -> Int? {
     guard !slots.isEmpty else { return nil }
     let mask = slots.count - 1
     var slot = home(key.tableDigest)
     while true {
       let position = slots[slot]
       if position < 0 { return nil }
-      if keys[Int(position)] == key { return slot }
+      if denseKeys[Int(position)] == key { return slot }
       slot = (slot + 1) & mask
     }
   }
@@ -71,10 +84,10 @@ package struct DigestTable<Key: DigestKey, Value> {
       values[index] = value
       return old
     }
-    if keys.count + 1 > capacity { grow() }
-    keys.append(key)
+    if denseKeys.count + 1 > capacity { grow() }
+    denseKeys.append(key)
     values.append(value)
-    place(Int32(keys.count - 1), digest: key.tableDigest)
+    place(Int32(denseKeys.count - 1), digest: key.tableDigest)
     return nil
   }
 
@@ -90,29 +103,28 @@ package struct DigestTable<Key: DigestKey, Value> {
 
   /// Removes the entry at dense position `index` (from ``index(forKey:)``).
   package mutating func remove(at index: Int) {
-    guard let slot = slot(of: keys[index]) else { return }
+    guard let slot = slot(of: denseKeys[index]) else { return }
     remove(slot: slot, index: index)
   }
 
   /// Empties the table and gives its storage back.
   package mutating func removeAll() {
-    keys = []
+    denseKeys = []
     values = []
     slots = []
-    shift = 64
   }
 
-  mutating func remove(slot: Int, index: Int) {
-    let last = keys.count - 1
+  private mutating func remove(slot: Int, index: Int) {
+    let last = denseKeys.count - 1
     if index != last {
       // The last entry fills the hole: its slot now points at `index`.
-      if let moved = self.slot(of: keys[last]) { slots[moved] = Int32(index) }
-      keys.swapAt(index, last)
+      if let moved = self.slot(of: denseKeys[last]) { slots[moved] = Int32(index) }
+      denseKeys.swapAt(index, last)
       values.swapAt(index, last)
     }
-    keys.removeLast()
+    denseKeys.removeLast()
     values.removeLast()
-    if keys.isEmpty {
+    if denseKeys.isEmpty {
       // An idle element (one of a million agents between registrations) keeps no table.
       removeAll()
       return
@@ -123,11 +135,9 @@ package struct DigestTable<Key: DigestKey, Value> {
     var hole = slot
     var next = (hole + 1) & mask
     while slots[next] >= 0 {
-      let want = home(keys[Int(slots[next])].tableDigest)
+      let want = home(denseKeys[Int(slots[next])].tableDigest)
       // Movable when its home is not cyclically inside (hole, next].
-      let distanceToNext = (next - want) & mask
-      let distanceToHole = (hole - want) & mask
-      if distanceToHole < distanceToNext {
+      if (hole - want) & mask < (next - want) & mask {
         slots[hole] = slots[next]
         hole = next
       }
@@ -136,18 +146,16 @@ package struct DigestTable<Key: DigestKey, Value> {
     slots[hole] = -1
   }
 
-  mutating func place(_ position: Int32, digest: UInt64) {
+  private mutating func place(_ position: Int32, digest: UInt64) {
     let mask = slots.count - 1
     var slot = home(digest)
     while slots[slot] >= 0 { slot = (slot + 1) & mask }
     slots[slot] = position
   }
 
-  mutating func grow() {
-    let count = max(8, slots.count * 2)
-    slots = [Int32](repeating: -1, count: count)
-    shift = UInt64(64 - count.trailingZeroBitCount)
-    for index in keys.indices { place(Int32(index), digest: keys[index].tableDigest) }
+  private mutating func grow() {
+    slots = [Int32](repeating: -1, count: max(8, slots.count * 2))
+    for index in denseKeys.indices { place(Int32(index), digest: denseKeys[index].tableDigest) }
   }
 }
 

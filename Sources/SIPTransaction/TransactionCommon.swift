@@ -48,6 +48,13 @@ public struct TimerSettings: Sendable, Equatable {
   public var transactionTimeout: Duration { t1 * 64 }
 }
 
+/// Timer settings behind a reference, for owners that share them (every endpoint of a
+/// network made with equal settings).
+package final class TimerSettingsBox: Sendable {
+  package let settings: TimerSettings
+  package init(_ settings: TimerSettings) { self.settings = settings }
+}
+
 /// The timers of §17 (A–K) and RFC 6026 (L, M), plus the INVITE server's 200 ms wait before it
 /// sends 100 Trying on the TU's behalf.
 public enum TransactionTimer: String, Sendable, Hashable, CaseIterable {

@@ -15,7 +15,10 @@ public import SIPTransport
 /// Observable order never depends on hashing: transactions are looked up by key, never iterated
 /// except in ``liveKeys`` (sorted).
 public struct TransactionLayer: Sendable {
-  public let timers: TimerSettings
+  /// T1, T2, T4 and the 100 Trying wait for every transaction this layer makes.
+  public var timers: TimerSettings { timerBox.settings }
+  /// Behind one shared reference: a million agents' layers held 32 bytes each of equal values.
+  private let timerBox: TimerSettingsBox
 
   enum Machine: Sendable {
     case inviteClient(InviteClientTransaction<SIPMessage>)
@@ -102,7 +105,13 @@ public struct TransactionLayer: Sendable {
   var machineActions: [TransactionAction<SIPMessage>] = []
 
   public init(timers: TimerSettings = .rfc3261) {
-    self.timers = timers
+    timerBox = TimerSettingsBox(timers)
+  }
+
+  /// A layer whose timer settings are `box`'s, shared with others (an endpoint passes the box
+  /// its network's endpoints share).
+  package init(sharing box: TimerSettingsBox) {
+    timerBox = box
   }
 
   /// How many transactions are alive.
@@ -113,22 +122,22 @@ public struct TransactionLayer: Sendable {
 
   /// The state of a live transaction.
   public func state(of key: TransactionKey) -> TransactionState? {
-    entries.index(forKey: key).map { entries.values[$0].machine.state }
+    entries.index(forKey: key).map { entries[at: $0].machine.state }
   }
 
   /// The request of a live transaction.
   public func request(of key: TransactionKey) -> SIPMessage? {
-    entries.index(forKey: key).map { entries.values[$0].request }
+    entries.index(forKey: key).map { entries[at: $0].request }
   }
 
   // Entries are reached through `withEntry`, never `entries[key]` or a read of
-  // `entries.values[index]`: those getters return a copy of the whole entry (retaining every
+  // `entries[at: index]`: those getters return a copy of the whole entry (retaining every
   // message it holds), and that copying was a large part of each event's cost. `withEntry`
   // goes through the modify accessor, in place.
   private mutating func withEntry<R>(
     _ index: Int, _ body: (inout Entry) -> R
   ) -> R {
-    body(&entries.values[index])
+    body(&entries[at: index])
   }
 
   // MARK: Client side (§17.1)
@@ -329,7 +338,7 @@ public struct TransactionLayer: Sendable {
       actions.append(.send(response, to: nil, transaction: nil))
       return
     }
-    if status >= 200, let tag = response.toTag { entries.values[index].responseToTag = tag }
+    if status >= 200, let tag = response.toTag { entries[at: index].responseToTag = tag }
     feed(key, at: index, into: &actions) { machine, result in
       switch machine {
       case .inviteServer(var invite):
@@ -368,7 +377,7 @@ public struct TransactionLayer: Sendable {
     _ timer: TransactionTimer, of key: TransactionKey, into actions: inout [TransactionLayerAction]
   ) {
     guard let index = entries.index(forKey: key),
-      entries.values[index].armed.remove(timer)
+      entries[at: index].armed.remove(timer)
     else { return }
     actions.append(.timerFired(key, timer))
     feed(key, at: index, into: &actions) { machine, result in
@@ -422,7 +431,7 @@ public struct TransactionLayer: Sendable {
   ) {
     var result = takeMachineActions()
     let before = withEntry(index) { $0.machine.state }
-    body(&entries.values[index].machine, &result)
+    body(&entries[at: index].machine, &result)
     let after = withEntry(index) { $0.machine.state }
     if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
     carryOut(result, key: key, at: index, into: &actions)
@@ -446,7 +455,7 @@ public struct TransactionLayer: Sendable {
         actions.append(.send(ack, to: withEntry(index) { $0.peer }, transaction: key))
       case .send100Trying:
         let trying = withEntry(index) { $0.request.response(status: 100) }
-        entries.values[index].trying = trying
+        entries[at: index].trying = trying
         actions.append(.send(trying, to: withEntry(index) { $0.peer }, transaction: key))
       case .passToTU(let message):
         if message.isRequest {
@@ -455,11 +464,11 @@ public struct TransactionLayer: Sendable {
           actions.append(.toCore(.response(message, transaction: key)))
         }
       case .startTimer(let timer, let duration):
-        entries.values[index].armed.remove(timer)
-        entries.values[index].armed.append(timer)
+        entries[at: index].armed.remove(timer)
+        entries[at: index].armed.append(timer)
         actions.append(.startTimer(key, timer, duration))
       case .cancelTimer(let timer):
-        guard entries.values[index].armed.remove(timer) else { continue }
+        guard entries[at: index].armed.remove(timer) else { continue }
         actions.append(.cancelTimer(key, timer))
       case .timeout(let timer):
         actions.append(.toCore(.timeout(key, timer, request: withEntry(index) { $0.request })))

@@ -52,6 +52,11 @@ import Testing
       network: network, host: "f", aor: SIPURI(user: "f", host: "example.com"), timers: fast)
     #expect(quick.endpoint.settings !== first.endpoint.settings)
     #expect(quick.endpoint.timers == fast && first.endpoint.timers == .rfc3261)
+    // Their transaction layers read the same shared settings.
+    network.simulation.inspect {
+      #expect(quick.endpoint.assumeIsolated { $0.layer.timers } == fast)
+      #expect(first.endpoint.assumeIsolated { $0.layer.timers } == .rfc3261)
+    }
     #expect(first.endpoint.connectionIdleTimeout == .seconds(32) && !first.endpoint.isStateless)
   }
 

@@ -118,7 +118,7 @@ func digestTableBehavesLikeADictionary(spread: Int) throws {
       #expect(table.removeValue(forKey: key) == model.removeValue(forKey: key))
     case 3:
       if let index = table.index(forKey: key) {
-        #expect(table.keys[index] == key && table.values[index] == model[key])
+        #expect(table.key(at: index) == key && table[at: index] == model[key])
         table.remove(at: index)
         model[key] = nil
       } else {
@@ -126,7 +126,7 @@ func digestTableBehavesLikeADictionary(spread: Int) throws {
       }
     default:
       #expect(table[key] == model[key])
-      if let index = table.index(forKey: key) { table.values[index] += 1 }
+      if let index = table.index(forKey: key) { table[at: index] += 1 }
       if model[key] != nil { model[key]? += 1 }
     }
     #expect(table.count == model.count)
