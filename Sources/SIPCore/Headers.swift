@@ -245,7 +245,7 @@ extension NameAddress {
 }
 
 /// CSeq (§20.16): a sequence number below 2^32 and a method.
-public struct CSeq: Sendable, Hashable, CustomStringConvertible {
+public struct CSeq: Sendable, Hashable, CustomStringConvertible, HeaderValueWriter {
   public var sequence: UInt32
   public var method: String
   public init(_ sequence: UInt32, _ method: String) {
@@ -253,6 +253,14 @@ public struct CSeq: Sendable, Hashable, CustomStringConvertible {
     self.method = method
   }
   public var description: String { "\(sequence) \(method)" }
+
+  /// Appends `sequence method` to `text`: every request built carries one, printed straight
+  /// into its field's bytes.
+  public func write(to text: inout [UInt8]) {
+    Syntax.appendDecimal(Int(sequence), to: &text)
+    text.append(Syntax.space)
+    Syntax.append(method, to: &text)
+  }
 
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> CSeq {
     let number = try scanDecimal(&scanner, maximum: UInt64(UInt32.max), "the CSeq number")

@@ -201,7 +201,7 @@ public struct Dialog: Sendable, Hashable {
     request.append("To", to)
     request.append("From", from)
     request.append("Call-ID", id.callID)
-    request.append("CSeq", CSeq(number, method).description)
+    request.append("CSeq", CSeq(number, method))
     return (request, nextHop)
   }
 

@@ -222,23 +222,31 @@ public actor UserAgent: SimulationActor, TimerTarget {
 
   /// A request outside any dialog (§8.1.1): Request-URI, Route from the outbound proxy and the
   /// preloaded route set, Max-Forwards 70, To, From with tag, Call-ID, CSeq.
+  /// A request outside a dialog (§8.1.1): To is `target` without its parameters and headers
+  /// unless `to` is given (a REGISTER's is the address-of-record, §10.2). Addresses and the
+  /// CSeq print straight into their fields' bytes.
   func outsideRequest(
-    _ method: String, to target: SIPURI, callID: String, tag: String, cseq: UInt32
+    _ method: String, to target: SIPURI, callID: String, tag: String, cseq: UInt32,
+    toAddress: NameAddress? = nil
   )
     -> SIPMessage
   {
     var request = SIPMessage.request(method: method, uri: target.description)
-    for route in preloadedRoutes { request.append("Route", "<\(route)>") }
+    for route in preloadedRoutes { request.append("Route", NameAddress(uri: route)) }
     request.append("Max-Forwards", "70")
-    var to = target
-    to.parameters = []
-    to.headers = []
-    request.append("To", "<\(to)>")
+    if let toAddress {
+      request.append("To", toAddress)
+    } else {
+      var to = target
+      to.parameters = []
+      to.headers = []
+      request.append("To", NameAddress(uri: to))
+    }
     let from = NameAddress(
       displayName: displayName, uri: aor, parameters: [SIPParameter("tag", tag)])
     request.append("From", from)
     request.append("Call-ID", callID)
-    request.append("CSeq", "\(cseq) \(method)")
+    request.append("CSeq", CSeq(cseq, method))
     return request
   }
 

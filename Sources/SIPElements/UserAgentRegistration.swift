@@ -59,13 +59,12 @@ extension UserAgent {
 
   func sendRegister(contacts: [String], expires: UInt32?) {
     guard let state = registration else { return }
-    var request = outsideRequest(
-      "REGISTER", to: state.registrar, callID: state.callID, tag: hex(random.next() & 0xffff_ffff),
-      cseq: state.cseq)
     // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
     var to = NameAddress(displayName: displayName, uri: aor)
     to.uri.parameters = []
-    request.set("To", to.description)
+    var request = outsideRequest(
+      "REGISTER", to: state.registrar, callID: state.callID, tag: hex(random.next() & 0xffff_ffff),
+      cseq: state.cseq, toAddress: to)
     for value in contacts { request.append("Contact", value) }
     if let expires { request.append("Expires", "\(expires)") }
     request.append("Content-Length", "0")

@@ -85,3 +85,14 @@ import Testing
   // Both outcomes are exercised.
   #expect(parsed > 300 && parsed < 2_700)
 }
+
+/// A CSeq printed straight into a field's bytes reads as its description and parses back.
+@Test func cseqWritesWhatItDescribes() throws {
+  for cseq in [CSeq(0, "ACK"), CSeq(1, "INVITE"), CSeq(4_294_967_295, "REGISTER")] {
+    let field = SIPHeaderField(name: "CSeq", value: cseq)
+    #expect(field.value == cseq.description)
+    var message = SIPMessage.request(method: cseq.method, uri: "sip:a@b")
+    message.headers = [field]
+    #expect(message.cseq == cseq)
+  }
+}
