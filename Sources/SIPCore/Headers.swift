@@ -168,16 +168,16 @@ public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWrite
   }
 
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> Via {
-    let name = Syntax.string(try scanner.token("the protocol name"))
+    let name = Syntax.token(try scanner.token("the protocol name"))
     try scanner.expect(Syntax.slash, "/ in sent-protocol")
-    let version = Syntax.string(try scanner.token("the protocol version"))
+    let version = Syntax.token(try scanner.token("the protocol version"))
     try scanner.expect(Syntax.slash, "/ in sent-protocol")
     let transportBytes = try scanner.token("the transport")
     // Upper case without a detour through an array when it already is (it nearly always is).
     let transport =
       transportBytes.contains(where: { $0 >= 97 && $0 <= 122 })
       ? Syntax.string(transportBytes.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 })
-      : Syntax.string(transportBytes)
+      : Syntax.token(transportBytes)
     scanner.skipWhitespace()
     let hostStart = scanner.index
     var hostBytes: ArraySlice<UInt8>

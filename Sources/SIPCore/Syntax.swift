@@ -202,6 +202,39 @@ enum Syntax {
   static func string(_ bytes: some Collection<UInt8>) -> String {
     String(decoding: bytes, as: UTF8.self)
   }
+
+  /// ``string(_:)`` for a token, returning a literal for the few words nearly every Via and
+  /// parameter list holds: a literal costs nothing to make or release, and making a `String`
+  /// from bytes (validation, then storage) ran several times per Via for the same words. The
+  /// bytes are packed into one integer (little end first) and compared, case included, so the
+  /// result is the same string either way.
+  static func token(_ bytes: ArraySlice<UInt8>) -> String {
+    let count = bytes.count
+    guard count >= 2, count <= 8 else { return string(bytes) }
+    var packed: UInt64 = 0
+    var shift: UInt64 = 0
+    for byte in bytes {
+      packed |= UInt64(byte) << shift
+      shift += 8
+    }
+    switch (count, packed) {
+    case (3, 0x50_4953): return "SIP"
+    case (3, 0x30_2E32): return "2.0"
+    case (3, 0x50_4455): return "UDP"
+    case (3, 0x50_4354): return "TCP"
+    case (3, 0x53_4C54): return "TLS"
+    case (3, 0x67_6174): return "tag"
+    case (3, 0x6C_7474): return "ttl"
+    case (6, 0x6863_6E61_7262): return "branch"
+    case (5, 0x74_726F_7072): return "rport"
+    case (8, 0x6465_7669_6563_6572): return "received"
+    case (5, 0x72_6464_616D): return "maddr"
+    case (2, 0x726C): return "lr"
+    case (4, 0x7265_7375): return "user"
+    case (7, 0x73_6572_6970_7865): return "expires"
+    default: return string(bytes)
+    }
+  }
 }
 
 extension String {

@@ -95,7 +95,7 @@ struct ValueScanner {
     var result: [SIPParameter] = []
     while take(Syntax.semicolon) {
       if result.isEmpty { result.reserveCapacity(4) }
-      let name = Syntax.string(try token("a parameter name"))
+      let name = Syntax.token(try token("a parameter name"))
       var value: String?
       if take(Syntax.equals) { value = try genericValue() }
       result.append(SIPParameter(name, value))

@@ -96,3 +96,18 @@ import Testing
     #expect(message.cseq == cseq)
   }
 }
+
+/// `Syntax.token` (literals for the common Via and parameter words) gives the same string as
+/// decoding the bytes, for the common words, their near misses and other lengths.
+@Test func commonTokensAreTheSameStrings() {
+  let words = [
+    "SIP", "2.0", "UDP", "TCP", "TLS", "tag", "ttl", "branch", "rport", "received", "maddr", "lr",
+    "user", "expires", "sip", "udp", "Tag", "branches", "rpor", "receivee", "x", "", "transport",
+    "SIP/2.0", "2.1", "lrr", "l", "maddR", "expirez", "ttl\u{e9}",
+  ]
+  for word in words {
+    let bytes = ArraySlice(Array(word.utf8))
+    #expect(Syntax.token(bytes) == Syntax.string(bytes), "\(word)")
+    #expect(Syntax.token(bytes).utf8.elementsEqual(bytes), "\(word)")
+  }
+}
