@@ -335,11 +335,33 @@ public struct SIPHeaderField: Sendable, Hashable {
   public var column: Int { Int(storedColumn) }
 
   public init(name: String, value: String) {
+    // The fields nearly every message built in code ends with or starts with share one copy
+    // of their bytes: a buffer each was an allocation per response and per request.
+    if value == "0", name == "Content-Length" {
+      self = Self.contentLengthZero
+      return
+    }
+    if value == "70", name == "Max-Forwards" {
+      self = Self.maxForwardsSeventy
+      return
+    }
     self.init(capacity: name.utf8.count + value.utf8.count) {
       Syntax.append(name, to: &$0)
     } value: {
       Syntax.append(value, to: &$0)
     }
+  }
+
+  private static let contentLengthZero = SIPHeaderField(capacity: 15) {
+    Syntax.append("Content-Length", to: &$0)
+  } value: {
+    Syntax.append("0", to: &$0)
+  }
+
+  private static let maxForwardsSeventy = SIPHeaderField(capacity: 14) {
+    Syntax.append("Max-Forwards", to: &$0)
+  } value: {
+    Syntax.append("70", to: &$0)
   }
 
   /// A field whose value `value` prints into the field's own bytes (one allocation; printing to

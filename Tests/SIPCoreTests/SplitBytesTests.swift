@@ -111,3 +111,19 @@ import Testing
     #expect(Syntax.token(bytes).utf8.elementsEqual(bytes), "\(word)")
   }
 }
+
+/// The shared `Content-Length: 0` and `Max-Forwards: 70` fields read like any field built from
+/// the same text, and other spellings or values are built as given.
+@Test func sharedCommonFieldsReadLikeBuiltOnes() throws {
+  for (name, value) in [
+    ("Content-Length", "0"), ("Max-Forwards", "70"), ("content-length", "0"),
+    ("Max-Forwards", "69"),
+  ] {
+    let field = SIPHeaderField(name: name, value: value)
+    #expect(field.name == name && field.value == value)
+    var message = SIPMessage.request(method: "OPTIONS", uri: "sip:a@b")
+    message.headers = [field]
+    let parsed = try SIPMessage.parse(message.serialized())
+    #expect(parsed.headers.first == field)
+  }
+}
