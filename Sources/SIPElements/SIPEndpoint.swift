@@ -209,10 +209,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// - Parameter branch: the branch to use instead of a fresh one: a CANCEL carries its
   ///   INVITE's (§9.1).
   @discardableResult
-  public func sendRequest(_ request: SIPMessage, to destination: SIPPeer, branch: String? = nil)
-    -> TransactionKey?
-  {
-    var request = request
+  public func sendRequest(
+    _ request: consuming SIPMessage, to destination: SIPPeer, branch: String? = nil
+  ) -> TransactionKey? {
+    // Consuming: a caller that hands its request over (`consume`, or a last use) lets the Via
+    // go on without copying the message's storage and fields.
     var peer = destination
     let branch = branch ?? TransportRules.newBranch(using: &branches)
     var via = stampVia(&request, transport: peer.transport, branch: branch)

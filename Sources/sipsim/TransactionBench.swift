@@ -113,7 +113,7 @@ enum TransactionBench {
     request.append("Call-ID", "bench-\(counter.started)@10.0.0.1")
     request.append("CSeq", "1 OPTIONS")
     request.append("Content-Length", "0")
-    endpoint.sendRequest(request, to: bobPeer)
+    endpoint.sendRequest(consume request, to: bobPeer)
   }
 
   /// Counts shared by the two cores; touched only on the driving thread.

@@ -6,6 +6,30 @@ import Simulation
 import Testing
 
 @Suite struct TransportScenarioTests {
+  /// `sendRequest` consumes its request: a caller that keeps its copy still has it as it was
+  /// (no Via), and one that hands it over (`consume`) sends the same bytes.
+  @Test func aSentRequestLeavesTheCallersCopyAlone() throws {
+    let scenario = try Scenario()
+    try scenario.core("bob", answer: { [$0.response(status: 200)] })
+    let endpoint = try scenario.endpoint("alice")
+    let kept = makeRequest("OPTIONS")
+    scenario.simulation.inspect {
+      endpoint.assumeIsolated { endpoint in
+        _ = endpoint.sendRequest(kept, to: peer("10.0.0.2"))
+        var other = makeRequest("OPTIONS")
+        other.set("Call-ID", "handed-over@10.0.0.1")
+        _ = endpoint.sendRequest(consume other, to: peer("10.0.0.2"))
+      }
+    }
+    #expect(kept.vias.isEmpty && kept == makeRequest("OPTIONS"))
+    scenario.simulation.runUntilIdle()
+    let sent = scenario.network.trace.events(named: "send").compactMap { event in
+      event.payload.flatMap { try? SIPMessage.parse($0) }
+    }.filter { $0.method == "OPTIONS" }
+    #expect(sent.count == 2 && sent.allSatisfy { $0.vias.count == 1 })
+    scenario.expectNothingLeftOver()
+  }
+
   /// Under 30% loss, over 200 seeds, every transaction ends in its RFC outcome: the server's
   /// core sees the request at most once (retransmissions absorbed), the client's core sees at
   /// most one final response (duplicates absorbed) or else a timeout, and nothing is left over.
