@@ -78,8 +78,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   // Timers: each armed timer has a slot in `timerSlots`, and its scheduler token names the
   // slot and the slot's generation, so a firing finds its timer without hashing and a stale
   // firing (the slot freed or reused since) finds nothing. `armed` finds the slot of a
-  // (transaction, timer) to cancel or re-arm it: one hash per arm or cancel, none per firing
-  // (two tables keyed both ways cost seven hashes per timer, 7% of a transaction).
+  // (transaction, timer) to cancel or re-arm it: one probe per arm or cancel, with the key's
+  // stored digest (`TimerSlotTable`), none per firing (two tables keyed both ways cost seven
+  // hashes per timer, 7% of a transaction).
   struct ArmedTimer {
     var name: TimerName
     var handle: TimerHandle
