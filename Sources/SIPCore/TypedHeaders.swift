@@ -8,14 +8,7 @@ extension SIPMessage {
   public var topVia: Via? {
     // Only the first value of the first Via field: every hop asks for it, so it must not parse
     // the whole stack.
-    // Scanned straight from the field: the scan stops where the first value does, so the
-    // value need not be split at its top-level comma first (a second pass over every Via).
-    guard let index = firstIndex(named: "via") else { return nil }
-    var scanner = ValueScanner(headers[index].valueBytes)
-    scanner.skipWhitespace()
-    guard let via = try? Via.scan(&scanner) else { return nil }
-    scanner.skipWhitespace()
-    return scanner.atEnd || scanner.peek == Syntax.comma ? via : nil
+    firstValue("via", Via.scan)
   }
   public var from: NameAddress? { try? single("from", NameAddress.scan) }
   public var to: NameAddress? { try? single("to", NameAddress.scan) }
@@ -40,14 +33,7 @@ extension SIPMessage {
   public var routes: [NameAddress] { (try? list("route", NameAddress.scan)) ?? [] }
   /// The first Route value, scanned without parsing the others (§16.4 looks only at it); nil
   /// when there is none or it is malformed.
-  public var firstRoute: NameAddress? {
-    guard let index = firstIndex(named: "route") else { return nil }
-    var scanner = ValueScanner(headers[index].valueBytes)
-    scanner.skipWhitespace()
-    guard let route = try? NameAddress.scan(&scanner) else { return nil }
-    scanner.skipWhitespace()
-    return scanner.atEnd || scanner.peek == Syntax.comma ? route : nil
-  }
+  public var firstRoute: NameAddress? { firstValue("route", NameAddress.scan) }
   public var recordRoutes: [NameAddress] { (try? list("record-route", NameAddress.scan)) ?? [] }
   public var replyTo: NameAddress? { try? single("reply-to", NameAddress.scan) }
   public var expires: UInt32? { delta("expires") }
@@ -96,6 +82,18 @@ extension SIPMessage {
   {
     guard let index = firstIndex(named: name) else { return nil }
     return try parseWhole(headers[index].valueBytes, name, scan)
+  }
+
+  /// The first value of the first field named `name` of a comma-separated header, scanned
+  /// straight from the field: the scan stops where the value does, so the field is not split at
+  /// its top-level comma first (a second pass over it). Nil when absent or malformed.
+  func firstValue<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T) -> T? {
+    guard let index = firstIndex(named: name) else { return nil }
+    var scanner = ValueScanner(headers[index].valueBytes)
+    scanner.skipWhitespace()
+    guard let value = try? scan(&scanner) else { return nil }
+    scanner.skipWhitespace()
+    return scanner.atEnd || scanner.peek == Syntax.comma ? value : nil
   }
 
   func list<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)

@@ -354,7 +354,7 @@ public struct TransactionLayer: Sendable {
 
   /// An empty action list with room for what one event makes (an event makes three to seven
   /// actions; growing an array from empty reallocated it two or three times per event).
-  public static func actionBuffer() -> [TransactionLayerAction] {
+  static func actionBuffer() -> [TransactionLayerAction] {
     var actions: [TransactionLayerAction] = []
     actions.reserveCapacity(8)
     return actions
