@@ -428,3 +428,46 @@ extension Optional {
   #expect(network.host(for: v4(6))?.name == "h")
   #expect(network.host(for: v4(200))?.name == "g")
 }
+
+/// Datagrams in flight live in the network's slot table (scheduled by index, slots reused last
+/// freed first): each arrives with its own bytes, addresses and packet number under jitter,
+/// duplication and reordering, and a token the network did not issue changes nothing.
+@Test func datagramsInFlightArriveWithTheirOwnBytesWhileSlotsAreReused() throws {
+  let simulation = Simulation(seed: 11)
+  let network = Network(
+    simulation: simulation,
+    defaultLink: LinkConditions(
+      latency: .milliseconds(5), jitter: .uniform(max: .milliseconds(20)),
+      duplicateProbability: 0.2, reorderProbability: 0.2))
+  try network.addHost("a")
+  try network.addHost("b")
+  let inbox = Inbox()
+  let receiver = try network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
+  let sender = try network.bindDatagram(host: "a", port: 5060) { _ in }
+  // Sends spread over time, so slots free and fill again while others are still in flight.
+  for index in 0..<2_000 {
+    simulation.schedule(at: SimInstant(microseconds: Int64(index) * 700)) {
+      try? sender.send(Array("packet \(index)".utf8), to: receiver.local)
+    }
+  }
+  simulation.schedule(at: SimInstant(microseconds: 3_000)) {
+    network.timerFired(1_000_000)  // never issued: ignored
+    network.timerFired(UInt64.max)
+  }
+  simulation.runUntilIdle()
+  let sends = network.trace.events.filter { $0.event == "send" }
+  let delivers = network.trace.events.filter { $0.event == "deliver" }
+  let duplicates = network.trace.events.filter { $0.event == "duplicate" }
+  #expect(sends.count == 2_000)
+  #expect(delivers.count == 2_000 + duplicates.count)
+  #expect(!duplicates.isEmpty)
+  // Every delivery carries the bytes its packet number was sent with.
+  var sent: [Int64: [UInt8]] = [:]
+  for event in sends { sent[integer(event, "packet") ?? -1] = event.payload }
+  for event in delivers {
+    #expect(event.payload == sent[integer(event, "packet") ?? -2])
+    #expect(event.from == sender.local && event.to == receiver.local)
+  }
+  #expect(inbox.all.count == delivers.count)
+  #expect(network.leftovers.packetsInFlight == 0)
+}

@@ -88,7 +88,7 @@ public struct Leftovers: Sendable, Equatable, CustomStringConvertible {
 /// reorder, duplicate (and the copy's delay). Drops decided at send (`loss`, `mtu`,
 /// `partition`, `no-route`) are traced then; drops decided at arrival (`partition`,
 /// `host-down`, `port-unreachable`) are traced at arrival time.
-public final class Network: @unchecked Sendable {
+public final class Network: TimerTarget, @unchecked Sendable {
   public let simulation: Simulation
   public let trace: Trace
   /// Conditions of every link without an override.
@@ -157,6 +157,11 @@ public final class Network: @unchecked Sendable {
   /// Packets sent so far (datagrams and stream segments), for benchmarks and statistics.
   public var packetsSent: Int64 { nextPacketID - 1 }
   @exclusivity(unchecked) private var networkEventsPending = 0
+  /// Datagrams in flight, each scheduled as a token (its index here) instead of a closure: a
+  /// closure was an allocation per packet, and its context a cold line at the arrival. Freed
+  /// slots are reused last-freed first.
+  @exclusivity(unchecked) private var flights: [Flight] = []
+  @exclusivity(unchecked) private var freeFlights: [Int32] = []
 
   /// A rule every datagram passes before the link's own draws: how a scenario aims a fault at one
   /// message ("drop the first ACK"). The kernel knows nothing of what the bytes mean; the rule
@@ -584,26 +589,66 @@ public final class Network: @unchecked Sendable {
     case .duplicate: copyDelay = copyDelay ?? plan.delay
     case .pass, .drop: break
     }
-    scheduleArrival(datagram, packet: packet, from: from, to: target, after: plan.delay + extra)
-    if let copy = copyDelay {
-      record(
-        "duplicate", from: source, to: destination, transport: .udp, payload: payload,
-        fields: [("packet", .integer(packet))])
-      scheduleArrival(datagram, packet: packet, from: from, to: target, after: copy)
+    guard let copy = copyDelay else {
+      scheduleArrival(
+        consume datagram, packet: packet, from: from, to: target, after: plan.delay + extra)
+      return
     }
+    scheduleArrival(datagram, packet: packet, from: from, to: target, after: plan.delay + extra)
+    record(
+      "duplicate", from: source, to: destination, transport: .udp, payload: payload,
+      fields: [("packet", .integer(packet))])
+    scheduleArrival(consume datagram, packet: packet, from: from, to: target, after: copy)
+  }
+
+  /// A datagram on its way: what its arrival needs, kept in the network's own table
+  /// (``flights``) and named to the scheduler by its index.
+  struct Flight {
+    var datagram: Datagram
+    var packet: Int64
+    var from: Int32
+    var to: Int32
+
+    /// What a freed slot holds until reused.
+    static let vacant = Flight(
+      datagram: Datagram(from: SocketAddress(.v4(0), 0), to: SocketAddress(.v4(0), 0), payload: []),
+      packet: 0, from: 0, to: 0)
   }
 
   private func scheduleArrival(
-    _ datagram: Datagram, packet: Int64, from: Int, to target: Int, after delay: Int64
+    _ datagram: consuming Datagram, packet: Int64, from: Int, to target: Int, after delay: Int64
   ) {
     packetsInFlight += 1
     networkEventsPending += 1
-    let at = SimInstant(microseconds: simulation.now.microseconds + delay)
-    simulation.schedule(at: at) { [self] in
-      packetsInFlight -= 1
-      networkEventsPending -= 1
-      arrive(datagram, packet: packet, from: from, to: target)
+    let flight = Flight(
+      datagram: consume datagram, packet: packet, from: Int32(truncatingIfNeeded: from),
+      to: Int32(truncatingIfNeeded: target))
+    let index: Int
+    if let free = freeFlights.popLast() {
+      index = Int(free)
+      flights[index] = flight
+    } else {
+      index = flights.count
+      flights.append(flight)
     }
+    let at = SimInstant(microseconds: simulation.now.microseconds + delay)
+    simulation.schedule(at: at, target: self, token: UInt64(index))
+  }
+
+  /// A datagram's arrival time has come (``scheduleArrival(_:packet:from:to:after:)`` named it
+  /// by its index in ``flights``). Public only because the scheduler's ``TimerTarget`` is: the
+  /// network schedules these itself, and a token it did not issue is ignored.
+  public func timerFired(_ token: UInt64) {
+    guard token < UInt64(flights.count) else { return }
+    let index = Int(token)
+    // Moved out, an empty flight left behind: the slot goes back at once, most recently freed
+    // first, so the next send reuses memory still in cache.
+    var flight = Flight.vacant
+    swap(&flight, &flights[index])
+    freeFlights.append(Int32(truncatingIfNeeded: index))
+    packetsInFlight -= 1
+    networkEventsPending -= 1
+    arrive(flight.datagram, packet: flight.packet, from: Int(flight.from), to: Int(flight.to))
   }
 
   private func arrive(_ datagram: Datagram, packet: Int64, from: Int, to target: Int) {
