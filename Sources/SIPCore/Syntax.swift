@@ -68,6 +68,15 @@ enum Syntax {
   }
   static func isWord(_ byte: UInt8) -> Bool { wordTable[Int(byte)] }
 
+  /// ``hostTable`` as a switch, for the scans of every message's top Via.
+  @inline(__always)
+  static func isHostByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F: return true
+    default: return false
+    }
+  }
+
   /// ASCII lower case of one byte.
   static func lower(_ byte: UInt8) -> UInt8 {
     byte >= 65 && byte <= 90 ? byte | 0x20 : byte

@@ -127,3 +127,51 @@ import Testing
     #expect(parsed.headers.first == field)
   }
 }
+
+/// `Via.scan` reads the usual compact Via in one pass and everything else by the full grammar:
+/// over values built from fragments (whitespace around separators, lower case, IPv6, ports out
+/// of range, quoted and bracketed values, empty names, commas, junk), it gives the full
+/// grammar's Via, stops at the same byte, and throws the same error.
+@Test func compactViaScanMatchesTheFullGrammar() {
+  let heads = [
+    "SIP/2.0/UDP ", "SIP/2.0/udp ", "sip/2.0/Tcp  ", "SIP / 2.0/UDP ", "SIP/2.0 /TLS ",
+    "SIP/2.0/UDP\t", "SIP/2.0/UDP", "SIP/2.0/X-Y ", "SIP/3/UDP ", "/2.0/UDP ", "SIP/2.0/ ",
+  ]
+  let hosts = [
+    "10.0.0.1", "host.example.com", "a_b-c", "[2001:db8::1]", "", "h", "10.0.0.1 ", "[::1",
+  ]
+  let fragments = [
+    ":5060", ":0", ":65535", ":65536", ":099999", ":", ": 5060", " :5060", ";branch=z9hG4bK74bf9",
+    ";rport", ";rport=5061", ";received=192.0.2.1", ";maddr=[::1]", ";x=\"a b\"", ";", ";=x",
+    ";y=", " ;lr", "; ttl = 1", ",", ", SIP/2.0/UDP h2", " ", "junk", "%", ";BRANCH=Z9hG4bK",
+  ]
+  var state: UInt64 = 23
+  var compact = 0
+  var failed = 0
+  for _ in 0..<5_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    var bits = state >> 8
+    var value = heads[Int(bits % UInt64(heads.count))]
+    bits /= UInt64(heads.count)
+    value += hosts[Int(bits % UInt64(hosts.count))]
+    bits /= UInt64(hosts.count)
+    for _ in 0..<Int(bits % 5) {
+      bits /= 5
+      value += fragments[Int(bits % UInt64(fragments.count))]
+    }
+    let bytes = ArraySlice(Array(value.utf8))
+    var general = ValueScanner(bytes)
+    let expected = Result { () throws(SyntaxError) in try Via.scanGeneral(&general) }
+    var scanner = ValueScanner(bytes)
+    let actual = Result { () throws(SyntaxError) in try Via.scan(&scanner) }
+    #expect(actual == expected, "Via: \(value)")
+    if case .success = expected {
+      #expect(scanner.index == general.index, "Via: \(value)")
+    } else {
+      failed += 1
+    }
+    if Via.scanCompact(bytes) != nil { compact += 1 }
+  }
+  // Every path is exercised: the compact scan, the full grammar's successes and its errors.
+  #expect(compact > 500 && failed > 500 && compact + failed < 4_500)
+}
