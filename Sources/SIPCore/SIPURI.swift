@@ -218,7 +218,12 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     -> SIPURI
   {
     func offset(_ index: Int) -> Int { index - base }
-    var uri = SIPURI(scheme: scheme, host: "")
+    // The parts in locals, the URI made once at the end: filling in a URI made first cost
+    // two copies of the whole value per parse.
+    var user: String?
+    var password: String?
+    var port: Int?
+    var headers: [SIPParameter] = []
     var hostStart = rest.startIndex
     // userinfo: up to the last "@" before any "?" (a user part may hold ";" and "?", §25).
     // The user part may itself hold "?" (user-unreserved), and URI headers may hold "@": take
@@ -237,10 +242,10 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         {
           throw SyntaxError("a character not allowed in a password", offset: offset(index))
         }
-        guard let password = Syntax.unescapedString(passwordBytes) else {
+        guard let unescaped = Syntax.unescapedString(passwordBytes) else {
           throw SyntaxError("a bad %-escape in the password", offset: offset(passwordColon + 1))
         }
-        uri.password = password
+        password = unescaped
       }
       guard !userBytes.isEmpty else {
         throw SyntaxError("an empty user part before @", offset: offset(rest.startIndex))
@@ -249,10 +254,10 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       where !Syntax.userTable[Int(userBytes[index])] && userBytes[index] != Syntax.percent {
         throw SyntaxError("a character not allowed in the user part", offset: offset(index))
       }
-      guard let user = Syntax.unescapedString(userBytes) else {
+      guard let unescaped = Syntax.unescapedString(userBytes) else {
         throw SyntaxError("a bad %-escape in the user part", offset: offset(rest.startIndex))
       }
-      uri.user = user
+      user = unescaped
       hostStart = at + 1
     }
     let afterHost = rest[hostStart...]
@@ -284,18 +289,17 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     }
     let host = hostPort[..<hostEnd]
     guard !host.isEmpty else { throw SyntaxError("the URI has no host", offset: offset(hostStart)) }
-    uri.host = Syntax.string(host)
     if hostEnd < hostPort.endIndex {
       guard hostPort[hostEnd] == Syntax.colon else {
         throw SyntaxError("unexpected text after the host", offset: offset(hostEnd))
       }
       let portBytes = hostPort[(hostEnd + 1)...]
-      guard let port = Syntax.decimal(portBytes, maximumDigits: 5), port <= 65535 else {
+      guard let value = Syntax.decimal(portBytes, maximumDigits: 5), value <= 65535 else {
         throw SyntaxError("the port is not a number from 0 to 65535", offset: offset(hostEnd + 1))
       }
-      uri.port = port
+      port = value
     }
-    uri.parameters = try parameters(hostAndParams[hostPortEnd...], base: base)
+    let parameters = try parameters(hostAndParams[hostPortEnd...], base: base)
     if let questionMark {
       let headerText = afterHost[(questionMark + 1)...]
       for piece in split(headerText, on: Syntax.ampersand) {
@@ -305,10 +309,12 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         else {
           throw SyntaxError("a URI header must be name=value", offset: offset(piece.startIndex))
         }
-        uri.headers.append(SIPParameter(Syntax.string(name), Syntax.string(value)))
+        headers.append(SIPParameter(Syntax.string(name), Syntax.string(value)))
       }
     }
-    return uri
+    return SIPURI(
+      scheme: scheme, user: user, password: password, host: Syntax.string(host), port: port,
+      parameters: parameters, headers: headers)
   }
 
   /// `*( ";" uri-parameter )`: `text` is empty or starts with `;`. Read in place (no array of
