@@ -175,3 +175,49 @@ import Testing
   // Every path is exercised: the compact scan, the full grammar's successes and its errors.
   #expect(compact > 500 && failed > 500 && compact + failed < 4_500)
 }
+
+/// `SIPURI.parse` reads the usual `sip:user@host:port;params` in one pass and everything else by
+/// the full grammar: over URIs built from parts and junk (escapes, passwords, IPv6, headers,
+/// upper-case schemes, bad ports, empty parts, several `@`, delimiters, non-ASCII), it gives
+/// exactly what the full grammar gives, errors included.
+@Test func compactURIParseMatchesTheFullGrammar() {
+  // Each part is usually well formed (first list) and sometimes not (second).
+  let schemes = (["sip:", "sips:"], ["SIP:", "tel:", "sip", "sipx:", "s:", "sip:sip:"])
+  let users = (
+    ["", "alice@", "bob.smith@", "a;b=c@", "!~*'()&=+$,;/_-@"],
+    ["%41@", "al:pw@", "@", "a@b@", "é@", "a?b@"]
+  )
+  let hosts = (
+    ["10.0.0.1", "example.com", "h", "a_b-c.d"], ["[2001:db8::1]", "", "ex ample", "[::1"]
+  )
+  let ports = (["", ":5060", ":0", ":65535", ":05060"], [":65536", ":099999", ":", ":50x"])
+  let parameters = (
+    [";lr", ";transport=udp", ";x=", ";u=:/&+$", ";maddr=[::1]"],
+    [";=y", ";", ";a=b=c", ";p=%41", ";é"]
+  )
+  let tails = ([""], ["?subject=hi", "?a=b&c=d", " ", "<", "@x", "?", "#"])
+  var state: UInt64 = 5
+  var compact = 0
+  var failed = 0
+  for _ in 0..<6_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    var bits = state >> 8
+    func pick(_ lists: ([String], [String])) -> String {
+      let list = bits % 8 == 0 ? lists.1 : lists.0
+      bits /= 8
+      defer { bits /= UInt64(list.count) }
+      return list[Int(bits % UInt64(list.count))]
+    }
+    var text = pick(schemes) + pick(users) + pick(hosts) + pick(ports)
+    for _ in 0..<Int(bits % 3) { text += pick(parameters) }
+    text += pick(tails)
+    let bytes = ArraySlice(Array(text.utf8))
+    let expected = Result { () throws(SyntaxError) in try SIPURI.parseGeneral(bytes) }
+    let actual = Result { () throws(SyntaxError) in try SIPURI.parse(bytes) }
+    #expect(actual == expected, "URI: \(text)")
+    if SIPURI.parseCompact(bytes) != nil { compact += 1 }
+    if case .failure = expected { failed += 1 }
+  }
+  // Every path is exercised: the compact read, the full grammar's successes and its errors.
+  #expect(compact > 500 && failed > 500 && compact + failed < 5_500, "\(compact) \(failed)")
+}
