@@ -114,6 +114,83 @@ extension SIPMessage {
     if let rest { headers.insert(rest, at: index + 1) }
   }
 
+  /// Writes `;received=<received>` after the top Via value and `=<rport>` after its empty
+  /// `rport` parameter, straight into the bytes (§18.2.1, RFC 3581 §4), every other byte kept as
+  /// it came: every request a server receives over UDP is stamped, and parsing the Via to print
+  /// it again cost more than the rest of its arrival. For a Via as this package prints one, the
+  /// result is what printing the stamped Via gives. Returns false and changes nothing when the
+  /// edit is not plain: quotes, a `received` already there, an `rport` with a value or several,
+  /// whitespace inside the parameters, `rport` given without an empty `rport` or the other way
+  /// round; the caller then prints the stamped Via (``replaceTopVia(_:)``).
+  package mutating func stampTopVia(received: String, rport: Int?) -> Bool {
+    guard let index = firstIndex(named: "via") else { return false }
+    let field = headers[index]
+    let value = field.valueBytes
+    // One pass over the first value: where it ends (the first comma: quotes, which could hide
+    // one, send the Via to be printed again), and where its empty `rport` name ends.
+    let scan = value.withUnsafeBufferPointer { bytes -> (end: Int, rportEnd: Int?)? in
+      var position = 0
+      let count = bytes.count
+      // sent-protocol and sent-by hold no `;`.
+      while position < count, bytes[position] != Syntax.semicolon {
+        let byte = bytes[position]
+        if byte == Syntax.comma { break }
+        guard byte != Syntax.quote else { return nil }
+        position += 1
+      }
+      var rportEnd: Int?
+      while position < count, bytes[position] == Syntax.semicolon {
+        position += 1
+        let nameStart = position
+        while position < count, Syntax.isToken(bytes[position]) { position += 1 }
+        let length = position - nameStart
+        // `received` already there, or any parameter name spelled otherwise than re-printing
+        // would, goes to the printer.
+        if length == 8, Syntax.lower(bytes[nameStart]) == UInt8(ascii: "r"),
+          Syntax.lower(bytes[nameStart + 2]) == UInt8(ascii: "c")
+        {
+          return nil
+        }
+        if length == 5, Syntax.lower(bytes[nameStart]) == UInt8(ascii: "r"),
+          Syntax.lower(bytes[nameStart + 1]) == UInt8(ascii: "p")
+        {
+          guard rportEnd == nil, bytes[nameStart] == UInt8(ascii: "r"),
+            bytes[nameStart + 1] == UInt8(ascii: "p"), bytes[nameStart + 2] == UInt8(ascii: "o"),
+            bytes[nameStart + 3] == UInt8(ascii: "r"), bytes[nameStart + 4] == UInt8(ascii: "t")
+          else { return nil }
+          rportEnd = position
+        }
+        if position < count, bytes[position] == Syntax.equals {
+          guard rportEnd != position else { return nil }
+          position += 1
+          while position < count, bytes[position] != Syntax.semicolon,
+            bytes[position] != Syntax.comma
+          {
+            guard bytes[position] != Syntax.quote, !Syntax.isWhitespace(bytes[position]) else {
+              return nil
+            }
+            position += 1
+          }
+        }
+      }
+      guard position == count || bytes[position] == Syntax.comma else { return nil }
+      return (position, rportEnd)
+    }
+    guard let scan, (rport == nil) == (scan.rportEnd == nil) else { return false }
+    let base = value.startIndex
+    let split = base + (scan.rportEnd ?? scan.end)
+    let end = base + scan.end
+    let stamped = SIPHeaderField(
+      nameBytes: field.nameBytes, head: value[base..<split], rport: rport,
+      tail: value[split..<end], received: received)
+    let rest = end < value.endIndex ? HeaderValueSplitter.trim(value[(end + 1)...]) : []
+    headers[index] = stamped
+    if !rest.isEmpty {
+      headers.insert(SIPHeaderField(nameBytes: field.nameBytes, valueBytes: rest), at: index + 1)
+    }
+    return true
+  }
+
   /// Removes the topmost Via value (a response leaving a proxy, §16.7 step 3; a client checks
   /// there is exactly one left, §18.1.2).
   public mutating func removeTopVia() {

@@ -386,6 +386,29 @@ public struct SIPHeaderField: Sendable, Hashable {
     }
   }
 
+  /// A top Via stamped by a server (``SIPMessage/stampTopVia(received:rport:)``): the name,
+  /// the value's bytes up to the end of `rport`, `=` and the port when there is one, the rest
+  /// of the value, then `;received=` and `received`, in one allocation.
+  init(
+    nameBytes: ArraySlice<UInt8>, head: ArraySlice<UInt8>, rport: Int?,
+    tail: ArraySlice<UInt8>, received: String
+  ) {
+    self.init(
+      capacity: nameBytes.count + head.count + 6 + tail.count + 10 + received.utf8.count
+    ) {
+      $0.append(contentsOf: nameBytes)
+    } value: {
+      $0.append(contentsOf: head)
+      if let rport {
+        $0.append(Syntax.equals)
+        Syntax.appendDecimal(rport, to: &$0)
+      }
+      $0.append(contentsOf: tail)
+      Syntax.append(";received=", to: &$0)
+      Syntax.append(received, to: &$0)
+    }
+  }
+
   /// A field made of a name's and a value's bytes (one allocation).
   init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>) {
     self.init(capacity: nameBytes.count + valueBytes.count) {

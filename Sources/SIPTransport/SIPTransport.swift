@@ -100,17 +100,17 @@ public enum TransportRules {
   {
     guard var via = topVia else { return nil }
     let asksRport = via.rport != nil
-    var changed = false
-    if via.host != source.host || asksRport {
-      via.parameters.removeAll { $0.isNamed("received") }
-      via.parameters.append(SIPParameter("received", source.host))
-      changed = true
-    }
+    guard via.host != source.host || asksRport else { return via }
+    via.parameters.removeAll { $0.isNamed("received") }
+    via.parameters.append(SIPParameter("received", source.host))
     if asksRport, let index = via.parameters.firstIndex(where: { $0.isNamed("rport") }) {
       via.parameters[index] = SIPParameter("rport", String(source.port))
-      changed = true
     }
-    if changed { request.replaceTopVia(via) }
+    // The bytes are stamped in place, the rest of the Via as it came (the usual case); a Via
+    // the in-place edit does not handle is printed again.
+    if !request.stampTopVia(received: source.host, rport: asksRport ? source.port : nil) {
+      request.replaceTopVia(via)
+    }
     return via
   }
 

@@ -62,6 +62,50 @@ struct CountingRandom: RandomNumberGenerator {
         == SIPPeer(host: "10.9.9.9", port: 5080, transport: .udp))
   }
 
+  /// The stamp is written into the Via's bytes, the rest kept as it came; a Via the in-place
+  /// edit does not handle is printed again. Either way the top Via reads as the stamped Via the
+  /// call returns, the Vias after it keep their bytes, and a Via as this package prints one
+  /// comes out as printing the stamped Via would give.
+  @Test(arguments: [
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport", true),
+    ("SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1", true),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1", true),
+    ("SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK1;rport, SIP/2.0/TCP b.example.com;branch=z9hG4bK2", true),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport,SIP/2.0/UDP c;branch=z9hG4bK3", true),
+    ("SIP/2.0/udp 10.0.0.1 ;branch=z9hG4bK1;rport", true),
+    ("SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1;rport;maddr=[::1]", true),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;RPORT", false),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport=7", false),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport;rport", false),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=10.1.1.1;rport", false),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;x=\"a,b\";rport", false),
+    ("SIP/2.0/UDP 10.0.0.1:5060; branch = z9hG4bK1;rport", false),
+  ])
+  func stampIsWrittenInPlaceOrPrinted(via: String, inPlace: Bool) throws {
+    var message = try request(via: via)
+    let before = try #require(message.topVia)
+    let source = SIPPeer(host: "192.0.2.7", port: 40123, transport: .udp)
+    var probe = message
+    #expect(
+      probe.stampTopVia(received: "192.0.2.7", rport: before.rport == nil ? nil : 40123) == inPlace)
+    if !inPlace { #expect(probe == message) }
+    let stamped = try #require(
+      TransportRules.stampReceived(&message, topVia: before, source: source))
+    #expect(message.topVia == stamped)
+    #expect(stamped.received == "192.0.2.7")
+    if before.rport != nil { #expect(stamped.rport == .some("40123")) }
+    // The Vias after the first keep their bytes.
+    let original = try request(via: via)
+    #expect(Array(message.vias.dropFirst()) == Array(original.vias.dropFirst()))
+    // A Via as this package prints one is stamped as printing would.
+    if before.description == String(via.prefix { $0 != "," }) {
+      #expect(message.fields("Via").first?.value.hasPrefix(stamped.description) == true)
+    }
+    // Parsing the stamped message back gives the same message.
+    let reparsed = try SIPMessage.parse(message.serialized())
+    #expect(reparsed.topVia == stamped)
+  }
+
   /// §18.1.1: within 200 bytes of the MTU, or over 1300 bytes with the MTU unknown.
   @Test func sizeSwitch() {
     #expect(!TransportRules.mustUseStream(messageSize: 1300, pathMTU: 1500))
