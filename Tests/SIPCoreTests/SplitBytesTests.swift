@@ -221,3 +221,34 @@ import Testing
   // Every path is exercised: the compact read, the full grammar's successes and its errors.
   #expect(compact > 500 && failed > 500 && compact + failed < 5_500, "\(compact) \(failed)")
 }
+
+/// `Duration.wholeMicroseconds` (a shift and a 64-bit division for durations up to about two
+/// years) equals the components formula it replaced, at the edges and over random durations,
+/// negative ones included; a duration with no 64-bit microsecond count clamps instead of
+/// trapping.
+@Test func wholeMicrosecondsMatchesTheComponents() {
+  func reference(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    let exact = Int128(seconds) * 1_000_000 + Int128(attoseconds / 1_000_000_000_000)
+    return Int64(clamping: exact)
+  }
+  var durations: [Duration] = [
+    .zero, .nanoseconds(999), .microseconds(1), .milliseconds(500), .seconds(4), .seconds(32),
+    .seconds(3_600), .seconds(63_000_000), .seconds(80_000_000), .seconds(1_000_000_000_000),
+    .microseconds(-1), .nanoseconds(-1_500), .seconds(-32), .seconds(-1_000_000_000_000),
+    Duration(secondsComponent: 0, attosecondsComponent: 999_999_999_999),
+    Duration(secondsComponent: 0, attosecondsComponent: 1_000_000_000_000),
+    Duration(secondsComponent: 75_557_863, attosecondsComponent: 725_914_323_419_135),
+    Duration(secondsComponent: 75_557_863, attosecondsComponent: 725_914_323_419_136),
+  ]
+  var state: UInt64 = 99
+  for _ in 0..<10_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    let seconds = Int64(bitPattern: state) >> Int64(state % 60)
+    let attoseconds = Int64(state >> 4 % 1_000_000_000_000_000_000)
+    durations.append(Duration(secondsComponent: seconds, attosecondsComponent: attoseconds))
+  }
+  for duration in durations {
+    #expect(duration.wholeMicroseconds == reference(duration), "\(duration)")
+  }
+}
