@@ -17,8 +17,7 @@ public struct SimInstant: Comparable, Hashable, Sendable {
 
   /// The instant `duration` later, truncated to whole microseconds.
   public func advanced(by duration: Duration) -> SimInstant {
-    let (seconds, atto) = duration.components
-    return SimInstant(microseconds: microseconds + seconds * 1_000_000 + atto / 1_000_000_000_000)
+    SimInstant(microseconds: microseconds + duration.microsecondsValue)
   }
 }
 

@@ -471,3 +471,29 @@ extension Optional {
   #expect(inbox.all.count == delivers.count)
   #expect(network.leftovers.packetsInFlight == 0)
 }
+
+/// `Duration.microsecondsValue` (a shift and a 64-bit division up to about two years) and
+/// `SimInstant.advanced(by:)` truncate to whole microseconds as the components formula does,
+/// for short, long and negative durations.
+@Test func durationsTruncateToWholeMicroseconds() {
+  var durations: [Duration] = [
+    .zero, .nanoseconds(999), .nanoseconds(1_000), .milliseconds(10), .seconds(18),
+    .seconds(19), .seconds(32), .seconds(3_600), .seconds(60_000_000), .seconds(90_000_000),
+    .nanoseconds(-1_500), .seconds(-32),
+  ]
+  var state: UInt64 = 3
+  for _ in 0..<5_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    let seconds = Int64(bitPattern: state >> 1) >> Int64(20 + state % 44) - 1_000
+    durations.append(
+      Duration(
+        secondsComponent: seconds,
+        attosecondsComponent: Int64(state >> 3 % 1_000_000_000_000_000_000)))
+  }
+  for duration in durations {
+    let (seconds, attoseconds) = duration.components
+    let expected = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    #expect(duration.microsecondsValue == expected, "\(duration)")
+    #expect(SimInstant(microseconds: 7).advanced(by: duration).microseconds == 7 + expected)
+  }
+}

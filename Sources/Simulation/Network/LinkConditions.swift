@@ -109,11 +109,15 @@ public enum Jitter: Sendable, Equatable {
 extension Duration {
   /// Whole microseconds (truncating).
   var microsecondsValue: Int64 {
-    // Every datagram asks (latency, jitter bound). Below 18 s the attoseconds fit 64 bits and
-    // the division by a constant is a multiplication; a 128-bit division is a library call.
+    // Every datagram and every timer set by a duration asks. 10^12 = 2^12 · 5^12: shifted
+    // first, a duration up to about two years leaves a 64-bit division by a constant (a
+    // multiplication); a 128-bit division is a library call.
     let attoseconds = self.attoseconds
-    if attoseconds >= 0, attoseconds <= Int128(UInt64.max) {
-      return Int64(UInt64(truncatingIfNeeded: attoseconds) / 1_000_000_000_000)
+    if attoseconds >= 0 {
+      let shifted = attoseconds >> 12
+      if shifted <= Int128(UInt64.max) {
+        return Int64(UInt64(truncatingIfNeeded: shifted) / 244_140_625)
+      }
     }
     return Int64(truncatingIfNeeded: attoseconds / 1_000_000_000_000)
   }
