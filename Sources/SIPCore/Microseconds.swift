@@ -10,7 +10,7 @@ extension Duration {
     // library call of ~200 instructions on every timer armed.
     if attoseconds >= 0 {
       let shifted = attoseconds >> 12
-      if shifted <= Int128(UInt64.max) {
+      if shifted >> 64 == 0 {
         return Int64(UInt64(truncatingIfNeeded: shifted) / 244_140_625)
       }
     }

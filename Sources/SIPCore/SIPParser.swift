@@ -227,8 +227,9 @@ struct MessageParser {
       guard (100...699).contains(status) else {
         throw error("the status code must be three digits from 100 to 699", at: part1.lowerBound)
       }
-      let reason = Syntax.string(bytes[part2.lowerBound..<range.upperBound])
-      return .response(version: Syntax.string(bytes[part0]), status: status, reason: reason)
+      // Version, method and the usual reason phrases come back as literals (Syntax.token).
+      let reason = Syntax.token(bytes[part2.lowerBound..<range.upperBound])
+      return .response(version: Syntax.token(bytes[part0]), status: status, reason: reason)
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces.
     if let last = bytes[range].last, last == Syntax.space {
@@ -263,7 +264,7 @@ struct MessageParser {
       throw error("the Request-Line does not end with a SIP version", at: part2.lowerBound)
     }
     return .request(
-      method: Syntax.string(method), uri: Syntax.string(uri), version: Syntax.string(bytes[part2]))
+      method: Syntax.token(method), uri: Syntax.string(uri), version: Syntax.token(bytes[part2]))
   }
 
   /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (case-insensitive "SIP").

@@ -212,8 +212,8 @@ enum Syntax {
     String(decoding: bytes, as: UTF8.self)
   }
 
-  /// ``string(_:)`` for a token, returning a literal for the few words nearly every Via and
-  /// parameter list holds: a literal costs nothing to make or release, and making a `String`
+  /// ``string(_:)`` for a token, returning a literal for the few words nearly every Via,
+  /// parameter list and start line holds: a literal costs nothing to make or release, and making a `String`
   /// from bytes (validation, then storage) ran several times per Via for the same words. The
   /// bytes are packed into one integer (little end first) and compared, case included, so the
   /// result is the same string either way.
@@ -241,6 +241,19 @@ enum Syntax {
     case (2, 0x726C): return "lr"
     case (4, 0x7265_7375): return "user"
     case (7, 0x73_6572_6970_7865): return "expires"
+    // Start lines: the version, the methods, the commonest reason phrases; URI schemes.
+    case (7, 0x30_2E32_2F50_4953): return "SIP/2.0"
+    case (6, 0x4554_4956_4E49): return "INVITE"
+    case (3, 0x4B_4341): return "ACK"
+    case (3, 0x45_5942): return "BYE"
+    case (6, 0x4C45_434E_4143): return "CANCEL"
+    case (7, 0x53_4E4F_4954_504F): return "OPTIONS"
+    case (8, 0x5245_5453_4947_4552): return "REGISTER"
+    case (2, 0x4B4F): return "OK"
+    case (7, 0x67_6E69_676E_6952): return "Ringing"
+    case (6, 0x676E_6979_7254): return "Trying"
+    case (3, 0x70_6973): return "sip"
+    case (4, 0x7370_6973): return "sips"
     default: return string(bytes)
     }
   }

@@ -97,14 +97,30 @@ import Testing
   }
 }
 
-/// `Syntax.token` (literals for the common Via and parameter words) gives the same string as
-/// decoding the bytes, for the common words, their near misses and other lengths.
+/// `Syntax.token` (literals for the common Via, parameter and start-line words) gives the same
+/// string as decoding the bytes, for the common words, every one-byte change of each, and other
+/// lengths.
 @Test func commonTokensAreTheSameStrings() {
-  let words = [
+  let common = [
     "SIP", "2.0", "UDP", "TCP", "TLS", "tag", "ttl", "branch", "rport", "received", "maddr", "lr",
-    "user", "expires", "sip", "udp", "Tag", "branches", "rpor", "receivee", "x", "", "transport",
-    "SIP/2.0", "2.1", "lrr", "l", "maddR", "expirez", "ttl\u{e9}",
+    "user", "expires", "SIP/2.0", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "OK",
+    "Ringing", "Trying", "sip", "sips",
   ]
+  var words =
+    common + [
+      "udp", "Tag", "branches", "rpor", "receivee", "x", "", "transport", "2.1", "lrr", "l",
+      "maddR", "expirez", "ttl\u{e9}", "SIP/2.00", "Not Found",
+    ]
+  for word in common {
+    let bytes = Array(word.utf8)
+    for index in bytes.indices {
+      for change: UInt8 in [1, 0x20, 0x80] {
+        var changed = bytes
+        changed[index] ^= change
+        words.append(String(decoding: changed, as: UTF8.self))
+      }
+    }
+  }
   for word in words {
     let bytes = ArraySlice(Array(word.utf8))
     #expect(Syntax.token(bytes) == Syntax.string(bytes), "\(word)")

@@ -33,4 +33,7 @@ import Testing
   #expect(settings.t2 == .microseconds(1_500_001))
   #expect(TimerSettings(t1: .nanoseconds(500_999)).t1 == .microseconds(500))
   #expect(settings != .rfc3261 && TimerSettings() == .rfc3261)
+  // 64·T1 is worked out in microseconds; a T1 too long for that still gets its exact product.
+  settings.t1 = .seconds(1_000_000_000_000)
+  #expect(settings.transactionTimeout == .seconds(64_000_000_000_000))
 }

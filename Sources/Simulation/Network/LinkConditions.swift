@@ -115,7 +115,7 @@ extension Duration {
     let attoseconds = self.attoseconds
     if attoseconds >= 0 {
       let shifted = attoseconds >> 12
-      if shifted <= Int128(UInt64.max) {
+      if shifted >> 64 == 0 {
         return Int64(UInt64(truncatingIfNeeded: shifted) / 244_140_625)
       }
     }
