@@ -260,6 +260,15 @@ enum Syntax {
 }
 
 extension String {
+  /// `lowercased()`, returning the string itself when it holds no upper-case ASCII letter and
+  /// nothing beyond ASCII (hosts, schemes, parameter values nearly always come lower case):
+  /// `lowercased()` makes a new string every time.
+  package var lowercasedIfNeeded: String {
+    var copy = self
+    let plain = copy.withUTF8 { bytes in !bytes.contains { ($0 >= 65 && $0 <= 90) || $0 >= 128 } }
+    return plain ? self : lowercased()
+  }
+
   /// `prefix` then `value` in lower-case hex, padded with zeros to `minimumDigits`: branches,
   /// tags and Call-IDs, one per message sent, built as bytes (radix formatting and padding cost
   /// several allocations).

@@ -133,17 +133,16 @@ enum HeaderGrammar {
       return .wildcard
     }
     let address = try NameAddress.scan(&scanner)
+    // Names compared in place, ignoring case (lower-casing a copy of each cost an allocation).
     for parameter in address.parameters {
-      switch parameter.name.lowercased() {
-      case "expires":
+      if parameter.isNamed("expires") {
         guard let value = parameter.value, value.utf8.allSatisfy(Syntax.isDigit),
           let seconds = UInt64(value), seconds <= UInt64(UInt32.max)
         else { throw scanner.fail("the Contact expires parameter is not a number below 2^32") }
-      case "q":
+      } else if parameter.isNamed("q") {
         guard let value = parameter.value, let q = Double(value), (0...1).contains(q) else {
           throw scanner.fail("the Contact q parameter is not between 0 and 1")
         }
-      default: break
       }
     }
     return .address(address)

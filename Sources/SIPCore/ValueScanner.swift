@@ -127,7 +127,12 @@ func parseList<T>(
 ) throws(SyntaxError) -> [T] {
   var result: [T] = []
   if allowEmpty && HeaderValueSplitter.trim(value).isEmpty { return [] }
-  for part in HeaderValueSplitter.split(value) {
+  // Element by element, as HeaderValueSplitter.split cuts them, without making its array (every
+  // Via, Contact and Route list of every message read).
+  var start = value.startIndex
+  while true {
+    let end = HeaderValueSplitter.partEnd(value, from: start)
+    let part = HeaderValueSplitter.trim(value[start..<end])
     guard !part.isEmpty else {
       throw SyntaxError(
         "an empty element in the \(what) list", offset: part.startIndex - value.startIndex)
@@ -137,6 +142,7 @@ func parseList<T>(
     } catch {
       throw SyntaxError(error.reason, offset: error.offset + (part.startIndex - value.startIndex))
     }
+    guard end < value.endIndex else { return result }
+    start = end + 1
   }
-  return result
 }

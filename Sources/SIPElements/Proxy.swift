@@ -152,7 +152,7 @@ public actor Proxy: SimulationActor {
   }
 
   func serves(_ uri: SIPURI) -> Bool {
-    configuration.domains.contains { $0.lowercased() == uri.host.lowercased() }
+    configuration.domains.contains { $0.equalsIgnoringASCIICase(uri.host) }
   }
 
   // MARK: Events from the transaction layer

@@ -182,9 +182,10 @@ struct ServerCore {
 /// the domains it serves, on its port or none.
 func namesElement(_ uri: SIPURI, endpoint: SIPEndpoint, domains: [String]) -> Bool {
   guard uri.user == nil else { return false }
-  let host = uri.host.lowercased()
+  let host = uri.host
   let named =
-    host == endpoint.addressText || host == endpoint.hostName.lowercased()
-    || domains.contains { $0.lowercased() == host }
+    host.equalsIgnoringASCIICase(endpoint.addressText)
+    || host.equalsIgnoringASCIICase(endpoint.hostName)
+    || domains.contains { $0.equalsIgnoringASCIICase(host) }
   return named && (uri.port == nil || uri.port == Int(endpoint.address.port))
 }

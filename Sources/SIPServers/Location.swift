@@ -7,8 +7,9 @@ public import SIPCore
 public func canonicalAOR(_ uri: SIPURI) -> String {
   let user = uri.user.map { "\($0)@" } ?? ""
   let port = uri.port.map { ":\($0)" } ?? ""
-  let scheme = uri.scheme.lowercased() == "sips" ? "sips" : "sip"
-  return "\(scheme):\(user)\(uri.host.lowercased())\(port)"
+  let scheme = uri.scheme.equalsIgnoringASCIICase("sips") ? "sips" : "sip"
+  // Hosts nearly always come lower case: lower-casing made a copy every time.
+  return "\(scheme):\(user)\(uri.host.lowercasedIfNeeded)\(port)"
 }
 
 /// The part of a contact URI that decides whether two registrations name the same binding
@@ -18,7 +19,7 @@ func contactIdentity(_ uri: SIPURI) -> String {
   var key = canonicalAOR(uri)
   for name in ["transport", "maddr"] {
     if case .some(.some(let value)) = uri.parameter(name) {
-      key += ";\(name)=\(value.lowercased())"
+      key += ";\(name)=\(value.lowercasedIfNeeded)"
     }
   }
   return key

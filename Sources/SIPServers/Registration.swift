@@ -31,7 +31,7 @@ public struct RegistrarPolicy: Sendable, Hashable {
 
   /// Whether `host` is one of its domains (case-insensitive).
   public func serves(_ host: String) -> Bool {
-    domains.contains { $0.lowercased() == host.lowercased() }
+    domains.contains { $0.equalsIgnoringASCIICase(host) }
   }
 }
 

@@ -268,3 +268,13 @@ import Testing
     #expect(duration.wholeMicroseconds == reference(duration), "\(duration)")
   }
 }
+
+/// `lowercasedIfNeeded` is `lowercased()`, whether or not the string needed it.
+@Test func lowercasedIfNeededIsLowercased() {
+  for text in [
+    "", "biloxi.example.com", "Biloxi.Example.COM", "10.0.0.1", "sips", "SIPS", "tcp", "TCP",
+    "\u{c9}cole.example", "\u{e9}cole", "stra\u{df}e", "[2001:DB8::1]",
+  ] {
+    #expect(text.lowercasedIfNeeded == text.lowercased(), "\(text)")
+  }
+}
