@@ -278,3 +278,41 @@ import Testing
     #expect(text.lowercasedIfNeeded == text.lowercased(), "\(text)")
   }
 }
+
+/// Header parameters read in one pass when they are the usual `;name[=token]…` and by the full
+/// grammar otherwise: over lists built from fragments (whitespace around `;` and `=`, quoted and
+/// bracketed values, empty names and values, what may follow a list), the same parameters, end
+/// and error as the full grammar.
+@Test func compactParametersMatchTheFullGrammar() {
+  let fragments = [
+    ";tag=8321234356", ";expires=3600", ";lr", ";q=0.7", ";received=10.0.0.1", ";x=", ";=y", ";",
+    " ;lr", "; lr", ";a =b", ";a= b", ";n=\"quoted value\"", ";m=[2001:db8::1]", ";TAG=Ab",
+    ",", ">", " ", "junk", ";p=%41", ";e=\u{e9}",
+  ]
+  var state: UInt64 = 17
+  var compact = 0
+  var failed = 0
+  for _ in 0..<5_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    var bits = state >> 8
+    var text = ""
+    for _ in 0..<Int(bits % 5) {
+      bits /= 5
+      text += fragments[Int(bits % UInt64(fragments.count))]
+      bits /= UInt64(fragments.count)
+    }
+    let bytes = ArraySlice(Array(text.utf8))
+    var general = ValueScanner(bytes)
+    let expected = Result { () throws(SyntaxError) in try general.parametersGeneral() }
+    var scanner = ValueScanner(bytes)
+    let actual = Result { () throws(SyntaxError) in try scanner.parameters() }
+    #expect(actual == expected, "parameters: \(text)")
+    if case .success = expected {
+      #expect(scanner.index == general.index, "parameters: \(text)")
+    } else {
+      failed += 1
+    }
+    if ValueScanner(bytes).compactParameters() != nil { compact += 1 }
+  }
+  #expect(compact > 500 && failed > 200 && compact + failed < 4_800, "\(compact) \(failed)")
+}
