@@ -75,15 +75,18 @@ public enum UASInspection {
   /// The first inspection `request` fails, or nil when the core may process it.
   public static func check(_ request: SIPMessage, capabilities: UACapabilities) -> Rejection? {
     guard let method = request.method else { return Rejection(400, "Not a request") }
-    // §8.1.1: the six header fields every request carries.
-    for (name, present) in [
-      ("To", request.to != nil), ("From", request.from != nil),
-      ("Call-ID", request.callID != nil), ("CSeq", request.cseq != nil),
-      ("Via", request.topVia != nil), ("Max-Forwards", request.maxForwards != nil),
-    ] where !present {
-      return Rejection(400, "Missing or malformed \(name) header")
+    // §8.1.1: the six header fields every request carries, each read once, in this order (an
+    // array of all six read them all, and the CSeq twice, before looking at any).
+    func missing(_ name: String) -> Rejection {
+      Rejection(400, "Missing or malformed \(name) header")
     }
-    if let cseq = request.cseq, cseq.method != method {
+    guard request.to != nil else { return missing("To") }
+    guard request.from != nil else { return missing("From") }
+    guard request.callID != nil else { return missing("Call-ID") }
+    guard let cseq = request.cseq else { return missing("CSeq") }
+    guard request.topVia != nil else { return missing("Via") }
+    guard request.maxForwards != nil else { return missing("Max-Forwards") }
+    if cseq.method != method {
       return Rejection(400, "CSeq method \(cseq.method) does not match \(method)")
     }
     if !capabilities.methods.contains(method) {
@@ -111,7 +114,9 @@ public enum UASInspection {
       let type = request.contentType
       let typeOK =
         type.map { type in
-          capabilities.contentTypes.contains { "\(type.type)/\(type.subtype)" == $0.lowercased() }
+          capabilities.contentTypes.contains {
+            $0.lowercasedIfNeeded == "\(type.type)/\(type.subtype)"
+          }
         } ?? false
       let codingOK = request.contentEncoding.allSatisfy {
         capabilities.encodings.contains($0.lowercased())
