@@ -54,6 +54,14 @@ public final class Simulation: @unchecked Sendable {
     scheduler.schedule(at: instant, target: target, token: token)
   }
 
+  /// A datagram's arrival (``Network`` is the target, the token its in-flight slot): a path of
+  /// its own, so the public entry above keeps the one shape every element timer takes (called
+  /// with a concrete network as well, it was specialized behind a thunk that cost the element
+  /// timers ~2%).
+  func scheduleArrival(at instant: SimInstant, of network: Network, token: UInt64) {
+    _ = scheduler.schedule(at: instant, .target(network, token))
+  }
+
   /// Cancels a scheduled callback; a fired or unknown handle is ignored.
   public func cancel(_ handle: TimerHandle) { scheduler.cancel(handle) }
 

@@ -632,7 +632,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
       flights.append(flight)
     }
     let at = SimInstant(microseconds: simulation.now.microseconds + delay)
-    simulation.schedule(at: at, target: self, token: UInt64(index))
+    simulation.scheduleArrival(at: at, of: self, token: UInt64(index))
   }
 
   /// A datagram's arrival time has come (``scheduleArrival(_:packet:from:to:after:)`` named it
