@@ -92,7 +92,8 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible, HeaderVa
         throw SyntaxError(error.reason, offset: uriStart - scanner.bytes.startIndex + error.offset)
       }
       scanner.index += 1
-      return NameAddress(displayName: displayName, uri: uri, parameters: try scanner.parameters())
+      let parameters = try scanner.parameters()
+      return NameAddress(displayName: displayName, uri: consume uri, parameters: parameters)
     }
     _ = start
     // addr-spec: the URI ends at the first ";" (what follows are header parameters), and must
@@ -111,7 +112,8 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible, HeaderVa
     } catch {
       throw SyntaxError(error.reason, offset: uriStart - scanner.bytes.startIndex + error.offset)
     }
-    return NameAddress(displayName: nil, uri: uri, parameters: try scanner.parameters())
+    let parameters = try scanner.parameters()
+    return NameAddress(displayName: nil, uri: consume uri, parameters: parameters)
   }
 }
 
