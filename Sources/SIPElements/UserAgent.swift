@@ -40,6 +40,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
     var observer: (@Sendable (isolated UserAgent, UAEvent) -> Void)?
     var authenticator: UAAuthenticator?
     var endedDialogs: [DialogID: Int64] = [:]
+    /// The earliest instant an entry of `endedDialogs` expires (`.max` when none): pruning
+    /// before then would remove nothing.
+    var endedDialogsPruneAt: Int64 = .max
     var nextTimerID: UInt64 = 1
     var agentTimers: [UInt64: TimerHandle] = [:]
     var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
@@ -75,6 +78,21 @@ public actor UserAgent: SimulationActor, TimerTarget {
     get { book?.endedDialogs ?? [:] }
     _modify { yield &openBook.endedDialogs }
   }
+  /// Forgets dialogs ended 64·T1 ago or more. Only when one has expired: rebuilding the table
+  /// at every call's end cost an allocation and a pass over it each time.
+  func pruneEndedDialogs() {
+    guard let book, now >= book.endedDialogsPruneAt else { return }
+    book.endedDialogs = book.endedDialogs.filter { $0.value > now }
+    book.endedDialogsPruneAt = book.endedDialogs.values.min() ?? .max
+  }
+
+  /// Remembers that dialog `id` ended, for 64·T1.
+  func rememberEnded(_ id: DialogID) {
+    let expiry = now + SIPEndpoint.micros(timers.transactionTimeout)
+    openBook.endedDialogs[id] = expiry
+    openBook.endedDialogsPruneAt = min(openBook.endedDialogsPruneAt, expiry)
+  }
+
   var nextTimerID: UInt64 {
     get { book?.nextTimerID ?? 1 }
     _modify { yield &openBook.nextTimerID }
@@ -806,9 +824,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
     var (ack, hop) = dialog.makeRequest(method: "ACK", sequence: response.cseq?.sequence ?? 1)
     ack.append("Content-Length", "0")
     send(ack, to: SIPPeer(uri: hop))
-    endedDialogs = endedDialogs.filter { $0.value > now }
+    pruneEndedDialogs()
     if endedDialogs[id] == nil {
-      endedDialogs[id] = now + SIPEndpoint.micros(timers.transactionTimeout)
+      rememberEnded(id)
       var (bye, byeHop) = dialog.makeRequest(method: "BYE")
       bye.append("Content-Length", "0")
       send(bye, to: SIPPeer(uri: byeHop))
@@ -1097,9 +1115,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
     call.timers = [:]
     // Forget dialogs ended more than 64·T1 ago here too: otherwise only a stray 2xx prunes the
     // table, and a long run keeps one entry per call it ever made.
-    endedDialogs = endedDialogs.filter { $0.value > now }
+    pruneEndedDialogs()
     for id in call.dialogs.keys.sorted() {
-      endedDialogs[id] = now + SIPEndpoint.micros(timers.transactionTimeout)
+      rememberEnded(id)
       if var dialog = call.dialogs[id] {
         dialog.state = .terminated
         traceDialog(dialog)

@@ -22,6 +22,22 @@ import Testing
     #expect(try phones.history("alice").count == 3)
   }
 
+  /// Pruning waits for the earliest ended dialog to expire and then forgets exactly the expired
+  /// ones: calls ending at 1 s, 20 s and 40 s leave the last two at 40 s (1 + 32 has passed,
+  /// 20 + 32 has not).
+  @Test func endedDialogsArePrunedAsEachExpires() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .answer())])
+    let bob = try phones.uri("bob")
+    for start: Int64 in [0, 19, 39] {
+      phones.simulation.run(until: SimInstant(microseconds: start * 1_000_000))
+      _ = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(1)) }
+    }
+    phones.simulation.run(until: SimInstant(microseconds: 41_000_000))
+    #expect(try phones.on("alice") { $0.endedDialogs.count } == 2)
+    #expect(try phones.on("bob") { $0.endedDialogs.count } == 2)
+    #expect(try phones.history("alice").count == 3)
+  }
+
   /// Agents made one after another with the same settings share one copy of them (a million
   /// idle agents kept a million); different settings, or credentials, get their own.
   @Test func agentsShareEqualSettings() throws {
