@@ -190,10 +190,15 @@ enum Syntax {
   /// Appends the decimal digits of `value` (a minus sign first when negative).
   static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
     if value < 0 { out.append(UInt8(ascii: "-")) }
+    appendDecimal(UInt64(value.magnitude), to: &out)
+  }
+
+  /// Appends the decimal digits of `value`.
+  static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
     // Most significant digit first, straight into `out` (reversing the digits in place through
     // a slice copied them into a new array: an allocation for every port and Content-Length).
-    let magnitude = value.magnitude
-    var divisor: UInt = 1
+    let magnitude = value
+    var divisor: UInt64 = 1
     while magnitude / divisor >= 10 { divisor *= 10 }
     repeat {
       out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude / divisor % 10))

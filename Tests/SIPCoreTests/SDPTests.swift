@@ -145,3 +145,39 @@ func offerAnswer(row: OfferAnswerRow) throws {
   legacy.connection?.address = "0.0.0.0"
   #expect(legacy.isHold)
 }
+
+/// Every kind of line prints as RFC 4566 writes it, in its order, numbers included (the largest
+/// 64-bit ones, a port count), and parses back to the same description.
+@Test func everyLineKindPrintsInOrder() throws {
+  let text = """
+    v=0\r
+    o=- 42 18446744073709551615 IN IP4 192.0.2.1\r
+    s=Session\r
+    i=About it\r
+    u=http://example.com/s\r
+    e=alice@example.com\r
+    p=+1 555 0100\r
+    c=IN IP4 192.0.2.1\r
+    b=AS:64\r
+    t=3034423619 3042462419\r
+    r=604800 3600 0 90000\r
+    z=2882844526 -1h 2898848070 0\r
+    k=prompt\r
+    a=recvonly\r
+    m=audio 49170/2 RTP/AVP 0 8\r
+    i=Voice\r
+    c=IN IP4 192.0.2.2\r
+    b=CT:128\r
+    k=clear:secret\r
+    a=rtpmap:0 PCMU/8000\r
+    m=video 0 RTP/AVP 31\r
+
+    """
+  let sdp = try SessionDescription(parsing: Array(text.utf8))
+  #expect(sdp.text == text)
+  #expect(try SessionDescription(parsing: sdp.bytes) == sdp)
+  var edited = sdp
+  edited.media[1].port = 51_372
+  edited.media[1].portCount = 3
+  #expect(edited.text.contains("m=video 51372/3 RTP/AVP 31\r\n"))
+}

@@ -102,59 +102,107 @@ public struct SessionDescription: Sendable, Hashable {
   /// The description as a message body: written line by line into one buffer (a call builds
   /// two or three of these).
   public var bytes: [UInt8] {
+    // Each line's parts appended straight to the bytes: a variadic list of parts was an array
+    // per line and each number a String (an offer or answer went with every INVITE and 200).
     var out: [UInt8] = []
     out.reserveCapacity(256)
-    func line(_ type: UInt8, _ parts: String...) {
+    func begin(_ type: UInt8) {
       out.append(type)
       out.append(UInt8(ascii: "="))
-      for part in parts { Syntax.append(part, to: &out) }
+    }
+    func text(_ part: String) { Syntax.append(part, to: &out) }
+    func byte(_ value: UInt8) { out.append(value) }
+    func number(_ value: UInt64) { Syntax.appendDecimal(value, to: &out) }
+    func end() {
       out.append(Syntax.cr)
       out.append(Syntax.lf)
     }
-    func number(_ value: some BinaryInteger) -> String { String(value) }
-    line(UInt8(ascii: "v"), number(version))
-    line(
-      UInt8(ascii: "o"), origin.username, " ", origin.sessionID, " ",
-      number(origin.sessionVersion), " ", origin.networkType, " ", origin.addressType, " ",
-      origin.address)
+    func line(_ type: UInt8, _ part: String) {
+      begin(type)
+      text(part)
+      end()
+    }
+    begin(UInt8(ascii: "v"))
+    if version < 0 { byte(UInt8(ascii: "-")) }
+    number(UInt64(version.magnitude))
+    end()
+    begin(UInt8(ascii: "o"))
+    text(origin.username)
+    byte(Syntax.space)
+    text(origin.sessionID)
+    byte(Syntax.space)
+    number(origin.sessionVersion)
+    byte(Syntax.space)
+    text(origin.networkType)
+    byte(Syntax.space)
+    text(origin.addressType)
+    byte(Syntax.space)
+    text(origin.address)
+    end()
     line(UInt8(ascii: "s"), sessionName)
     if let information { line(UInt8(ascii: "i"), information) }
     if let uri { line(UInt8(ascii: "u"), uri) }
     for email in emails { line(UInt8(ascii: "e"), email) }
     for phone in phones { line(UInt8(ascii: "p"), phone) }
     func connectionLine(_ connection: Connection) {
-      line(
-        UInt8(ascii: "c"), connection.networkType, " ", connection.addressType, " ",
-        connection.address)
+      begin(UInt8(ascii: "c"))
+      text(connection.networkType)
+      byte(Syntax.space)
+      text(connection.addressType)
+      byte(Syntax.space)
+      text(connection.address)
+      end()
     }
     func attributeLine(_ attribute: Attribute) {
+      begin(UInt8(ascii: "a"))
+      text(attribute.name)
       if let value = attribute.value {
-        line(UInt8(ascii: "a"), attribute.name, ":", value)
-      } else {
-        line(UInt8(ascii: "a"), attribute.name)
+        byte(Syntax.colon)
+        text(value)
       }
+      end()
+    }
+    func bandwidthLine(_ bandwidth: Bandwidth) {
+      begin(UInt8(ascii: "b"))
+      text(bandwidth.type)
+      byte(Syntax.colon)
+      number(bandwidth.value)
+      end()
     }
     if let connection { connectionLine(connection) }
-    for bandwidth in bandwidths {
-      line(UInt8(ascii: "b"), bandwidth.type, ":", number(bandwidth.value))
-    }
+    for bandwidth in bandwidths { bandwidthLine(bandwidth) }
     for timing in timings {
-      line(UInt8(ascii: "t"), number(timing.start), " ", number(timing.stop))
+      begin(UInt8(ascii: "t"))
+      number(timing.start)
+      byte(Syntax.space)
+      number(timing.stop)
+      end()
       for repeated in timing.repeats { line(UInt8(ascii: "r"), repeated) }
     }
     if let timeZones { line(UInt8(ascii: "z"), timeZones) }
     if let key { line(UInt8(ascii: "k"), key) }
     for attribute in attributes { attributeLine(attribute) }
     for media in media {
-      let port = media.portCount.map { "\(media.port)/\($0)" } ?? number(media.port)
-      var formats = ""
-      for format in media.formats { formats += " " + format }
-      line(UInt8(ascii: "m"), media.type, " ", port, " ", media.proto, formats)
+      begin(UInt8(ascii: "m"))
+      text(media.type)
+      byte(Syntax.space)
+      if media.port < 0 { byte(UInt8(ascii: "-")) }
+      number(UInt64(media.port.magnitude))
+      if let count = media.portCount {
+        byte(Syntax.slash)
+        if count < 0 { byte(UInt8(ascii: "-")) }
+        number(UInt64(count.magnitude))
+      }
+      byte(Syntax.space)
+      text(media.proto)
+      for format in media.formats {
+        byte(Syntax.space)
+        text(format)
+      }
+      end()
       if let information = media.information { line(UInt8(ascii: "i"), information) }
       for connection in media.connections { connectionLine(connection) }
-      for bandwidth in media.bandwidths {
-        line(UInt8(ascii: "b"), bandwidth.type, ":", number(bandwidth.value))
-      }
+      for bandwidth in media.bandwidths { bandwidthLine(bandwidth) }
       if let key = media.key { line(UInt8(ascii: "k"), key) }
       for attribute in media.attributes { attributeLine(attribute) }
     }
