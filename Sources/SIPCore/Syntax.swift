@@ -274,6 +274,14 @@ extension String {
     return plain ? self : lowercased()
   }
 
+  /// `uppercased()`, returning the string itself when it holds no lower-case ASCII letter and
+  /// nothing beyond ASCII (codec names come upper case).
+  package var uppercasedIfNeeded: String {
+    var copy = self
+    let plain = copy.withUTF8 { bytes in !bytes.contains { ($0 >= 97 && $0 <= 122) || $0 >= 128 } }
+    return plain ? self : uppercased()
+  }
+
   /// `prefix` then `value` in lower-case hex, padded with zeros to `minimumDigits`: branches,
   /// tags and Call-IDs, one per message sent, built as bytes (radix formatting and padding cost
   /// several allocations).

@@ -1190,9 +1190,10 @@ public actor UserAgent: SimulationActor, TimerTarget {
         addressType: hostAddress.contains(":") ? "IP6" : "IP4", address: hostAddress))
     var audio = MediaDescription(type: "audio", port: configuration.mediaPort, formats: [])
     for codec in configuration.codecs {
-      guard let (payload, rate) = Self.staticPayloads[codec.uppercased()] else { continue }
+      let name = codec.uppercasedIfNeeded
+      guard let (payload, rate) = Self.staticPayloads[name] else { continue }
       audio.formats.append(payload)
-      audio.attributes.append(.init("rtpmap", "\(payload) \(codec.uppercased())/\(rate)"))
+      audio.attributes.append(.init("rtpmap", payload + " " + name + "/" + String(rate)))
     }
     sdp.media = [audio]
     return sdp
@@ -1204,10 +1205,14 @@ public actor UserAgent: SimulationActor, TimerTarget {
   ]
 
   func canAnswer(_ offer: SessionDescription) -> Bool {
-    let wanted = configuration.codecs.map { $0.uppercased() }
+    let wanted = configuration.codecs.map { $0.uppercasedIfNeeded }
     return offer.media.contains { media in
-      media.port != 0
-        && media.formats.contains { media.encoding(of: $0).map(wanted.contains) ?? false }
+      guard media.port != 0 else { return false }
+      // The rtpmap lines read once per stream, not once per format.
+      let maps = media.rtpMaps
+      return media.formats.contains {
+        MediaDescription.encoding(of: $0, in: maps).map(wanted.contains) ?? false
+      }
     }
   }
 

@@ -316,3 +316,36 @@ import Testing
   }
   #expect(compact > 500 && failed > 200 && compact + failed < 4_800, "\(compact) \(failed)")
 }
+
+/// An rtpmap value is read in one pass when it has the usual shape and by the full rules
+/// otherwise: over values built from fragments (runs of spaces and slashes, empty parts, signs,
+/// long numbers, channels, junk), the one-pass reader gives the full rules' result whenever it
+/// gives one, and `RTPMap(_:)` always does.
+@Test func compactRTPMapMatchesTheFullRules() {
+  let fragments = [
+    "0", "97", " ", "  ", "PCMU", "iLBC", "/", "//", "8000", "90000", "2", "+5", "-1",
+    "12345678901234567890", "x", "\u{e9}", "/8000/2",
+  ]
+  var state: UInt64 = 29
+  var compact = 0
+  var parsed = 0
+  for _ in 0..<6_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    var bits = state >> 8
+    var text = ["0 PCMU/8000", "97 iLBC/8000", ""][Int(bits % 3)]
+    bits /= 3
+    for _ in 0..<Int(bits % 4) {
+      bits /= 4
+      text += fragments[Int(bits % UInt64(fragments.count))]
+      bits /= UInt64(fragments.count)
+    }
+    let general = RTPMap(general: text)
+    if let fast = RTPMap(compact: text) {
+      compact += 1
+      #expect(fast == general, "rtpmap: \(text)")
+    }
+    #expect(RTPMap(text) == general, "rtpmap: \(text)")
+    if general != nil { parsed += 1 }
+  }
+  #expect(compact > 500 && parsed > compact, "\(compact) \(parsed)")
+}

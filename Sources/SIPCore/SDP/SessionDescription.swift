@@ -408,7 +408,7 @@ public struct MediaDescription: Sendable, Hashable {
 
   /// `a=rtpmap` entries (§6): payload type → encoding, clock rate, channels.
   public var rtpMaps: [RTPMap] {
-    attributes.filter { $0.name == "rtpmap" }.compactMap { $0.value.flatMap(RTPMap.init) }
+    attributes.filter { $0.name == "rtpmap" }.compactMap { $0.value.flatMap { RTPMap($0) } }
   }
 
   /// The `a=fmtp` parameters of a payload type.
@@ -445,8 +445,10 @@ public struct MediaDescription: Sendable, Hashable {
     Self.encoding(of: payload, in: rtpMaps)
   }
 
-  /// ``encoding(of:)`` from rtpmap entries already parsed (an answer asks for every payload).
-  static func encoding(of payload: String, in maps: [RTPMap]) -> String? {
+  /// ``encoding(of:)`` from rtpmap entries already parsed (``rtpMaps``, read once): an answer
+  /// or a check of an offer asks for every payload, and ``encoding(of:)`` parses the rtpmap
+  /// lines again each time.
+  public static func encoding(of payload: String, in maps: [RTPMap]) -> String? {
     maps.first { $0.payload == payload }?.encoding ?? RTPMap.staticEncodings[payload]
   }
 }
@@ -466,6 +468,67 @@ public struct RTPMap: Sendable, Hashable {
   }
 
   init?(_ value: String) {
+    if let compact = Self(compact: value) {
+      self = compact
+      return
+    }
+    self.init(general: value)
+  }
+
+  /// The usual `payload encoding/clock[/channels]` (one space, no empty part, digits where
+  /// numbers go) read in one pass; nil for anything else, which ``init(general:)`` reads with
+  /// the same result (a test holds them to it). Every offer and answer reads every rtpmap.
+  init?(compact value: String) {
+    var text = value
+    guard
+      let parts = text.withUTF8({ bytes -> (Int, Int, Int, Int, Int?)? in
+        let count = bytes.count
+        var index = 0
+        while index < count, bytes[index] != Syntax.space, bytes[index] != Syntax.slash {
+          index += 1
+        }
+        let payloadEnd = index
+        guard payloadEnd > 0, index < count, bytes[index] == Syntax.space else { return nil }
+        index += 1
+        let encodingStart = index
+        while index < count, bytes[index] != Syntax.slash, bytes[index] != Syntax.space {
+          index += 1
+        }
+        let encodingEnd = index
+        guard encodingEnd > encodingStart, index < count, bytes[index] == Syntax.slash else {
+          return nil
+        }
+        func decimal() -> Int? {
+          index += 1
+          let start = index
+          var value = 0
+          while index < count, Syntax.isDigit(bytes[index]), index - start < 9 {
+            value = value * 10 + Int(bytes[index] - 48)
+            index += 1
+          }
+          return index > start ? value : nil
+        }
+        guard let clock = decimal() else { return nil }
+        var channels: Int?
+        if index < count {
+          guard bytes[index] == Syntax.slash, let value = decimal() else { return nil }
+          channels = value
+        }
+        guard index == count else { return nil }
+        return (payloadEnd, encodingStart, encodingEnd, clock, channels)
+      })
+    else { return nil }
+    let utf8 = value.utf8
+    let payload = utf8.index(utf8.startIndex, offsetBy: parts.0)
+    let encodingStart = utf8.index(utf8.startIndex, offsetBy: parts.1)
+    let encodingEnd = utf8.index(encodingStart, offsetBy: parts.2 - parts.1)
+    self.init(
+      payload: String(value[..<payload]), encoding: String(value[encodingStart..<encodingEnd]),
+      clockRate: parts.3, channels: parts.4)
+  }
+
+  /// `a=rtpmap` by its full rules: runs of spaces and slashes, numbers as `Int` reads them.
+  init?(general value: String) {
     let parts = splitBytes(value, " ", maxSplits: 1)
     guard parts.count == 2 else { return nil }
     let codec = splitBytes(parts[1], "/")
