@@ -299,21 +299,33 @@ public struct SessionDescription: Sendable, Hashable {
           String(decoding: valueBytes[..<colon], as: UTF8.self),
           String(decoding: valueBytes[(colon + 1)...], as: UTF8.self))
       }
-      if var media = current {
+      if let media = current {
+        // The open media description is changed where it is (through `current?`): a copy
+        // changed and stored back shared its arrays with `current`, so every attribute
+        // appended copied the attributes before it.
         switch letter {
         case UInt8(ascii: "m"):
           description.media.append(media)
           current = try MediaDescription(parsing: valueBytes, line: number)
           continue
-        case UInt8(ascii: "i"): media.information = value
-        case UInt8(ascii: "c"): media.connections.append(try connection())
-        case UInt8(ascii: "b"): media.bandwidths.append(try bandwidth())
-        case UInt8(ascii: "k"): media.key = value
-        case UInt8(ascii: "a"): media.attributes.append(attribute())
+        default: break
+        }
+        _ = consume media
+        switch letter {
+        case UInt8(ascii: "i"): current?.information = value
+        case UInt8(ascii: "c"):
+          let connection = try connection()
+          current?.connections.append(connection)
+        case UInt8(ascii: "b"):
+          let bandwidth = try bandwidth()
+          current?.bandwidths.append(bandwidth)
+        case UInt8(ascii: "k"): current?.key = value
+        case UInt8(ascii: "a"):
+          let attribute = attribute()
+          current?.attributes.append(attribute)
         default:
           throw SDPError("\(type)= is not allowed in a media description", line: number)
         }
-        current = media
         continue
       }
       switch letter {
