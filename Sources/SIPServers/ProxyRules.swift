@@ -183,11 +183,19 @@ public struct StableHash: Sendable {
   public init() {}
 
   public mutating func add(_ text: String) {
-    for byte in text.utf8 {
-      value ^= UInt64(byte)
-      value &*= 0x0000_0100_0000_01b3
+    // Over the contiguous bytes: stepping a String's UTF-8 view cost ~20 instructions a byte,
+    // and a proxy hashes seven fields of every request it forwards.
+    var text = text
+    let start = value
+    let hashed = text.withUTF8 { bytes -> UInt64 in
+      var hash = start
+      for byte in bytes {
+        hash ^= UInt64(byte)
+        hash &*= 0x0000_0100_0000_01b3
+      }
+      return hash
     }
-    value ^= 0xff
+    value = hashed ^ 0xff
     value &*= 0x0000_0100_0000_01b3
   }
 
