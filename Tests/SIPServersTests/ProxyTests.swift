@@ -345,3 +345,24 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     #expect(context.isComplete)
   }
 }
+
+/// `StableHash` is FNV-1a over each part's UTF-8 bytes with a separator after each, printed as
+/// sixteen hex digits: branches must not change between versions (a seed reproduces a trace).
+@Test func stableHashIsFNVOverEachPart() {
+  func reference(_ parts: [String]) -> String {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    for part in parts {
+      for byte in Array(part.utf8) + [0xff] {
+        value ^= UInt64(byte)
+        value &*= 0x0000_0100_0000_01b3
+      }
+    }
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
+  }
+  for parts in [[], [""], ["abc"], ["z9hG4bK74bf9", "10.0.0.1:5060"], ["caf\u{e9}", "", "x"]] {
+    var hash = StableHash()
+    for part in parts { hash.add(part) }
+    #expect(hash.hex == reference(parts), "\(parts)")
+  }
+}
