@@ -313,6 +313,8 @@ extension String {
   /// other bytes must match exactly. SIP names and hosts are ASCII; this compares them without
   /// the allocations of comparing `lowercased()` copies.
   public func equalsIgnoringASCIICase(_ other: String) -> Bool {
+    // Most names compared differ in length: decided before copying either to reach its bytes.
+    guard utf8.count == other.utf8.count else { return false }
     var lhs = self
     var rhs = other
     return lhs.withUTF8 { left in

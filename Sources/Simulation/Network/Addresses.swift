@@ -13,13 +13,18 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
   public init?(_ text: String) {
     // Dotted quads are parsed over the UTF-8 bytes: every SIP message sent or received turns
     // an address text into an address, so this must not split or allocate.
-    if let value = Self.parseV4(text.utf8) {
-      self = .v4(value)
+    // Over the contiguous bytes (stepping a String's UTF-8 view cost ~20 instructions a byte).
+    var copy = text
+    let (v4, hasColon) = copy.withUTF8 { bytes in
+      (Self.parseV4(bytes), bytes.contains(UInt8(ascii: ":")))
+    }
+    if let v4 {
+      self = .v4(v4)
       return
     }
     // IPv6 text always holds a colon: a host name (what most peers are) is turned away on its
     // bytes, before the Character-by-Character work below (3,500 instructions a name).
-    guard text.utf8.contains(UInt8(ascii: ":")) else { return nil }
+    guard hasColon else { return nil }
     var body = Substring(text)
     if body.hasPrefix("["), body.hasSuffix("]") { body = body.dropFirst().dropLast() }
     guard body.contains(":"), let value = Self.parseV6(body) else { return nil }
@@ -27,7 +32,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
   }
 
   /// `a.b.c.d` with 1–3 decimal digits per octet, each ≤ 255; nil for anything else.
-  private static func parseV4(_ text: String.UTF8View) -> UInt32? {
+  private static func parseV4(_ text: UnsafeBufferPointer<UInt8>) -> UInt32? {
     var value: UInt32 = 0
     var octet: UInt32 = 0
     var digits = 0
