@@ -136,27 +136,27 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     Syntax.append(scheme, to: &text)
     text.append(Syntax.colon)
     if let user {
-      Syntax.appendEscaped(user.utf8, allowed: Syntax.userTable, to: &text)
+      Syntax.appendEscaped(user, allowed: Syntax.userTable, to: &text)
       if let password {
         text.append(Syntax.colon)
-        Syntax.appendEscaped(password.utf8, allowed: Syntax.passwordTable, to: &text)
+        Syntax.appendEscaped(password, allowed: Syntax.passwordTable, to: &text)
       }
       text.append(Syntax.at)
     }
     Syntax.appendHostPort(host, port, to: &text)
     for parameter in parameters {
       text.append(Syntax.semicolon)
-      Syntax.appendEscaped(parameter.name.utf8, allowed: Syntax.paramTable, to: &text)
+      Syntax.appendEscaped(parameter.name, allowed: Syntax.paramTable, to: &text)
       if let value = parameter.value {
         text.append(Syntax.equals)
-        Syntax.appendEscaped(value.utf8, allowed: Syntax.paramTable, to: &text)
+        Syntax.appendEscaped(value, allowed: Syntax.paramTable, to: &text)
       }
     }
     for (index, header) in headers.enumerated() {
       text.append(index == 0 ? Syntax.question : Syntax.ampersand)
-      Syntax.appendEscaped(header.name.utf8, allowed: Syntax.headerValueTable, to: &text)
+      Syntax.appendEscaped(header.name, allowed: Syntax.headerValueTable, to: &text)
       text.append(Syntax.equals)
-      Syntax.appendEscaped((header.value ?? "").utf8, allowed: Syntax.headerValueTable, to: &text)
+      Syntax.appendEscaped(header.value ?? "", allowed: Syntax.headerValueTable, to: &text)
     }
   }
 

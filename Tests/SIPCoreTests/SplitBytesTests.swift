@@ -349,3 +349,21 @@ import Testing
   }
   #expect(compact > 500 && parsed > compact, "\(compact) \(parsed)")
 }
+
+/// Escaping a string over its bytes (appended whole when nothing needs escaping) gives what
+/// escaping its UTF-8 sequence byte by byte gives, for every table a URI uses.
+@Test func escapingAStringMatchesEscapingItsBytes() {
+  let tables = [Syntax.userTable, Syntax.passwordTable, Syntax.paramTable, Syntax.headerValueTable]
+  for text in [
+    "", "alice", "al ice", "a%b", "caf\u{e9}", "x;y=z?w", "[2001:db8::1]", "user@host", "\u{7f}",
+    "semi;colon", "tab\there",
+  ] {
+    for table in tables {
+      var whole: [UInt8] = [0x41]
+      Syntax.appendEscaped(text, allowed: table, to: &whole)
+      var bytes: [UInt8] = [0x41]
+      Syntax.appendEscaped(Array(text.utf8), allowed: table, to: &bytes)
+      #expect(whole == bytes, "\(text)")
+    }
+  }
+}
