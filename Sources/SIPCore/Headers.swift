@@ -336,6 +336,74 @@ extension NameAddress {
   /// cost. Nil when there is no tag, or when the brackets or quotes are broken; the URI itself
   /// is not checked (``SIPMessage/from`` and ``SIPMessage/to`` do that).
   static func tag(in value: ArraySlice<UInt8>) -> String? {
+    if let compact = tagCompact(in: value) { return compact }
+    return tagGeneral(in: value)
+  }
+
+  /// ``tag(in:)`` in one pass for a value with no quote and no whitespace among its
+  /// parameters (what every element prints); nil to have ``tagGeneral(in:)`` decide, `.some`
+  /// with the answer otherwise, the same answer (a test holds them to it). The tags of From
+  /// and To are asked for some twenty-five times per call.
+  static func tagCompact(in value: ArraySlice<UInt8>) -> String?? {
+    value.withUnsafeBufferPointer { bytes -> String?? in
+      let count = bytes.count
+      var index = 0
+      // Where the parameters start: after the `>` of a name-addr, or at an addr-spec's `;`.
+      while index < count, bytes[index] != Syntax.less, bytes[index] != Syntax.semicolon {
+        guard bytes[index] != Syntax.quote else { return nil }
+        index += 1
+      }
+      if index < count, bytes[index] == Syntax.less {
+        while index < count, bytes[index] != Syntax.greater {
+          guard bytes[index] != Syntax.quote else { return nil }
+          index += 1
+        }
+        guard index < count else { return .some(nil) }  // a < without its >
+        index += 1
+      }
+      while index < count {
+        let byte = bytes[index]
+        guard byte == Syntax.semicolon else {
+          // Whitespace may come before another `;`: the general reader decides.
+          return Syntax.isWhitespace(byte) || byte == Syntax.quote ? nil : .some(nil)
+        }
+        index += 1
+        let nameStart = index
+        while index < count, Syntax.isToken(bytes[index]) { index += 1 }
+        let nameEnd = index
+        if index < count, Syntax.isWhitespace(bytes[index]) { return nil }
+        guard nameEnd > nameStart else { return .some(nil) }
+        let isTag =
+          nameEnd - nameStart == 3 && Syntax.lower(bytes[nameStart]) == UInt8(ascii: "t")
+          && Syntax.lower(bytes[nameStart + 1]) == UInt8(ascii: "a")
+          && Syntax.lower(bytes[nameStart + 2]) == UInt8(ascii: "g")
+        var valueRange: Range<Int>?
+        if index < count, bytes[index] == Syntax.equals {
+          index += 1
+          let valueStart = index
+          while index < count, Syntax.isToken(bytes[index]) { index += 1 }
+          if index < count {
+            let next = bytes[index]
+            guard next != Syntax.quote, next != UInt8(ascii: "["), !Syntax.isWhitespace(next)
+            else { return nil }
+          }
+          guard index > valueStart else { return .some(nil) }
+          valueRange = valueStart..<index
+        }
+        if isTag {
+          guard let valueRange else { return .some(nil) }
+          let base = value.startIndex
+          return .some(
+            Syntax.string(value[(base + valueRange.lowerBound)..<(base + valueRange.upperBound)]))
+        }
+      }
+      return .some(nil)
+    }
+  }
+
+  /// ``tag(in:)`` by the full rules: quoted display names, whitespace around separators,
+  /// quoted and bracketed parameter values.
+  static func tagGeneral(in value: ArraySlice<UInt8>) -> String? {
     let found = HeaderValueSplitter.firstOutsideQuotes(value, from: value.startIndex) { byte, _ in
       byte == Syntax.less || byte == Syntax.semicolon
     }

@@ -367,3 +367,42 @@ import Testing
     }
   }
 }
+
+/// The tag of a From or To is found in one pass when the value has no quote and no whitespace
+/// among its parameters, and by the full rules otherwise: over values built from fragments
+/// (display names quoted or not, addr-specs, whitespace around separators, quoted and bracketed
+/// values, upper-case names, broken brackets), the one-pass answer, when it gives one, is the
+/// full rules' answer.
+@Test func compactTagMatchesTheFullRules() {
+  let heads = [
+    "<sip:alice@example.com>", "\"Alice\" <sip:a@b>", "Alice <sip:a@b>", "sip:a@b", "<sip:a@b",
+    "\"A;tag=x\" <sip:a@b>", "<sip:a@b;tag=uri>", "", "\"unterminated <sip:a@b>",
+  ]
+  let parameters = [
+    ";tag=8321234356", ";TAG=Ab", ";tag", ";tag=", ";x=1", ";lr", " ;tag=1", "; tag=1", ";tag =1",
+    ";tag= 1", ";tag=\"q\"", ";m=[::1]", ";", ",", ">", " ", "junk", ";y=\"a;tag=b\"",
+  ]
+  var state: UInt64 = 41
+  var compact = 0
+  var tagged = 0
+  for _ in 0..<6_000 {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    var bits = state >> 8
+    var text = heads[Int(bits % UInt64(heads.count))]
+    bits /= UInt64(heads.count)
+    for _ in 0..<Int(bits % 4) {
+      bits /= 4
+      text += parameters[Int(bits % UInt64(parameters.count))]
+      bits /= UInt64(parameters.count)
+    }
+    let bytes = ArraySlice(Array(text.utf8))
+    let general = NameAddress.tagGeneral(in: bytes)
+    if let fast = NameAddress.tagCompact(in: bytes) {
+      compact += 1
+      #expect(fast == general, "tag of: \(text)")
+    }
+    #expect(NameAddress.tag(in: bytes) == general, "tag of: \(text)")
+    if general != nil { tagged += 1 }
+  }
+  #expect(compact > 2_000 && tagged > 1_000, "\(compact) \(tagged)")
+}
