@@ -138,7 +138,8 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
       let rawMethod = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
     let method = rawMethod == "ACK" ? "INVITE" : rawMethod
-    if via.hasMagicCookie, let branch = via.branch {
+    // The branch looked up once (Via.hasMagicCookie looks it up again).
+    if let branch = via.branch, branch.hasPrefix("z9hG4bK") {
       return TransactionKey(
         role: .server, method: method, identity: serverIdentity(branch: branch, via: via),
         branch: branch)
@@ -167,31 +168,56 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
   static func serverIdentity(branch: String, via: Via) -> String {
     var branch = branch
     var host = via.host
-    // A port is at most five digits, a small string: made without allocating.
-    var port = via.port.map { ":" + String($0) } ?? ""
-    let count = branch.utf8.count + 1 + host.utf8.count + port.utf8.count
+    // The port's digits are written straight into the string (a port is 0–65535 once parsed;
+    // any other value is printed whole through its description).
+    let port = via.port
+    var portDigits = 0
+    if let port, port >= 0 {
+      var rest = port
+      repeat {
+        portDigits += 1
+        rest /= 10
+      } while rest > 0
+    }
+    let portText = port.map { $0 < 0 ? String($0) : "" } ?? ""
+    let count =
+      branch.utf8.count + 1 + host.utf8.count + (port == nil ? 0 : 1 + portDigits)
+      + portText.utf8.count
     return branch.withUTF8 { branchBytes in
       host.withUTF8 { hostBytes in
-        port.withUTF8 { portBytes in
-          String(unsafeUninitializedCapacity: count) { out in
-            var index = 0
-            for byte in branchBytes {
-              out[index] = byte
-              index += 1
-            }
-            out[index] = UInt8(ascii: "|")
+        String(unsafeUninitializedCapacity: count) { out in
+          var index = 0
+          for byte in branchBytes {
+            out[index] = byte
             index += 1
-            for byte in hostBytes {
-              // §17.2.3 compares sent-by values; host names compare without regard to case.
-              out[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
-              index += 1
-            }
-            for byte in portBytes {
-              out[index] = byte
-              index += 1
-            }
-            return index
           }
+          out[index] = UInt8(ascii: "|")
+          index += 1
+          for byte in hostBytes {
+            // §17.2.3 compares sent-by values; host names compare without regard to case.
+            out[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
+            index += 1
+          }
+          if let port {
+            out[index] = UInt8(ascii: ":")
+            index += 1
+            if port >= 0 {
+              var rest = port
+              var position = index + portDigits - 1
+              repeat {
+                out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                position -= 1
+              } while rest > 0
+              index += portDigits
+            } else {
+              for byte in portText.utf8 {
+                out[index] = byte
+                index += 1
+              }
+            }
+          }
+          return index
         }
       }
     }

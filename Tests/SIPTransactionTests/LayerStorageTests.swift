@@ -1,3 +1,4 @@
+import SIPCore
 import Testing
 
 @testable import SIPTransaction
@@ -86,6 +87,14 @@ import Testing
     let key = try #require(TransactionKey.server(for: Sample.request("OPTIONS", sentBy: sentBy)))
     #expect(key.identity == identity)
     #expect(key.description == identity + "/OPTIONS/s")
+  }
+  // Ports of every length, and one only code can make, print as their description.
+  let request = Sample.request("OPTIONS", sentBy: "h")
+  for port in [0, 9, 10, 99, 100, 5060, 65535, -1, 123_456] {
+    let via = Via(
+      transport: "UDP", host: "H", port: port, parameters: [SIPParameter("branch", "z9hG4bKa")])
+    let key = try #require(TransactionKey.server(for: request, topVia: via))
+    #expect(key.identity == "z9hG4bKa|h:\(port)")
   }
 }
 
