@@ -12,12 +12,16 @@ extension SIPMessage {
         version: "SIP/2.0", status: status, reason: reason ?? Self.defaultReason(for: status)))
     // §8.2.6.2: Via fields in the same order, the other headers of the dialog copied.
     response.headers.reserveCapacity(headers.count + 2)
-    for index in headers.indices {
-      let copied =
-        headers[index].isNamed("via") || headers[index].isNamed("from")
-        || headers[index].isNamed("call-id") || headers[index].isNamed("cseq")
-        || (status == 100 && headers[index].isNamed("timestamp"))
-      if copied { response.headers.append(headers[index]) }
+    // The fields are looked at in place (through the buffer, each name test borrows the
+    // field); only those copied into the response are copied.
+    headers.withUnsafeBufferPointer { fields in
+      for index in fields.indices {
+        let copied =
+          fields[index].isNamed("via") || fields[index].isNamed("from")
+          || fields[index].isNamed("call-id") || fields[index].isNamed("cseq")
+          || (status == 100 && fields[index].isNamed("timestamp"))
+        if copied { response.headers.append(fields[index]) }
+      }
     }
     // The To is copied as it came (§8.2.6.2: the response's To equals the request's), with the
     // tag appended when it has none: no need to parse and re-print the address.

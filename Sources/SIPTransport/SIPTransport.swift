@@ -101,7 +101,9 @@ public enum TransportRules {
     guard var via = topVia else { return nil }
     let asksRport = via.rport != nil
     guard via.host != source.host || asksRport else { return via }
-    via.parameters.removeAll { $0.isNamed("received") }
+    if via.parameters.contains(where: { $0.isNamed("received") }) {
+      via.parameters.removeAll { $0.isNamed("received") }
+    }
     via.parameters.append(SIPParameter("received", source.host))
     if asksRport, let index = via.parameters.firstIndex(where: { $0.isNamed("rport") }) {
       via.parameters[index] = SIPParameter("rport", String(source.port))

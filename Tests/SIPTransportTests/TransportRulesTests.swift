@@ -78,6 +78,7 @@ struct CountingRandom: RandomNumberGenerator {
     ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport=7", false),
     ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport;rport", false),
     ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=10.1.1.1;rport", false),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received;rport", false),
     ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;x=\"a,b\";rport", false),
     ("SIP/2.0/UDP 10.0.0.1:5060; branch = z9hG4bK1;rport", false),
   ])
