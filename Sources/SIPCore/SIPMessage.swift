@@ -337,11 +337,14 @@ public struct SIPHeaderField: Sendable, Hashable {
   public init(name: String, value: String) {
     // The fields nearly every message built in code ends with or starts with share one copy
     // of their bytes: a buffer each was an allocation per response and per request.
-    if value == "0", name == "Content-Length" {
+    // Lengths first: comparing strings of different contents goes through the standard
+    // library's general comparison, and nearly every field built is neither of these.
+    let valueLength = value.utf8.count
+    if valueLength == 1, name.utf8.count == 14, value == "0", name == "Content-Length" {
       self = Self.contentLengthZero
       return
     }
-    if value == "70", name == "Max-Forwards" {
+    if valueLength == 2, name.utf8.count == 12, value == "70", name == "Max-Forwards" {
       self = Self.maxForwardsSeventy
       return
     }
