@@ -153,10 +153,15 @@ public struct SIPMessage: Sendable, Hashable {
   /// inside a value (WWW-Authenticate, Authorization, Date, …) are never split.
   public func values(_ name: String) -> [String] {
     let wanted = HeaderName.canonical(name)
-    let splits = !HeaderName.neverSplit.contains(wanted)
+    // Whether the header splits is asked only once a field is found: most lookups find none
+    // (Proxy-Require, Require, Proxy-Authorization on every request a proxy forwards), and the
+    // set lookup hashes the name.
+    var splits: Bool?
     var result: [String] = []
     for index in headers.indices where headers[index].isNamed(wanted) {
-      if splits {
+      let splitting = splits ?? !HeaderName.neverSplit.contains(wanted)
+      splits = splitting
+      if splitting {
         result += HeaderValueSplitter.split(headers[index].valueBytes).map { Syntax.string($0) }
       } else {
         result.append(headers[index].value)
