@@ -234,38 +234,13 @@ public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWrite
       var port: Int?
       if index < count, base[index] == Syntax.colon {
         index += 1
-        let digitsStart = index
-        var value = 0
-        while index < count, Syntax.isDigit(base[index]), index - digitsStart < 5 {
-          value = value &* 10 &+ Int(base[index] &- 48)
-          index += 1
-        }
-        guard index > digitsStart, value <= 65535, index == count || !Syntax.isDigit(base[index])
-        else { return nil }
+        guard let value = Syntax.compactPort(buffer, at: &index) else { return nil }
         port = value
       }
-      var parameters: [SIPParameter] = []
-      while index < count, base[index] == Syntax.semicolon {
-        index += 1
-        let parameterStart = index
-        while index < count, Syntax.isToken(base[index]) { index += 1 }
-        let parameterEnd = index
-        guard parameterEnd > parameterStart else { return nil }
-        var value: String?
-        if index < count, base[index] == Syntax.equals {
-          index += 1
-          let valueStart = index
-          while index < count, Syntax.isToken(base[index]) { index += 1 }
-          guard index > valueStart else { return nil }
-          value = Syntax.string(bytes[(offset + valueStart)..<(offset + index)])
-        }
-        if parameters.isEmpty { parameters.reserveCapacity(4) }
-        parameters.append(
-          SIPParameter(
-            Syntax.token(bytes[(offset + parameterStart)..<(offset + parameterEnd)]), value))
-      }
-      // Whitespace next could be followed by more parameters: the general scanner decides.
-      if index < count, Syntax.isWhitespace(base[index]) { return nil }
+      // The parameters by the header parameters' own one-pass reader.
+      var rest = ValueScanner(bytes)
+      rest.index = offset + index
+      guard let (parameters, end) = rest.compactParameters() else { return nil }
       let transportBytes = bytes[(offset + transportStart)..<(offset + transportEnd)]
       let transport =
         lowerCase
@@ -278,7 +253,7 @@ public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWrite
           transport: transport,
           host: Syntax.string(bytes[(offset + hostStart)..<(offset + hostEnd)]), port: port,
           parameters: parameters),
-        offset + index
+        end
       )
     }
   }

@@ -210,13 +210,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       var port: Int?
       if index < count, base[index] == Syntax.colon {
         index += 1
-        let digitsStart = index
-        var value = 0
-        while index < count, Syntax.isDigit(base[index]), index - digitsStart < 5 {
-          value = value &* 10 &+ Int(base[index] &- 48)
-          index += 1
-        }
-        guard index > digitsStart, value <= 65535 else { return nil }
+        guard let value = Syntax.compactPort(buffer, at: &index) else { return nil }
         port = value
       }
       var parameters: [SIPParameter] = []

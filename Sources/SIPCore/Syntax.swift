@@ -68,6 +68,23 @@ enum Syntax {
   }
   static func isWord(_ byte: UInt8) -> Bool { wordTable[Int(byte)] }
 
+  /// The compact readers' port (Via sent-by, URI hostport): 1 to 5 digits at `index`, at most
+  /// 65535 and not followed by another digit, with `index` moved past them; nil otherwise (the
+  /// full grammar then reads the value, with its errors).
+  @inline(__always)
+  static func compactPort(_ bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) -> Int? {
+    let start = index
+    var value = 0
+    while index < bytes.count, isDigit(bytes[index]), index - start < 5 {
+      value = value &* 10 &+ Int(bytes[index] &- 48)
+      index += 1
+    }
+    guard index > start, value <= 65535, index == bytes.count || !isDigit(bytes[index]) else {
+      return nil
+    }
+    return value
+  }
+
   /// ``hostTable`` as a switch, for the scans of every message's top Via.
   @inline(__always)
   static func isHostByte(_ byte: UInt8) -> Bool {
