@@ -178,25 +178,12 @@ public enum ProxyRules {
 /// FNV-1a, 64 bits: the same value on every run and machine, unlike `Hasher` (seeded per
 /// process), which the determinism contract keeps out of anything observable.
 public struct StableHash: Sendable {
-  var value: UInt64 = 0xcbf2_9ce4_8422_2325
+  var value: UInt64 = fnv1aBasis
 
   public init() {}
 
   public mutating func add(_ text: String) {
-    // Over the contiguous bytes: stepping a String's UTF-8 view cost ~20 instructions a byte,
-    // and a proxy hashes seven fields of every request it forwards.
-    var text = text
-    let start = value
-    let hashed = text.withUTF8 { bytes -> UInt64 in
-      var hash = start
-      for byte in bytes {
-        hash ^= UInt64(byte)
-        hash &*= 0x0000_0100_0000_01b3
-      }
-      return hash
-    }
-    value = hashed ^ 0xff
-    value &*= 0x0000_0100_0000_01b3
+    value = fnv1aPart(text, continuing: value)
   }
 
   /// Sixteen lower-case hex digits.

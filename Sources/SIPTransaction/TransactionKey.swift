@@ -47,9 +47,8 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
     /// twice as much; the digest only places keys in tables, where nothing observable follows
     /// it, so it need not be seeded.
     static func digest(role: Role, method: String, identity: String) -> UInt64 {
-      var value: UInt64 = 0xCBF2_9CE4_8422_2325 ^ (role.isClient ? 1 : 2)
-      fnv(method, into: &value)
-      fnv(identity, into: &value)
+      var value = fnv1aPart(method, continuing: fnv1aBasis ^ (role.isClient ? 1 : 2))
+      value = fnv1aPart(identity, continuing: value)
       // The finalizer of MurmurHash3: avalanches the low bits FNV leaves weak into the top ones.
       value ^= value >> 33
       value &*= 0xFF51_AFD7_ED55_8CCD
@@ -59,18 +58,6 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
       return value
     }
 
-    /// FNV-1a of `text`'s bytes then a separator no UTF-8 text holds, into `value`.
-    @inline(__always)
-    private static func fnv(_ text: String, into value: inout UInt64) {
-      var text = text
-      let start = value
-      let hash = text.withUTF8 { bytes -> UInt64 in
-        var hash = start
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return hash
-      }
-      value = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
-    }
   }
 
   public var role: Role { storage.role }
