@@ -431,7 +431,7 @@ extension Optional {
 
 /// Datagrams in flight live in the network's slot table (scheduled by index, slots reused last
 /// freed first): each arrives with its own bytes, addresses and packet number under jitter,
-/// duplication and reordering, and a token the network did not issue changes nothing.
+/// duplication and reordering, and a token (or hint) the network did not issue changes nothing.
 @Test func datagramsInFlightArriveWithTheirOwnBytesWhileSlotsAreReused() throws {
   let simulation = Simulation(seed: 11)
   let network = Network(
@@ -453,6 +453,8 @@ extension Optional {
   simulation.schedule(at: SimInstant(microseconds: 3_000)) {
     network.timerFired(1_000_000)  // never issued: ignored
     network.timerFired(UInt64.max)
+    network.arrivalIsNear(1_000_000)  // hints for tokens never issued: ignored too
+    network.arrivalIsNear(UInt64.max)
   }
   simulation.runUntilIdle()
   let sends = network.trace.events.filter { $0.event == "send" }
@@ -470,6 +472,9 @@ extension Optional {
   }
   #expect(inbox.all.count == delivers.count)
   #expect(network.leftovers.packetsInFlight == 0)
+  // The scheduler told the network of every arrival (all over 64 µs away when sent) shortly
+  // before it, once, and of nothing else: the two bogus hints above were not counted.
+  #expect(network.arrivalsWarmed == delivers.count)
 }
 
 /// `Duration.microsecondsValue` (a shift and a 64-bit division up to about two years) and
