@@ -670,10 +670,10 @@ public final class Network: TimerTarget, @unchecked Sendable {
     }
     guard target < hosts.count else { return }
     arrivalsWarmed &+= 1
-    warmed &+= port
-      &+ hosts.withUnsafeBufferPointer {
-        Int($0[target].firstSocketPort) &+ ($0[target].datagramSockets.first?.hostIndex ?? 0)
-      }
+    let host = hosts.withUnsafeBufferPointer {
+      Int($0[target].firstSocketPort) &+ ($0[target].datagramSockets.first?.hostIndex ?? 0)
+    }
+    warmed &+= port &+ host
   }
 
   private func arrive(_ datagram: Datagram, packet: Int64, from: Int, to target: Int) {
