@@ -157,6 +157,11 @@ public struct MergedRequestDetector: Sendable {
     var cseq: CSeq
   }
   var seen: [Seen: (branch: String, expires: Int64)] = [:]
+  /// The same entries by expiry, from `head` on: requests come in time order and each is kept
+  /// for `memory`, so forgetting takes from the front. (Filtering the table on every request
+  /// rehashed every entry kept, about 1% of a call at a steady load.)
+  var expiring: [(expires: Int64, key: Seen)] = []
+  var head = 0
   /// How long a request is remembered: the life of its server transaction (64·T1 by default).
   public var memory: Int64
 
@@ -168,11 +173,33 @@ public struct MergedRequestDetector: Sendable {
     guard request.toTag == nil, let fromTag = request.fromTag, let callID = request.callID,
       let cseq = request.cseq
     else { return false }
-    seen = seen.filter { $0.value.expires > now }
+    forget(before: now)
     let key = Seen(fromTag: fromTag, callID: callID, cseq: cseq)
     if let earlier = seen[key], earlier.branch != branch { return true }
-    seen[key] = (branch, now + memory)
+    let expires = now + memory
+    if let last = expiring.last, last.expires > expires {
+      // Out of time order (a caller's own clock, or a shorter memory): keep the order whole.
+      expiring.append((expires, key))
+      expiring[head...].sort { $0.expires < $1.expires }
+    } else {
+      expiring.append((expires, key))
+    }
+    seen[key] = (branch, expires)
     return false
+  }
+
+  /// Forgets what expired at or before `now`.
+  private mutating func forget(before now: Int64) {
+    while head < expiring.count, expiring[head].expires <= now {
+      let (expires, key) = expiring[head]
+      head += 1
+      // Seen again since (a retransmission), the entry waits for its later expiry.
+      if seen[key]?.expires == expires { seen[key] = nil }
+    }
+    if head > 16, head * 2 > expiring.count {
+      expiring.removeFirst(head)
+      head = 0
+    }
   }
 }
 

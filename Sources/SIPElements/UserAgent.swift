@@ -40,9 +40,12 @@ public actor UserAgent: SimulationActor, TimerTarget {
     var observer: (@Sendable (isolated UserAgent, UAEvent) -> Void)?
     var authenticator: UAAuthenticator?
     var endedDialogs: [DialogID: Int64] = [:]
-    /// The earliest instant an entry of `endedDialogs` expires (`.max` when none): pruning
-    /// before then would remove nothing.
-    var endedDialogsPruneAt: Int64 = .max
+    /// The same dialogs with their expiry, in the order they ended, from `endedHead` on: every
+    /// one is kept for the same 64·T1, so this is also expiry order and pruning takes from the
+    /// front. (Filtering the table whenever its earliest entry expired rehashed every entry
+    /// kept, three strings each, about 4% of a call at a steady load.)
+    var endedQueue: [(expiry: Int64, id: DialogID)] = []
+    var endedHead = 0
     var nextTimerID: UInt64 = 1
     var agentTimers: [UInt64: TimerHandle] = [:]
     var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
@@ -78,19 +81,30 @@ public actor UserAgent: SimulationActor, TimerTarget {
     get { book?.endedDialogs ?? [:] }
     _modify { yield &openBook.endedDialogs }
   }
-  /// Forgets dialogs ended 64·T1 ago or more. Only when one has expired: rebuilding the table
-  /// at every call's end cost an allocation and a pass over it each time.
+  /// Forgets dialogs ended 64·T1 ago or more, taking them from the front of the ended order
+  /// (a look at one entry when none has expired).
   func pruneEndedDialogs() {
-    guard let book, now >= book.endedDialogsPruneAt else { return }
-    book.endedDialogs = book.endedDialogs.filter { $0.value > now }
-    book.endedDialogsPruneAt = book.endedDialogs.values.min() ?? .max
+    guard let book else { return }
+    let current = now
+    while book.endedHead < book.endedQueue.count {
+      let (expiry, id) = book.endedQueue[book.endedHead]
+      guard expiry <= current else { break }
+      book.endedHead += 1
+      // Remembered again later (a later expiry), the entry waits for its own turn.
+      if book.endedDialogs[id] == expiry { book.endedDialogs[id] = nil }
+    }
+    // The taken front goes once it is most of the array: each entry moves about once.
+    if book.endedHead > 16, book.endedHead * 2 > book.endedQueue.count {
+      book.endedQueue.removeFirst(book.endedHead)
+      book.endedHead = 0
+    }
   }
 
   /// Remembers that dialog `id` ended, for 64·T1.
   func rememberEnded(_ id: DialogID) {
     let expiry = now + SIPEndpoint.micros(timers.transactionTimeout)
     openBook.endedDialogs[id] = expiry
-    openBook.endedDialogsPruneAt = min(openBook.endedDialogsPruneAt, expiry)
+    openBook.endedQueue.append((expiry, id))
   }
 
   var nextTimerID: UInt64 {

@@ -1,6 +1,7 @@
 import SIPCore
-import SIPDialog
 import Testing
+
+@testable import SIPDialog
 
 @Suite struct RulesTests {
   static func request(_ method: String, _ extra: [(String, String)] = [], body: String = "")
@@ -73,6 +74,36 @@ import Testing
       detector.isMerged(inDialog, branch: "b5", now: 2002),  // with a To tag: never
     ]
     #expect(verdicts == [false, false, true, false, false, false])
+  }
+
+  /// Over a long run the detector keeps only what its memory covers, and a retransmission that
+  /// renewed an entry keeps it past the first expiry; times out of order (a caller's own clock)
+  /// are forgotten at their own expiry all the same.
+  @Test func mergedRequestsAreForgottenInOrder() {
+    var detector = MergedRequestDetector(memoryMicroseconds: 1000)
+    func invite(_ callID: String) -> SIPMessage {
+      Self.request("INVITE", [("Call-ID", callID)])
+    }
+    for index in 0..<100 {
+      _ = detector.isMerged(invite("call\(index)"), branch: "b\(index)", now: Int64(index) * 100)
+    }
+    // At 9,900 µs: what arrived after 8,900 (ten requests) is remembered.
+    #expect(detector.seen.count == 10)
+    #expect(detector.expiring.count - detector.head == 10)
+    #expect(detector.expiring.count <= 2 * 10 + 17)
+    // Renewed at 10,400 by a retransmission, call95 outlives its first expiry (10,500 µs);
+    // call96, not renewed, is forgotten at 10,600.
+    let renewed = detector.isMerged(invite("call95"), branch: "b95", now: 10_400)
+    let stillKnown = detector.isMerged(invite("call95"), branch: "other", now: 11_000)
+    let forgotten = detector.isMerged(invite("call96"), branch: "other", now: 11_000)
+    // At 10,800, before the 11,000 just seen: it expires before call96's new entry (12,000),
+    // and is forgotten then, not when that one is.
+    let early = detector.isMerged(invite("early"), branch: "e", now: 10_800)
+    let earlyKnown = detector.isMerged(invite("early"), branch: "x", now: 11_700)
+    let earlyForgotten = detector.isMerged(invite("early"), branch: "y", now: 11_900)
+    #expect(
+      [renewed, stillKnown, forgotten, early, earlyKnown, earlyForgotten]
+        == [false, true, false, false, true, false])
   }
 
   @Test(arguments: [
