@@ -95,7 +95,6 @@ public final class Network: TimerTarget, @unchecked Sendable {
   @exclusivity(unchecked) public var defaultLink: LinkConditions
 
   struct HostState {
-    var name: String
     /// Every host has an address (one is assigned when none is given); a second or more are
     /// rare, so the first sits in the record and only the others take an array.
     var primaryAddress: IPAddress
@@ -119,8 +118,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
     var firstRestartHook: (@Sendable (Host) -> Void)?
     var moreRestartHooks: [@Sendable (Host) -> Void] = []
 
-    init(name: String, addresses: [IPAddress]) {
-      self.name = name
+    init(addresses: [IPAddress]) {
       primaryAddress = addresses.first ?? .v4(0)
       otherAddresses = Array(addresses.dropFirst())
     }
@@ -138,6 +136,12 @@ public final class Network: TimerTarget, @unchecked Sendable {
   // touches it, and no access is held across a call out (sockets' receive closures run after
   // the lookups). Checking each access dynamically was a fifth of the cost of a delivery.
   @exclusivity(unchecked) var hosts: [HostState] = []
+  /// Each host's name and whether its first address is the one its index assigns, beside the
+  /// records rather than in them: a send reads them for a random destination (to find its
+  /// host from the address, to name a new link's stream), and from these short arrays that is
+  /// no cache miss, where a host's 140-byte record was one.
+  @exclusivity(unchecked) private(set) var hostNames: [String] = []
+  @exclusivity(unchecked) private var firstAddressIsAssigned: [Bool] = []
   private var hostIndexByName: [String: Int] = [:]
   /// IPv4 addresses (every packet looks one up) in an integer table, except a host's assigned
   /// address (`10.x.y.z` from its index), which is found from the address itself: a million
@@ -204,7 +208,9 @@ public final class Network: TimerTarget, @unchecked Sendable {
       }
     }
     hostIndexByName[name] = index
-    hosts.append(HostState(name: name, addresses: assigned))
+    hosts.append(HostState(addresses: assigned))
+    hostNames.append(name)
+    firstAddressIsAssigned.append(assigned.first == Self.assignedAddress(index))
     return Host(index: index, name: name, addresses: assigned)
   }
 
@@ -232,7 +238,9 @@ public final class Network: TimerTarget, @unchecked Sendable {
     case .v4(let value):
       // The host the address is assigned to by index, if that host has it as its first address.
       let candidate = Int(value &- Self.firstAssigned)
-      if candidate < hosts.count, hosts[candidate].primaryAddress == address { return candidate }
+      if candidate < firstAddressIsAssigned.count, firstAddressIsAssigned[candidate] {
+        return candidate
+      }
       return hostIndexByV4[UInt64(value)]
     case .v6: return hostIndexByV6[address]
     }
@@ -242,7 +250,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   public var allHosts: [Host] { hosts.indices.map { host(at: $0) } }
 
   func host(at index: Int) -> Host {
-    Host(index: index, name: hosts[index].name, addresses: hosts[index].addresses)
+    Host(index: index, name: hostNames[index], addresses: hosts[index].addresses)
   }
 
   /// Whether `host` is up (not crashed).
@@ -350,7 +358,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
     return linkRandoms.with(
       key,
       make: {
-        SimRandom(seed: simulation.seed ^ fnv1a64(continuing: linkPrefixHash(from), hosts[to].name))
+        SimRandom(seed: simulation.seed ^ fnv1a64(continuing: linkPrefixHash(from), hostNames[to]))
       }, body)
   }
 
@@ -361,7 +369,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   private func linkPrefixHash(_ index: Int) -> UInt64 {
     if index >= linkPrefixHashes.count {
       for host in linkPrefixHashes.count..<hosts.count {
-        let name = fnv1a64(continuing: Self.linkHash, hosts[host].name)
+        let name = fnv1a64(continuing: Self.linkHash, hostNames[host])
         linkPrefixHashes.append(fnv1a64(continuing: name, "->"))
       }
     }
