@@ -280,7 +280,7 @@ extension Optional {
 /// The link table keeps each link's own stream through growth: 5,000 links, each drawn from
 /// twice with draws on other links in between, give exactly the draws of a fresh generator.
 @Test func linkStreamsSurviveTheTableGrowing() {
-  var table = IntegerKeyedTable(filler: SimRandom(seed: 0))
+  var table = IntegerKeyedTable<SimRandom>()
   let keys = (0..<5_000).map { UInt64($0 * 7919 % 5_003) << 32 | UInt64($0) }
   var first: [UInt64] = []
   for key in keys {
@@ -292,7 +292,7 @@ extension Optional {
     let second = table.with(key, make: { SimRandom(seed: 0) }) { $0.next() }
     #expect(first[index] == expected.0 && second == expected.1)
   }
-  var hosts = IntegerKeyedTable(filler: -1)
+  var hosts = IntegerKeyedTable<Int>()
   for key in keys { hosts.set(key, to: Int(key & 0xFFFF)) }
   hosts.set(keys[7], to: 42)
   #expect(keys.enumerated().allSatisfy { hosts[$1] == ($0 == 7 ? 42 : Int($1 & 0xFFFF)) })

@@ -146,10 +146,10 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// IPv4 addresses (every packet looks one up) in an integer table, except a host's assigned
   /// address (`10.x.y.z` from its index), which is found from the address itself: a million
   /// agents' hosts took 33 bytes each in the table. IPv6 in a dictionary.
-  @exclusivity(unchecked) private var hostIndexByV4 = IntegerKeyedTable(filler: -1)
+  @exclusivity(unchecked) private var hostIndexByV4 = IntegerKeyedTable<Int>()
   @exclusivity(unchecked) private var hostIndexByV6: [IPAddress: Int] = [:]
   @exclusivity(unchecked) private var linkOverrides: [UInt64: LinkConditions] = [:]
-  @exclusivity(unchecked) private var linkRandoms = IntegerKeyedTable(filler: SimRandom(seed: 0))
+  @exclusivity(unchecked) private var linkRandoms = IntegerKeyedTable<SimRandom>()
   @exclusivity(unchecked) private var linkPrefixHashes: [UInt64] = []
   @exclusivity(unchecked) private var blockedLinks: Set<UInt64> = []
   private var addressRecords: [String: [IPAddress]] = [:]
