@@ -266,7 +266,7 @@ public struct EventScheduler: TimerService {
     }
     wheel.shrinkIfEmpty(index)
     // Level 0 was empty (a slot opens only then): what it holds now is the next 64 µs of
-    // events, whose misses are best taken together now than one per pop.
+    // events, whose misses are better taken together now than one per pop.
     wheel.warmLevelZero()
   }
 
