@@ -139,7 +139,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// Each host's name and whether its first address is the one its index assigns, beside the
   /// records rather than in them: a send reads them for a random destination (to find its
   /// host from the address, to name a new link's stream), and from these short arrays that is
-  /// no cache miss, where a host's 140-byte record was one.
+  /// no cache miss, where a host's record (136 bytes) was one.
   @exclusivity(unchecked) private(set) var hostNames: [String] = []
   @exclusivity(unchecked) private var firstAddressIsAssigned: [Bool] = []
   private var hostIndexByName: [String: Int] = [:]
