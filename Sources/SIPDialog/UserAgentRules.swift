@@ -157,11 +157,10 @@ public struct MergedRequestDetector: Sendable {
     var cseq: CSeq
   }
   var seen: [Seen: (branch: String, expires: Int64)] = [:]
-  /// The same entries by expiry, from `head` on: requests come in time order and each is kept
-  /// for `memory`, so forgetting takes from the front. (Filtering the table on every request
-  /// rehashed every entry kept, about 1% of a call at a steady load.)
+  /// The same entries by expiry: requests come in time order and each is kept for `memory`,
+  /// so forgetting takes from the front. (Filtering the table on every request rehashed every
+  /// entry kept, about 1% of a call at a steady load.)
   var expiring: [(expires: Int64, key: Seen)] = []
-  var head = 0
   /// How long a request is remembered: the life of its server transaction (64·T1 by default).
   public var memory: Int64
 
@@ -180,7 +179,7 @@ public struct MergedRequestDetector: Sendable {
     if let last = expiring.last, last.expires > expires {
       // Out of time order (a caller's own clock, or a shorter memory): keep the order whole.
       expiring.append((expires, key))
-      expiring[head...].sort { $0.expires < $1.expires }
+      expiring.sort { $0.expires < $1.expires }
     } else {
       expiring.append((expires, key))
     }
@@ -190,16 +189,16 @@ public struct MergedRequestDetector: Sendable {
 
   /// Forgets what expired at or before `now`.
   private mutating func forget(before now: Int64) {
-    while head < expiring.count, expiring[head].expires <= now {
-      let (expires, key) = expiring[head]
-      head += 1
+    var expired = 0
+    while expired < expiring.count, expiring[expired].expires <= now {
+      let (expires, key) = expiring[expired]
+      expired += 1
       // Seen again since (a retransmission), the entry waits for its later expiry.
       if seen[key]?.expires == expires { seen[key] = nil }
     }
-    if head > 16, head * 2 > expiring.count {
-      expiring.removeFirst(head)
-      head = 0
-    }
+    // A move of what is kept (a few dozen entries at a steady load) beats keeping a front
+    // index in every agent.
+    if expired > 0 { expiring.removeFirst(expired) }
   }
 }
 

@@ -30,30 +30,39 @@ public actor UserAgent: SimulationActor, TimerTarget {
 
   var behaviour: UABehaviour
   var random: SimRandom
-  var merged = MergedRequestDetector()
+  /// Requests received recently, to answer a merged copy with 482 (§8.2.2.2): in the call
+  /// book, so an agent that never answers a request (a registrar's idle subscriber) keeps none.
+  var merged: MergedRequestDetector {
+    get { book?.merged ?? MergedRequestDetector() }
+    _modify { yield &openBook.merged }
+  }
   /// What only an agent that calls, is observed or arms its own timers needs, made on the first
   /// write: a registrar's million idle subscribers each keep one pointer instead of eight
   /// empty tables and hooks (about 80 bytes).
   final class CallBook {
     var calls: [String: Call] = [:]
+    var merged: MergedRequestDetector
     var history: [CallRecord] = []
     var observer: (@Sendable (isolated UserAgent, UAEvent) -> Void)?
     var authenticator: UAAuthenticator?
     var endedDialogs: [DialogID: Int64] = [:]
-    /// The same dialogs with their expiry, in the order they ended, from `endedHead` on: every
-    /// one is kept for the same 64·T1, so this is also expiry order and pruning takes from the
-    /// front. (Filtering the table whenever its earliest entry expired rehashed every entry
-    /// kept, three strings each, about 4% of a call at a steady load.)
+    /// The same dialogs with their expiry, in the order they ended: every one is kept for the
+    /// same 64·T1, so this is also expiry order and pruning takes from the front. (Filtering the
+    /// table whenever its earliest entry expired rehashed every entry kept, three strings each,
+    /// about 4% of a call at a steady load.)
     var endedQueue: [(expiry: Int64, id: DialogID)] = []
-    var endedHead = 0
     var nextTimerID: UInt64 = 1
     var agentTimers: [UInt64: TimerHandle] = [:]
     var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
+
+    init(merged: MergedRequestDetector) { self.merged = merged }
   }
   var book: CallBook?
   var openBook: CallBook {
     if let book { return book }
-    let made = CallBook()
+    let made = CallBook(
+      merged: MergedRequestDetector(
+        memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout)))
     book = made
     return made
   }
@@ -86,18 +95,17 @@ public actor UserAgent: SimulationActor, TimerTarget {
   func pruneEndedDialogs() {
     guard let book else { return }
     let current = now
-    while book.endedHead < book.endedQueue.count {
-      let (expiry, id) = book.endedQueue[book.endedHead]
+    var expired = 0
+    while expired < book.endedQueue.count {
+      let (expiry, id) = book.endedQueue[expired]
       guard expiry <= current else { break }
-      book.endedHead += 1
+      expired += 1
       // Remembered again later (a later expiry), the entry waits for its own turn.
       if book.endedDialogs[id] == expiry { book.endedDialogs[id] = nil }
     }
-    // The taken front goes once it is most of the array: each entry moves about once.
-    if book.endedHead > 16, book.endedHead * 2 > book.endedQueue.count {
-      book.endedQueue.removeFirst(book.endedHead)
-      book.endedHead = 0
-    }
+    // A move of what is kept (a few dozen entries at a steady load) beats keeping a front
+    // index in every book.
+    if expired > 0 { book.endedQueue.removeFirst(expired) }
   }
 
   /// Remembers that dialog `id` ended, for 64·T1.
@@ -151,8 +159,6 @@ public actor UserAgent: SimulationActor, TimerTarget {
     self.behaviour = behaviour
     credentials = configuration.credentials.map(CredentialBox.init)
     random = network.simulation.random(stream: "ua \(host)")
-    merged = MergedRequestDetector(
-      memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout))
     let box = WeakBox<UserAgent>()
     SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
     box.value = self
