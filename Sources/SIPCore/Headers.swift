@@ -159,7 +159,12 @@ public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWrite
   public var maddr: String? { parameters.parameter("maddr") ?? nil }
   public var ttl: Int? { (parameters.parameter("ttl") ?? nil).flatMap { Int($0) } }
   /// Whether the branch carries the RFC 3261 magic cookie (§8.1.1.7).
-  public var hasMagicCookie: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
+  public var hasMagicCookie: Bool { branch.map(Self.hasMagicCookie) ?? false }
+
+  /// Whether `branch` starts with RFC 3261's magic cookie `z9hG4bK` (§8.1.1.7): for a caller
+  /// that has the branch in hand already.
+  @inlinable
+  public static func hasMagicCookie(_ branch: String) -> Bool { branch.hasPrefix("z9hG4bK") }
 
   public var description: String {
     var text: [UInt8] = []

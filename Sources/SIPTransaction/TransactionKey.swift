@@ -125,8 +125,8 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
       let rawMethod = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
     let method = rawMethod == "ACK" ? "INVITE" : rawMethod
-    // The branch looked up once (Via.hasMagicCookie looks it up again).
-    if let branch = via.branch, branch.hasPrefix("z9hG4bK") {
+    // The branch looked up once (the `hasMagicCookie` property looks it up again).
+    if let branch = via.branch, Via.hasMagicCookie(branch) {
       return TransactionKey(
         role: .server, method: method, identity: serverIdentity(branch: branch, via: via),
         branch: branch)
