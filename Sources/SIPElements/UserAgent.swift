@@ -33,8 +33,13 @@ public actor UserAgent: SimulationActor, TimerTarget {
   /// Requests received recently, to answer a merged copy with 482 (§8.2.2.2): in the call
   /// book, so an agent that never answers a request (a registrar's idle subscriber) keeps none.
   var merged: MergedRequestDetector {
-    get { book?.merged ?? MergedRequestDetector() }
+    get { book?.merged ?? Self.mergedDetector(timers) }
     _modify { yield &openBook.merged }
+  }
+
+  /// An empty detector remembering requests as long as a server transaction lives (64·T1).
+  static func mergedDetector(_ timers: TimerSettings) -> MergedRequestDetector {
+    MergedRequestDetector(memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout))
   }
   /// What only an agent that calls, is observed or arms its own timers needs, made on the first
   /// write: a registrar's million idle subscribers each keep one pointer instead of eight
@@ -60,9 +65,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
   var book: CallBook?
   var openBook: CallBook {
     if let book { return book }
-    let made = CallBook(
-      merged: MergedRequestDetector(
-        memoryMicroseconds: SIPEndpoint.micros(timers.transactionTimeout)))
+    let made = CallBook(merged: Self.mergedDetector(timers))
     book = made
     return made
   }
