@@ -10,8 +10,13 @@ package protocol DigestKey: Equatable {
 /// delete (and again for the entries a delete shifts back): about 200 instructions a time, some
 /// thirty times per transaction. Here a lookup multiplies the stored digest and probes.
 ///
-/// Entries live in dense arrays (keys, values) and an index table of positions, probed
-/// linearly from the digest's slot; three words inline. A dense position stays valid
+/// Entries live in dense arrays (keys, values) and an index table of slots, probed linearly
+/// from the digest's home slot. A slot holds the entry's position and 32 bits of its digest
+/// (its tag), and the tag alone chooses the home slot: a probe compares tags in the slot array
+/// and reads a key only when the tags agree, and a removal shifts entries back by their tags.
+/// With a key read at every probed slot, each probe past a full slot missed the cache twice in
+/// a big table (the dense key, then the key's storage for its digest): at 200,000 live
+/// transactions, reading other keys was most of the lookups' time. A dense position stays valid
 /// while values change in place and nothing is inserted or removed (the layer reads and writes
 /// a transaction's fields through it). Removal moves the last entry into the hole. The order of
 /// the dense arrays depends on the digests and removals: nothing observable may follow it
@@ -26,8 +31,11 @@ package struct DigestTable<Key: DigestKey, Value> {
   /// pair copied the whole pair (the layer's values hold messages: a retain for each).
   private var denseKeys: [Key] = []
   private var values: [Value] = []
-  /// Positions in the dense arrays, or -1: a power-of-two count of slots, at most 3/4 in use.
-  private var slots: [Int32] = []
+  /// Each entry's tag, in the dense order: a removal finds the slot of the entry it moves
+  /// without reading that entry's key.
+  private var denseTags: [UInt32] = []
+  /// A power-of-two count of slots, at most 3/4 in use.
+  private var slots: [Slot] = []
 
   package init() {}
 
@@ -47,29 +55,36 @@ package struct DigestTable<Key: DigestKey, Value> {
     _modify { yield &values[index] }
   }
 
+  /// 32 bits of a digest: both halves folded, so keys differing anywhere differ here too.
   @inline(__always)
-  private func home(_ digest: UInt64) -> Int {
-    // Fibonacci hashing: the top bits of the product, so any digest spreads over the slots.
+  private static func tag(_ digest: UInt64) -> UInt32 {
+    UInt32(truncatingIfNeeded: digest ^ digest >> 32)
+  }
+
+  @inline(__always)
+  private func home(_ tag: UInt32) -> Int {
+    // Fibonacci hashing: the top bits of the product, so any tag spreads over the slots.
     let bits = UInt64(slots.count.trailingZeroBitCount)
-    return Int(truncatingIfNeeded: (digest &* 0x9E37_79B9_7F4A_7C15) >> (64 - bits))
+    return Int(truncatingIfNeeded: (UInt64(tag) &* 0x9E37_79B9_7F4A_7C15) >> (64 - bits))
   }
 
   /// The slot holding `key`'s position, or nil.
   private func slot(of key: Key) -> Int? {
     guard !slots.isEmpty else { return nil }
+    let tag = Self.tag(key.tableDigest)
     let mask = slots.count - 1
-    var slot = home(key.tableDigest)
+    var slot = home(tag)
     while true {
-      let position = slots[slot]
-      if position < 0 { return nil }
-      if denseKeys[Int(position)] == key { return slot }
+      let entry = slots[slot]
+      if entry.position < 0 { return nil }
+      if entry.tag == tag, denseKeys[Int(entry.position)] == key { return slot }
       slot = (slot + 1) & mask
     }
   }
 
   /// The dense position of `key`, or nil.
   package func index(forKey key: Key) -> Int? {
-    slot(of: key).map { Int(slots[$0]) }
+    slot(of: key).map { Int(slots[$0].position) }
   }
 
   package subscript(key: Key) -> Value? {
@@ -80,14 +95,18 @@ package struct DigestTable<Key: DigestKey, Value> {
   @discardableResult
   package mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
     if let index = index(forKey: key) {
-      let old = values[index]
-      values[index] = value
+      // Swapped, not copied out and overwritten: a copy retains every reference a value holds
+      // (a transaction's messages), and the overwrite releases them again.
+      var old = value
+      swap(&old, &values[index])
       return old
     }
     if denseKeys.count + 1 > capacity { grow() }
+    let tag = Self.tag(key.tableDigest)
     denseKeys.append(key)
     values.append(value)
-    place(Int32(denseKeys.count - 1), digest: key.tableDigest)
+    denseTags.append(tag)
+    place(Int32(denseKeys.count - 1), tag: tag)
     return nil
   }
 
@@ -95,10 +114,7 @@ package struct DigestTable<Key: DigestKey, Value> {
   @discardableResult
   package mutating func removeValue(forKey key: Key) -> Value? {
     guard let slot = slot(of: key) else { return nil }
-    let index = Int(slots[slot])
-    let value = values[index]
-    remove(slot: slot, index: index)
-    return value
+    return remove(slot: slot, index: Int(slots[slot].position))
   }
 
   /// Removes the entry at dense position `index` (from ``index(forKey:)``).
@@ -111,31 +127,44 @@ package struct DigestTable<Key: DigestKey, Value> {
   package mutating func removeAll() {
     denseKeys = []
     values = []
+    denseTags = []
     slots = []
   }
 
-  private mutating func remove(slot: Int, index: Int) {
+  /// Removes the entry at `slot` (dense position `index`) and returns its value, moved out.
+  @discardableResult
+  private mutating func remove(slot: Int, index: Int) -> Value {
     let last = denseKeys.count - 1
+    // The last entry fills the hole: its slot (found by its position, from its tag's home)
+    // now points at `index`.
     if index != last {
-      // The last entry fills the hole: its slot now points at `index`.
-      if let moved = self.slot(of: denseKeys[last]) { slots[moved] = Int32(index) }
-      denseKeys.swapAt(index, last)
-      values.swapAt(index, last)
+      let mask = slots.count - 1
+      var moved = home(denseTags[last])
+      while slots[moved].position != Int32(last) { moved = (moved + 1) & mask }
+      slots[moved].position = Int32(index)
     }
-    denseKeys.removeLast()
-    values.removeLast()
+    // Moved, not swapped: `swapAt` copies an element (a retain for each reference a
+    // transaction holds) and destroys the copy.
+    var removed = values.removeLast()
+    let lastKey = denseKeys.removeLast()
+    let lastTag = denseTags.removeLast()
+    if index != last {
+      denseKeys[index] = lastKey
+      denseTags[index] = lastTag
+      swap(&removed, &values[index])
+    }
     if denseKeys.isEmpty {
       // An idle element (one of a million agents between registrations) keeps no table.
       removeAll()
-      return
+      return removed
     }
     // Backward-shift deletion: pull later entries of the probe run into the hole when their
     // home slot allows it, so lookups never need tombstones.
     let mask = slots.count - 1
     var hole = slot
     var next = (hole + 1) & mask
-    while slots[next] >= 0 {
-      let want = home(denseKeys[Int(slots[next])].tableDigest)
+    while slots[next].position >= 0 {
+      let want = home(slots[next].tag)
       // Movable when its home is not cyclically inside (hole, next].
       if (hole - want) & mask < (next - want) & mask {
         slots[hole] = slots[next]
@@ -143,23 +172,31 @@ package struct DigestTable<Key: DigestKey, Value> {
       }
       next = (next + 1) & mask
     }
-    slots[hole] = -1
+    slots[hole] = .empty
+    return removed
   }
 
-  private mutating func place(_ position: Int32, digest: UInt64) {
+  private mutating func place(_ position: Int32, tag: UInt32) {
     let mask = slots.count - 1
-    var slot = home(digest)
-    while slots[slot] >= 0 { slot = (slot + 1) & mask }
-    slots[slot] = position
+    var slot = home(tag)
+    while slots[slot].position >= 0 { slot = (slot + 1) & mask }
+    slots[slot] = Slot(position: position, tag: tag)
   }
 
   private mutating func grow() {
-    slots = [Int32](repeating: -1, count: max(8, slots.count * 2))
-    for index in denseKeys.indices { place(Int32(index), digest: denseKeys[index].tableDigest) }
+    slots = [Slot](repeating: .empty, count: max(8, slots.count * 2))
+    for index in denseTags.indices { place(Int32(index), tag: denseTags[index]) }
   }
 }
 
 extension DigestTable: Sendable where Key: Sendable, Value: Sendable {}
+
+/// A ``DigestTable`` slot: a dense position (-1: empty) and the tag of the entry there.
+private struct Slot: Sendable {
+  var position: Int32
+  var tag: UInt32
+  static var empty: Slot { Slot(position: -1, tag: 0) }
+}
 
 /// A transaction's timer: what an owner's armed-timer table is keyed by.
 package struct TimerName: Sendable, Hashable, DigestKey {
