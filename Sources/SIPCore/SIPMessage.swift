@@ -139,8 +139,8 @@ public struct SIPMessage: Sendable, Hashable {
 
   /// The index of the first field named `canonical` (a lower-case long name). A loop over
   /// indices: iterating the fields themselves copies (and retains) each one.
-  func firstIndex(named canonical: String) -> Int? {
-    var index = headers.startIndex
+  func firstIndex(named canonical: String, from start: Int = 0) -> Int? {
+    var index = start
     while index < headers.endIndex {
       if headers[index].isNamed(canonical) { return index }
       index += 1

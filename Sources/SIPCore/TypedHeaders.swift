@@ -100,8 +100,14 @@ extension SIPMessage {
     throws(SyntaxError) -> [T]
   {
     var result: [T] = []
-    for index in headers.indices where headers[index].isNamed(name) {
-      result += try parseList(headers[index].valueBytes, name, scan)
+    // Fields found by `firstIndex(named:from:)` (a loop here, generic over `T`, copied and
+    // retained fields it tested), and the first list taken as it is: appending it to an empty
+    // array copied every element (a retain per string), for every Contact and Via list read.
+    var next = firstIndex(named: name)
+    while let index = next {
+      let values = try parseList(headers[index].valueBytes, name, scan)
+      if result.isEmpty { result = values } else { result += values }
+      next = firstIndex(named: name, from: index + 1)
     }
     return result
   }
