@@ -283,17 +283,17 @@ public struct SIPMessage: Sendable, Hashable {
   /// Hands the start line's bytes to `put`, piece by piece (``startLineCount`` of them),
   /// without building its text first.
   func writeStartLine(_ put: (UnsafeBufferPointer<UInt8>) -> Void) {
-    var parts: (String, String, String)
+    let parts: (String, String, String)
     switch startLine {
     case .request(let method, let uri, let version): parts = (method, uri, version)
     case .response(let version, let status, let reason):
       parts = (version, String(status), reason)  // three digits: a small string, no allocation
     }
-    parts.0.withUTF8 { put($0) }
+    parts.0.withUTF8Bytes { put($0) }
     withUnsafeBytes(of: Syntax.space) { put($0.bindMemory(to: UInt8.self)) }
-    parts.1.withUTF8 { put($0) }
+    parts.1.withUTF8Bytes { put($0) }
     withUnsafeBytes(of: Syntax.space) { put($0.bindMemory(to: UInt8.self)) }
-    parts.2.withUTF8 { put($0) }
+    parts.2.withUTF8Bytes { put($0) }
   }
 
   /// The length of the start line without CRLF.
@@ -528,8 +528,7 @@ public enum HeaderName {
     // Callers nearly always pass a lower-case long name already: no copy then. Checked over the
     // contiguous bytes (stepping a `String.UTF8View` cost ~20 instructions a byte, and every
     // header lookup asks).
-    var text = name
-    let isLowerLong = text.withUTF8 { bytes in
+    let isLowerLong = name.withUTF8Bytes { bytes in
       bytes.count > 1 && !bytes.contains { $0 >= 65 && $0 <= 90 }
     }
     if isLowerLong { return name }

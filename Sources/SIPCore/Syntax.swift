@@ -102,8 +102,7 @@ enum Syntax {
   /// Case-insensitive comparison of bytes with an ASCII string given in lower case.
   static func equalsLowercase(_ bytes: some Collection<UInt8>, _ lowercase: String) -> Bool {
     guard bytes.count == lowercase.utf8.count else { return false }
-    var lowercase = lowercase
-    return lowercase.withUTF8 { wanted in
+    return lowercase.withUTF8Bytes { wanted in
       var index = 0
       for byte in bytes {
         if lower(byte) != wanted[index] { return false }
@@ -184,8 +183,7 @@ enum Syntax {
   /// copy when none needs escaping (the usual case: every URI printed goes through here, and
   /// stepping a String's UTF-8 view cost ~20 instructions a byte).
   static func appendEscaped(_ text: String, allowed: [Bool], to out: inout [UInt8]) {
-    var text = text
-    text.withUTF8 { bytes in
+    text.withUTF8Bytes { bytes in
       if allowed.withUnsafeBufferPointer({ table in bytes.allSatisfy { table[Int($0)] } }) {
         out.append(contentsOf: bytes)
       } else {
@@ -240,8 +238,7 @@ enum Syntax {
   /// Appends the UTF-8 of `text` with one copy (appending a `String.UTF8View` goes element by
   /// element).
   static func append(_ text: String, to out: inout [UInt8]) {
-    var text = text
-    text.withUTF8 { out.append(contentsOf: $0) }
+    text.withUTF8Bytes { out.append(contentsOf: $0) }
   }
 
   static func string(_ bytes: some Collection<UInt8>) -> String {
@@ -296,20 +293,29 @@ enum Syntax {
 }
 
 extension String {
+  /// `withUTF8` on a string that need not be a `var`: the bytes in place (a native string's
+  /// storage, or a small string's copy on the stack), or a contiguous copy's when the string
+  /// has none. Making a `var` copy to call `withUTF8` retained and released the string's
+  /// storage every time, and strings are read this way many times per message.
+  @inline(__always)
+  package func withUTF8Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    if let result = utf8.withContiguousStorageIfAvailable(body) { return result }
+    var copy = self
+    return copy.withUTF8(body)
+  }
+
   /// `lowercased()`, returning the string itself when it holds no upper-case ASCII letter and
   /// nothing beyond ASCII (hosts, schemes, parameter values nearly always come lower case):
   /// `lowercased()` makes a new string every time.
   package var lowercasedIfNeeded: String {
-    var copy = self
-    let plain = copy.withUTF8 { bytes in !bytes.contains { ($0 >= 65 && $0 <= 90) || $0 >= 128 } }
+    let plain = withUTF8Bytes { bytes in !bytes.contains { ($0 >= 65 && $0 <= 90) || $0 >= 128 } }
     return plain ? self : lowercased()
   }
 
   /// `uppercased()`, returning the string itself when it holds no lower-case ASCII letter and
   /// nothing beyond ASCII (codec names come upper case).
   package var uppercasedIfNeeded: String {
-    var copy = self
-    let plain = copy.withUTF8 { bytes in !bytes.contains { ($0 >= 97 && $0 <= 122) || $0 >= 128 } }
+    let plain = withUTF8Bytes { bytes in !bytes.contains { ($0 >= 97 && $0 <= 122) || $0 >= 128 } }
     return plain ? self : uppercased()
   }
 
@@ -320,8 +326,7 @@ extension String {
     var digits = 1
     while digits < 16 && value >> UInt64(4 * digits) != 0 { digits += 1 }
     digits = Swift.max(digits, Swift.min(minimumDigits, 16))
-    var prefix = prefix
-    self = prefix.withUTF8 { head in
+    self = prefix.withUTF8Bytes { head in
       // Written straight into the string's storage: through an array first, it cost an
       // allocation and a validating copy more (~1,500 instructions a branch).
       String(unsafeUninitializedCapacity: head.count + digits) { buffer in
@@ -346,10 +351,8 @@ extension String {
   public func equalsIgnoringASCIICase(_ other: String) -> Bool {
     // Most names compared differ in length: decided before copying either to reach its bytes.
     guard utf8.count == other.utf8.count else { return false }
-    var lhs = self
-    var rhs = other
-    return lhs.withUTF8 { left in
-      rhs.withUTF8 { right in
+    return withUTF8Bytes { left in
+      other.withUTF8Bytes { right in
         guard left.count == right.count else { return false }
         for index in 0..<left.count where Syntax.lower(left[index]) != Syntax.lower(right[index]) {
           return false
@@ -366,8 +369,7 @@ extension String {
 /// The same value on every run and machine: a proxy's branches and the transaction layer's
 /// key digests come from it.
 package func fnv1aPart(_ text: String, continuing hash: UInt64) -> UInt64 {
-  var text = text
-  let hashed = text.withUTF8 { bytes -> UInt64 in
+  let hashed = text.withUTF8Bytes { bytes -> UInt64 in
     var value = hash
     for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
     return value

@@ -14,10 +14,17 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     // Dotted quads are parsed over the UTF-8 bytes: every SIP message sent or received turns
     // an address text into an address, so this must not split or allocate.
     // Over the contiguous bytes (stepping a String's UTF-8 view cost ~20 instructions a byte).
-    var copy = text
-    let (v4, hasColon) = copy.withUTF8 { bytes in
+    // In place when the string has contiguous bytes (a `var` copy for `withUTF8` retained and
+    // released the string every time).
+    let scan = { (bytes: UnsafeBufferPointer<UInt8>) in
       (Self.parseV4(bytes), bytes.contains(UInt8(ascii: ":")))
     }
+    let (v4, hasColon) =
+      text.utf8.withContiguousStorageIfAvailable(scan)
+      ?? {
+        var copy = text
+        return copy.withUTF8(scan)
+      }()
     if let v4 {
       self = .v4(v4)
       return
