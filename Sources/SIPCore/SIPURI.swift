@@ -16,8 +16,14 @@ public struct SIPParameter: Sendable, Hashable {
 extension Array where Element == SIPParameter {
   /// The value of the parameter `name` (case-insensitive): `.some(nil)` when it has no value.
   public func parameter(_ name: String) -> String?? {
-    guard let found = first(where: { $0.isNamed(name) }) else { return nil }
-    return .some(found.value)
+    // Names read in place: `first(where:)` copied each parameter it passed (two strings
+    // retained and released), and a Via's `branch` and `rport` are asked for at every hop.
+    var index = startIndex
+    while index < endIndex {
+      if self[index].name.equalsIgnoringASCIICase(name) { return .some(self[index].value) }
+      index += 1
+    }
+    return nil
   }
 
   /// Whether the parameter `name` is present (with or without a value).
