@@ -394,12 +394,14 @@ public actor UserAgent: SimulationActor, TimerTarget {
   }
 
   func sendBye(_ call: Call, dialog id: DialogID) {
-    guard var dialog = call.dialogs[id], !call.byeSent.contains(id) else { return }
+    // The dialog is used in place, here and below: a copy out of the table and back retained
+    // and released every string and URI it holds (about a dozen copies per call).
+    guard !call.byeSent.contains(id), let made = call.dialogs[id]?.makeRequest(method: "BYE")
+    else { return }
     call.byeSent.append(id)
-    var (bye, hop) = dialog.makeRequest(method: "BYE")
+    var bye = made.request
     bye.append("Content-Length", "0")
-    call.dialogs[id] = dialog
-    send(bye, to: SIPPeer(uri: hop))
+    send(bye, to: SIPPeer(uri: made.nextHop))
   }
 
   // MARK: Answering (§13.3)
@@ -414,8 +416,8 @@ public actor UserAgent: SimulationActor, TimerTarget {
     if call.dialogs.isEmpty,
       let dialog = try? Dialog.uas(request: request, localTag: call.localTag, state: .early)
     {
-      call.dialogs[dialog.id] = dialog
       traceDialog(dialog)
+      call.dialogs[dialog.id] = dialog
     }
     setState(call, .early)
     respond(ringing, in: call.serverKey)
@@ -441,13 +443,16 @@ public actor UserAgent: SimulationActor, TimerTarget {
     setBody(&ok, sdp)
     call.finalStatus = 200
     do {
-      var dialog =
-        try call.dialogs.values.first
-        ?? Dialog.uas(request: request, localTag: call.localTag, state: .confirmed)
+      var dialog: Dialog
+      if let first = call.dialogs.indices.first {
+        dialog = call.dialogs.remove(at: first).value
+      } else {
+        dialog = try Dialog.uas(request: request, localTag: call.localTag, state: .confirmed)
+      }
       dialog.state = .confirmed
-      call.dialogs = [dialog.id: dialog]
       call.confirmed = dialog.id
       traceDialog(dialog)
+      call.dialogs = [dialog.id: dialog]
     } catch {
       log("cannot make a dialog: \(error)")
     }
@@ -672,11 +677,11 @@ public actor UserAgent: SimulationActor, TimerTarget {
         if call.cancelWanted { sendCancel(call) }
       }
       if status > 100, let request = call.invite,
-        let id = DialogID(receivedResponse: response), call.dialogs[id] == nil,
+        let id = DialogID(receivedResponse: response), call.dialogs.index(forKey: id) == nil,
         let dialog = try? Dialog.uac(request: request, response: response)
       {
-        call.dialogs[id] = dialog
         traceDialog(dialog)
+        call.dialogs[id] = dialog
       }
       if status > 100 { setState(call, call.dialogs.isEmpty ? .proceeding : .early) }
       return
@@ -770,7 +775,8 @@ public actor UserAgent: SimulationActor, TimerTarget {
       return
     }
     var dialog: Dialog
-    if var early = call.dialogs[id] {
+    // Taken out of the table and put back once the ACK is made (nothing between reads it).
+    if var early = call.dialogs.removeValue(forKey: id) {
       early.confirm(uacResponse: response)
       dialog = early
     } else {
@@ -781,7 +787,6 @@ public actor UserAgent: SimulationActor, TimerTarget {
         return
       }
     }
-    call.dialogs[id] = dialog
     traceDialog(dialog)
     let firstAnswer = call.confirmed == nil
     var remote: SessionDescription?
@@ -790,6 +795,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     // when the 2xx carried the offer.
     var (ack, hop) = dialog.makeRequest(
       method: "ACK", sequence: request.cseq?.sequence ?? dialog.localSequence)
+    call.dialogs[id] = dialog
     for field in request.headers
     where field.isNamed("authorization") || field.isNamed("proxy-authorization") {
       ack.headers.append(field)
@@ -1037,17 +1043,17 @@ public actor UserAgent: SimulationActor, TimerTarget {
   }
 
   func inDialog(_ request: SIPMessage, method: String, key: TransactionKey) {
+    // In place: `receive` changes nothing when it finds the request out of order.
     guard let id = DialogID(receivedRequest: request), let call = calls[id.callID],
-      var dialog = call.dialogs[id]
+      let verdict = call.dialogs[id]?.receive(request: request)
     else {
       refuse(request, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
       return
     }
-    if dialog.receive(request: request) == .outOfOrder {
+    if verdict == .outOfOrder {
       refuse(request, key: key, Rejection(500, "Server Internal Error (CSeq out of order)"))
       return
     }
-    call.dialogs[id] = dialog
     emit(.request(callID: call.callID, method: method))
     switch method {
     case "BYE":
@@ -1060,7 +1066,9 @@ public actor UserAgent: SimulationActor, TimerTarget {
       call.ending = call.ending ?? "BYE received"
       end(call)
     case "INVITE":
-      reinviteReceived(request, key: key, call: call, dialog: dialog)
+      if let dialog = call.dialogs[id] {
+        reinviteReceived(request, key: key, call: call, dialog: dialog)
+      }
     case "OPTIONS":
       respond(optionsAnswer(request), in: key)
     default:
@@ -1099,7 +1107,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
 
   func ackReceived(_ ack: SIPMessage) {
     guard let id = DialogID(receivedRequest: ack), let call = calls[id.callID],
-      call.dialogs[id] != nil, let sequence = ack.cseq?.sequence
+      call.dialogs.index(forKey: id) != nil, let sequence = ack.cseq?.sequence
     else { return }
     if call.incomingReinvite == sequence {
       call.incomingReinvite = nil
@@ -1141,10 +1149,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     pruneEndedDialogs()
     for id in call.dialogs.keys.sorted() {
       rememberEnded(id)
-      if var dialog = call.dialogs[id] {
-        dialog.state = .terminated
-        traceDialog(dialog)
-      }
+      if call.dialogs.index(forKey: id) != nil { traceDialog(id, .terminated) }
     }
     setState(call, .terminated)
     calls[call.callID] = nil
@@ -1183,10 +1188,11 @@ public actor UserAgent: SimulationActor, TimerTarget {
     emit(.callState(callID: call.callID, state))
   }
 
-  func traceDialog(_ dialog: Dialog) {
+  func traceDialog(_ dialog: Dialog) { traceDialog(dialog.id, dialog.state) }
+
+  func traceDialog(_ id: DialogID, _ state: DialogState) {
     record(
-      "dialog-state",
-      [("dialog", .string(dialog.id.description)), ("state", .string(dialog.state.rawValue))])
+      "dialog-state", [("dialog", .string(id.description)), ("state", .string(state.rawValue))])
   }
 
   func emit(_ event: UAEvent) {
