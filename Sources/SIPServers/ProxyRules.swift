@@ -140,8 +140,10 @@ public enum ProxyRules {
 
   /// §16.6 step 8: the loop-detection part of a proxy's branch, a hash of the fields that make a
   /// request what it is (To tag, From tag, Call-ID, CSeq number, Request-URI, Proxy-Require,
-  /// Proxy-Authorization, and the Via it arrived with). A request that comes back with the same
-  /// hash has looped; one whose Request-URI changed has spiralled (§16.3 step 4).
+  /// Proxy-Authorization). A request that comes back with the same hash has looped; one whose
+  /// Request-URI changed has spiralled (§16.3 step 4). The top Via the RFC's example also hashes
+  /// is left out: a request that loops comes back with another hop's Via on top, so with it no
+  /// loop would ever match. Route, which §16.6 also names, is not hashed yet.
   public static func loopHash(_ request: SIPMessage) -> String {
     var hash = StableHash()
     hash.add(request.toTag ?? "")

@@ -172,3 +172,21 @@ let ok = """
     #expect(dialog.state == .confirmed && dialog.routeSet.count == 2)
   }
 }
+
+/// A dialog ID hashes and compares by its three parts, also after one is changed (the stored
+/// digest follows), and parts that run together differently stay different IDs.
+@Test func dialogIDsCompareAndHashByTheirParts() {
+  var changed = DialogID(callID: "c", localTag: "l", remoteTag: "r")
+  changed.callID = "call"
+  changed.remoteTag = "remote"
+  let made = DialogID(callID: "call", localTag: "l", remoteTag: "remote")
+  #expect(changed == made)
+  #expect(Set([made]).contains(changed))
+  #expect(changed.hashValue == made.hashValue)
+  changed.localTag = "local"
+  #expect(changed != made)
+  #expect(!Set([made]).contains(changed))
+  #expect(
+    DialogID(callID: "ab", localTag: "c", remoteTag: "d")
+      != DialogID(callID: "a", localTag: "bc", remoteTag: "d"))
+}
