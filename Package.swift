@@ -82,7 +82,8 @@ let package = Package(
       name: "Glare", dependencies: ["SIPSim"], path: "Examples/Glare",
       swiftSettings: strict),
     .executableTarget(
-      name: "CustomElement", dependencies: ["SIPSim", "SIPCore", "SIPElements", "SIPTransaction"], path: "Examples/CustomElement",
+      name: "CustomElement", dependencies: ["SIPSim", "SIPCore", "SIPElements", "SIPTransaction"],
+      path: "Examples/CustomElement",
       swiftSettings: strict),
 
     .testTarget(
