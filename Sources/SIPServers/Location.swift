@@ -84,7 +84,13 @@ public struct LocationTable: Sendable {
 
   /// Replaces the bindings of `aor` (none removes it) and remembers its next expiry.
   mutating func store(_ list: [Binding], for aor: String) {
-    let earlier = bindings[aor]?.lazy.map(\.expiry).min()
+    store(list, for: aor, replacing: bindings[aor])
+  }
+
+  /// ``store(_:for:)`` given what the table held for `aor` (a REGISTER read it already: each
+  /// lookup hashes the AOR, and at a million AORs misses the cache).
+  mutating func store(_ list: [Binding], for aor: String, replacing previous: [Binding]?) {
+    let earlier = previous?.lazy.map(\.expiry).min()
     bindings[aor] = list.isEmpty ? nil : list
     guard let next = list.lazy.map(\.expiry).min() else { return }
     // The AOR already has an entry at or before `earlier`: enough when `next` is no sooner.
@@ -99,8 +105,13 @@ public struct LocationTable: Sendable {
 
   /// The live bindings of a canonical address-of-record at `now`, best first.
   public func bindings(of aor: String, at now: Duration) -> [Binding] {
+    Self.live(bindings[aor] ?? [], at: now)
+  }
+
+  /// Those of `list` live at `now`, best first.
+  static func live(_ list: [Binding], at now: Duration) -> [Binding] {
     let now = now.wholeMicroseconds
-    return (bindings[aor] ?? []).filter { $0.expiry > now }.sorted(by: Self.preferred)
+    return list.filter { $0.expiry > now }.sorted(by: Self.preferred)
   }
 
   static func preferred(_ a: Binding, _ b: Binding) -> Bool {

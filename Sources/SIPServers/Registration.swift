@@ -93,7 +93,8 @@ public enum Registration {
     // bindings, and reach the table only when every contact was accepted.
     var nextOrder = table.nextOrder
     var result = RegistrationResult(response: request.response(status: 200, toTag: toTag))
-    var current = table.bindings[aor] ?? []
+    let previous = table.bindings[aor]
+    var current = previous ?? []
     if contacts.contains(.wildcard) {
       // Step 6: `*` alone with Expires: 0 removes every binding.
       guard contacts.count == 1, request.expires == 0 else {
@@ -148,11 +149,12 @@ public enum Registration {
         }
       }
     }
-    table.store(current, for: aor)
+    table.store(current, for: aor, replacing: previous)
     table.nextOrder = nextOrder
     // Step 8: 200 listing every current binding with the expiry the registrar chose, and the
-    // Date it SHOULD carry (§10.2.5: a client may set its clock from it).
-    for binding in table.bindings(of: aor, at: now) {
+    // Date it SHOULD carry (§10.2.5: a client may set its clock from it). What the table now
+    // holds for the AOR is `current`: listed from it, not looked up again.
+    for binding in LocationTable.live(current, at: now) {
       var contact = binding.contact
       contact.parameters.append(SIPParameter("expires", "\(seconds(binding.expiresAt - now))"))
       result.response.insertBeforeLength("Contact", contact.description)
