@@ -1149,7 +1149,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     pruneEndedDialogs()
     for id in call.dialogs.keys.sorted() {
       rememberEnded(id)
-      if call.dialogs.index(forKey: id) != nil { traceDialog(id, .terminated) }
+      traceDialog(id, .terminated)
     }
     setState(call, .terminated)
     calls[call.callID] = nil

@@ -83,12 +83,8 @@ public struct LocationTable: Sendable {
   var expiryEntries: Int { expiries.count }
 
   /// Replaces the bindings of `aor` (none removes it) and remembers its next expiry.
-  mutating func store(_ list: [Binding], for aor: String) {
-    store(list, for: aor, replacing: bindings[aor])
-  }
-
-  /// ``store(_:for:)`` given what the table held for `aor` (a REGISTER read it already: each
-  /// lookup hashes the AOR, and at a million AORs misses the cache).
+  /// `previous` is what the table held for `aor`: the caller read it already (each lookup
+  /// hashes the AOR, and at a million AORs misses the cache).
   mutating func store(_ list: [Binding], for aor: String, replacing previous: [Binding]?) {
     let earlier = previous?.lazy.map(\.expiry).min()
     bindings[aor] = list.isEmpty ? nil : list
@@ -189,13 +185,14 @@ public struct LocationTable: Sendable {
     aor: SIPURI, contact: SIPURI, q: Double = 1, until expiresAt: Duration = .seconds(1 << 40)
   ) {
     let key = canonicalAOR(aor)
-    var list = bindings[key] ?? []
+    let previous = bindings[key]
+    var list = previous ?? []
     list.removeAll { contactIdentity($0.contact.uri) == contactIdentity(contact) }
     list.append(
       Binding(
         aor: key, contact: NameAddress(uri: contact), expiresAt: expiresAt, q: q, callID: "",
         cseq: 0, order: nextOrder))
     nextOrder += 1
-    store(list, for: key)
+    store(list, for: key, replacing: previous)
   }
 }

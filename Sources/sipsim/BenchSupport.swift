@@ -37,7 +37,10 @@ struct BenchReport {
 
   mutating func add(_ name: String, _ value: Double) { metrics.append((name, value)) }
 
+  /// The figures, then the allocator cache depth they were measured with (every benchmark
+  /// reports it: `sipsim` restarts itself with a deeper cache unless told otherwise).
   func render(json: Bool) -> String {
+    let metrics = metrics + [("malloc_tcache_count", Double(AllocatorTuning.cacheCount))]
     if json {
       let body = metrics.map { "\"\($0.name)\": \(Self.number($0.value))" }.joined(separator: ", ")
       return "{\"benchmark\": \"\(benchmark)\", \"metrics\": {\(body)}}"

@@ -174,7 +174,6 @@ enum CallsBench {
         report.add("virtual_seconds", result.virtualSeconds)
         report.add("virtual_to_wall", result.virtualSeconds / result.seconds)
         if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
-        report.add("malloc_tcache_count", Double(AllocatorTuning.cacheCount))
         print(report.render(json: parsed.json))
         return result.failed == 0 && result.calls == calls ? 0 : 1
       } catch {
@@ -212,7 +211,6 @@ enum CallsBench {
       if let first = costs.first, let last = costs.last, first > 0 {
         report.add("ratio_largest_to_smallest", last / first)
       }
-      report.add("malloc_tcache_count", Double(AllocatorTuning.cacheCount))
       print(report.render(json: parsed.json))
       return 0
     }

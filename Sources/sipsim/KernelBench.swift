@@ -67,7 +67,6 @@ enum KernelBench {
     report.add("deliveries_per_second", Double(network.deliveries) / network.seconds)
     report.add("trace_events", Double(network.traceEvents))
     if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
-    report.add("malloc_tcache_count", Double(AllocatorTuning.cacheCount))
     print(report.render(json: options.json))
     return 0
   }

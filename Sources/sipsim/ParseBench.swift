@@ -80,7 +80,6 @@ enum ParseBench {
       "parse_mb_per_second",
       Double(totalBytes) / Double(messages.count) / parse.nanoseconds * 1e9 / 1_000_000)
     if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
-    report.add("malloc_tcache_count", Double(AllocatorTuning.cacheCount))
     print(report.render(json: json))
     return 0
   }

@@ -99,7 +99,6 @@ enum RegistrationsBench {
         report.add("bytes_per_ua", Double(peak - baseline) / Double(count))
         report.add("bytes_per_ua_before_traffic", Double(afterSetup - baseline) / Double(count))
       }
-      report.add("malloc_tcache_count", Double(AllocatorTuning.cacheCount))
       print(report.render(json: parsed.json))
       return registered == count ? 0 : 1
     }

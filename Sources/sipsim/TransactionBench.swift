@@ -96,7 +96,6 @@ enum TransactionBench {
     report.add(
       "virtual_seconds", Double(simulation.now.microseconds) / 1_000_000)
     if let peak = peakResidentBytes() { report.add("peak_rss_mb", Double(peak) / 1_048_576) }
-    report.add("malloc_tcache_count", Double(AllocatorTuning.cacheCount))
     print(report.render(json: options.json))
     return counter.failed == 0 && counter.completed == target ? 0 : 1
   }
