@@ -17,19 +17,19 @@ extension SIPMessage {
     headers.withUnsafeBufferPointer { fields in
       for index in fields.indices {
         let copied =
-          fields[index].isNamed("via") || fields[index].isNamed("from")
-          || fields[index].isNamed("call-id") || fields[index].isNamed("cseq")
-          || (status == 100 && fields[index].isNamed("timestamp"))
+          fields[index].known == .via || fields[index].known == .from
+          || fields[index].known == .callID || fields[index].known == .cseq
+          || (status == 100 && fields[index].known == .timestamp)
         if copied { response.headers.append(fields[index]) }
       }
     }
     // The To is copied as it came (§8.2.6.2: the response's To equals the request's), with the
     // tag appended when it has none: no need to parse and re-print the address.
-    if var to = firstIndex(named: "to").map({ headers[$0] }) {
+    if var to = firstIndex(.to).map({ headers[$0] }) {
       if let toTag, status != 100, NameAddress.tag(in: to.valueBytes) == nil {
         to = SIPHeaderField(nameBytes: to.nameBytes, valueBytes: to.valueBytes, tag: toTag)
       }
-      if let cseqIndex = response.headers.firstIndex(where: { $0.isNamed("cseq") }) {
+      if let cseqIndex = response.headers.firstIndex(where: { $0.known == .cseq }) {
         response.headers.insert(to, at: cseqIndex)
       } else {
         response.headers.append(to)
@@ -44,9 +44,9 @@ extension SIPMessage {
   /// learns the route set the proxies asked for.
   public func dialogResponse(status: Int, reason: String? = nil, toTag: String) -> SIPMessage {
     var response = response(status: status, reason: reason, toTag: toTag)
-    let position = response.headers.firstIndex { $0.isNamed("from") } ?? 0
+    let position = response.headers.firstIndex { $0.known == .from } ?? 0
     response.headers.insert(
-      contentsOf: headers.filter { $0.isNamed("record-route") }, at: position)
+      contentsOf: headers.filter { $0.known == .recordRoute }, at: position)
     return response
   }
 
@@ -59,8 +59,8 @@ extension SIPMessage {
     if let via = fields("via").first, let top = vias.first {
       ack.append(via.name, top)
     }
-    for field in headers where field.isNamed("max-forwards") { ack.headers.append(field) }
-    for field in headers where field.isNamed("from") || field.isNamed("call-id") {
+    for field in headers where field.known == .maxForwards { ack.headers.append(field) }
+    for field in headers where field.known == .from || field.known == .callID {
       ack.headers.append(field)
     }
     if let to = response.fields("to").first {
@@ -71,10 +71,10 @@ extension SIPMessage {
     if let cseq {
       ack.append("CSeq", "\(cseq.sequence) ACK")
     }
-    for field in headers where field.isNamed("route") { ack.headers.append(field) }
+    for field in headers where field.known == .route { ack.headers.append(field) }
     // §22.1: the ACK carries every Authorization and Proxy-Authorization of its INVITE.
     for field in headers
-    where field.isNamed("authorization") || field.isNamed("proxy-authorization") {
+    where field.known == .authorization || field.known == .proxyAuthorization {
       ack.headers.append(field)
     }
     ack.append("Content-Length", "0")
@@ -87,8 +87,8 @@ extension SIPMessage {
   public func cancelRequest() -> SIPMessage {
     var cancel = SIPMessage.request(method: "CANCEL", uri: requestURIText ?? "")
     for field in headers
-    where field.isNamed("route") || field.isNamed("to") || field.isNamed("from")
-      || field.isNamed("call-id") || field.isNamed("max-forwards")
+    where field.known == .route || field.known == .to || field.known == .from
+      || field.known == .callID || field.known == .maxForwards
     {
       cancel.headers.append(field)
     }
@@ -99,7 +99,7 @@ extension SIPMessage {
 
   /// Adds a field just before Content-Length, which the builders here keep last.
   public mutating func insertBeforeLength(_ name: String, _ value: String) {
-    if let index = headers.firstIndex(where: { $0.isNamed("content-length") }) {
+    if let index = headers.firstIndex(where: { $0.known == .contentLength }) {
       headers.insert(SIPHeaderField(name: name, value: value), at: index)
     } else {
       append(name, value)
@@ -109,7 +109,7 @@ extension SIPMessage {
   /// Replaces the topmost Via value, splitting a comma-separated first Via field when needed so
   /// the others keep their bytes (a server adds `received` / `rport` this way, RFC 3581 §4).
   public mutating func replaceTopVia(_ via: Via) {
-    guard let index = firstIndex(named: "via") else {
+    guard let index = firstIndex(.via) else {
       prepend("Via", via)
       return
     }
@@ -127,7 +127,7 @@ extension SIPMessage {
   /// whitespace inside the parameters, `rport` given without an empty `rport` or the other way
   /// round; the caller then prints the stamped Via (``replaceTopVia(_:)``).
   package mutating func stampTopVia(received: String, rport: Int?) -> Bool {
-    guard let index = firstIndex(named: "via") else { return false }
+    guard let index = firstIndex(.via) else { return false }
     let field = headers[index]
     let value = field.valueBytes
     // One pass over the first value: where it ends (the first comma: quotes, which could hide

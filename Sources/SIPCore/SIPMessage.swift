@@ -137,15 +137,30 @@ public struct SIPMessage: Sendable, Hashable {
     firstIndex(named: HeaderName.canonical(name)).map { headers[$0].value }
   }
 
-  /// The index of the first field named `canonical` (a lower-case long name). A loop over
-  /// indices: iterating the fields themselves copies (and retains) each one.
+  /// The index of the first field named `canonical` (a lower-case long name). A header of
+  /// ``KnownHeader`` is found by its number; any other by its name.
   func firstIndex(named canonical: String, from start: Int = 0) -> Int? {
+    let known = KnownHeader(canonical: canonical)
+    if known != .other { return firstIndex(known, from: start) }
+    // A loop over indices: iterating the fields themselves copies (and retains) each one.
     var index = start
     while index < headers.endIndex {
-      if headers[index].isNamed(canonical) { return index }
+      if headers[index].known == .other, headers[index].isNamed(canonical) { return index }
       index += 1
     }
     return nil
+  }
+
+  /// The index of the first field that is `known` (not `.other`), at or after `start`.
+  func firstIndex(_ known: KnownHeader, from start: Int = 0) -> Int? {
+    headers.withUnsafeBufferPointer { fields in
+      var index = max(start, 0)
+      while index < fields.count {
+        if fields[index].known == known { return index }
+        index += 1
+      }
+      return nil
+    }
   }
 
   /// Every value of a multi-valued header, whether given as several fields or comma-separated
@@ -325,14 +340,23 @@ public protocol HeaderValueWriter {
 
 /// One header field: a name as it was spelled and its value, unfolded (§7.3.1).
 ///
-/// Stored as one slice of the received bytes (name through value) and two offsets, so a parsed
-/// field costs one reference count, not one per part.
+/// Stored as a range of one buffer (the received bytes, name through value) with offsets, so a
+/// parsed field costs one reference count, not one per part; and with the header it names as a
+/// ``KnownHeader`` number, worked out once, so finding a header in a message compares one byte
+/// per field instead of its name's bytes (every layer of every hop looks up Via, CSeq, Call-ID,
+/// From and To). 40 bytes a field, as the slice it replaced was without the number.
 public struct SIPHeaderField: Sendable, Hashable {
-  private var storage: ArraySlice<UInt8>
+  private var buffer: [UInt8]
+  /// Where the field (its name) starts in `buffer`, and where its value ends.
+  private var start: Int32
+  private var end: Int32
   private var nameLength: Int32
+  /// From `start`.
   private var valueOffset: Int32
   private var storedLine: Int32 = 0
   private var storedColumn: Int32 = 0
+  /// The header this field is, compact forms included (`.other` for the rest).
+  package let known: KnownHeader
 
   /// Where the value starts in the parsed message (1-based), or 0 for a field built in code;
   /// used to point error messages at the right place.
@@ -434,45 +458,58 @@ public struct SIPHeaderField: Sendable, Hashable {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(capacity)
     name(&bytes)
-    nameLength = Int32(truncatingIfNeeded: bytes.count)
-    valueOffset = nameLength
+    let nameCount = bytes.count
     value(&bytes)
-    storage = bytes[...]
+    self.init(
+      buffer: bytes, start: 0, nameLength: nameCount, valueOffset: nameCount, end: bytes.count,
+      line: 0, column: 0)
   }
 
-  /// A field over `storage`: the name is its first `nameLength` bytes, the value starts at
-  /// `valueOffset`.
-  init(storage: ArraySlice<UInt8>, nameLength: Int, valueOffset: Int, line: Int, column: Int) {
-    self.storage = storage
+  /// A field over `buffer[start..<end]`: the name is its first `nameLength` bytes, the value
+  /// starts `valueOffset` bytes after `start`. Offsets are 32-bit: the parser refuses messages
+  /// of 2 GiB or more.
+  init(
+    buffer: [UInt8], start: Int, nameLength: Int, valueOffset: Int, end: Int, line: Int,
+    column: Int, known: KnownHeader? = nil
+  ) {
+    self.buffer = buffer
+    self.start = Int32(truncatingIfNeeded: start)
+    self.end = Int32(truncatingIfNeeded: end)
     self.nameLength = Int32(truncatingIfNeeded: nameLength)
     self.valueOffset = Int32(truncatingIfNeeded: valueOffset)
     storedLine = Int32(truncatingIfNeeded: line)
     storedColumn = Int32(truncatingIfNeeded: column)
+    self.known =
+      known
+      ?? buffer.withUnsafeBufferPointer { bytes in
+        KnownHeader(name: UnsafeBufferPointer(rebasing: bytes[start..<(start + nameLength)]))
+      }
   }
 
   /// `Name: value` without the line end.
   var serializedCount: Int {
-    Int(nameLength) + 2 + (storage.count - Int(valueOffset))
+    Int(nameLength) + 2 + Int(end - start - valueOffset)
   }
 
   /// Calls `body` with the name's bytes and the value's bytes.
   func withParts<R>(
     _ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> R
   ) -> R {
-    storage.withUnsafeBufferPointer { buffer in
+    let (start, nameEnd, valueStart, end) = (
+      Int(start), Int(start + nameLength), Int(start + valueOffset), Int(end)
+    )
+    return buffer.withUnsafeBufferPointer { buffer in
       body(
-        UnsafeBufferPointer(rebasing: buffer[..<Int(nameLength)]),
-        UnsafeBufferPointer(rebasing: buffer[Int(valueOffset)...]))
+        UnsafeBufferPointer(rebasing: buffer[start..<nameEnd]),
+        UnsafeBufferPointer(rebasing: buffer[valueStart..<end]))
     }
   }
 
   /// The name's bytes as received (`v`, `Via`, `VIA` are all Via).
-  public var nameBytes: ArraySlice<UInt8> {
-    storage[storage.startIndex..<(storage.startIndex + Int(nameLength))]
-  }
+  public var nameBytes: ArraySlice<UInt8> { buffer[Int(start)..<Int(start + nameLength)] }
   /// The value's bytes: leading and trailing whitespace removed, each line fold replaced by
   /// one space.
-  public var valueBytes: ArraySlice<UInt8> { storage[(storage.startIndex + Int(valueOffset))...] }
+  public var valueBytes: ArraySlice<UInt8> { buffer[Int(start + valueOffset)..<Int(end)] }
 
   /// The header's long name in lower case (`via` for `v`).
   public var canonicalName: String { HeaderName.canonical(bytes: nameBytes) }
@@ -483,11 +520,13 @@ public struct SIPHeaderField: Sendable, Hashable {
     let length = Int(nameLength)
     // Most fields differ in length from the name looked for: decided without touching bytes.
     guard length == 1 || length == canonical.utf8.count else { return false }
-    return storage.withUnsafeBufferPointer { buffer in
-      if length == 1, let long = HeaderName.compactName(Syntax.lower(buffer[0])) {
+    let start = Int(start)
+    return buffer.withUnsafeBufferPointer { buffer in
+      if length == 1, let long = HeaderName.compactName(Syntax.lower(buffer[start])) {
         return long == canonical
       }
-      return Syntax.equalsLowercase(UnsafeBufferPointer(rebasing: buffer[..<length]), canonical)
+      return Syntax.equalsLowercase(
+        UnsafeBufferPointer(rebasing: buffer[start..<(start + length)]), canonical)
     }
   }
 
@@ -503,6 +542,183 @@ public struct SIPHeaderField: Sendable, Hashable {
     hasher.combine(nameBytes.count)
     for byte in nameBytes { hasher.combine(byte) }
     for byte in valueBytes { hasher.combine(byte) }
+  }
+}
+
+/// The headers the stack looks up on nearly every message, numbered: a field learns its number
+/// once, when it is made, and a lookup compares that byte instead of the name's bytes (an
+/// OPTIONS transaction looked up about 20 headers across its four messages, each a pass over
+/// every field's name). Every other header is `.other` and is found by name as before.
+///
+/// A field's number is never anything but `.other` for a name outside this list, and always
+/// its case for a name in it, in any letter case or compact form (§7.3.3): a test holds
+/// ``SIPHeaderField/isNamed(_:)`` and the numbers to the same answers.
+package enum KnownHeader: UInt8, CaseIterable, Sendable {
+  case other
+  case via, from, to, callID, cseq, maxForwards, contact, route, recordRoute
+  case contentLength, contentType, contentEncoding, contentDisposition
+  case expires, minExpires, require, proxyRequire, supported, unsupported, allow, accept
+  case authorization, proxyAuthorization, wwwAuthenticate, proxyAuthenticate
+  case authenticationInfo, replyTo, retryAfter, timestamp, date, warning, server, userAgent
+  case subject, event, allowEvents, referTo, sessionExpires
+
+  /// The lower-case long name (empty for `.other`), as static bytes a name is compared with.
+  package var spelling: StaticString {
+    switch self {
+    case .other: ""
+    case .via: "via"
+    case .from: "from"
+    case .to: "to"
+    case .callID: "call-id"
+    case .cseq: "cseq"
+    case .maxForwards: "max-forwards"
+    case .contact: "contact"
+    case .route: "route"
+    case .recordRoute: "record-route"
+    case .contentLength: "content-length"
+    case .contentType: "content-type"
+    case .contentEncoding: "content-encoding"
+    case .contentDisposition: "content-disposition"
+    case .expires: "expires"
+    case .minExpires: "min-expires"
+    case .require: "require"
+    case .proxyRequire: "proxy-require"
+    case .supported: "supported"
+    case .unsupported: "unsupported"
+    case .allow: "allow"
+    case .accept: "accept"
+    case .authorization: "authorization"
+    case .proxyAuthorization: "proxy-authorization"
+    case .wwwAuthenticate: "www-authenticate"
+    case .proxyAuthenticate: "proxy-authenticate"
+    case .authenticationInfo: "authentication-info"
+    case .replyTo: "reply-to"
+    case .retryAfter: "retry-after"
+    case .timestamp: "timestamp"
+    case .date: "date"
+    case .warning: "warning"
+    case .server: "server"
+    case .userAgent: "user-agent"
+    case .subject: "subject"
+    case .event: "event"
+    case .allowEvents: "allow-events"
+    case .referTo: "refer-to"
+    case .sessionExpires: "session-expires"
+    }
+  }
+
+  /// The lower-case long name (empty for `.other`).
+  package var canonical: String { spelling.description }
+
+  /// The header a field name is, ignoring ASCII case; compact forms are their long names.
+  ///
+  /// One pass packs the last eight bytes, lower-cased, into a word; the length and that word
+  /// pick the only name they can be (a switch), and a longer name has its first bytes compared
+  /// too. Every field parsed or built asks once: comparing the name with a candidate's spelling
+  /// byte by byte cost more than the lookups it saved.
+  package init(name: UnsafeBufferPointer<UInt8>) {
+    var tail: UInt64 = 0
+    var index = name.count > 8 ? name.count - 8 : 0
+    while index < name.count {
+      tail = Self.packing(name[index], into: tail)
+      index += 1
+    }
+    self.init(name: name, tail: tail)
+  }
+
+  /// `tail` with `byte`, lower-cased, shifted in: a name's last eight bytes packed, which the
+  /// parser makes as it scans the name.
+  @inline(__always)
+  package static func packing(_ byte: UInt8, into tail: UInt64) -> UInt64 {
+    tail << 8 | UInt64(byte &- 65 < 26 ? byte | 0x20 : byte)
+  }
+
+  /// ``init(name:)`` given the name's last eight bytes packed by ``packing(_:into:)``.
+  package init(name: UnsafeBufferPointer<UInt8>, tail: UInt64) {
+    let count = name.count
+    let candidate = Self.candidate(count: count, tail: tail)
+    guard count > 8, candidate != .other, let base = name.baseAddress else {
+      self = candidate
+      return
+    }
+    // The bytes before the last eight.
+    let wanted = candidate.spelling.utf8Start
+    var index = 0
+    while index < count &- 8 {
+      let byte = base[index]
+      guard (byte &- 65 < 26 ? byte | 0x20 : byte) == wanted[index] else {
+        self = .other
+        return
+      }
+      index += 1
+    }
+    self = candidate
+  }
+
+  /// The header whose name has `count` bytes and ends in the lower-cased bytes packed in `tail`
+  /// (the whole name, up to eight bytes); compact forms are the one-byte names. A test checks
+  /// each constant against the spellings.
+  private static func candidate(count: Int, tail: UInt64) -> KnownHeader {
+    switch (count, tail) {
+    case (1, 0x63): .contentType  // c
+    case (1, 0x65): .contentEncoding  // e
+    case (1, 0x66): .from  // f
+    case (1, 0x69): .callID  // i
+    case (1, 0x6B): .supported  // k
+    case (1, 0x6C): .contentLength  // l
+    case (1, 0x6D): .contact  // m
+    case (1, 0x6F): .event  // o
+    case (1, 0x72): .referTo  // r
+    case (1, 0x73): .subject  // s
+    case (1, 0x74): .to  // t
+    case (1, 0x75): .allowEvents  // u
+    case (1, 0x76): .via  // v
+    case (1, 0x78): .sessionExpires  // x
+    case (2, 0x746F): .to  // to
+    case (3, 0x766961): .via  // via
+    case (4, 0x63736571): .cseq  // cseq
+    case (4, 0x64617465): .date  // date
+    case (4, 0x66726F6D): .from  // from
+    case (5, 0x616C6C6F77): .allow  // allow
+    case (5, 0x6576656E74): .event  // event
+    case (5, 0x726F757465): .route  // route
+    case (6, 0x616363657074): .accept  // accept
+    case (6, 0x736572766572): .server  // server
+    case (7, 0x63616C6C2D6964): .callID  // call-id
+    case (7, 0x636F6E74616374): .contact  // contact
+    case (7, 0x65787069726573): .expires  // expires
+    case (7, 0x72657175697265): .require  // require
+    case (7, 0x7375626A656374): .subject  // subject
+    case (7, 0x7761726E696E67): .warning  // warning
+    case (8, 0x72656665722D746F): .referTo  // refer-to
+    case (8, 0x7265706C792D746F): .replyTo  // reply-to
+    case (9, 0x696D657374616D70): .timestamp  // timestamp
+    case (9, 0x7570706F72746564): .supported  // supported
+    case (10, 0x65722D6167656E74): .userAgent  // user-agent
+    case (11, 0x2D65787069726573): .minExpires  // min-expires
+    case (11, 0x72792D6166746572): .retryAfter  // retry-after
+    case (11, 0x7570706F72746564): .unsupported  // unsupported
+    case (12, 0x656E742D74797065): .contentType  // content-type
+    case (12, 0x666F727761726473): .maxForwards  // max-forwards
+    case (12, 0x72642D726F757465): .recordRoute  // record-route
+    case (12, 0x772D6576656E7473): .allowEvents  // allow-events
+    case (13, 0x2D72657175697265): .proxyRequire  // proxy-require
+    case (13, 0x72697A6174696F6E): .authorization  // authorization
+    case (14, 0x742D6C656E677468): .contentLength  // content-length
+    case (15, 0x2D65787069726573): .sessionExpires  // session-expires
+    case (16, 0x656E636F64696E67): .contentEncoding  // content-encoding
+    case (16, 0x656E746963617465): .wwwAuthenticate  // www-authenticate
+    case (18, 0x656E746963617465): .proxyAuthenticate  // proxy-authenticate
+    case (19, 0x696F6E2D696E666F): .authenticationInfo  // authentication-info
+    case (19, 0x706F736974696F6E): .contentDisposition  // content-disposition
+    case (19, 0x72697A6174696F6E): .proxyAuthorization  // proxy-authorization
+    default: .other
+    }
+  }
+
+  /// The header `canonical` (a lower-case long name) names, for a lookup by name.
+  package init(canonical: String) {
+    self = canonical.withUTF8Bytes { KnownHeader(name: $0) }
   }
 }
 

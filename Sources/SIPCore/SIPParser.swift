@@ -93,6 +93,10 @@ struct MessageParser {
   }
 
   mutating func parseMessage(stream: Bool) throws(SIPParseError) -> SIPMessage {
+    // A header field keeps 32-bit offsets into the message's bytes.
+    guard bytes.count <= Int(Int32.max) else {
+      throw SIPParseError("a message of 2 GiB or more", line: 1, column: 1)
+    }
     // §7.5: ignore CRLFs before the start line.
     while index < bytes.count, bytes[index] == Syntax.cr || bytes[index] == Syntax.lf {
       if bytes[index] == Syntax.lf {
@@ -132,7 +136,7 @@ struct MessageParser {
       contentLengthCount == 1
       ? contentLengthIndex..<contentLengthIndex + 1
       : contentLengthCount == 0 ? 0..<0 : headers.indices
-    for index in lengthIndices where headers[index].isNamed("content-length") {
+    for index in lengthIndices where headers[index].known == .contentLength {
       let field = headers[index]
       let value = try contentLength(field)
       if let length, length != value {
@@ -298,8 +302,16 @@ struct MessageParser {
       throw error("a continuation line with no header before it", at: start)
     }
     var position = start
-    while position < end, Syntax.isToken(bytes[position]) { position += 1 }
+    // The name's last eight bytes packed as it is scanned: what tells which header it is.
+    var tail: UInt64 = 0
+    while position < end, Syntax.isToken(bytes[position]) {
+      tail = KnownHeader.packing(bytes[position], into: tail)
+      position += 1
+    }
     let nameEnd = position
+    let known = bytes.withUnsafeBufferPointer { bytes in
+      KnownHeader(name: UnsafeBufferPointer(rebasing: bytes[start..<nameEnd]), tail: tail)
+    }
     while position < end, Syntax.isWhitespace(bytes[position]) { position += 1 }
     guard nameEnd > start, position < end, bytes[position] == Syntax.colon else {
       if nameEnd == start {
@@ -345,15 +357,15 @@ struct MessageParser {
       let storage = Array(bytes[start..<nameEnd]) + value
       headers.append(
         SIPHeaderField(
-          storage: storage[...], nameLength: nameEnd - start, valueOffset: nameEnd - start,
-          line: valueLine, column: valueColumn))
+          buffer: storage, start: 0, nameLength: nameEnd - start, valueOffset: nameEnd - start,
+          end: storage.count, line: valueLine, column: valueColumn, known: known))
       return
     }
     while valueEnd > position, Syntax.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
     advanceLine(from: end)
     headers.append(
       SIPHeaderField(
-        storage: bytes[start..<valueEnd], nameLength: nameEnd - start,
-        valueOffset: position - start, line: valueLine, column: valueColumn))
+        buffer: bytes, start: start, nameLength: nameEnd - start, valueOffset: position - start,
+        end: valueEnd, line: valueLine, column: valueColumn, known: known))
   }
 }

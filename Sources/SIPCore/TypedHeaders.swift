@@ -3,66 +3,70 @@
 /// their position).
 extension SIPMessage {
   /// Every Via value, top first (§20.42).
-  public var vias: [Via] { (try? list("via", Via.scan)) ?? [] }
+  public var vias: [Via] { (try? list(.via, Via.scan)) ?? [] }
   /// The top Via: the one this element's transaction layer looks at (§17.1.3, §17.2.3).
   public var topVia: Via? {
     // Only the first value of the first Via field: every hop asks for it, so it must not parse
     // the whole stack.
-    firstValue("via", Via.scan)
+    firstValue(.via, Via.scan)
   }
-  public var from: NameAddress? { try? single("from", NameAddress.scan) }
-  public var to: NameAddress? { try? single("to", NameAddress.scan) }
+  public var from: NameAddress? { try? single(.from, NameAddress.scan) }
+  public var to: NameAddress? { try? single(.to, NameAddress.scan) }
   /// The From tag, read without parsing the address (see `NameAddress.tag(in:)`): what
   /// transaction and dialog matching ask for on every message.
   public var fromTag: String? {
-    firstIndex(named: "from").flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
+    firstIndex(.from).flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
   }
   /// The To tag, read without parsing the address.
   public var toTag: String? {
-    firstIndex(named: "to").flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
+    firstIndex(.to).flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
   }
-  public var callID: String? { value("call-id") }
-  public var cseq: CSeq? { try? single("cseq", CSeq.scan) }
+  public var callID: String? { firstIndex(.callID).map { headers[$0].value } }
+  public var cseq: CSeq? { try? single(.cseq, CSeq.scan) }
   public var maxForwards: Int? {
-    (try? single("max-forwards") { scanner throws(SyntaxError) in
+    (try? single(.maxForwards) { scanner throws(SyntaxError) in
       try scanDecimal(&scanner, maximum: 255, "Max-Forwards")
     }).map { Int($0) }
   }
   /// Contact values, `*` included (§20.10).
-  public var contacts: [ContactValue] { (try? list("contact", HeaderGrammar.contact)) ?? [] }
-  public var routes: [NameAddress] { (try? list("route", NameAddress.scan)) ?? [] }
+  public var contacts: [ContactValue] { (try? list(.contact, HeaderGrammar.contact)) ?? [] }
+  public var routes: [NameAddress] { (try? list(.route, NameAddress.scan)) ?? [] }
   /// The first Route value, scanned without parsing the others (§16.4 looks only at it); nil
   /// when there is none or it is malformed.
-  public var firstRoute: NameAddress? { firstValue("route", NameAddress.scan) }
-  public var recordRoutes: [NameAddress] { (try? list("record-route", NameAddress.scan)) ?? [] }
-  public var replyTo: NameAddress? { try? single("reply-to", NameAddress.scan) }
-  public var expires: UInt32? { delta("expires") }
-  public var minExpires: UInt32? { delta("min-expires") }
-  public var contentType: MediaType? { try? single("content-type", MediaType.scan) }
-  public var contentLength: Int? { value("content-length").flatMap { Int($0) } }
-  public var contentEncoding: [String] { tokens("content-encoding") }
-  public var contentDisposition: String? { value("content-disposition") }
-  public var require: [String] { tokens("require") }
-  public var proxyRequire: [String] { tokens("proxy-require") }
-  public var supported: [String] { tokens("supported") }
-  public var unsupported: [String] { tokens("unsupported") }
-  public var allow: [String] { tokens("allow") }
-  public var accept: [MediaType] { (try? list("accept", MediaType.scan)) ?? [] }
+  public var firstRoute: NameAddress? { firstValue(.route, NameAddress.scan) }
+  public var recordRoutes: [NameAddress] { (try? list(.recordRoute, NameAddress.scan)) ?? [] }
+  public var replyTo: NameAddress? { try? single(.replyTo, NameAddress.scan) }
+  public var expires: UInt32? { delta(.expires) }
+  public var minExpires: UInt32? { delta(.minExpires) }
+  public var contentType: MediaType? { try? single(.contentType, MediaType.scan) }
+  public var contentLength: Int? {
+    firstIndex(.contentLength).map { headers[$0].value }.flatMap { Int($0) }
+  }
+  public var contentEncoding: [String] { tokens(.contentEncoding) }
+  public var contentDisposition: String? {
+    firstIndex(.contentDisposition).map { headers[$0].value }
+  }
+  public var require: [String] { tokens(.require) }
+  public var proxyRequire: [String] { tokens(.proxyRequire) }
+  public var supported: [String] { tokens(.supported) }
+  public var unsupported: [String] { tokens(.unsupported) }
+  public var allow: [String] { tokens(.allow) }
+  public var accept: [MediaType] { (try? list(.accept, MediaType.scan)) ?? [] }
   public var acceptEncoding: [String] { tokens("accept-encoding") }
   public var acceptLanguage: [String] { tokens("accept-language") }
-  public var authorization: [AuthValue] { auth("authorization") }
-  public var proxyAuthorization: [AuthValue] { auth("proxy-authorization") }
-  public var wwwAuthenticate: [AuthValue] { auth("www-authenticate") }
-  public var proxyAuthenticate: [AuthValue] { auth("proxy-authenticate") }
+  public var authorization: [AuthValue] { auth(.authorization) }
+  public var proxyAuthorization: [AuthValue] { auth(.proxyAuthorization) }
+  public var wwwAuthenticate: [AuthValue] { auth(.wwwAuthenticate) }
+  public var proxyAuthenticate: [AuthValue] { auth(.proxyAuthenticate) }
   public var authenticationInfo: AuthValue? {
-    try? single("authentication-info") { scanner throws(SyntaxError) in
+    try? single(.authenticationInfo) { scanner throws(SyntaxError) in
       try AuthValue.scan(&scanner, schemeRequired: false)
     }
   }
-  public var retryAfter: RetryAfter? { try? single("retry-after", RetryAfter.scan) }
+  public var retryAfter: RetryAfter? { try? single(.retryAfter, RetryAfter.scan) }
   public var timestamp: String? { value("timestamp") }
   public var date: String? { value("date") }
-  public var warnings: [WarningValue] { (try? list("warning", WarningValue.scan)) ?? [] }
+  public var warnings: [WarningValue] { (try? list(.warning, WarningValue.scan)) ?? [] }
   public var server: String? { value("server") }
   public var userAgent: String? { value("user-agent") }
   public var subject: String? { value("subject") }
@@ -77,18 +81,20 @@ extension SIPMessage {
   /// The Request-URI, parsed (nil for a response or a malformed URI).
   public var requestURI: SIPURI? { requestURIText.flatMap { try? SIPURI($0) } }
 
-  func single<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
+  func single<T>(_ known: KnownHeader, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
     throws(SyntaxError) -> T?
   {
-    guard let index = firstIndex(named: name) else { return nil }
-    return try parseWhole(headers[index].valueBytes, name, scan)
+    guard let index = firstIndex(known) else { return nil }
+    return try parseWhole(headers[index].valueBytes, known.canonical, scan)
   }
 
-  /// The first value of the first field named `name` of a comma-separated header, scanned
-  /// straight from the field: the scan stops where the value does, so the field is not split at
-  /// its top-level comma first (a second pass over it). Nil when absent or malformed.
-  func firstValue<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T) -> T? {
-    guard let index = firstIndex(named: name) else { return nil }
+  /// The first value of the first `known` field of a comma-separated header, scanned straight
+  /// from the field: the scan stops where the value does, so the field is not split at its
+  /// top-level comma first (a second pass over it). Nil when absent or malformed.
+  func firstValue<T>(_ known: KnownHeader, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
+    -> T?
+  {
+    guard let index = firstIndex(known) else { return nil }
     var scanner = ValueScanner(headers[index].valueBytes)
     scanner.skipWhitespace()
     guard let value = try? scan(&scanner) else { return nil }
@@ -99,32 +105,54 @@ extension SIPMessage {
   func list<T>(_ name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
     throws(SyntaxError) -> [T]
   {
+    try list(from: firstIndex(named: name), name: name, scan) { index in
+      firstIndex(named: name, from: index + 1)
+    }
+  }
+
+  func list<T>(_ known: KnownHeader, _ scan: (inout ValueScanner) throws(SyntaxError) -> T)
+    throws(SyntaxError) -> [T]
+  {
+    try list(from: firstIndex(known), name: known.canonical, scan) { index in
+      firstIndex(known, from: index + 1)
+    }
+  }
+
+  /// Every value of the fields found from `first` on by `next`, in order.
+  private func list<T>(
+    from first: Int?, name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T,
+    next: (Int) -> Int?
+  ) throws(SyntaxError) -> [T] {
     var result: [T] = []
-    // Fields found by `firstIndex(named:from:)` (a loop here, generic over `T`, copied and
-    // retained fields it tested), and the first list taken as it is: appending it to an empty
-    // array copied every element (a retain per string), for every Contact and Via list read.
-    var next = firstIndex(named: name)
-    while let index = next {
+    // Fields found by index (a loop over the fields, generic over `T`, copied and retained
+    // fields it tested), and the first list taken as it is: appending it to an empty array
+    // copied every element (a retain per string), for every Contact and Via list read.
+    var following = first
+    while let index = following {
       let values = try parseList(headers[index].valueBytes, name, scan)
       if result.isEmpty { result = values } else { result += values }
-      next = firstIndex(named: name, from: index + 1)
+      following = next(index)
     }
     return result
+  }
+
+  func tokens(_ known: KnownHeader) -> [String] {
+    (try? list(known) { scanner throws(SyntaxError) in Syntax.string(try scanner.token()) }) ?? []
   }
 
   func tokens(_ name: String) -> [String] {
     (try? list(name) { scanner throws(SyntaxError) in Syntax.string(try scanner.token()) }) ?? []
   }
 
-  func delta(_ name: String) -> UInt32? {
-    (try? single(name) { scanner throws(SyntaxError) in
-      try scanDecimal(&scanner, maximum: UInt64(UInt32.max), name)
+  func delta(_ known: KnownHeader) -> UInt32? {
+    (try? single(known) { scanner throws(SyntaxError) in
+      try scanDecimal(&scanner, maximum: UInt64(UInt32.max), known.canonical)
     }).map { UInt32($0) }
   }
 
-  func auth(_ name: String) -> [AuthValue] {
-    headers.filter { $0.isNamed(name) }.compactMap { field in
-      try? parseWhole(field.valueBytes, name) { scanner throws(SyntaxError) in
+  func auth(_ known: KnownHeader) -> [AuthValue] {
+    headers.filter { $0.known == known }.compactMap { field in
+      try? parseWhole(field.valueBytes, known.canonical) { scanner throws(SyntaxError) in
         try AuthValue.scan(&scanner)
       }
     }

@@ -83,7 +83,7 @@ extension SIPMessage {
     guard case .request(let method, let uriText, _) = startLine else { return .acceptable }
     // 5. CSeq method matches the request method (§8.1.1.5).
     if let cseq, cseq.method != method {
-      let field = headers.first { $0.isNamed("cseq") }
+      let field = headers.first { $0.known == .cseq }
       let known = Self.knownMethods.contains(method)
       return invalid(
         SIPParseError(

@@ -797,7 +797,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
       method: "ACK", sequence: request.cseq?.sequence ?? dialog.localSequence)
     call.dialogs[id] = dialog
     for field in request.headers
-    where field.isNamed("authorization") || field.isNamed("proxy-authorization") {
+    where field.known == .authorization || field.known == .proxyAuthorization {
       ack.headers.append(field)
     }
     if call.localSDP == nil, let offer = remote, firstAnswer {
@@ -845,7 +845,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     let fake = SIPMessage.request(
       method: "INVITE", uri: response.contacts.first?.address?.uri.description ?? "")
     var request = fake
-    for field in response.headers where field.isNamed("from") || field.isNamed("call-id") {
+    for field in response.headers where field.known == .from || field.known == .callID {
       request.headers.append(field)
     }
     request.append("CSeq", "\(response.cseq?.sequence ?? 1) INVITE")

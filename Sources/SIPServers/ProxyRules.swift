@@ -54,7 +54,7 @@ public enum ProxyRules {
     for own in ownVias {
       let host = Array((own.lastIndex(of: ":").map { own[..<$0] } ?? own[...]).utf8)
       guard !host.isEmpty else { return true }
-      for field in request.headers where field.isNamed("via") {
+      for field in request.headers where field.known == .via {
         if contains(field.valueBytes, host) { return true }
       }
     }
@@ -128,7 +128,7 @@ public enum ProxyRules {
 
   /// Replaces the Route fields with `routes`, one field each, where the first Route was.
   static func setRoutes(_ request: inout SIPMessage, _ routes: [NameAddress]) {
-    let position = request.headers.firstIndex { $0.isNamed("route") }
+    let position = request.headers.firstIndex { $0.known == .route }
     request.remove("Route")
     let fields = routes.map { SIPHeaderField(name: "Route", value: $0.description) }
     if let position, position <= request.headers.count {
