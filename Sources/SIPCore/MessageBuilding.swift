@@ -99,10 +99,21 @@ extension SIPMessage {
 
   /// Adds a field just before Content-Length, which the builders here keep last.
   public mutating func insertBeforeLength(_ name: String, _ value: String) {
-    if let index = headers.firstIndex(where: { $0.known == .contentLength }) {
-      headers.insert(SIPHeaderField(name: name, value: value), at: index)
+    insertBeforeLength(SIPHeaderField(name: name, value: value))
+  }
+
+  /// Adds a field whose typed value prints its own bytes just before Content-Length (a
+  /// registrar's 200 lists every binding so: printing each to a `String` first cost an
+  /// allocation and a copy per Contact).
+  public mutating func insertBeforeLength(_ name: String, _ value: some HeaderValueWriter) {
+    insertBeforeLength(SIPHeaderField(name: name, value: value))
+  }
+
+  private mutating func insertBeforeLength(_ field: SIPHeaderField) {
+    if let index = firstIndex(.contentLength) {
+      headers.insert(field, at: index)
     } else {
-      append(name, value)
+      headers.append(field)
     }
   }
 

@@ -25,6 +25,23 @@ func contactIdentity(_ uri: SIPURI) -> String {
   return key
 }
 
+/// Whether two contact URIs name the same binding: what ``contactIdentity(_:)`` says, compared
+/// part by part without building either string (a REGISTER compares its contact with every
+/// binding of its address-of-record, and building the two strings was most of a REGISTER's
+/// binding work).
+func sameBinding(_ left: SIPURI, _ right: SIPURI) -> Bool {
+  func isSecure(_ uri: SIPURI) -> Bool { uri.scheme.equalsIgnoringASCIICase("sips") }
+  func value(_ uri: SIPURI, _ name: String) -> String? {
+    if case .some(.some(let value)) = uri.parameter(name) { return value.lowercasedIfNeeded }
+    return nil
+  }
+  return left.port == right.port && left.user == right.user
+    && isSecure(left) == isSecure(right)
+    && left.host.lowercasedIfNeeded == right.host.lowercasedIfNeeded
+    && value(left, "transport") == value(right, "transport")
+    && value(left, "maddr") == value(right, "maddr")
+}
+
 /// One binding of an address-of-record to a contact address (§10.2, §10.3).
 public struct Binding: Sendable, Hashable, CustomStringConvertible {
   /// The canonical address-of-record (``canonicalAOR(_:)``).
@@ -187,7 +204,7 @@ public struct LocationTable: Sendable {
     let key = canonicalAOR(aor)
     let previous = bindings[key]
     var list = previous ?? []
-    list.removeAll { contactIdentity($0.contact.uri) == contactIdentity(contact) }
+    list.removeAll { sameBinding($0.contact.uri, contact) }
     list.append(
       Binding(
         aor: key, contact: NameAddress(uri: contact), expiresAt: expiresAt, q: q, callID: "",

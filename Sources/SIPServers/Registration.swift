@@ -120,8 +120,9 @@ public enum Registration {
         let granted = min(requested, policy.maxExpires)
         let q = value.q.map { min(1, max(0, $0)) } ?? 1
         address.parameters.removeAll { $0.isNamed("expires") }
-        let identity = contactIdentity(address.uri)
-        if let index = current.firstIndex(where: { contactIdentity($0.contact.uri) == identity }) {
+        if let index = current.indices.first(where: {
+          sameBinding(current[$0].contact.uri, address.uri)
+        }) {
           let existing = current[index]
           if existing.callID == callID && cseq.sequence <= existing.cseq {
             return fail(
@@ -155,13 +156,26 @@ public enum Registration {
     // Date it SHOULD carry (§10.2.5: a client may set its clock from it). What the table now
     // holds for the AOR is `current`: listed from it, not looked up again.
     for binding in LocationTable.live(current, at: now) {
-      var contact = binding.contact
-      contact.parameters.append(SIPParameter("expires", "\(seconds(binding.expiresAt - now))"))
-      result.response.insertBeforeLength("Contact", contact.description)
+      result.response.insertBeforeLength(
+        "Contact",
+        ListedContact(address: binding.contact, expires: seconds(binding.expiresAt - now)))
     }
     result.response.insertBeforeLength(
       "Date", SIPDate.text(secondsSince1970: policy.clockOrigin + now.components.seconds))
     return result
+  }
+
+  /// A binding's contact as the 200 lists it: its address with `;expires=` and the seconds
+  /// left after its own parameters (§10.3 step 8), printed straight into the field.
+  struct ListedContact: HeaderValueWriter {
+    let address: NameAddress
+    let expires: Int64
+
+    func write(to out: inout [UInt8]) {
+      address.write(to: &out)
+      out.append(contentsOf: ";expires=".utf8)
+      out.append(contentsOf: String(expires).utf8)
+    }
   }
 
   /// Whole seconds left, rounded up (a binding with 0.4 s left still shows 1).

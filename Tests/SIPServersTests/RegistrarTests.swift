@@ -196,3 +196,33 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
         == "sips:bob@biloxi.example.com:5061")
   }
 }
+
+/// A REGISTER finds the binding its contact replaces by comparing URIs part by part; that must
+/// say what comparing their identity strings says, for every pair of a set of near variants.
+struct BindingIdentityTests {
+  static let uris = [
+    "sip:bob@192.0.2.4", "sip:bob@192.0.2.4:5060", "sip:bob@192.0.2.4:5070", "sip:Bob@192.0.2.4",
+    "sip:bob@BILOXI.example.com", "sip:bob@biloxi.example.com", "sips:bob@biloxi.example.com",
+    "SIPS:bob@biloxi.example.com", "sip:biloxi.example.com", "sip:bob@biloxi.example.com:5060",
+    "sip:bob@biloxi.example.com;transport=tcp", "sip:bob@biloxi.example.com;transport=TCP",
+    "sip:bob@biloxi.example.com;transport=udp", "sip:bob@biloxi.example.com;transport",
+    "sip:bob@biloxi.example.com;maddr=239.0.0.1", "sip:bob@biloxi.example.com;MADDR=239.0.0.1",
+    "sip:bob@biloxi.example.com;maddr=239.0.0.1;transport=tcp",
+    "sip:bob@biloxi.example.com;transport=tcp;maddr=239.0.0.1", "sip:bob@biloxi.example.com;lr",
+    "sip:bob@[2001:db8::10]", "sip:bob@[2001:DB8::10]", "sip:bob:secret@biloxi.example.com",
+  ]
+
+  @Test func partByPartAgreesWithIdentityStrings() throws {
+    let parsed = try Self.uris.map { try SIPURI($0) }
+    var same = 0
+    for left in parsed {
+      for right in parsed {
+        let expected = contactIdentity(left) == contactIdentity(right)
+        #expect(sameBinding(left, right) == expected, "\(left) \(right)")
+        if expected { same += 1 }
+      }
+    }
+    // Beyond each URI with itself, some pairs are the same binding (case, order of parameters).
+    #expect(same > parsed.count)
+  }
+}
