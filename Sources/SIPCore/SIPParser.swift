@@ -263,6 +263,15 @@ struct MessageParser {
 
   /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (case-insensitive "SIP").
   func isVersion(_ text: ArraySlice<UInt8>) -> Bool {
+    // `SIP/2.0` as every message spells it, compared as one word; anything else by the grammar.
+    if text.count == 7 {
+      let word = text.withUnsafeBytes { bytes in
+        bytes.loadUnaligned(as: UInt32.self) == UInt32(littleEndian: 0x2F50_4953)
+          && bytes.loadUnaligned(fromByteOffset: 3, as: UInt32.self)
+            == UInt32(littleEndian: 0x302E_322F)
+      }
+      if word { return true }
+    }
     guard text.count >= 7, Syntax.equalsLowercase(text.prefix(4), "sip/") else { return false }
     let rest = text.dropFirst(4)
     guard let dot = rest.firstIndex(of: UInt8(ascii: ".")) else { return false }

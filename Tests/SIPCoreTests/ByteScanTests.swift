@@ -46,3 +46,20 @@ struct ByteScanTests {
     #expect(Self.scan([], from: 0) == 0)
   }
 }
+
+/// The start line's version is compared as one word when spelled `SIP/2.0`; every other
+/// spelling goes through the grammar (SIP-Version, §25: "SIP" case-insensitive, digits).
+struct VersionTests {
+  @Test(arguments: [
+    ("SIP/2.0", true), ("sip/2.0", true), ("Sip/2.0", true), ("SIP/7.0", true),
+    ("SIP/2.00", true), ("SIP/12.3", true), ("SIP/2-0", false), ("SIP/2.", false),
+    ("SIP/.0", false), ("SIQ/2.0", false), ("SIP 2.0", false), ("SIP/2.x", false),
+    ("SIP/2.0\u{7F}", false), ("HTTP/1.1", false),
+  ])
+  func versionsFollowTheGrammar(version: String, valid: Bool) {
+    let request = "OPTIONS sip:bob@example.com \(version)\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    let response = "\(version) 200 OK\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    #expect(((try? SIPMessage.parse(request)) != nil) == valid, "\(version) request")
+    #expect(((try? SIPMessage.parse(response)) != nil) == valid, "\(version) response")
+  }
+}
