@@ -91,7 +91,8 @@ public struct TransactionLayer: Sendable {
     var peer: SIPPeer
     /// Timers armed and not yet fired or cancelled, in arming order.
     var armed = ArmedTimers()
-    /// The To tag of the last final response a server transaction sent (for RFC 2543 ACKs).
+    /// The To tag of the last final response an INVITE server transaction sent (for RFC 2543
+    /// ACKs).
     var responseToTag: String?
     /// The 100 Trying the layer sent on the TU's behalf, resent for a retransmitted INVITE while
     /// the TU has sent nothing (§17.2.1 asks only for the TU's provisional responses; without
@@ -338,7 +339,11 @@ public struct TransactionLayer: Sendable {
       actions.append(.send(response, to: nil, transaction: nil))
       return
     }
-    if status >= 200, let tag = response.toTag { entries[at: index].responseToTag = tag }
+    // Kept for matching an RFC 2543 ACK (§17.2.3), which only an INVITE server transaction
+    // receives: reading the tag of every other final response cost a string each.
+    if status >= 200, key.method == "INVITE", let tag = response.toTag {
+      entries[at: index].responseToTag = tag
+    }
     feed(key, at: index, into: &actions) { machine, result in
       switch machine {
       case .inviteServer(var invite):

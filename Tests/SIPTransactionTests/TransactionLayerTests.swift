@@ -218,6 +218,22 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(layer.count == 0)
   }
 
+  /// §17.2.3: without the magic cookie, an ACK matches the INVITE server transaction only if
+  /// its To tag is the one the transaction's final response carried; another is the core's.
+  @Test func anRFC2543ACKMatchesOnlyWithTheResponsesToTag() throws {
+    var layer = TransactionLayer()
+    let invite = Sample.request("INVITE", branch: "oldstyle1")
+    _ = layer.receive(invite, from: "alice", reliable: false)
+    let key = try #require(TransactionKey.server(for: invite))
+    _ = layer.respond(Sample.response(486, to: invite, toTag: "right"), in: key)
+    let stranger = Sample.request("ACK", branch: "oldstyle1", toTag: "wrong")
+    #expect(lines(layer.receive(stranger, from: "alice", reliable: false)) == ["core: ACK (stray)"])
+    let ack = Sample.request("ACK", branch: "oldstyle1", toTag: "right")
+    #expect(
+      lines(layer.receive(ack, from: "alice", reliable: false))
+        == ["Completed -> Confirmed", "cancel G", "cancel H", "start I 5.0 seconds"])
+  }
+
   @Test func inviteServerAcceptedPassesTheACKOfA2xx() throws {
     var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
