@@ -117,6 +117,10 @@ public actor Proxy: SimulationActor {
     let endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
     self.endpoint = endpoint
     self.network = network
+    let address = endpoint.addressText
+    let ownPort = Int(endpoint.address.port)
+    ownVias = ["\(address):\(ownPort)"]
+    recordRouteURI = SIPURI(host: address, port: ownPort, parameters: [SIPParameter("lr")])
     simulationExecutor = network.simulation.executor
     self.location = location
     self.configuration = configuration
@@ -142,9 +146,11 @@ public actor Proxy: SimulationActor {
 
   var ownAddress: String { endpoint.addressText }
   var ownPort: Int { Int(endpoint.address.port) }
-  var recordRouteURI: SIPURI {
-    SIPURI(host: ownAddress, port: ownPort, parameters: [SIPParameter("lr")])
-  }
+  /// The `host:port` of its Vias (§16.3 step 4 looks for them), made once: every request
+  /// asked.
+  let ownVias: [String]
+  /// What it puts in Record-Route (§16.6 step 4), made once: every INVITE forwarded asked.
+  let recordRouteURI: SIPURI
 
   /// A URI that names this proxy (no user part; its address, host name or a domain it serves).
   func isOwn(_ uri: SIPURI) -> Bool {
@@ -202,7 +208,7 @@ public actor Proxy: SimulationActor {
 
   func receive(_ received: SIPMessage, key: TransactionKey) {
     if let rejection = ProxyRules.validate(
-      received, ownVias: ["\(ownAddress):\(ownPort)"], extensions: configuration.extensions)
+      received, ownVias: ownVias, extensions: configuration.extensions)
     {
       core.log("refused \(received.startLineText): \(rejection)")
       respond(rejection.response(to: received, toTag: core.tag()), in: key)
@@ -257,7 +263,7 @@ public actor Proxy: SimulationActor {
       response: ResponseContext(
         targets: targets, mode: configuration.forking, isInvite: isInvite,
         recursesOnRedirect: configuration.recursesOnRedirect,
-        requiresSIPS: request.requestURI?.scheme == "sips"))
+        requiresSIPS: uri.scheme == "sips"))
     contexts[key] = context
     perform(context.response.start(), in: context)
     // §16.2: a stateful proxy answers an INVITE with 100 Trying at once.
@@ -270,7 +276,7 @@ public actor Proxy: SimulationActor {
   /// ACK for a 2xx (or any request with no transaction) goes on by its Route or Request-URI
   /// (§16.7: ACK for 2xx is its own request; §16.11 for a stateless pass).
   func forwardStatelessly(_ received: SIPMessage) {
-    if let rejection = ProxyRules.validate(received, ownVias: ["\(ownAddress):\(ownPort)"]) {
+    if let rejection = ProxyRules.validate(received, ownVias: ownVias) {
       core.log("dropped \(received.startLineText): \(rejection)")
       return
     }
