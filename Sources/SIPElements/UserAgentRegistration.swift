@@ -103,9 +103,11 @@ extension UserAgent {
     // registration state until the refresh builds the next REGISTER).
     pendingRegister = nil
     if (200..<300).contains(status) {
-      state.bindings = response.values("contact")
+      // One pass over the Contact fields for both the texts kept and the values read.
+      let (listing, contacts) = response.contactListing()
+      state.setListed(listing)
       // §10.2.4: the expiry granted to our contact is its `expires` in the 200, else Expires.
-      let ours = response.contacts.first { value in
+      let ours = contacts.first { value in
         guard let uri = value.address?.uri else { return false }
         return uri.host == hostAddress && (uri.port ?? 5060) == Int(endpoint.address.port)
       }

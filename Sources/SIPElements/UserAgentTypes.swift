@@ -185,7 +185,10 @@ public struct RegistrationState: Sendable, Hashable {
   }
   /// ``bindings`` joined by line feeds (which no header value holds): one string per agent,
   /// where an array of strings cost every registered agent another allocation.
-  private var listed: String
+  private(set) var listed: String
+
+  /// Sets ``bindings`` from their texts already joined by line feeds.
+  mutating func setListed(_ joined: String) { listed = joined }
   /// The expiry the registrar granted this agent's contact, and when it ends (virtual
   /// microseconds); nil when not registered.
   public var expiresAt: Int64?

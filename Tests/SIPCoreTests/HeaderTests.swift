@@ -275,3 +275,27 @@ struct TagTests {
     #expect(tagged.response(status: 200, toTag: "other").toTag == "kept")
   }
 }
+
+/// A user agent reads a 200's Contact texts and values in one pass; that pass must give what
+/// the two separate reads give, malformed and oddly split lists included.
+struct ContactListingTests {
+  @Test(arguments: [
+    ["Contact: <sip:bob@192.0.2.4>;expires=3600"],
+    ["Contact: <sip:a@h1>;expires=60, <sip:b@h2>;q=0.5", "m: sip:c@h3;expires=30"],
+    ["Contact: \"Bob, the second\" <sip:b@h2>;expires=60, <sip:a@h1>"],
+    ["Contact: *"],
+    ["Contact: <sip:a@h1>, <sip:b@h2;expires=oops>"],
+    ["Contact: <sip:a@h1>;expires=notanumber"],
+    ["Contact: <sip:a@h1>,, <sip:b@h2>"],
+    ["Contact: , <sip:a@h1>"],
+    ["X-Other: 1"],
+  ])
+  func oneReadGivesWhatTwoGive(fields: [String]) throws {
+    let text =
+      "SIP/2.0 200 OK\r\nCSeq: 2 REGISTER\r\n" + fields.map { $0 + "\r\n" }.joined() + "\r\n"
+    let message = try SIPMessage.parse(text)
+    let (listing, contacts) = message.contactListing()
+    #expect(listing == message.values("contact").joined(separator: "\n"))
+    #expect(contacts == message.contacts)
+  }
+}
