@@ -89,7 +89,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
   @exclusivity(unchecked) var timerSlots: [ArmedTimer] = []
   @exclusivity(unchecked) var freeTimerSlots: [Int] = []
+  /// The slots by name, kept only once more than ``slotsScannedLinearly`` slots exist: a user
+  /// agent arms two or three timers per transaction, and the table it built for them (and gave
+  /// back when they were done) was four allocations twice a transaction; a scan of a few
+  /// slots finds one as fast.
   @exclusivity(unchecked) var armed = TimerSlotTable()
+  @exclusivity(unchecked) var slotsIndexed = false
+  /// How many slots hold an armed timer.
+  @exclusivity(unchecked) var armedCount = 0
+  static let slotsScannedLinearly = 8
 
   // Stream connections, by remote address and transport.
   struct ConnectionKey: Hashable {
@@ -194,7 +202,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Live transactions, sorted by key.
   public var liveTransactions: [TransactionKey] { layer.liveKeys }
   /// Transaction timers armed.
-  public var armedTimers: Int { armed.count }
+  public var armedTimers: Int { armedCount }
   /// Open (or opening) stream connections.
   public var openConnections: Int { connections.count }
   /// The state of a transaction.
@@ -317,7 +325,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       case .startTimer(let key, let timer, let duration):
         arm(timer, of: key, after: duration)
       case .cancelTimer(let key, let timer):
-        if let index = armed.removeValue(forKey: TimerName(key: key, timer: timer)) {
+        if let index = takeSlot(of: TimerName(key: key, timer: timer)) {
           network.simulation.cancel(timerSlots[index].handle)
           freeTimerSlot(index)
           record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
@@ -355,6 +363,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
 
   func arm(_ timer: TransactionTimer, of key: TransactionKey, after duration: Duration) {
     let name = TimerName(key: key, timer: timer)
+    // The same timer armed again replaces the old one.
+    if let old = takeSlot(of: name) {
+      network.simulation.cancel(timerSlots[old].handle)
+      freeTimerSlot(old)
+    }
     let index: Int
     if let reused = freeTimerSlots.popLast() {
       index = reused
@@ -362,11 +375,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       index = timerSlots.count
       timerSlots.append(
         ArmedTimer(name: name, handle: TimerHandle.none, generation: 0, isArmed: false))
+      if !slotsIndexed, timerSlots.count > Self.slotsScannedLinearly {
+        slotsIndexed = true
+        for slot in timerSlots.indices where timerSlots[slot].isArmed {
+          armed.updateValue(slot, forKey: timerSlots[slot].name)
+        }
+      }
     }
-    if let old = armed.updateValue(index, forKey: name) {
-      network.simulation.cancel(timerSlots[old].handle)
-      freeTimerSlot(old)
-    }
+    if slotsIndexed { armed.updateValue(index, forKey: name) }
+    armedCount += 1
     let generation = timerSlots[index].generation &+ 1
     let token = UInt64(generation) << 32 | UInt64(index)
     let at = SimInstant(microseconds: network.simulation.now.microseconds + Self.micros(duration))
@@ -386,11 +403,24 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   func freeTimerSlot(_ index: Int) {
     timerSlots[index].isArmed = false
     freeTimerSlots.append(index)
-    if armed.isEmpty {
+    armedCount -= 1
+    if armedCount == 0 {
       timerSlots = []
       freeTimerSlots = []
       if armed.capacity > 0 { armed.removeAll() }
+      slotsIndexed = false
     }
+  }
+
+  /// The slot of the armed timer `name`, taken out of the index when there is one (the caller
+  /// frees the slot); nil when that timer is not armed.
+  func takeSlot(of name: TimerName) -> Int? {
+    if slotsIndexed { return armed.removeValue(forKey: name) }
+    // Keys compare by reference first: the same transaction's key is one object.
+    for slot in timerSlots.indices where timerSlots[slot].isArmed && timerSlots[slot].name == name {
+      return slot
+    }
+    return nil
   }
 
   public nonisolated func timerFired(_ token: UInt64) {
@@ -403,7 +433,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       timerSlots[index].generation == UInt32(truncatingIfNeeded: token >> 32)
     else { return }
     let name = timerSlots[index].name
-    armed.removeValue(forKey: name)
+    if slotsIndexed { armed.removeValue(forKey: name) }
     freeTimerSlot(index)
     withLayer { layer, actions in layer.timerFired(name.timer, of: name.key, into: &actions) }
   }

@@ -35,6 +35,33 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
+  /// An endpoint finds a few armed timers by scanning its slots and indexes them once there are
+  /// more: twelve transactions at once (24 timers) keep every retransmission instant, each
+  /// cancels its own Timer E, and an endpoint left with none armed goes back to scanning.
+  @Test func manyTimersAtOnceAndFewAfter() throws {
+    let scenario = try Scenario(silent: ["bob"])
+    try scenario.core("alice")
+    for _ in 0..<12 {
+      try scenario.send(makeRequest("OPTIONS"), from: "alice", to: peer("10.0.0.2"))
+    }
+    scenario.simulation.runUntilIdle()
+    let once: [Int64] = [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+    #expect(
+      try scenario.sendTimes(from: "alice", "OPTIONS")
+        == once.flatMap { Array(repeating: $0, count: 12) })
+    #expect(scenario.log.all == Array(repeating: "32000 alice timeout F", count: 12))
+    scenario.expectNothingLeftOver()
+    // Fewer than the index threshold: scanned again.
+    for _ in 0..<2 {
+      try scenario.send(makeRequest("OPTIONS"), from: "alice", to: peer("10.0.0.2"))
+    }
+    scenario.simulation.runUntilIdle()
+    #expect(try scenario.sendTimes(from: "alice", "OPTIONS").count == 12 * 11 + 2 * 11)
+    #expect(scenario.log.all.count == 14)
+    #expect(scenario.log.all.suffix(2) == ["64000 alice timeout F", "64000 alice timeout F"])
+    scenario.expectNothingLeftOver()
+  }
+
   /// Timer K = T4 at the client, Timer J = 64·T1 at the server, both from the 200.
   @Test func timersKAndJ() throws {
     let scenario = try Scenario()
