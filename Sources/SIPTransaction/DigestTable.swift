@@ -34,14 +34,20 @@ package struct DigestTable<Key: DigestKey, Value> {
   /// Each entry's tag, in the dense order: a removal finds the slot of the entry it moves
   /// without reading that entry's key.
   private var denseTags: [UInt32] = []
-  /// A power-of-two count of slots, at most 3/4 in use.
+  /// A power-of-two count of slots, at most 3/4 in use; none while the table holds at most
+  /// ``scannedUpTo`` entries, which a lookup finds by comparing tags in dense order.
   private var slots: [Slot] = []
+
+  /// The most entries a table keeps without slots. A user agent's tables hold one or two
+  /// transactions (and their timers) at a time, and building slots for them was an allocation
+  /// and a rehash for every transaction; comparing four tags is as fast as a probe.
+  static var scannedUpTo: Int { 4 }
 
   package init() {}
 
   package var count: Int { denseKeys.count }
   package var isEmpty: Bool { denseKeys.isEmpty }
-  /// Entries the table holds before it grows (0 when it holds no storage).
+  /// Entries the table holds before its slots grow (0 while it keeps no slots).
   package var capacity: Int { slots.count / 4 * 3 }
   /// The keys, in the table's order (which nothing observable may follow).
   package var keys: [Key] { denseKeys }
@@ -83,8 +89,22 @@ package struct DigestTable<Key: DigestKey, Value> {
   }
 
   /// The dense position of `key`, or nil.
+  @inline(__always)
   package func index(forKey key: Key) -> Int? {
-    slot(of: key).map { Int(slots[$0].position) }
+    guard slots.isEmpty else { return slot(of: key).map { Int(slots[$0].position) } }
+    return scannedIndex(of: key)
+  }
+
+  /// ``index(forKey:)`` in a table without slots.
+  @inline(never)
+  private func scannedIndex(of key: Key) -> Int? {
+    let tag = Self.tag(key.tableDigest)
+    var index = 0
+    while index < denseTags.count {
+      if denseTags[index] == tag, denseKeys[index] == key { return index }
+      index += 1
+    }
+    return nil
   }
 
   package subscript(key: Key) -> Value? {
@@ -101,8 +121,21 @@ package struct DigestTable<Key: DigestKey, Value> {
       swap(&old, &values[index])
       return old
     }
-    if denseKeys.count + 1 > capacity { grow() }
     let tag = Self.tag(key.tableDigest)
+    if slots.isEmpty {
+      if denseKeys.isEmpty {
+        denseKeys.reserveCapacity(Self.scannedUpTo)
+        values.reserveCapacity(Self.scannedUpTo)
+        denseTags.reserveCapacity(Self.scannedUpTo)
+      }
+      denseKeys.append(key)
+      values.append(value)
+      denseTags.append(tag)
+      // Past the scanned size: slots for every entry, the new one included.
+      if denseKeys.count > Self.scannedUpTo { grow() }
+      return nil
+    }
+    if denseKeys.count + 1 > capacity { grow() }
     denseKeys.append(key)
     values.append(value)
     denseTags.append(tag)
@@ -113,14 +146,38 @@ package struct DigestTable<Key: DigestKey, Value> {
   /// Removes `key`'s entry; returns its value, or nil when there was none.
   @discardableResult
   package mutating func removeValue(forKey key: Key) -> Value? {
+    if slots.isEmpty {
+      guard let index = index(forKey: key) else { return nil }
+      return removeScanned(at: index)
+    }
     guard let slot = slot(of: key) else { return nil }
     return remove(slot: slot, index: Int(slots[slot].position))
   }
 
   /// Removes the entry at dense position `index` (from ``index(forKey:)``).
   package mutating func remove(at index: Int) {
+    if slots.isEmpty {
+      removeScanned(at: index)
+      return
+    }
     guard let slot = slot(of: denseKeys[index]) else { return }
     remove(slot: slot, index: index)
+  }
+
+  /// Removes the entry at dense position `index` of a table without slots: the last entry
+  /// fills the hole.
+  @discardableResult
+  private mutating func removeScanned(at index: Int) -> Value {
+    var removed = values.removeLast()
+    let lastKey = denseKeys.removeLast()
+    let lastTag = denseTags.removeLast()
+    if index != denseKeys.count {
+      denseKeys[index] = lastKey
+      denseTags[index] = lastTag
+      swap(&removed, &values[index])
+    }
+    if denseKeys.isEmpty { removeAll() }
+    return removed
   }
 
   /// Empties the table and gives its storage back.

@@ -113,8 +113,9 @@ private struct ChosenKey: DigestKey, Hashable {
 /// The layer's and the endpoint's table behaves like a `Dictionary` under random inserts,
 /// updates, removals (by key and by position) and lookups, with colliding and spread digests,
 /// through growth and emptying (which gives the storage back).
-@Test(arguments: [0, 1, 3, 1_000_000])
-func digestTableBehavesLikeADictionary(spread: Int) throws {
+@Test(arguments: [(0, 64), (1, 64), (3, 64), (1_000_000, 64), (0, 7), (1_000_000, 7)])
+func digestTableBehavesLikeADictionary(spread: Int, keys: Int) throws {
+  // 64 keys keep the table in its slots; 7 keep it crossing the size where it scans instead.
   var table = DigestTable<ChosenKey, Int>()
   var model: [ChosenKey: Int] = [:]
   var state = UInt64(spread)
@@ -123,7 +124,7 @@ func digestTableBehavesLikeADictionary(spread: Int) throws {
     return Int(state >> 33) % bound
   }
   for step in 0..<20_000 {
-    let key = ChosenKey(id: next(64), spread: spread)
+    let key = ChosenKey(id: next(keys), spread: spread)
     switch next(5) {
     case 0, 1:
       #expect(table.updateValue(step, forKey: key) == model.updateValue(step, forKey: key))
