@@ -94,10 +94,14 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// back when they were done) was four allocations twice a transaction; a scan of a few
   /// slots finds one as fast.
   @exclusivity(unchecked) var armed = TimerSlotTable()
-  @exclusivity(unchecked) var slotsIndexed = false
-  /// How many slots hold an armed timer.
-  @exclusivity(unchecked) var armedCount = 0
   static let slotsScannedLinearly = 8
+  /// Whether the table holds every armed timer: once past ``slotsScannedLinearly`` slots, which
+  /// stay until none is armed (the slots are dropped then). Worked out, not stored, like
+  /// ``armedCount``: a stored flag and count took 16 bytes more of each of a million agents'
+  /// endpoints (and asking the table whether it is empty copied it).
+  var slotsIndexed: Bool { timerSlots.count > Self.slotsScannedLinearly }
+  /// How many slots hold an armed timer: every slot is armed or free.
+  var armedCount: Int { timerSlots.count - freeTimerSlots.count }
 
   // Stream connections, by remote address and transport.
   struct ConnectionKey: Hashable {
@@ -375,15 +379,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       index = timerSlots.count
       timerSlots.append(
         ArmedTimer(name: name, handle: TimerHandle.none, generation: 0, isArmed: false))
-      if !slotsIndexed, timerSlots.count > Self.slotsScannedLinearly {
-        slotsIndexed = true
+      if timerSlots.count == Self.slotsScannedLinearly + 1 {
+        // Just past the scanned size: every other slot holds an armed timer (a free one would
+        // have been reused), and all go into the table.
         for slot in timerSlots.indices where timerSlots[slot].isArmed {
           armed.updateValue(slot, forKey: timerSlots[slot].name)
         }
       }
     }
     if slotsIndexed { armed.updateValue(index, forKey: name) }
-    armedCount += 1
     let generation = timerSlots[index].generation &+ 1
     let token = UInt64(generation) << 32 | UInt64(index)
     let at = SimInstant(microseconds: network.simulation.now.microseconds + Self.micros(duration))
@@ -403,12 +407,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   func freeTimerSlot(_ index: Int) {
     timerSlots[index].isArmed = false
     freeTimerSlots.append(index)
-    armedCount -= 1
     if armedCount == 0 {
+      if slotsIndexed { armed.removeAll() }
       timerSlots = []
       freeTimerSlots = []
-      if armed.capacity > 0 { armed.removeAll() }
-      slotsIndexed = false
     }
   }
 
