@@ -134,7 +134,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
   }
 
   /// Appends the canonical text of a `sip`/`sips` URI (``description`` for every scheme).
-  func write(to text: inout [UInt8]) {
+  package func write(to text: inout [UInt8]) {
     if opaque != nil || scheme == "tel" {
       Syntax.append(description, to: &text)
       return

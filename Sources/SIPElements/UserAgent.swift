@@ -310,10 +310,17 @@ public actor UserAgent: SimulationActor, TimerTarget {
     SIPPeer(uri: preloadedRoutes.first ?? target)
   }
 
+  /// `<sip:user@address:port>`, printed into one buffer: every REGISTER, INVITE and answer asks
+  /// (interpolating the URI's description made three strings).
   var contact: String {
     var uri = SIPURI(user: aor.user, host: hostAddress, port: Int(endpoint.address.port))
     uri.scheme = "sip"
-    return "<\(uri)>"
+    var text: [UInt8] = []
+    text.reserveCapacity(64)
+    text.append(UInt8(ascii: "<"))
+    uri.write(to: &text)
+    text.append(UInt8(ascii: ">"))
+    return String(decoding: text, as: UTF8.self)
   }
 
   func sendInvite(_ invite: SIPMessage, call: Call) {
