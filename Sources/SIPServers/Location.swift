@@ -135,6 +135,9 @@ public struct LocationTable: Sendable {
   /// Those of `list` live at `now`, best first.
   static func live(_ list: [Binding], at now: Duration) -> [Binding] {
     let now = now.wholeMicroseconds
+    // One binding (nearly every address-of-record): the list itself, shared, or none; the
+    // filter and the sort made two arrays for every REGISTER's 200 and every lookup.
+    if list.count == 1 { return list[0].expiry > now ? list : [] }
     return list.filter { $0.expiry > now }.sorted(by: Self.preferred)
   }
 
