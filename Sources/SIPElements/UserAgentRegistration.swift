@@ -73,8 +73,10 @@ extension UserAgent {
   }
 
   func registrationResponse(_ response: SIPMessage, status: Int) {
-    guard var state = registration, let pending = pendingRegister,
-      response.cseq?.sequence == state.cseq
+    // The state is moved out (and put back on every path below): a copy retained each of its
+    // strings and released them again when it was stored back.
+    guard let pending = pendingRegister, let cseq = registration?.cseq,
+      response.cseq?.sequence == cseq, var state = registration.take()
     else { return }
     var request = pending.request
     var retry: SIPMessage?
@@ -115,7 +117,8 @@ extension UserAgent {
       state.granted = granted
       state.expiresAt = granted.map { now + Int64($0) * 1_000_000 }
       if let granted, granted > 0, state.refreshes {
-        armRefresh(after: .seconds(Int64(granted)) / 2)
+        // Half the grant, in microseconds (`Duration`'s division is a 128-bit one).
+        armRefresh(after: .microseconds(Int64(granted) * 500_000))
       }
     }
     registration = state
