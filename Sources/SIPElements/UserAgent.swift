@@ -268,11 +268,11 @@ public actor UserAgent: SimulationActor, TimerTarget {
   /// CSeq print straight into their fields' bytes.
   func outsideRequest(
     _ method: String, to target: SIPURI, callID: String, tag: String, cseq: UInt32,
-    toAddress: NameAddress? = nil
+    toAddress: NameAddress? = nil, targetText: String? = nil
   )
     -> SIPMessage
   {
-    var request = SIPMessage.request(method: method, uri: target.description)
+    var request = SIPMessage.request(method: method, uri: targetText ?? target.description)
     for route in preloadedRoutes { request.append("Route", NameAddress(uri: route)) }
     request.append("Max-Forwards", "70")
     if let toAddress {

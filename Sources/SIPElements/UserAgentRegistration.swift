@@ -64,7 +64,7 @@ extension UserAgent {
     to.uri.parameters = []
     var request = outsideRequest(
       "REGISTER", to: state.registrar, callID: state.callID, tag: hex(random.next() & 0xffff_ffff),
-      cseq: state.cseq, toAddress: to)
+      cseq: state.cseq, toAddress: to, targetText: state.registrarText)
     for value in contacts { request.append("Contact", value) }
     if let expires { request.append("Expires", "\(expires)") }
     request.append("Content-Length", "0")

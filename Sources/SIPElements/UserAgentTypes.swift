@@ -176,6 +176,8 @@ public struct RegistrationState: Sendable, Hashable {
   /// By reference, shared by the agents of a network that register with one registrar (a copy
   /// each was 112 bytes of every agent).
   private(set) var sharedRegistrar: SharedURI
+  /// ``registrar``'s text (the REGISTER's Request-URI), printed once for all who share it.
+  var registrarText: String { sharedRegistrar.text }
   /// The Call-ID all its REGISTERs share, and the last CSeq (§10.2.4).
   public var callID: String
   /// The contacts the last 200 listed (all of the address-of-record's bindings).
@@ -225,7 +227,12 @@ public struct RegistrationState: Sendable, Hashable {
 /// A SIP URI held by reference. Immutable, so sharing one changes nothing a run can observe.
 final class SharedURI: Sendable, Hashable {
   let uri: SIPURI
-  init(_ uri: SIPURI) { self.uri = uri }
+  /// The URI's text, printed once for every agent sharing it (each REGISTER's Request-URI).
+  let text: String
+  init(_ uri: SIPURI) {
+    self.uri = uri
+    text = uri.description
+  }
 
   static func == (lhs: SharedURI, rhs: SharedURI) -> Bool { lhs.uri == rhs.uri }
   func hash(into hasher: inout Hasher) { hasher.combine(uri) }
