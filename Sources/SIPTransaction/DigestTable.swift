@@ -164,10 +164,19 @@ package struct DigestTable<Key: DigestKey, Value> {
     remove(slot: slot, index: index)
   }
 
-  /// Removes the entry at dense position `index` of a table without slots: the last entry
-  /// fills the hole.
+  /// Removes the entry at dense position `index` of a table without slots.
   @discardableResult
   private mutating func removeScanned(at index: Int) -> Value {
+    let removed = takeDense(at: index)
+    if denseKeys.isEmpty { removeAll() }
+    return removed
+  }
+
+  /// Takes the entry at dense position `index` out of the dense arrays, the last entry filling
+  /// the hole. Moved, not swapped: `swapAt` copies an element (a retain for each reference a
+  /// transaction holds) and destroys the copy.
+  @inline(__always)
+  private mutating func takeDense(at index: Int) -> Value {
     var removed = values.removeLast()
     let lastKey = denseKeys.removeLast()
     let lastTag = denseTags.removeLast()
@@ -176,7 +185,6 @@ package struct DigestTable<Key: DigestKey, Value> {
       denseTags[index] = lastTag
       swap(&removed, &values[index])
     }
-    if denseKeys.isEmpty { removeAll() }
     return removed
   }
 
@@ -200,16 +208,7 @@ package struct DigestTable<Key: DigestKey, Value> {
       while slots[moved].position != Int32(last) { moved = (moved + 1) & mask }
       slots[moved].position = Int32(index)
     }
-    // Moved, not swapped: `swapAt` copies an element (a retain for each reference a
-    // transaction holds) and destroys the copy.
-    var removed = values.removeLast()
-    let lastKey = denseKeys.removeLast()
-    let lastTag = denseTags.removeLast()
-    if index != last {
-      denseKeys[index] = lastKey
-      denseTags[index] = lastTag
-      swap(&removed, &values[index])
-    }
+    let removed = takeDense(at: index)
     if denseKeys.isEmpty {
       // An idle element (one of a million agents between registrations) keeps no table.
       removeAll()
