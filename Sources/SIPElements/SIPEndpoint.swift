@@ -377,6 +377,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       index = reused
     } else {
       index = timerSlots.count
+      // Room for a transaction's few timers at once: grown one by one, the array was
+      // allocated three times for each transaction of an otherwise idle agent.
+      if timerSlots.capacity == 0 { timerSlots.reserveCapacity(4) }
       timerSlots.append(
         ArmedTimer(name: name, handle: TimerHandle.none, generation: 0, isArmed: false))
       if timerSlots.count == Self.slotsScannedLinearly + 1 {
@@ -406,6 +409,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// idle agents would each keep a few hundred bytes.
   func freeTimerSlot(_ index: Int) {
     timerSlots[index].isArmed = false
+    if freeTimerSlots.capacity == 0 { freeTimerSlots.reserveCapacity(4) }
     freeTimerSlots.append(index)
     if armedCount == 0 {
       if slotsIndexed { armed.removeAll() }
