@@ -33,6 +33,17 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible, HeaderVa
   /// Appends the canonical text (name-addr form) to `out`: every request and response carries a
   /// From and a To, printed straight into their field's bytes.
   public func write(to text: inout [UInt8]) {
+    Self.write(displayName: displayName, uri: uri, to: &text)
+    Syntax.appendHeaderParameters(parameters, to: &text)
+  }
+
+  /// What a name-address of `displayName`, `uri` (its parameters and headers left out when
+  /// asked) and a `tag` parameter prints, without building one: an agent's From and To are its
+  /// address-of-record, and building the name-address copied the URI for every request.
+  package static func write(
+    displayName: String?, uri: SIPURI, uriParameters: Bool = true, uriHeaders: Bool = true,
+    tag: String? = nil, to text: inout [UInt8]
+  ) {
     if let displayName {
       text.append(Syntax.quote)
       for byte in displayName.utf8 {
@@ -43,9 +54,12 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible, HeaderVa
       text.append(Syntax.space)
     }
     text.append(Syntax.less)
-    uri.write(to: &text)
+    uri.write(to: &text, parameters: uriParameters, headers: uriHeaders)
     text.append(Syntax.greater)
-    Syntax.appendHeaderParameters(parameters, to: &text)
+    if let tag {
+      Syntax.append(";tag=", to: &text)
+      Syntax.append(tag, to: &text)
+    }
   }
 
   public init(_ text: String) throws(SyntaxError) {

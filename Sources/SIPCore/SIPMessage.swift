@@ -197,6 +197,14 @@ public struct SIPMessage: Sendable, Hashable {
     headers.append(SIPHeaderField(name: name, value: value))
   }
 
+  /// Appends a field whose value `value` prints straight into its bytes: for values made of
+  /// parts the caller holds (an agent's address-of-record), where a ``HeaderValueWriter`` would
+  /// have copied them.
+  package mutating func append(_ name: String, writing value: (inout [UInt8]) -> Void) {
+    reserveForBuilding()
+    headers.append(SIPHeaderField(name: name, writing: value))
+  }
+
   /// A message built field by field grew its array four times on the way to its usual eight to
   /// twelve fields.
   private mutating func reserveForBuilding() {
@@ -399,10 +407,15 @@ public struct SIPHeaderField: Sendable, Hashable {
   /// A field whose value `value` prints into the field's own bytes (one allocation; printing to
   /// a `String` first cost another and a copy).
   public init(name: String, value: some HeaderValueWriter) {
+    self.init(name: name) { value.write(to: &$0) }
+  }
+
+  /// A field whose value `value` prints into the field's own bytes.
+  init(name: String, writing value: (inout [UInt8]) -> Void) {
     self.init(capacity: name.utf8.count + 96) {
       Syntax.append(name, to: &$0)
     } value: {
-      value.write(to: &$0)
+      value(&$0)
     }
   }
 

@@ -135,8 +135,18 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
 
   /// Appends the canonical text of a `sip`/`sips` URI (``description`` for every scheme).
   package func write(to text: inout [UInt8]) {
+    write(to: &text, parameters: true, headers: true)
+  }
+
+  /// ``write(to:)`` of this URI with its parameters and/or headers left out: what printing a
+  /// copy with them emptied gives, without the copy (a To is a target without either, §8.1.1.2).
+  package func write(to text: inout [UInt8], parameters withParameters: Bool, headers withHeaders: Bool)
+  {
     if opaque != nil || scheme == "tel" {
-      Syntax.append(description, to: &text)
+      var copy = self
+      if !withParameters { copy.parameters = [] }
+      if !withHeaders { copy.headers = [] }
+      Syntax.append(copy.description, to: &text)
       return
     }
     Syntax.append(scheme, to: &text)
@@ -150,7 +160,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       text.append(Syntax.at)
     }
     Syntax.appendHostPort(host, port, to: &text)
-    for parameter in parameters {
+    for parameter in parameters where withParameters {
       text.append(Syntax.semicolon)
       Syntax.appendEscaped(parameter.name, allowed: Syntax.paramTable, to: &text)
       if let value = parameter.value {
@@ -158,7 +168,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         Syntax.appendEscaped(value, allowed: Syntax.paramTable, to: &text)
       }
     }
-    for (index, header) in headers.enumerated() {
+    for (index, header) in headers.enumerated() where withHeaders {
       text.append(index == 0 ? Syntax.question : Syntax.ampersand)
       Syntax.appendEscaped(header.name, allowed: Syntax.headerValueTable, to: &text)
       text.append(Syntax.equals)

@@ -263,29 +263,34 @@ public actor UserAgent: SimulationActor, TimerTarget {
 
   /// A request outside any dialog (§8.1.1): Request-URI, Route from the outbound proxy and the
   /// preloaded route set, Max-Forwards 70, To, From with tag, Call-ID, CSeq.
-  /// A request outside a dialog (§8.1.1): To is `target` without its parameters and headers
-  /// unless `to` is given (a REGISTER's is the address-of-record, §10.2). Addresses and the
-  /// CSeq print straight into their fields' bytes.
+  /// A request outside a dialog (§8.1.1): To is `target` without its parameters and headers,
+  /// or with `toRecord` the address-of-record without its URI parameters (a REGISTER's,
+  /// §10.2). Addresses and the CSeq print straight into their fields' bytes.
   func outsideRequest(
     _ method: String, to target: SIPURI, callID: String, tag: String, cseq: UInt32,
-    toAddress: NameAddress? = nil, targetText: String? = nil
+    toRecord: Bool = false, targetText: String? = nil
   )
     -> SIPMessage
   {
     var request = SIPMessage.request(method: method, uri: targetText ?? target.description)
     for route in preloadedRoutes { request.append("Route", NameAddress(uri: route)) }
     request.append("Max-Forwards", "70")
-    if let toAddress {
-      request.append("To", toAddress)
+    // The addresses print from the parts held (building name-addresses copied the URIs).
+    let displayName = displayName
+    let aor = aor
+    if toRecord {
+      request.append("To") {
+        NameAddress.write(displayName: displayName, uri: aor, uriParameters: false, to: &$0)
+      }
     } else {
-      var to = target
-      to.parameters = []
-      to.headers = []
-      request.append("To", NameAddress(uri: to))
+      request.append("To") {
+        NameAddress.write(
+          displayName: nil, uri: target, uriParameters: false, uriHeaders: false, to: &$0)
+      }
     }
-    let from = NameAddress(
-      displayName: displayName, uri: aor, parameters: [SIPParameter("tag", tag)])
-    request.append("From", from)
+    request.append("From") {
+      NameAddress.write(displayName: displayName, uri: aor, tag: tag, to: &$0)
+    }
     request.append("Call-ID", callID)
     request.append("CSeq", CSeq(cseq, method))
     return request

@@ -60,11 +60,9 @@ extension UserAgent {
   func sendRegister(contacts: [String], expires: UInt32?) {
     guard let state = registration else { return }
     // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
-    var to = NameAddress(displayName: displayName, uri: aor)
-    to.uri.parameters = []
     var request = outsideRequest(
       "REGISTER", to: state.registrar, callID: state.callID, tag: hex(random.next() & 0xffff_ffff),
-      cseq: state.cseq, toAddress: to, targetText: state.registrarText)
+      cseq: state.cseq, toRecord: true, targetText: state.registrarText)
     for value in contacts { request.append("Contact", value) }
     if let expires { request.append("Expires", "\(expires)") }
     request.append("Content-Length", "0")

@@ -299,3 +299,34 @@ struct ContactListingTests {
     #expect(contacts == message.contacts)
   }
 }
+
+/// An agent prints its From and To from the parts it holds (`NameAddress.write(displayName:…)`)
+/// instead of building name-addresses: the text must be what building them prints.
+struct AddressPrintingTests {
+  @Test(arguments: [
+    "sip:alice@atlanta.com", "sips:bob:pw@biloxi.com:5061;transport=tcp;lr",
+    "sip:carol@chicago.com;maddr=10.0.0.1?subject=hi&priority=urgent",
+    "sip:[2001:db8::10]:5060;user=ip?x=1", "tel:+1-212-555-1212;phone-context=example.com",
+    "mailto:dave@example.com", "sip:a%20b@example.com;na%3Bme=v",
+  ])
+  func partsPrintWhatABuiltAddressPrints(text: String) throws {
+    let uri = try SIPURI(text)
+    for displayName in [nil, "Alice", "Say \"hi\" \\ bye"] as [String?] {
+      for tag in [nil, "1928301774"] as [String?] {
+        for (parameters, headers) in [(true, true), (false, true), (false, false), (true, false)] {
+          var stripped = uri
+          if !parameters { stripped.parameters = [] }
+          if !headers { stripped.headers = [] }
+          let built = NameAddress(
+            displayName: displayName, uri: stripped,
+            parameters: tag.map { [SIPParameter("tag", $0)] } ?? [])
+          var printed: [UInt8] = []
+          NameAddress.write(
+            displayName: displayName, uri: uri, uriParameters: parameters, uriHeaders: headers,
+            tag: tag, to: &printed)
+          #expect(String(decoding: printed, as: UTF8.self) == built.description)
+        }
+      }
+    }
+  }
+}
