@@ -268,12 +268,12 @@ public actor UserAgent: SimulationActor, TimerTarget {
   /// §10.2). Addresses and the CSeq print straight into their fields' bytes.
   func outsideRequest(
     _ method: String, to target: SIPURI, callID: String, tag: String, cseq: UInt32,
-    toRecord: Bool = false, targetText: String? = nil
+    toRecord: Bool = false, targetText: String? = nil, routes: [SIPURI]? = nil
   )
     -> SIPMessage
   {
     var request = SIPMessage.request(method: method, uri: targetText ?? target.description)
-    for route in preloadedRoutes { request.append("Route", NameAddress(uri: route)) }
+    for route in routes ?? preloadedRoutes { request.append("Route", NameAddress(uri: route)) }
     request.append("Max-Forwards", "70")
     // The addresses print from the parts held (building name-addresses copied the URIs).
     let displayName = displayName

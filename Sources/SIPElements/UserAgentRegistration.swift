@@ -1,6 +1,7 @@
 public import SIPCore
 import SIPDialog
 import SIPServers
+import SIPTransport
 import Simulation
 
 extension UserAgent {
@@ -58,16 +59,21 @@ extension UserAgent {
   }
 
   func sendRegister(contacts: [String], expires: UInt32?) {
-    guard let state = registration else { return }
+    // The parts read one by one: a copy of the whole state retained each of its strings.
+    guard let registrar = registration?.sharedRegistrar, let callID = registration?.callID,
+      let cseq = registration?.cseq
+    else { return }
     // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
+    let routes = preloadedRoutes
     var request = outsideRequest(
-      "REGISTER", to: state.registrar, callID: state.callID, tag: hex(random.next() & 0xffff_ffff),
-      cseq: state.cseq, toRecord: true, targetText: state.registrarText)
+      "REGISTER", to: registrar.uri, callID: callID, tag: hex(random.next() & 0xffff_ffff),
+      cseq: cseq, toRecord: true, targetText: registrar.text, routes: routes)
     for value in contacts { request.append("Contact", value) }
-    if let expires { request.append("Expires", "\(expires)") }
+    if let expires { request.append("Expires", String(expires)) }
     request.append("Content-Length", "0")
     pendingRegister = PendingRegister(request)
-    send(request, to: nextHop(for: state.registrar))
+    // §8.1.2, as `nextHop(for:)`: the first route, else the registrar (its peer worked out once).
+    send(request, to: routes.first.map(SIPPeer.init(uri:)) ?? registrar.peer)
   }
 
   func registrationResponse(_ response: SIPMessage, status: Int) {
@@ -147,9 +153,25 @@ extension UserAgent {
     onDrivingThread(passing: token) { agent, token in
       guard token == Self.refreshToken else { return }
       agent.registrationTimer = nil
-      guard let state = agent.registration, state.refreshes else { return }
-      agent.register(with: state.registrar, expires: state.requested, refresh: true)
+      agent.refreshRegistration()
     }
+  }
+
+  /// The refresh at half the grant: what `register(with:expires:refresh:)` does with the
+  /// registrar, expiry and refreshing it last asked for (the state moved out and back, where
+  /// calling it copied the state three times and compared the registrar's URI with itself).
+  func refreshRegistration() {
+    guard var state = registration.take() else { return }
+    guard state.refreshes else {
+      registration = state
+      return
+    }
+    state.cseq += 1
+    state.status = nil
+    state.refreshes = state.requested > 0
+    let expires = state.requested
+    registration = state
+    sendRegister(contacts: [contact], expires: expires)
   }
 
   func cancelRegistrationTimer() {

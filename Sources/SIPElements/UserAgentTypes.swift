@@ -1,5 +1,6 @@
 public import SIPCore
 public import SIPDialog
+import SIPTransport
 import Simulation
 
 /// How a ``UserAgent`` answers the INVITEs it receives: the behaviours scenarios need, and a
@@ -229,9 +230,12 @@ final class SharedURI: Sendable, Hashable {
   let uri: SIPURI
   /// The URI's text, printed once for every agent sharing it (each REGISTER's Request-URI).
   let text: String
+  /// Where a request for the URI goes when no route is preloaded (`SIPPeer(uri:)`).
+  let peer: SIPPeer
   init(_ uri: SIPURI) {
     self.uri = uri
     text = uri.description
+    peer = SIPPeer(uri: uri)
   }
 
   static func == (lhs: SharedURI, rhs: SharedURI) -> Bool { lhs.uri == rhs.uri }
