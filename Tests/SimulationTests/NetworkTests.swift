@@ -375,6 +375,14 @@ extension Optional {
   for name in ["example.com", "EXAMPLE.com", "multi", "nowhere"] {
     #expect(network.resolveFirst(name) == network.resolve(name).first, "\(name)")
   }
+  // The answer to the last name is remembered: a record or host added after it is seen.
+  #expect(network.resolveFirst("multi") == .v4(0x0A00_0009))
+  network.addAddressRecord("multi", [.v4(0x0A00_0064)])
+  #expect(network.resolveFirst("multi") == .v4(0x0A00_0064))
+  #expect(network.resolveFirst("late") == nil)
+  let late = try network.addHost("late")
+  #expect(network.resolveFirst("late") == late.addresses.first)
+  #expect(network.resolveFirst("late") == late.addresses.first)
   // The IPv6 socket takes the first IPv6 address, the IPv4 one the first IPv4 address.
   let v6 = try network.bindDatagram(host: "multi", port: 5060, ipv6: true) { _ in }
   let v4 = try network.bindDatagram(host: "multi", port: 5061) { _ in }

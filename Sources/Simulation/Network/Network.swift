@@ -142,7 +142,9 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// no cache miss, where a host's record (136 bytes) was one.
   @exclusivity(unchecked) private(set) var hostNames: [String] = []
   @exclusivity(unchecked) private var firstAddressIsAssigned: [Bool] = []
-  private var hostIndexByName: [String: Int] = [:]
+  private var hostIndexByName: [String: Int] = [:] {
+    didSet { lastResolved = nil }
+  }
   /// IPv4 addresses (every packet looks one up) in an integer table, except a host's assigned
   /// address (`10.x.y.z` from its index), which is found from the address itself: a million
   /// agents' hosts took 33 bytes each in the table. IPv6 in a dictionary.
@@ -152,7 +154,13 @@ public final class Network: TimerTarget, @unchecked Sendable {
   @exclusivity(unchecked) private var linkRandoms = IntegerKeyedTable<SimRandom>()
   @exclusivity(unchecked) private var linkPrefixHashes: [UInt64] = []
   @exclusivity(unchecked) private var blockedLinks: Set<UInt64> = []
-  private var addressRecords: [String: [IPAddress]] = [:]
+  private var addressRecords: [String: [IPAddress]] = [:] {
+    didSet { lastResolved = nil }
+  }
+  /// The last name ``resolveFirst(_:)`` answered, and its answer: every message a sender sends
+  /// to a name resolves it (twice for a request), and each lookup hashed the name. Forgotten
+  /// whenever a host or an address record is added.
+  private var lastResolved: (name: String, address: IPAddress?)?
   private var serviceRecords: [String: [ServiceRecord]] = [:]
   var connections: [Int: StreamConnection] = [:]
   private var nextConnectionID = 1
@@ -296,10 +304,17 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// The first address ``resolve(_:)`` gives, without making the array: what a sender needs
   /// for every message it sends to a name.
   public func resolveFirst(_ domain: String) -> IPAddress? {
+    // The same name again (nearly always one string shared by every agent, so the comparison
+    // ends at its first step) is answered without hashing it.
+    if let last = lastResolved, last.name == domain { return last.address }
+    let address: IPAddress?
     if !addressRecords.isEmpty, let records = addressRecords[Self.recordKey(domain)] {
-      return records.first
+      address = records.first
+    } else {
+      address = hostIndexByName[domain].map { hosts[$0].primaryAddress }
     }
-    return hostIndexByName[domain].map { hosts[$0].primaryAddress }
+    lastResolved = (domain, address)
+    return address
   }
 
   /// The key of `domain`'s address records. Every request to a domain resolves it: lower-case
