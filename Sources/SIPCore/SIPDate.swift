@@ -12,6 +12,25 @@ public enum SIPDate {
   /// `Wkd, DD Mon YYYY HH:MM:SS GMT` for `seconds` since 1970-01-01 00:00:00 GMT (years 0 to
   /// 9999; earlier or later instants are clamped to them).
   public static func text(secondsSince1970 seconds: Int64) -> String {
+    String(unsafeUninitializedCapacity: 29) { write(secondsSince1970: seconds, into: $0) }
+  }
+
+  /// Appends ``text(secondsSince1970:)``'s bytes to `out`: a registrar's 200 prints its Date
+  /// straight into the field (a string first was an allocation per REGISTER).
+  package static func write(secondsSince1970 seconds: Int64, to out: inout [UInt8]) {
+    let start = out.count
+    out.append(contentsOf: repeatElement(0, count: 29))
+    out.withUnsafeMutableBufferPointer { bytes in
+      guard let base = bytes.baseAddress else { return }
+      _ = write(
+        secondsSince1970: seconds, into: UnsafeMutableBufferPointer(start: base + start, count: 29))
+    }
+  }
+
+  /// Writes the 29 bytes of the date into `out` (29 bytes long); returns 29.
+  private static func write(secondsSince1970 seconds: Int64, into out: UnsafeMutableBufferPointer<UInt8>)
+    -> Int
+  {
     // 0000-01-01 and 9999-12-31 23:59:59 bound what four year digits can say.
     let clamped = min(max(seconds, -62_167_219_200), 253_402_300_799)
     let days = clamped >= 0 ? clamped / 86_400 : (clamped - 86_399) / 86_400
@@ -27,9 +46,9 @@ public enum SIPDate {
     let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
     let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
     let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    // Written into the string's own 29 bytes: a registrar dates every 200 to REGISTER, and
-    // interpolating padded pieces cost about 7,000 instructions a date.
-    return String(unsafeUninitializedCapacity: 29) { out in
+    // Written into the string's (or the field's) own 29 bytes: a registrar dates every 200 to
+    // REGISTER, and interpolating padded pieces cost about 7,000 instructions a date.
+    do {
       var at = 0
       func put(_ byte: UInt8) {
         out[at] = byte

@@ -632,7 +632,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     else { return }
     let effective = ResponseRules.effectiveStatus(status)
     if cseq.method == "REGISTER", callID == registration?.callID {
-      if effective >= 200 { registrationResponse(response, status: status) }
+      if effective >= 200 { registrationResponse(response, status: status, cseq: cseq.sequence) }
       return
     }
     if let outside = outsideRequests[callID] {

@@ -76,11 +76,13 @@ extension UserAgent {
     send(request, to: routes.first.map(SIPPeer.init(uri:)) ?? registrar.peer)
   }
 
-  func registrationResponse(_ response: SIPMessage, status: Int) {
+  /// A final response to a REGISTER of this agent's registration (`sequence`: its CSeq number,
+  /// read by the caller already).
+  func registrationResponse(_ response: SIPMessage, status: Int, cseq sequence: UInt32) {
     // The state is moved out (and put back on every path below): a copy retained each of its
     // strings and released them again when it was stored back.
     guard let pending = pendingRegister, let cseq = registration?.cseq,
-      response.cseq?.sequence == cseq, var state = registration.take()
+      sequence == cseq, var state = registration.take()
     else { return }
     var request = pending.request
     var retry: SIPMessage?

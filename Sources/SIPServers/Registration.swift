@@ -155,27 +155,20 @@ public enum Registration {
     // Step 8: 200 listing every current binding with the expiry the registrar chose, and the
     // Date it SHOULD carry (§10.2.5: a client may set its clock from it). What the table now
     // holds for the AOR is `current`: listed from it, not looked up again.
-    for binding in LocationTable.live(current, at: now) {
-      result.response.insertBeforeLength(
-        "Contact",
-        ListedContact(address: binding.contact, expires: seconds(binding.expiresAt - now)))
+    // Each binding's contact with `;expires=` and the seconds left after its own parameters,
+    // printed straight into its field from the binding, read in place.
+    let live = LocationTable.live(current, at: now)
+    for index in live.indices {
+      let expires = seconds(live[index].expiresAt - now)
+      result.response.insertBeforeLength("Contact") { out in
+        live[index].contact.write(to: &out)
+        out.append(contentsOf: ";expires=".utf8)
+        out.append(contentsOf: String(expires).utf8)
+      }
     }
-    result.response.insertBeforeLength(
-      "Date", SIPDate.text(secondsSince1970: policy.clockOrigin + now.components.seconds))
+    let date = policy.clockOrigin + now.components.seconds
+    result.response.insertBeforeLength("Date") { SIPDate.write(secondsSince1970: date, to: &$0) }
     return result
-  }
-
-  /// A binding's contact as the 200 lists it: its address with `;expires=` and the seconds
-  /// left after its own parameters (§10.3 step 8), printed straight into the field.
-  struct ListedContact: HeaderValueWriter {
-    let address: NameAddress
-    let expires: Int64
-
-    func write(to out: inout [UInt8]) {
-      address.write(to: &out)
-      out.append(contentsOf: ";expires=".utf8)
-      out.append(contentsOf: String(expires).utf8)
-    }
   }
 
   /// Whole seconds left, rounded up (a binding with 0.4 s left still shows 1).

@@ -17,6 +17,10 @@ import Testing
 func sipDatesAreRFC1123(seconds: Int64, expected: String) throws {
   let text = SIPDate.text(secondsSince1970: seconds)
   #expect(text == expected)
+  // Printed into a field's bytes, after what is there already.
+  var field = Array("Date: ".utf8)
+  SIPDate.write(secondsSince1970: seconds, to: &field)
+  #expect(String(decoding: field, as: UTF8.self) == "Date: " + expected)
   let bytes = Array(
     "OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nTo: <sip:a@example.com>\r\nFrom: <sip:b@example.com>;tag=1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nDate: \(text)\r\nContent-Length: 0\r\n\r\n"
       .utf8)
