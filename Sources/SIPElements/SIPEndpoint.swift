@@ -649,7 +649,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     var topVia = message.topVia
     var replyTo = peer
     if message.isRequest {
-      topVia = TransportRules.stampReceived(&message, topVia: topVia, source: peer)
+      TransportRules.stampReceived(&message, topVia: &topVia, source: peer)
       // §18.2.2: responses to a datagram go where the stamped top Via says; worked out once
       // here for every response the server transaction sends.
       if transport == .udp, let destination = TransportRules.responseDestination(topVia: topVia) {

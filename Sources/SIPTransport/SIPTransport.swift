@@ -98,22 +98,32 @@ public enum TransportRules {
   public static func stampReceived(_ request: inout SIPMessage, topVia: Via?, source: SIPPeer)
     -> Via?
   {
-    guard var via = topVia else { return nil }
-    let asksRport = via.rport != nil
-    guard via.host != source.host || asksRport else { return via }
-    if via.parameters.contains(where: { $0.isNamed("received") }) {
-      via.parameters.removeAll { $0.isNamed("received") }
-    }
-    via.parameters.append(SIPParameter("received", source.host))
-    if asksRport, let index = via.parameters.firstIndex(where: { $0.isNamed("rport") }) {
-      via.parameters[index] = SIPParameter("rport", String(source.port))
+    var via = topVia
+    stampReceived(&request, topVia: &via, source: source)
+    return via
+  }
+
+  /// ``stampReceived(_:source:)`` with the request's top Via already parsed, stamped in place
+  /// (a server's endpoint keeps it for its transaction layer: returned, the Via's parameters
+  /// were copied to be changed).
+  public static func stampReceived(
+    _ request: inout SIPMessage, topVia via: inout Via?, source: SIPPeer
+  ) {
+    // Moved out and back: changed in place, not copied.
+    guard var stamped = via.take() else { return }
+    defer { via = stamped }
+    let asksRport = stamped.rport != nil
+    guard stamped.host != source.host || asksRport else { return }
+    stamped.parameters.removeAll { $0.isNamed("received") }
+    stamped.parameters.append(SIPParameter("received", source.host))
+    if asksRport, let index = stamped.parameters.firstIndex(where: { $0.isNamed("rport") }) {
+      stamped.parameters[index] = SIPParameter("rport", String(source.port))
     }
     // The bytes are stamped in place, the rest of the Via as it came (the usual case); a Via
     // the in-place edit does not handle is printed again.
     if !request.stampTopVia(received: source.host, rport: asksRport ? source.port : nil) {
-      request.replaceTopVia(via)
+      request.replaceTopVia(stamped)
     }
-    return via
   }
 
   /// Where a server sends a response (§18.2.2, RFC 3581 §4), when it cannot reuse the

@@ -93,6 +93,11 @@ struct CountingRandom: RandomNumberGenerator {
     let stamped = try #require(
       TransportRules.stampReceived(&message, topVia: before, source: source))
     #expect(message.topVia == stamped)
+    // The endpoint's form, stamping its parsed Via in place, gives the same message and Via.
+    var inPlaceMessage = try request(via: via)
+    var inPlaceVia: Via? = before
+    TransportRules.stampReceived(&inPlaceMessage, topVia: &inPlaceVia, source: source)
+    #expect(inPlaceMessage == message && inPlaceVia == stamped)
     #expect(stamped.received == "192.0.2.7")
     if before.rport != nil { #expect(stamped.rport == .some("40123")) }
     // The Vias after the first keep their bytes.
