@@ -185,7 +185,13 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
   // MARK: Parsing
 
   static func parse(_ bytes: ArraySlice<UInt8>) throws(SyntaxError) -> SIPURI {
-    if let uri = parseCompact(bytes) { return uri }
+    // Made here from the compact scan's parts: returned as an optional URI, it was built
+    // and then copied (every reference retained and released) on the way out.
+    if let (secure, user, host, port, parameters) = compactParts(bytes) {
+      return SIPURI(
+        scheme: secure ? "sips" : "sip", user: user, host: host, port: port,
+        parameters: parameters)
+    }
     return try parseGeneral(bytes)
   }
 
@@ -196,7 +202,20 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
   /// Froms and Tos dozens of times, and the general parser's passes (one per delimiter it
   /// looks for) were most of the cost.
   static func parseCompact(_ bytes: ArraySlice<UInt8>) -> SIPURI? {
-    bytes.withUnsafeBufferPointer { buffer -> SIPURI? in
+    compactParts(bytes).map { secure, user, host, port, parameters in
+      SIPURI(
+        scheme: secure ? "sips" : "sip", user: user, host: host, port: port,
+        parameters: parameters)
+    }
+  }
+
+  /// ``parseCompact(_:)``'s scan: the URI's parts, or nil.
+  private static func compactParts(_ bytes: ArraySlice<UInt8>) -> (
+    secure: Bool, user: String?, host: String, port: Int?, parameters: [SIPParameter]
+  )? {
+    bytes.withUnsafeBufferPointer {
+      buffer -> (secure: Bool, user: String?, host: String, port: Int?, parameters: [SIPParameter])?
+      in
       guard let base = buffer.baseAddress, buffer.count > 4, base[0] == UInt8(ascii: "s"),
         base[1] == UInt8(ascii: "i"), base[2] == UInt8(ascii: "p")
       else { return nil }
@@ -247,9 +266,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         parameters.append(SIPParameter(Syntax.token(text(nameStart, nameEnd)), value))
       }
       guard index == count else { return nil }
-      return SIPURI(
-        scheme: secure ? "sips" : "sip", user: user, host: Syntax.string(text(hostStart, hostEnd)),
-        port: port, parameters: parameters)
+      return (secure, user, Syntax.string(text(hostStart, hostEnd)), port, parameters)
     }
   }
 
