@@ -158,7 +158,8 @@ extension SIPMessage {
 
   /// Every value of the fields found from `first` on by `next`, in order.
   private func list<T>(
-    from first: Int?, name: String, _ scan: (inout ValueScanner) throws(SyntaxError) -> T,
+    from first: Int?, name: @autoclosure () -> String,
+    _ scan: (inout ValueScanner) throws(SyntaxError) -> T,
     next: (Int) -> Int?
   ) throws(SyntaxError) -> [T] {
     var result: [T] = []
@@ -167,7 +168,7 @@ extension SIPMessage {
     // copied every element (a retain per string), for every Contact and Via list read.
     var following = first
     while let index = following {
-      let values = try parseList(headers[index].valueBytes, name, scan)
+      let values = try parseList(headers[index].valueBytes, name(), scan)
       if result.isEmpty { result = values } else { result += values }
       following = next(index)
     }

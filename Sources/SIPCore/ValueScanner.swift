@@ -148,26 +148,29 @@ struct ValueScanner {
     return result
   }
 
-  mutating func expectEnd(_ what: String) throws(SyntaxError) {
+  mutating func expectEnd(_ what: @autoclosure () -> String) throws(SyntaxError) {
     skipWhitespace()
-    guard atEnd else { throw fail("unexpected text after \(what)") }
+    guard atEnd else { throw fail("unexpected text after \(what())") }
   }
 }
 
-/// Parses `value` with `body`, which must consume it all.
+/// Parses `value` with `body`, which must consume it all. `what` names the value in the error,
+/// worked out only then (a header's name is made from its static spelling: a CSeq read made it
+/// at every layer of every hop).
 func parseWhole<T>(
-  _ value: ArraySlice<UInt8>, _ what: String, _ body: (inout ValueScanner) throws(SyntaxError) -> T
+  _ value: ArraySlice<UInt8>, _ what: @autoclosure () -> String,
+  _ body: (inout ValueScanner) throws(SyntaxError) -> T
 ) throws(SyntaxError) -> T {
   var scanner = ValueScanner(value)
   scanner.skipWhitespace()
   let result = try body(&scanner)
-  try scanner.expectEnd(what)
+  try scanner.expectEnd(what())
   return result
 }
 
 /// Parses each comma-separated element of a list header with `body`.
 func parseList<T>(
-  _ value: ArraySlice<UInt8>, _ what: String, allowEmpty: Bool = false,
+  _ value: ArraySlice<UInt8>, _ what: @autoclosure () -> String, allowEmpty: Bool = false,
   _ body: (inout ValueScanner) throws(SyntaxError) -> T
 ) throws(SyntaxError) -> [T] {
   var result: [T] = []
@@ -180,10 +183,10 @@ func parseList<T>(
     let part = HeaderValueSplitter.trim(value[start..<end])
     guard !part.isEmpty else {
       throw SyntaxError(
-        "an empty element in the \(what) list", offset: part.startIndex - value.startIndex)
+        "an empty element in the \(what()) list", offset: part.startIndex - value.startIndex)
     }
     do {
-      result.append(try parseWhole(part, what, body))
+      result.append(try parseWhole(part, what(), body))
     } catch {
       throw SyntaxError(error.reason, offset: error.offset + (part.startIndex - value.startIndex))
     }
