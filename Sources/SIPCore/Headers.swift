@@ -444,7 +444,8 @@ public struct CSeq: Sendable, Hashable, CustomStringConvertible, HeaderValueWrit
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> CSeq {
     let number = try scanDecimal(&scanner, maximum: UInt64(UInt32.max), "the CSeq number")
     scanner.skipWhitespace()
-    let method = Syntax.string(try scanner.token("the CSeq method"))
+    // Interned: the methods are a few words read at every layer of every hop.
+    let method = Syntax.token(try scanner.token("the CSeq method"))
     return CSeq(UInt32(number), method)
   }
 }

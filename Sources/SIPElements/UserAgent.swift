@@ -318,14 +318,19 @@ public actor UserAgent: SimulationActor, TimerTarget {
   /// `<sip:user@address:port>`, printed into one buffer: every REGISTER, INVITE and answer asks
   /// (interpolating the URI's description made three strings).
   var contact: String {
-    var uri = SIPURI(user: aor.user, host: hostAddress, port: Int(endpoint.address.port))
-    uri.scheme = "sip"
     var text: [UInt8] = []
     text.reserveCapacity(64)
+    writeContact(to: &text)
+    return String(decoding: text, as: UTF8.self)
+  }
+
+  /// Appends ``contact``'s bytes to `text`.
+  func writeContact(to text: inout [UInt8]) {
+    var uri = SIPURI(user: aor.user, host: hostAddress, port: Int(endpoint.address.port))
+    uri.scheme = "sip"
     text.append(UInt8(ascii: "<"))
     uri.write(to: &text)
     text.append(UInt8(ascii: ">"))
-    return String(decoding: text, as: UTF8.self)
   }
 
   func sendInvite(_ invite: SIPMessage, call: Call) {

@@ -33,9 +33,7 @@ extension UserAgent {
     state.status = nil
     state.refreshes = refresh && expires > 0
     registration = state
-    var contacts = [contact]
-    contacts += extraContacts.map { "<\($0)>" }
-    sendRegister(contacts: contacts, expires: expires)
+    sendRegister(own: true, contacts: extraContacts.map { "<\($0)>" }, expires: expires)
   }
 
   /// Removes this agent's binding (Expires: 0), or with `all` every binding of its
@@ -47,7 +45,7 @@ extension UserAgent {
     state.requested = 0
     registration = state
     cancelRegistrationTimer()
-    sendRegister(contacts: [all ? "*" : contact], expires: 0)
+    sendRegister(own: !all, contacts: all ? ["*"] : [], expires: 0)
   }
 
   /// Asks the registrar for the current bindings: a REGISTER without Contact (§10.2.3).
@@ -55,10 +53,12 @@ extension UserAgent {
     guard var state = registration else { return }
     state.cseq += 1
     registration = state
-    sendRegister(contacts: [], expires: nil)
+    sendRegister(own: false, contacts: [], expires: nil)
   }
 
-  func sendRegister(contacts: [String], expires: UInt32?) {
+  /// Sends the REGISTER: Contact lists this agent's own contact first when `own`, then
+  /// `contacts` (texts).
+  func sendRegister(own: Bool, contacts: [String], expires: UInt32?) {
     // The parts read one by one: a copy of the whole state retained each of its strings.
     guard let registrar = registration?.sharedRegistrar, let callID = registration?.callID,
       let cseq = registration?.cseq
@@ -68,6 +68,9 @@ extension UserAgent {
     var request = outsideRequest(
       "REGISTER", to: registrar.uri, callID: callID, tag: hex(random.next() & 0xffff_ffff),
       cseq: cseq, toRecord: true, targetText: registrar.text, routes: routes)
+    // The agent's own contact printed straight into its field (a string first was an
+    // allocation and a copy per REGISTER).
+    if own { request.append("Contact") { writeContact(to: &$0) } }
     for value in contacts { request.append("Contact", value) }
     if let expires { request.append("Expires", String(expires)) }
     request.append("Content-Length", "0")
@@ -173,7 +176,7 @@ extension UserAgent {
     state.refreshes = state.requested > 0
     let expires = state.requested
     registration = state
-    sendRegister(contacts: [contact], expires: expires)
+    sendRegister(own: true, contacts: [], expires: expires)
   }
 
   func cancelRegistrationTimer() {
