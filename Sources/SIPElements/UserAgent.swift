@@ -632,11 +632,20 @@ public actor UserAgent: SimulationActor, TimerTarget {
 
   // MARK: UAC: responses (§8.1.3, §13.2.2)
 
+  /// Whether `callID` is its registration's: the state moved out and back to be read (optional
+  /// chaining copied it, every string retained and released).
+  func isRegistrationCall(_ callID: String) -> Bool {
+    guard let state = registration.take() else { return false }
+    let matches = state.callID == callID
+    registration = state
+    return matches
+  }
+
   func receive(_ response: SIPMessage, stray: Bool = false) {
     guard let status = response.status, let cseq = response.cseq, let callID = response.callID
     else { return }
     let effective = ResponseRules.effectiveStatus(status)
-    if cseq.method == "REGISTER", callID == registration?.callID {
+    if cseq.method == "REGISTER", isRegistrationCall(callID) {
       if effective >= 200 { registrationResponse(response, status: status, cseq: cseq.sequence) }
       return
     }

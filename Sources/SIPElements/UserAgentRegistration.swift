@@ -59,10 +59,13 @@ extension UserAgent {
   /// Sends the REGISTER: Contact lists this agent's own contact first when `own`, then
   /// `contacts` (texts).
   func sendRegister(own: Bool, contacts: [String], expires: UInt32?) {
-    // The parts read one by one: a copy of the whole state retained each of its strings.
-    guard let registrar = registration?.sharedRegistrar, let callID = registration?.callID,
-      let cseq = registration?.cseq
-    else { return }
+    // The state moved out for its parts and back: a copy (optional chaining makes one per
+    // part read) retained each of its strings.
+    guard let state = registration.take() else { return }
+    let registrar = state.sharedRegistrar
+    let callID = state.callID
+    let cseq = state.cseq
+    registration = state
     // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
     let routes = preloadedRoutes
     var request = outsideRequest(
@@ -84,9 +87,11 @@ extension UserAgent {
   func registrationResponse(_ response: SIPMessage, status: Int, cseq sequence: UInt32) {
     // The state is moved out (and put back on every path below): a copy retained each of its
     // strings and released them again when it was stored back.
-    guard let pending = pendingRegister, let cseq = registration?.cseq,
-      sequence == cseq, var state = registration.take()
-    else { return }
+    guard let pending = pendingRegister, var state = registration.take() else { return }
+    guard sequence == state.cseq else {
+      registration = state
+      return
+    }
     var request = pending.request
     var retry: SIPMessage?
     if status == 401 || status == 407, pending.retries < configuration.maxRetries {
