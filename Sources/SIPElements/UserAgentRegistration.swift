@@ -119,15 +119,19 @@ extension UserAgent {
     // registration state until the refresh builds the next REGISTER).
     pendingRegister = nil
     if (200..<300).contains(status) {
-      // One pass over the Contact fields for both the texts kept and the values read.
-      let (listing, contacts) = response.contactListing()
+      // One pass over the Contact fields for both the texts kept and our contact's expiry;
+      // our contact as we sent it is recognised without parsing it.
+      var own: [UInt8] = []
+      own.reserveCapacity(64)
+      writeContact(to: &own)
+      let host = hostAddress
+      let port = Int(endpoint.address.port)
+      let (listing, found, expires) = response.ownContact(own: own) { uri in
+        uri.host == host && (uri.port ?? 5060) == port
+      }
       state.setListed(listing)
       // §10.2.4: the expiry granted to our contact is its `expires` in the 200, else Expires.
-      let ours = contacts.first { value in
-        guard let uri = value.address?.uri else { return false }
-        return uri.host == hostAddress && (uri.port ?? 5060) == Int(endpoint.address.port)
-      }
-      let granted = ours?.expires ?? (ours == nil ? nil : response.expires)
+      let granted = found ? (expires ?? response.expires) : nil
       state.granted = granted
       state.expiresAt = granted.map { now + Int64($0) * 1_000_000 }
       if let granted, granted > 0, state.refreshes {

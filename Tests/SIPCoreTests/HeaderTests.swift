@@ -279,6 +279,48 @@ struct TagTests {
 /// A user agent reads a 200's Contact texts and values in one pass; that pass must give what
 /// the two separate reads give, malformed and oddly split lists included.
 struct ContactListingTests {
+  /// `ownContact` recognises the agent's contact as it sent it without parsing: it must give
+  /// what the full read and the first-own rule give, for the own contact in every position,
+  /// with and without `expires` (oddly spelled, too large, zero-padded), next to others on the
+  /// same host and port, malformed parts and `*`.
+  @Test(arguments: [
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=3600"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=0003600"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=4294967295"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=4294967296"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=99999999999"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;EXPIRES=60"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires="],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=60;q=0.5"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;q=0.5;expires=60"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=6x0"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>x;expires=60"],
+    ["Contact: <sip:other@10.0.0.2:5060>;expires=30, <sip:ua1@10.0.0.2:5060>;expires=60"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=60, <sip:other@10.0.0.2:5060>;expires=30"],
+    ["Contact: <sip:ua1@10.0.0.3:5060>;expires=30", "Contact: <sip:ua1@10.0.0.2:5060>;expires=60"],
+    ["Contact: <sip:ua1@10.0.0.2>;expires=30"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=60, <sip:b@h2;expires=oops>"],
+    ["Contact: <sip:b@h2>;expires=oops, <sip:ua1@10.0.0.2:5060>;expires=60"],
+    ["Contact: <sip:ua1@10.0.0.2:5060>;expires=60,, <sip:b@h2>"],
+    ["Contact: *"],
+    ["Contact: \"Ua\" <sip:ua1@10.0.0.2:5060>;expires=60"],
+    ["m: <sip:ua1@10.0.0.2:5060>;expires=60"],
+    ["X-Other: 1"],
+  ])
+  func ownContactGivesWhatTheFullReadGives(fields: [String]) throws {
+    let text =
+      "SIP/2.0 200 OK\r\nCSeq: 2 REGISTER\r\n" + fields.map { $0 + "\r\n" }.joined() + "\r\n"
+    let message = try SIPMessage.parse(text)
+    let isOwn = { (uri: SIPURI) in uri.host == "10.0.0.2" && (uri.port ?? 5060) == 5060 }
+    let (listing, contacts) = message.contactListing()
+    let ours = contacts.first { $0.address.map { isOwn($0.uri) } ?? false }
+    let own = message.ownContact(own: Array("<sip:ua1@10.0.0.2:5060>".utf8), isOwn: isOwn)
+    #expect(own.listing == listing)
+    #expect(own.found == (ours != nil))
+    #expect(own.expires == ours?.expires)
+  }
+
   @Test(arguments: [
     ["Contact: <sip:bob@192.0.2.4>;expires=3600"],
     ["Contact: <sip:a@h1>;expires=60, <sip:b@h2>;q=0.5", "m: sip:c@h3;expires=30"],
