@@ -149,17 +149,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       Syntax.append(copy.description, to: &text)
       return
     }
-    Syntax.append(scheme, to: &text)
-    text.append(Syntax.colon)
-    if let user {
-      Syntax.appendEscaped(user, allowed: Syntax.userTable, to: &text)
-      if let password {
-        text.append(Syntax.colon)
-        Syntax.appendEscaped(password, allowed: Syntax.passwordTable, to: &text)
-      }
-      text.append(Syntax.at)
-    }
-    Syntax.appendHostPort(host, port, to: &text)
+    Self.write(scheme: scheme, user: user, password: password, host: host, port: port, to: &text)
     for parameter in parameters where withParameters {
       text.append(Syntax.semicolon)
       Syntax.appendEscaped(parameter.name, allowed: Syntax.paramTable, to: &text)
@@ -174,6 +164,26 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
       text.append(Syntax.equals)
       Syntax.appendEscaped(header.value ?? "", allowed: Syntax.headerValueTable, to: &text)
     }
+  }
+
+  /// `scheme:[user[:password]@]host[:port]` as ``write(to:)`` prints a `sip`/`sips` URI's
+  /// parts, from parts the caller holds: an agent prints its Contact so for every REGISTER
+  /// without making a URI.
+  package static func write(
+    scheme: String, user: String?, password: String? = nil, host: String, port: Int?,
+    to text: inout [UInt8]
+  ) {
+    Syntax.append(scheme, to: &text)
+    text.append(Syntax.colon)
+    if let user {
+      Syntax.appendEscaped(user, allowed: Syntax.userTable, to: &text)
+      if let password {
+        text.append(Syntax.colon)
+        Syntax.appendEscaped(password, allowed: Syntax.passwordTable, to: &text)
+      }
+      text.append(Syntax.at)
+    }
+    Syntax.appendHostPort(host, port, to: &text)
   }
 
   static func render(_ parameter: SIPParameter) -> String {

@@ -7,20 +7,34 @@ public import SIPCore
 public func canonicalAOR(_ uri: SIPURI) -> String {
   // Written into one buffer: interpolating the parts made a string for each (a REGISTER asks
   // once, a proxy once per lookup).
-  var text: [UInt8] = []
-  text.reserveCapacity(8 + (uri.user?.utf8.count ?? 0) + uri.host.utf8.count)
-  text.append(contentsOf: (uri.scheme.equalsIgnoringASCIICase("sips") ? "sips:" : "sip:").utf8)
-  if let user = uri.user {
-    text.append(contentsOf: user.utf8)
-    text.append(UInt8(ascii: "@"))
-  }
+  // Straight into the string's storage (through an array first, it was two allocations).
+  let scheme = uri.scheme.equalsIgnoringASCIICase("sips") ? "sips:" : "sip:"
   // Hosts nearly always come lower case: lower-casing made a copy every time.
-  text.append(contentsOf: uri.host.lowercasedIfNeeded.utf8)
-  if let port = uri.port {
-    text.append(UInt8(ascii: ":"))
-    text.append(contentsOf: String(port).utf8)
+  let host = uri.host.lowercasedIfNeeded
+  let port = uri.port.map { String($0) }
+  let capacity =
+    scheme.utf8.count + (uri.user.map { $0.utf8.count + 1 } ?? 0) + host.utf8.count
+    + (port.map { $0.utf8.count + 1 } ?? 0)
+  return String(unsafeUninitializedCapacity: capacity) { buffer in
+    var at = 0
+    func put(_ text: String) {
+      for byte in text.utf8 {
+        buffer[at] = byte
+        at += 1
+      }
+    }
+    put(scheme)
+    if let user = uri.user {
+      put(user)
+      put("@")
+    }
+    put(host)
+    if let port {
+      put(":")
+      put(port)
+    }
+    return at
   }
-  return String(decoding: text, as: UTF8.self)
 }
 
 /// The part of a contact URI that decides whether two registrations name the same binding

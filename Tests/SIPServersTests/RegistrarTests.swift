@@ -194,6 +194,10 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
     #expect(
       canonicalAOR(try SIPURI("sips:bob@biloxi.example.com:5061"))
         == "sips:bob@biloxi.example.com:5061")
+    // No user, a non-ASCII user (unescaped), an IPv6 host with a port.
+    #expect(canonicalAOR(try SIPURI("SIP:Biloxi.Example.COM")) == "sip:biloxi.example.com")
+    #expect(canonicalAOR(try SIPURI("sip:J%C3%BCrgen@example.com")) == "sip:Jürgen@example.com")
+    #expect(canonicalAOR(try SIPURI("sip:[2001:db8::1]:5070")) == "sip:[2001:db8::1]:5070")
   }
 }
 
