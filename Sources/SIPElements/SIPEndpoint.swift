@@ -100,8 +100,22 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// ``armedCount``: a stored flag and count took 16 bytes more of each of a million agents'
   /// endpoints (and asking the table whether it is empty copied it).
   var slotsIndexed: Bool { timerSlots.count > Self.slotsScannedLinearly }
-  /// How many slots hold an armed timer: every slot is armed or free.
-  var armedCount: Int { timerSlots.count - freeTimerSlots.count }
+  /// How many slots hold an armed timer: every slot is armed or free. Free slots are listed
+  /// only once the slots are indexed; up to ``slotsScannedLinearly`` they are found by scanning
+  /// (the list was one more allocation per transaction of an agent).
+  var armedCount: Int {
+    if slotsIndexed { return timerSlots.count - freeTimerSlots.count }
+    var count = 0
+    for slot in timerSlots.indices where timerSlots[slot].isArmed { count += 1 }
+    return count
+  }
+
+  /// A free slot: the last one listed (indexed), else the first one not armed (scanned).
+  func freeSlot() -> Int? {
+    if slotsIndexed { return freeTimerSlots.popLast() }
+    for slot in timerSlots.indices where !timerSlots[slot].isArmed { return slot }
+    return nil
+  }
 
   // Stream connections, by remote address and transport.
   struct ConnectionKey: Hashable {
@@ -373,7 +387,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       freeTimerSlot(old)
     }
     let index: Int
-    if let reused = freeTimerSlots.popLast() {
+    if let reused = freeSlot() {
       index = reused
     } else {
       index = timerSlots.count
@@ -409,8 +423,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// idle agents would each keep a few hundred bytes.
   func freeTimerSlot(_ index: Int) {
     timerSlots[index].isArmed = false
-    if freeTimerSlots.capacity == 0 { freeTimerSlots.reserveCapacity(4) }
-    freeTimerSlots.append(index)
+    if slotsIndexed { freeTimerSlots.append(index) }
     if armedCount == 0 {
       if slotsIndexed { armed.removeAll() }
       timerSlots = []
