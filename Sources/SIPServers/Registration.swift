@@ -123,15 +123,14 @@ public enum Registration {
         if let index = current.indices.first(where: {
           sameBinding(current[$0].contact.uri, address.uri)
         }) {
-          let existing = current[index]
-          if existing.callID == callID && cseq.sequence <= existing.cseq {
+          // Read in place (a copy of the binding retained each of its strings).
+          if current[index].callID == callID && cseq.sequence <= current[index].cseq {
             return fail(
               Rejection(
                 500, "Server Internal Error (REGISTER out of order: CSeq \(cseq.sequence))"))
           }
           if granted == 0 {
-            result.removed.append(existing)
-            current.remove(at: index)
+            result.removed.append(current.remove(at: index))
           } else {
             current[index].contact = address
             current[index].expiresAt = now + .seconds(Int64(granted))
