@@ -111,8 +111,7 @@ extension SIPMessage {
 
   /// Adds a field whose value `value` prints straight into its bytes just before
   /// Content-Length (the parts the caller holds are read in place, not copied into a writer).
-  package mutating func insertBeforeLength(_ name: String, writing value: (inout [UInt8]) -> Void)
-  {
+  package mutating func insertBeforeLength(_ name: String, writing value: (inout [UInt8]) -> Void) {
     insertBeforeLength(SIPHeaderField(name: name, writing: value))
   }
 

@@ -28,7 +28,9 @@ public enum SIPDate {
   }
 
   /// Writes the 29 bytes of the date into `out` (29 bytes long); returns 29.
-  private static func write(secondsSince1970 seconds: Int64, into out: UnsafeMutableBufferPointer<UInt8>)
+  private static func write(
+    secondsSince1970 seconds: Int64, into out: UnsafeMutableBufferPointer<UInt8>
+  )
     -> Int
   {
     // 0000-01-01 and 9999-12-31 23:59:59 bound what four year digits can say.

@@ -140,8 +140,9 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
 
   /// ``write(to:)`` of this URI with its parameters and/or headers left out: what printing a
   /// copy with them emptied gives, without the copy (a To is a target without either, §8.1.1.2).
-  package func write(to text: inout [UInt8], parameters withParameters: Bool, headers withHeaders: Bool)
-  {
+  package func write(
+    to text: inout [UInt8], parameters withParameters: Bool, headers withHeaders: Bool
+  ) {
     if opaque != nil || scheme == "tel" {
       var copy = self
       if !withParameters { copy.parameters = [] }
