@@ -167,13 +167,15 @@ extension SIPMessage {
     return (Syntax.string(listing), found && !malformed, malformed ? nil : expires)
   }
 
+  private static let expiresLabel = Array(";expires=".utf8)
+
   /// Whether `part` is `own` alone (`.some(nil)` expires) or with `;expires=` and a number
   /// below 2^32 (that number); nil for anything else.
   private static func ownExpires(_ part: ArraySlice<UInt8>, own: [UInt8]) -> UInt32?? {
     guard part.count >= own.count, part.prefix(own.count).elementsEqual(own) else { return nil }
     let rest = part.dropFirst(own.count)
     if rest.isEmpty { return .some(nil) }
-    let label = Array(";expires=".utf8)
+    let label = Self.expiresLabel
     guard rest.count > label.count, rest.count <= label.count + 10,
       rest.prefix(label.count).elementsEqual(label)
     else { return nil }
