@@ -78,48 +78,10 @@ extension SIPMessage {
   public var errorInfo: [InfoValue] { (try? list("error-info", InfoValue.scan)) ?? [] }
   public var mimeVersion: String? { value("mime-version") }
 
-  /// Every Contact value's text joined by line feeds (what ``values(_:)`` lists for
-  /// `contact`), and the values parsed (what ``contacts`` gives: none when one is malformed),
-  /// in one pass over the fields: a user agent reads both from every 200 to its REGISTER.
-  package func contactListing() -> (listing: String, contacts: [ContactValue]) {
-    var listing: [UInt8] = []
-    var contacts: [ContactValue] = []
-    var malformed = false
-    var first = true
-    var index = firstIndex(.contact)
-    while let current = index {
-      let value = headers[current].valueBytes
-      var start = value.startIndex
-      while true {
-        let end = HeaderValueSplitter.partEnd(value, from: start)
-        let part = HeaderValueSplitter.trim(value[start..<end])
-        if first {
-          first = false
-        } else {
-          listing.append(Syntax.lf)
-        }
-        listing.append(contentsOf: part)
-        if !malformed {
-          if !part.isEmpty,
-            let contact = try? parseWhole(part, "contact", HeaderGrammar.contact)
-          {
-            contacts.append(contact)
-          } else {
-            malformed = true
-          }
-        }
-        guard end < value.endIndex else { break }
-        start = end + 1
-      }
-      index = firstIndex(.contact, from: current + 1)
-    }
-    return (Syntax.string(listing), malformed ? [] : contacts)
-  }
-
-  /// What a user agent reads from a 200 to its REGISTER (§10.2.4): the Contact texts joined by
-  /// line feeds (as ``contactListing()``), and the `expires` of the first contact whose URI
-  /// `isOwn` accepts: `found` false when none does or when any contact is malformed (as
-  /// ``contactListing()``, whose contacts are then none).
+  /// What a user agent reads from a 200 to its REGISTER (§10.2.4), in one pass over the
+  /// Contact fields: their texts joined by line feeds (what `values("contact")` gives, joined),
+  /// and the `expires` of the first contact whose URI `isOwn` accepts; `found` is false when
+  /// none does or when any contact is malformed (``contacts`` is then empty).
   ///
   /// A part that is exactly `own` (the agent's contact as it sent it), alone or followed by
   /// `;expires=` and a number below 2^32, is read without parsing: parsing it gives a URI
