@@ -5,9 +5,9 @@ public import SIPCore
 /// case-insensitively (§19.1.4), so `sip:Bob@Biloxi.example.com;transport=tcp` and
 /// `sip:Bob@biloxi.example.com` name the same bindings.
 public func canonicalAOR(_ uri: SIPURI) -> String {
-  // Written into one buffer: interpolating the parts made a string for each (a REGISTER asks
-  // once, a proxy once per lookup).
-  // Straight into the string's storage (through an array first, it was two allocations).
+  // Written straight into the string's storage: interpolating the parts made a string for
+  // each, and an array first was a second allocation (a REGISTER asks once, a proxy once per
+  // lookup).
   let scheme = uri.scheme.equalsIgnoringASCIICase("sips") ? "sips:" : "sip:"
   // Hosts nearly always come lower case: lower-casing made a copy every time.
   let host = uri.host.lowercasedIfNeeded
