@@ -201,6 +201,23 @@ public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWrite
     Syntax.appendHeaderParameters(parameters, to: &text)
   }
 
+  /// Prints the Via a transport puts on a request it sends (§18.1.1: `SIP/2.0/transport
+  /// host[:port];branch=…[;rport]`) from its parts, the bytes ``write(to:)`` prints for
+  /// `Via(transport:host:port:parameters:)` with `branch` and, when `requestRport`, an empty
+  /// `rport` (RFC 3581): every request sent got a `Via` built only to be printed.
+  public static func write(
+    transport: String, host: String, port: Int?, branch: String, requestRport: Bool,
+    to text: inout [UInt8]
+  ) {
+    Syntax.append("SIP/2.0/", to: &text)
+    Syntax.append(transport, to: &text)
+    text.append(Syntax.space)
+    Syntax.appendHostPort(host, port, to: &text)
+    Syntax.append(";branch=", to: &text)
+    Syntax.append(branch, to: &text)
+    if requestRport { Syntax.append(";rport", to: &text) }
+  }
+
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> Via {
     if let (via, end) = scanCompact(scanner.bytes[scanner.index...]) {
       scanner.index = end

@@ -205,6 +205,12 @@ public struct SIPMessage: Sendable, Hashable {
     headers.append(SIPHeaderField(name: name, writing: value))
   }
 
+  /// Inserts a field before all others whose value `value` prints straight into its bytes (a
+  /// transport's Via, printed from its parts).
+  package mutating func prepend(_ name: String, writing value: (inout [UInt8]) -> Void) {
+    headers.insert(SIPHeaderField(name: name, writing: value), at: 0)
+  }
+
   /// A message built field by field grew its array four times on the way to its usual eight to
   /// twelve fields.
   private mutating func reserveForBuilding() {

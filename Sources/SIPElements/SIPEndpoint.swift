@@ -243,20 +243,20 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     // go on without copying the message's storage and fields.
     var peer = destination
     let branch = branch ?? TransportRules.newBranch(using: &branches)
-    var via = stampVia(&request, transport: peer.transport, branch: branch)
+    stampVia(&request, transport: peer.transport, branch: branch)
     if peer.transport == .udp,
       TransportRules.mustUseStream(
         messageSize: request.serializedCount, pathMTU: pathMTU(to: peer))
     {
       peer.transport = .tcp
       request.removeTopVia()
-      via = stampVia(&request, transport: .tcp, branch: branch)
+      stampVia(&request, transport: .tcp, branch: branch)
       log("request over \(peer) instead of UDP: within 200 bytes of the path MTU (§18.1.1)")
     }
     var key: TransactionKey?
     withLayer { layer, actions in
       layer.sendRequest(
-        request, topVia: via, to: peer, reliable: peer.transport.isReliable, into: &actions)
+        request, branch: branch, to: peer, reliable: peer.transport.isReliable, into: &actions)
       // The layer already computed the key (parsing the top Via): take it from `created`.
       for case .created(let created, _, _) in actions { key = created }
     }
@@ -283,14 +283,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     transmit(response, to: nil, transaction: nil)
   }
 
-  @discardableResult
-  func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String)
-    -> Via
-  {
-    let via = TransportRules.via(
-      sentBy: addressText, port: port(for: transport), transport: transport, branch: branch)
-    request.prepend("Via", via)
-    return via
+  /// Puts this element's Via on top of `request` (§18.1.1), printed from its parts: what
+  /// `TransportRules.via(sentBy:port:transport:branch:)` would build and print.
+  func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String) {
+    let (host, port) = (addressText, port(for: transport))
+    request.prepend("Via") {
+      Via.write(
+        transport: transport.rawValue, host: host, port: port, branch: branch,
+        requestRport: true, to: &$0)
+    }
   }
 
   /// The MTU of the link to `peer` (a name resolved as the send will resolve it), nil when no

@@ -101,7 +101,13 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
 
   /// ``client(for:)`` with the message's top Via already parsed (a hop parses it once).
   public static func client(for message: SIPMessage, topVia: Via?) -> TransactionKey? {
-    guard let branch = topVia?.branch, !branch.isEmpty,
+    client(for: message, branch: topVia?.branch)
+  }
+
+  /// ``client(for:)`` with the top Via's branch already known (a transport that printed the Via
+  /// knows the branch it put there).
+  public static func client(for message: SIPMessage, branch: String?) -> TransactionKey? {
+    guard let branch, !branch.isEmpty,
       let method = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
     return TransactionKey(role: .client, method: method, identity: branch, branch: branch)

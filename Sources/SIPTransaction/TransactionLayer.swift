@@ -170,11 +170,21 @@ public struct TransactionLayer: Sendable {
     _ request: SIPMessage, topVia: Via?, to peer: SIPPeer, reliable: Bool,
     into actions: inout [TransactionLayerAction]
   ) {
+    sendRequest(request, branch: topVia?.branch, to: peer, reliable: reliable, into: &actions)
+  }
+
+  /// ``sendRequest(_:topVia:to:reliable:into:)`` with only the top Via's branch, which is all
+  /// a client transaction's key takes from it (§17.1.3): a transport that printed the Via
+  /// knows it without building or parsing one.
+  public mutating func sendRequest(
+    _ request: SIPMessage, branch: String?, to peer: SIPPeer, reliable: Bool,
+    into actions: inout [TransactionLayerAction]
+  ) {
     guard request.method != "ACK" else {
       actions.append(.send(request, to: peer, transaction: nil))
       return
     }
-    guard let key = TransactionKey.client(for: request, topVia: topVia) else {
+    guard let key = TransactionKey.client(for: request, branch: branch) else {
       actions.append(
         .rejected(request, reason: "a request needs a top Via with a branch and a method"))
       return

@@ -27,6 +27,32 @@ struct CountingRandom: RandomNumberGenerator {
     #expect(via.description == "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK0000000000000020;rport")
   }
 
+  /// A transport prints its Via from the parts (`Via.write(transport:host:port:branch:…)`):
+  /// the bytes of the Via it would build, for every transport, host form, port and `rport`
+  /// choice, and they read back as that Via.
+  @Test(arguments: [SIPTransportProtocol.udp, .tcp, .tls])
+  func viaPrintedFromPartsIsTheBuiltVia(transport: SIPTransportProtocol) throws {
+    for host in ["10.0.0.1", "pc33.atlanta.example.com", "[2001:db8::9]"] {
+      for port in [5060, 5061, 1] {
+        for requestRport in [true, false] {
+          let branch = "z9hG4bK74bf9"
+          let built = TransportRules.via(
+            sentBy: host, port: port, transport: transport, branch: branch,
+            requestRport: requestRport)
+          var printed: [UInt8] = []
+          Via.write(
+            transport: transport.rawValue, host: host, port: port, branch: branch,
+            requestRport: requestRport, to: &printed)
+          var expected: [UInt8] = []
+          built.write(to: &expected)
+          #expect(printed == expected, "\(host) \(port) \(requestRport)")
+          let read = try request(via: String(decoding: printed, as: UTF8.self)).topVia
+          #expect(read == built)
+        }
+      }
+    }
+  }
+
   /// RFC 3581 §4: the source port differs from the Via port; the response goes to the source.
   @Test func rportAndReceived() throws {
     var message = try request(via: "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport")
