@@ -32,7 +32,9 @@ package struct DigestTable<Key: DigestKey, Value> {
   private var denseKeys: [Key] = []
   private var values: [Value] = []
   /// Each entry's tag, in the dense order: a removal finds the slot of the entry it moves
-  /// without reading that entry's key.
+  /// without reading that entry's key. Kept only while the table has slots: a table of a few
+  /// entries compares digests in dense order, and the array was an allocation per transaction
+  /// of every agent.
   private var denseTags: [UInt32] = []
   /// A power-of-two count of slots, at most 3/4 in use; none while the table holds at most
   /// ``scannedUpTo`` entries, which a lookup finds by comparing tags in dense order.
@@ -95,13 +97,13 @@ package struct DigestTable<Key: DigestKey, Value> {
     return scannedIndex(of: key)
   }
 
-  /// ``index(forKey:)`` in a table without slots.
+  /// ``index(forKey:)`` in a table without slots: digests compared first, keys when they agree.
   @inline(never)
   private func scannedIndex(of key: Key) -> Int? {
-    let tag = Self.tag(key.tableDigest)
+    let digest = key.tableDigest
     var index = 0
-    while index < denseTags.count {
-      if denseTags[index] == tag, denseKeys[index] == key { return index }
+    while index < denseKeys.count {
+      if denseKeys[index].tableDigest == digest, denseKeys[index] == key { return index }
       index += 1
     }
     return nil
@@ -121,20 +123,18 @@ package struct DigestTable<Key: DigestKey, Value> {
       swap(&old, &values[index])
       return old
     }
-    let tag = Self.tag(key.tableDigest)
     if slots.isEmpty {
       if denseKeys.isEmpty {
         denseKeys.reserveCapacity(Self.scannedUpTo)
         values.reserveCapacity(Self.scannedUpTo)
-        denseTags.reserveCapacity(Self.scannedUpTo)
       }
       denseKeys.append(key)
       values.append(value)
-      denseTags.append(tag)
-      // Past the scanned size: slots for every entry, the new one included.
+      // Past the scanned size: tags and slots for every entry, the new one included.
       if denseKeys.count > Self.scannedUpTo { grow() }
       return nil
     }
+    let tag = Self.tag(key.tableDigest)
     if denseKeys.count + 1 > capacity { grow() }
     denseKeys.append(key)
     values.append(value)
@@ -179,10 +179,11 @@ package struct DigestTable<Key: DigestKey, Value> {
   private mutating func takeDense(at index: Int) -> Value {
     var removed = values.removeLast()
     let lastKey = denseKeys.removeLast()
-    let lastTag = denseTags.removeLast()
+    let hasTags = !denseTags.isEmpty
+    let lastTag = hasTags ? denseTags.removeLast() : 0
     if index != denseKeys.count {
       denseKeys[index] = lastKey
-      denseTags[index] = lastTag
+      if hasTags { denseTags[index] = lastTag }
       swap(&removed, &values[index])
     }
     return removed
@@ -240,6 +241,11 @@ package struct DigestTable<Key: DigestKey, Value> {
   }
 
   private mutating func grow() {
+    if denseTags.isEmpty {
+      // Leaving the scanned size: the tags the slots are placed by.
+      denseTags.reserveCapacity(denseKeys.count * 2)
+      for key in denseKeys { denseTags.append(Self.tag(key.tableDigest)) }
+    }
     slots = [Slot](repeating: .empty, count: max(8, slots.count * 2))
     for index in denseTags.indices { place(Int32(index), tag: denseTags[index]) }
   }
