@@ -345,12 +345,14 @@ public actor UserAgent: SimulationActor, TimerTarget {
   }
 
   @discardableResult
-  func send(_ request: SIPMessage, to peer: SIPPeer, branch: String? = nil) -> TransactionKey? {
-    var request = request
+  func send(_ request: consuming SIPMessage, to peer: SIPPeer, branch: String? = nil)
+    -> TransactionKey?
+  {
     // §22.3: credentials met in this Call-ID (or for the UA's own realms) go in every request.
     credentials?.store.authorize(&request, cnonce: hex(random.next()))
-    return endpoint.onDrivingThread(passing: (request, peer, branch)) { endpoint, send in
-      endpoint.sendRequest(send.0, to: send.1, branch: send.2)
+    return endpoint.onDrivingThread(passing: (consume request, peer, branch)) { endpoint, send in
+      let (request, peer, branch) = send
+      return endpoint.sendRequest(request, to: peer, branch: branch)
     }
   }
 

@@ -66,20 +66,34 @@ extension UserAgent {
     let callID = state.callID
     let cseq = state.cseq
     registration = state
-    // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
+    let pending = PendingRegister(
+      own: own, contacts: contacts, expires: expires, tag: hex(random.next() & 0xffff_ffff))
     let routes = preloadedRoutes
+    let request = registerRequest(
+      pending, registrar: registrar, callID: callID, cseq: cseq, routes: routes)
+    pendingRegister = pending
+    // §8.1.2, as `nextHop(for:)`: the first route, else the registrar (its peer worked out once).
+    send(consume request, to: routes.first.map(SIPPeer.init(uri:)) ?? registrar.peer)
+  }
+
+  /// The REGISTER `pending` describes: built when it is first sent, and built again for a
+  /// retry. The agent keeps these parts, not the message: a message kept while in flight
+  /// shared its storage with the one the transport put its Via on, which then copied it.
+  func registerRequest(
+    _ pending: PendingRegister, registrar: SharedURI, callID: String, cseq: UInt32,
+    routes: [SIPURI]
+  ) -> SIPMessage {
+    // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
     var request = outsideRequest(
-      "REGISTER", to: registrar.uri, callID: callID, tag: hex(random.next() & 0xffff_ffff),
-      cseq: cseq, toRecord: true, targetText: registrar.text, routes: routes)
+      "REGISTER", to: registrar.uri, callID: callID, tag: pending.tag, cseq: cseq,
+      toRecord: true, targetText: registrar.text, routes: routes)
     // The agent's own contact printed straight into its field (a string first was an
     // allocation and a copy per REGISTER).
-    if own { request.append("Contact") { writeContact(to: &$0) } }
-    for value in contacts { request.append("Contact", value) }
-    if let expires { request.append("Expires", String(expires)) }
+    if pending.own { request.append("Contact") { writeContact(to: &$0) } }
+    for value in pending.contacts { request.append("Contact", value) }
+    if let expires = pending.expires { request.append("Expires", String(expires)) }
     request.append("Content-Length", "0")
-    pendingRegister = PendingRegister(request)
-    // §8.1.2, as `nextHop(for:)`: the first route, else the registrar (its peer worked out once).
-    send(request, to: routes.first.map(SIPPeer.init(uri:)) ?? registrar.peer)
+    return request
   }
 
   /// A final response to a REGISTER of this agent's registration (`sequence`: its CSeq number,
@@ -92,14 +106,22 @@ extension UserAgent {
       registration = state
       return
     }
-    var request = pending.request
+    // The request as sent, for a retry: the last retry, else the first REGISTER built again
+    // (the same Call-ID, CSeq and From tag).
+    func sent() -> SIPMessage {
+      pending.request
+        ?? registerRequest(
+          pending, registrar: state.sharedRegistrar, callID: state.callID, cseq: state.cseq,
+          routes: preloadedRoutes)
+    }
     var retry: SIPMessage?
     if status == 401 || status == 407, pending.retries < configuration.maxRetries {
-      retry = answerChallenge(request, response)
+      retry = answerChallenge(sent(), response)
     } else if status == 423, let minimum = response.minExpires,
       pending.retries < configuration.maxRetries
     {
       // §10.2.8: ask again with at least the registrar's minimum.
+      var request = sent()
       request.set("Expires", "\(minimum)")
       state.requested = minimum
       retry = request
@@ -156,9 +178,19 @@ extension UserAgent {
 
   /// A REGISTER in flight and the times it was sent again (challenges, 423).
   final class PendingRegister {
-    var request: SIPMessage
+    /// What the first REGISTER was built from (``UserAgent/registerRequest(_:)``): whether it
+    /// listed the agent's own contact, the other Contact texts, Expires, and the From tag.
+    let own: Bool
+    let contacts: [String]
+    let expires: UInt32?
+    let tag: String
+    /// The last retry sent (with its credentials or its new Expires); nil until there is one.
+    var request: SIPMessage?
     var retries = 0
-    init(_ request: SIPMessage) { self.request = request }
+
+    init(own: Bool, contacts: [String], expires: UInt32?, tag: String) {
+      (self.own, self.contacts, self.expires, self.tag) = (own, contacts, expires, tag)
+    }
   }
 
   /// The simulation calls this when a timer the agent armed with a token fires (its

@@ -114,11 +114,15 @@ extension SimulationActor {
   /// on the heap: two allocations per crossing, four per transaction.)
   @inlinable @inline(__always)
   public nonisolated func onDrivingThread<Argument, T>(
-    passing argument: Argument, _ body: @escaping (isolated Self, Argument) -> T
+    passing argument: consuming Argument, _ body: @escaping (isolated Self, consuming Argument) -> T
   ) -> T {
     precondition(
       simulationExecutor.isDrivenByCurrentThread,
       "not on the thread driving this actor's simulation")
-    return unsafeBitCast(body, to: ((Self, Argument) -> T).self)(self, argument)
+    // The argument is handed over, not lent: a message passed on and changed on the other side
+    // (a request the endpoint puts its Via on) stays the only reference to its storage, where
+    // a lent one was copied there.
+    typealias Call = (Self, consuming Argument) -> T
+    return unsafeBitCast(body, to: Call.self)(self, argument)
   }
 }

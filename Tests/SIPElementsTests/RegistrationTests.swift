@@ -170,6 +170,20 @@ let biloxiRegistrar = SIPURI(host: "biloxi.example.com")
     let callID = try #require(try lab.on("bob") { $0.registration?.callID })
     #expect(lab.sent(callID: callID).map(\.token) == ["REGISTER", "423", "REGISTER", "200"])
     #expect(try lab.on("bob") { $0.registration?.granted } == 300)
+    // The retry is the first REGISTER (built again from its parts) with the next CSeq, the
+    // minimum as Expires and a Via of its own: the same From tag, To, Contact and Call-ID.
+    let registers = lab.network.trace.events(named: "send").compactMap { event in
+      event.payload.flatMap { try? SIPMessage.parse($0) }
+    }.filter { $0.method == "REGISTER" }
+    try #require(registers.count == 2)
+    let (first, retry) = (registers[0], registers[1])
+    #expect(retry.cseq?.sequence == (first.cseq?.sequence ?? 0) + 1)
+    #expect(first.values("expires") == ["30"] && retry.values("expires") == ["300"])
+    #expect(first.topVia?.branch != retry.topVia?.branch)
+    for name in ["from", "to", "call-id", "contact", "max-forwards", "content-length"] {
+      #expect(retry.values(name) == first.values(name), "\(name)")
+    }
+    #expect(retry.headers.map(\.name) == first.headers.map(\.name))
     try lab.on("bob") { $0.unregister() }
     lab.run(for: .seconds(40))
     lab.expectNothingLeftOver(allowingBindings: false)
