@@ -31,36 +31,32 @@ final class WeakBox<Element: AnyObject>: @unchecked Sendable {
 }
 
 extension SIPEndpoint {
-  /// Makes `box`'s element the core of `endpoint`: every ``TransactionEvent`` runs `handle`
+  /// Makes `box`'s element the core of `endpoint`: every ``TransactionEvent`` runs its `handle(_:)`
   /// isolated to it, on the driving thread, without a `Task`.
   ///
   /// Inlined into each element's `init`, so the isolated call is specialized for the element's
   /// type: run generically, it allocated twice for every event.
   @inline(__always)
-  static func attach<Element: SimulationActor>(
-    _ endpoint: SIPEndpoint, on simulation: Simulation, to box: WeakBox<Element>,
-    _ handle: @escaping @Sendable (isolated Element, TransactionEvent) -> Void
+  static func attach<Element: TransactionCore>(
+    _ endpoint: SIPEndpoint, on simulation: Simulation, to box: WeakBox<Element>
   ) {
     simulation.inspect {
       endpoint.onDrivingThread { endpoint in
         endpoint.setCore { _, event in
-          box.value?.onDrivingThread(passing: (handle, event)) { element, call in
-            call.0(element, call.1)
-          }
+          // A body that captures nothing: the handler passed along with the event (a function
+          // value in a generic argument) was reabstracted into a new context every event.
+          box.value?.onDrivingThread(passing: event) { element, event in element.handle(event) }
         }
       }
     }
   }
 }
 
-/// Immutable settings that the elements of one network share by reference. A topology's
-/// elements mostly have equal settings, and a million agents each holding its own copy cost
-/// tens of bytes apiece for each kind of setting.
-///
-/// Per network and per kind, the last box made is reused while elements keep being made with
-/// equal values. Boxes are immutable, so sharing one changes nothing a run can observe; keeping
-/// them per network keeps simulations that run side by side from trading boxes. Bounded: the
-/// table is emptied when it holds many entries (an entry is only a hint).
+/// An element whose endpoint hands it every ``TransactionEvent``, isolated to it.
+protocol TransactionCore: SimulationActor {
+  func handle(_ event: TransactionEvent)
+}
+
 enum SharedSettings {
   private struct Key: Hashable {
     let network: ObjectIdentifier

@@ -67,7 +67,7 @@ public struct ProxyConfiguration: Sendable {
 /// pending branches (§16.10), answers 100 Trying at once, authenticates with 407 (§22.3) and
 /// may act as its domain's registrar. ACK for 2xx and stray 2xx responses pass through
 /// statelessly (RFC 6026).
-public actor Proxy: SimulationActor {
+public actor Proxy: SimulationActor, TransactionCore {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor
   public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -127,7 +127,7 @@ public actor Proxy: SimulationActor {
     digest = configuration.authentication
     core = ServerCore(network: network, element: host)
     let box = WeakBox<Proxy>()
-    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box)
     box.value = self
   }
 

@@ -9,7 +9,7 @@ public import Simulation
 /// expired nonce, a replayed nonce count refused, §22.2), and writes a ``LocationService``
 /// that the domain's proxies and redirect servers read. OPTIONS is answered; other methods get
 /// 405. A thin shell: the rules are ``Registration`` and ``DigestServer``.
-public actor Registrar: SimulationActor {
+public actor Registrar: SimulationActor, TransactionCore {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor
   public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -33,7 +33,7 @@ public actor Registrar: SimulationActor {
     digest = authentication
     core = ServerCore(network: network, element: host)
     let box = WeakBox<Registrar>()
-    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box)
     box.value = self
   }
 

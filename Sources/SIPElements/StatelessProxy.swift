@@ -10,7 +10,7 @@ public import Simulation
 /// target (the best binding in the ``LocationService`` for its domains, else the Request-URI)
 /// with a branch computed from the request, so a retransmission, its CANCEL and its non-2xx ACK
 /// take the same branch as the original; responses go back by their next Via.
-public actor StatelessProxy: SimulationActor {
+public actor StatelessProxy: SimulationActor, TransactionCore {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor
   public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -33,7 +33,7 @@ public actor StatelessProxy: SimulationActor {
     self.domains = domains
     core = ServerCore(network: network, element: host)
     let box = WeakBox<StatelessProxy>()
-    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box)
     box.value = self
   }
 
@@ -89,7 +89,7 @@ public actor StatelessProxy: SimulationActor {
 /// A redirect server (RFC 3261 §8.3): it answers requests for its domains with a 3xx listing
 /// the contacts the ``LocationService`` holds (with their q), 480 when there are none, so the
 /// client retries them itself (§8.1.3.4). ACK, CANCEL and OPTIONS are answered as a UAS does.
-public actor RedirectServer: SimulationActor {
+public actor RedirectServer: SimulationActor, TransactionCore {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor
   public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -112,7 +112,7 @@ public actor RedirectServer: SimulationActor {
     self.status = status
     core = ServerCore(network: network, element: host)
     let box = WeakBox<RedirectServer>()
-    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box)
     box.value = self
   }
 

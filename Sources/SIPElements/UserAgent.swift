@@ -12,7 +12,7 @@ public import Simulation
 ///
 /// Use it from scenario code between runs with `simulation.inspect { ua.onDrivingThread { … } }`,
 /// or from inside its own callbacks, which already run isolated to it.
-public actor UserAgent: SimulationActor, TimerTarget {
+public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor
   public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -163,7 +163,7 @@ public actor UserAgent: SimulationActor, TimerTarget {
     credentials = configuration.credentials.map(CredentialBox.init)
     random = network.simulation.random(stream: "ua \(host)")
     let box = WeakBox<UserAgent>()
-    SIPEndpoint.attach(endpoint, on: network.simulation, to: box) { $0.handle($1) }
+    SIPEndpoint.attach(endpoint, on: network.simulation, to: box)
     box.value = self
   }
 
