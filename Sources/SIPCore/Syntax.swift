@@ -345,12 +345,25 @@ extension String {
     }
   }
 
+  /// Whether `other` has the same representation (the same small-string bytes, or the same
+  /// storage): then the two are equal, byte for byte, without reading either.
+  @inline(__always)
+  package func isIdentical(to other: String) -> Bool {
+    typealias Words = (UInt64, UInt64)
+    guard MemoryLayout<String>.size == MemoryLayout<Words>.size else { return false }
+    let (left, right) = (unsafeBitCast(self, to: Words.self), unsafeBitCast(other, to: Words.self))
+    return left.0 == right.0 && left.1 == right.1
+  }
+
   /// ASCII case-insensitive equality (`Received` is `received`, `EXAMPLE.com` is `example.com`);
   /// other bytes must match exactly. SIP names and hosts are ASCII; this compares them without
   /// the allocations of comparing `lowercased()` copies.
   public func equalsIgnoringASCIICase(_ other: String) -> Bool {
     // Most names compared differ in length: decided before copying either to reach its bytes.
     guard utf8.count == other.utf8.count else { return false }
+    // The same bits are the same string: a parameter name the parser made from a literal
+    // (`branch`, `rport`) and the literal a lookup asks for are equal small strings.
+    if isIdentical(to: other) { return true }
     return withUTF8Bytes { left in
       other.withUTF8Bytes { right in
         guard left.count == right.count else { return false }
