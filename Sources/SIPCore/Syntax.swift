@@ -224,15 +224,21 @@ enum Syntax {
 
   /// Appends the decimal digits of `value`.
   static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-    // Most significant digit first, straight into `out` (reversing the digits in place through
-    // a slice copied them into a new array: an allocation for every port and Content-Length).
-    let magnitude = value
-    var divisor: UInt64 = 1
-    while magnitude / divisor >= 10 { divisor *= 10 }
-    repeat {
-      out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude / divisor % 10))
-      divisor /= 10
-    } while divisor > 0
+    // Least significant digit first into 24 bytes on the stack (a UInt64 has at most 20
+    // digits), then one append: dividing by the constant 10 is a multiplication, where finding
+    // the leading digit's divisor first divided by a variable several times per port and
+    // Content-Length. (Reversing through a slice of `out` allocated.)
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &digits) { bytes in
+      var position = bytes.count
+      var rest = value
+      repeat {
+        position -= 1
+        bytes[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+        rest /= 10
+      } while rest > 0
+      out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position...]))
+    }
   }
 
   /// Appends the UTF-8 of `text` with one copy (appending a `String.UTF8View` goes element by
