@@ -1,5 +1,6 @@
-@testable import SIPCore
 import Testing
+
+@testable import SIPCore
 
 /// `Syntax.appendDecimal` prints every port, Content-Length, CSeq number and expiry: the digits
 /// `String(_:)` gives, appended after what the buffer held.
