@@ -325,6 +325,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     guard layer.count > 0 else {
       // A nested event may have left its array here.
       if actionRoom.capacity > 0 { actionRoom = [] }
+      giveBackIdleTimerSlots()
       return
     }
     guard actionRoom.capacity == 0 else { return }
@@ -420,16 +421,22 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       ])
   }
 
-  /// Frees a timer's slot. Once none is armed the tables give their storage back: a million
-  /// idle agents would each keep a few hundred bytes.
+  /// Frees a timer's slot. The storage stays while a transaction lives (an agent's response
+  /// cancels Timers E and F and arms K in one event: given back at once, the slots were
+  /// allocated twice per transaction).
   func freeTimerSlot(_ index: Int) {
     timerSlots[index].isArmed = false
     if slotsIndexed { freeTimerSlots.append(index) }
-    if armedCount == 0 {
-      if slotsIndexed { armed.removeAll() }
-      timerSlots = []
-      freeTimerSlots = []
-    }
+  }
+
+  /// Gives the timer tables' storage back once no transaction is left and none is armed, at
+  /// the end of the event that ended the last one: a million idle agents would each keep a
+  /// few hundred bytes.
+  func giveBackIdleTimerSlots() {
+    guard timerSlots.capacity > 0, armedCount == 0 else { return }
+    if slotsIndexed { armed.removeAll() }
+    timerSlots = []
+    freeTimerSlots = []
   }
 
   /// The slot of the armed timer `name`, taken out of the index when there is one (the caller

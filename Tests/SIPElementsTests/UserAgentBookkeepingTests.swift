@@ -153,6 +153,8 @@ import Testing
         agent.assumeIsolated { agent in
           #expect(agent.pendingRegister == nil)
           #expect(agent.endpoint.assumeIsolated { $0.actionRoom.capacity == 0 })
+          // Its timer slots too, given back when the last transaction ended (Timer K).
+          #expect(agent.endpoint.assumeIsolated { $0.timerSlots.capacity == 0 })
           #expect(agent.registration?.status != nil)
           #expect(agent.registration?.registrar == registrar)
         }
