@@ -134,12 +134,11 @@ extension SIPMessage {
   /// Whether `part` is `own` alone (`.some(nil)` expires) or with `;expires=` and a number
   /// below 2^32 (that number); nil for anything else.
   private static func ownExpires(_ part: ArraySlice<UInt8>, own: [UInt8]) -> UInt32?? {
-    guard part.count >= own.count, part.prefix(own.count).elementsEqual(own) else { return nil }
+    guard part.count >= own.count, startsWith(part, own) else { return nil }
     let rest = part.dropFirst(own.count)
     if rest.isEmpty { return .some(nil) }
     let label = Self.expiresLabel
-    guard rest.count > label.count, rest.count <= label.count + 10,
-      rest.prefix(label.count).elementsEqual(label)
+    guard rest.count > label.count, rest.count <= label.count + 10, startsWith(rest, label)
     else { return nil }
     var number: UInt64 = 0
     for digit in rest.dropFirst(label.count) {
@@ -148,6 +147,18 @@ extension SIPMessage {
     }
     guard number <= UInt64(UInt32.max) else { return nil }
     return .some(UInt32(number))
+  }
+
+  /// Whether `bytes` begins with `prefix`, compared through buffer pointers (`elementsEqual`
+  /// over two slices stepped through generic indices, several instructions a byte).
+  private static func startsWith(_ bytes: ArraySlice<UInt8>, _ prefix: [UInt8]) -> Bool {
+    guard bytes.count >= prefix.count else { return false }
+    return bytes.withUnsafeBufferPointer { bytes in
+      prefix.withUnsafeBufferPointer { prefix in
+        for index in prefix.indices where bytes[index] != prefix[index] { return false }
+        return true
+      }
+    }
   }
 
   /// The Request-URI, parsed (nil for a response or a malformed URI).
