@@ -22,6 +22,18 @@ extension SIPMessage {
     firstIndex(.to).flatMap { NameAddress.tag(in: headers[$0].valueBytes) }
   }
   public var callID: String? { firstIndex(.callID).map { headers[$0].value } }
+
+  /// Whether the first Call-ID is `callID`, byte for byte, without making a `String` of it (an
+  /// agent asks of every response; for ASCII, which a Call-ID is, the same as comparing the
+  /// strings).
+  public func hasCallID(_ callID: String) -> Bool {
+    guard let index = firstIndex(.callID) else { return false }
+    return callID.withUTF8Bytes { text in
+      headers[index].withParts { _, value in
+        value.count == text.count && (0..<text.count).allSatisfy { value[$0] == text[$0] }
+      }
+    }
+  }
   public var cseq: CSeq? { try? single(.cseq, CSeq.scan) }
   public var maxForwards: Int? {
     (try? single(.maxForwards) { scanner throws(SyntaxError) in

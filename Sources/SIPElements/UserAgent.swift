@@ -636,21 +636,22 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// Whether `callID` is its registration's: the state moved out and back to be read (optional
   /// chaining copied it, every string retained and released).
-  func isRegistrationCall(_ callID: String) -> Bool {
+  /// Whether `response` is in the registration's Call-ID (compared in the response's bytes).
+  func isRegistrationCall(_ response: SIPMessage) -> Bool {
     guard let state = registration.take() else { return false }
-    let matches = state.callID == callID
+    let matches = response.hasCallID(state.callID)
     registration = state
     return matches
   }
 
   func receive(_ response: SIPMessage, stray: Bool = false) {
-    guard let status = response.status, let cseq = response.cseq, let callID = response.callID
-    else { return }
+    guard let status = response.status, let cseq = response.cseq else { return }
     let effective = ResponseRules.effectiveStatus(status)
-    if cseq.method == "REGISTER", isRegistrationCall(callID) {
+    if cseq.method == "REGISTER", isRegistrationCall(response) {
       if effective >= 200 { registrationResponse(response, status: status, cseq: cseq.sequence) }
       return
     }
+    guard let callID = response.callID else { return }
     if let outside = outsideRequests[callID] {
       guard effective >= 200 else { return }
       if retryAfterChallenge(

@@ -376,3 +376,18 @@ struct AddressPrintingTests {
     }
   }
 }
+
+/// `hasCallID` (an agent's test of every response) answers what comparing `callID` would.
+@Test(arguments: [
+  "Call-ID: a84b4c76e66710@pc33.atlanta.com", "i: a84b4c76e66710", "Call-ID: x", "",
+])
+func hasCallIDIsTheCallIDCompared(field: String) throws {
+  let message = try SIPMessage.parse(
+    "SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\n" + (field.isEmpty ? "" : field + "\r\n") + "\r\n")
+  for candidate in [
+    "a84b4c76e66710@pc33.atlanta.com", "a84b4c76e66710", "A84B4C76E66710", "x", "", "x ",
+    "a84b4c76e66710@pc33.atlanta.co", "a84b4c76e66710@pc33.atlanta.comm",
+  ] {
+    #expect(message.hasCallID(candidate) == (message.callID == candidate), "\(candidate)")
+  }
+}
