@@ -211,6 +211,37 @@ public struct SIPMessage: Sendable, Hashable {
     headers.insert(SIPHeaderField(name: name, writing: value), at: 0)
   }
 
+  /// Appends the fields `body` prints, all into one buffer they share: a field built on its own
+  /// is an allocation (and a free) of its own, and a request an agent builds has half a dozen.
+  /// `capacity` is a guess of their bytes (the buffer grows past it if need be).
+  package mutating func appendFields(capacity: Int, _ body: (inout FieldPrinter) -> Void) {
+    reserveForBuilding()
+    var printer = FieldPrinter(capacity: capacity)
+    swap(&printer.headers, &headers)
+    let first = printer.headers.count
+    body(&printer)
+    printer.finish(from: first)
+    swap(&printer.headers, &headers)
+  }
+
+  /// Inserts the fields `body` prints just before Content-Length (at the end when there is
+  /// none), all into one buffer they share (a registrar's 200 lists its Contacts and a Date).
+  package mutating func insertFieldsBeforeLength(
+    capacity: Int, _ body: (inout FieldPrinter) -> Void
+  ) {
+    let before = headers.count
+    let at = firstIndex(.contentLength) ?? before
+    appendFields(capacity: capacity, body)
+    guard at < before else { return }
+    // Appended, then rotated in place ahead of the fields from Content-Length on (reversing
+    // both runs, then the whole): an array of their own to insert was two allocations.
+    headers.withUnsafeMutableBufferPointer { fields in
+      fields[at..<before].reverse()
+      fields[before...].reverse()
+      fields[at...].reverse()
+    }
+  }
+
   /// A message built field by field grew its array four times on the way to its usual eight to
   /// twelve fields.
   private mutating func reserveForBuilding() {
@@ -504,6 +535,9 @@ public struct SIPHeaderField: Sendable, Hashable {
         KnownHeader(name: UnsafeBufferPointer(rebasing: bytes[start..<(start + nameLength)]))
       }
   }
+
+  /// Points the field at `buffer` (a field a ``FieldPrinter`` printed, made with an empty one).
+  fileprivate mutating func share(_ buffer: [UInt8]) { self.buffer = buffer }
 
   /// `Name: value` without the line end.
   var serializedCount: Int {
@@ -877,5 +911,42 @@ enum HeaderValueSplitter {
     while lower < upper, Syntax.isWhitespace(bytes[lower]) { lower += 1 }
     while upper > lower, Syntax.isWhitespace(bytes[upper - 1]) { upper -= 1 }
     return bytes[lower..<upper]
+  }
+}
+
+/// Prints header fields one after another into one buffer (``SIPMessage/appendFields(capacity:_:)``):
+/// each field is added with an empty buffer and given the shared one when all are printed.
+package struct FieldPrinter {
+  fileprivate var headers: [SIPHeaderField] = []
+  fileprivate var bytes: [UInt8] = []
+
+  fileprivate init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+  /// A field `name` whose value `value` prints.
+  package mutating func field(_ name: String, writing value: (inout [UInt8]) -> Void) {
+    let start = bytes.count
+    Syntax.append(name, to: &bytes)
+    let nameLength = bytes.count - start
+    value(&bytes)
+    let known = name.withUTF8Bytes { KnownHeader(name: $0) }
+    headers.append(
+      SIPHeaderField(
+        buffer: [], start: start, nameLength: nameLength, valueOffset: nameLength,
+        end: bytes.count, line: 0, column: 0, known: known))
+  }
+
+  /// A field `name` with the text `value`.
+  package mutating func field(_ name: String, _ value: String) {
+    field(name) { Syntax.append(value, to: &$0) }
+  }
+
+  /// A field `name` whose typed value prints itself.
+  package mutating func field(_ name: String, _ value: some HeaderValueWriter) {
+    field(name) { value.write(to: &$0) }
+  }
+
+  /// Gives the fields from `first` on the shared buffer.
+  fileprivate mutating func finish(from first: Int) {
+    for index in first..<headers.count { headers[index].share(bytes) }
   }
 }

@@ -382,6 +382,13 @@ extension String {
   }
 }
 
+/// Appends the decimal digits of `value` (a minus sign first when negative): for printers in
+/// other modules (a registrar's `;expires=`), where `String(value)` went through
+/// `description`.
+package func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+  Syntax.appendDecimal(Int(value), to: &out)
+}
+
 /// FNV-1a (64 bits) of `text`'s UTF-8 bytes continued from `hash`, then one more round with
 /// 0xFF, a byte no UTF-8 text holds, so that parts hashed in a row cannot run together. Read
 /// over the contiguous bytes (stepping a String's UTF-8 view cost ~20 instructions a byte).

@@ -86,12 +86,14 @@ extension UserAgent {
     // §10.2: To and From are the address-of-record; the Request-URI names the registrar.
     var request = outsideRequest(
       "REGISTER", to: registrar.uri, callID: callID, tag: pending.tag, cseq: cseq,
-      toRecord: true, targetText: registrar.text, routes: routes)
-    // The agent's own contact printed straight into its field (a string first was an
-    // allocation and a copy per REGISTER).
-    if pending.own { request.append("Contact") { writeContact(to: &$0) } }
-    for value in pending.contacts { request.append("Contact", value) }
-    if let expires = pending.expires { request.append("Expires", String(expires)) }
+      toRecord: true, targetText: registrar.text, routes: routes
+    ) { fields in
+      // The agent's own contact printed straight into its field (a string first was an
+      // allocation and a copy per REGISTER).
+      if pending.own { fields.field("Contact") { writeContact(to: &$0) } }
+      for value in pending.contacts { fields.field("Contact", value) }
+      if let expires = pending.expires { fields.field("Expires", String(expires)) }
+    }
     request.append("Content-Length", "0")
     return request
   }

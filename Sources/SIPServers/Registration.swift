@@ -156,17 +156,23 @@ public enum Registration {
     // holds for the AOR is `current`: listed from it, not looked up again.
     // Each binding's contact with `;expires=` and the seconds left after its own parameters,
     // printed straight into its field from the binding, read in place.
+    // All of them and the Date into one buffer (a buffer each was an allocation each).
     let live = LocationTable.live(current, at: now)
-    for index in live.indices {
-      let expires = seconds(live[index].expiresAt - now)
-      result.response.insertBeforeLength("Contact") { out in
-        live[index].contact.write(to: &out)
-        out.append(contentsOf: ";expires=".utf8)
-        out.append(contentsOf: String(expires).utf8)
-      }
-    }
     let date = policy.clockOrigin + now.components.seconds
-    result.response.insertBeforeLength("Date") { SIPDate.write(secondsSince1970: date, to: &$0) }
+    result.response.insertFieldsBeforeLength(capacity: 128 * live.count + 48) { fields in
+      live.withUnsafeBufferPointer { live in
+        for index in live.indices {
+          let expires = seconds(live[index].expiresAt - now)
+          // In place: a binding read out of the array copied its address (each string in it).
+          fields.field("Contact") { out in
+            live[index].contact.write(to: &out)
+            out.append(contentsOf: ";expires=".utf8)
+            appendDecimal(expires, to: &out)
+          }
+        }
+      }
+      fields.field("Date") { SIPDate.write(secondsSince1970: date, to: &$0) }
+    }
     return result
   }
 
