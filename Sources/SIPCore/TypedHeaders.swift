@@ -11,6 +11,87 @@ extension SIPMessage {
     firstValue(.via, Via.scan)
   }
   public var from: NameAddress? { try? single(.from, NameAddress.scan) }
+
+  /// What a client asks of a response's top Via (§18.1.2, §17.1.3): whether its sent-by is
+  /// `host` (ASCII case ignored) at `port` (5060 when it names none), and its branch. Read from
+  /// the bytes of the usual compact Via (`SIP/2.0/UDP host[:port];name[=token]…`) without
+  /// building it; nil for any other form, which the caller reads through ``topVia``. Where it
+  /// answers, it answers what ``topVia`` would (a test holds it to that): parsing the Via made
+  /// a string of each of its parts for every response an agent received.
+  package func topViaSentBy(host: String, port: Int) -> (isOurs: Bool, branch: String?)? {
+    guard let field = firstIndex(.via) else { return nil }
+    let value = headers[field].valueBytes
+    return value.withUnsafeBufferPointer { buffer -> (isOurs: Bool, branch: String?)? in
+      guard let base = buffer.baseAddress else { return nil }
+      let count = buffer.count
+      var index = 0
+      while index < count, Syntax.isWhitespace(base[index]) { index += 1 }
+      // sent-protocol: three tokens, a slash after the first two, whitespace after the third.
+      for part in 0..<3 {
+        let start = index
+        while index < count, Syntax.isToken(base[index]) { index += 1 }
+        guard index > start, index < count else { return nil }
+        if part < 2 {
+          guard base[index] == Syntax.slash else { return nil }
+          index += 1
+        } else {
+          guard Syntax.isWhitespace(base[index]) else { return nil }
+        }
+      }
+      while index < count, Syntax.isWhitespace(base[index]) { index += 1 }
+      let hostStart = index
+      while index < count, Syntax.isHostByte(base[index]) { index += 1 }
+      let hostEnd = index
+      guard hostEnd > hostStart else { return nil }
+      var sentPort = 5060
+      if index < count, base[index] == Syntax.colon {
+        index += 1
+        guard let value = Syntax.compactPort(buffer, at: &index) else { return nil }
+        sentPort = value
+      }
+      // The parameters as the compact reader takes them; the first named `branch` counts.
+      var branch: Range<Int>??
+      while index < count, base[index] == Syntax.semicolon {
+        index += 1
+        let nameStart = index
+        while index < count, Syntax.isToken(base[index]) { index += 1 }
+        let nameEnd = index
+        guard nameEnd > nameStart else { return nil }
+        var valueRange: Range<Int>?
+        if index < count, base[index] == Syntax.equals {
+          index += 1
+          let valueStart = index
+          while index < count, Syntax.isToken(base[index]) { index += 1 }
+          guard index > valueStart else { return nil }
+          valueRange = valueStart..<index
+        }
+        if branch == nil, Self.isBranch(UnsafeBufferPointer(rebasing: buffer[nameStart..<nameEnd]))
+        {
+          branch = .some(valueRange)
+        }
+      }
+      guard index == count || base[index] == Syntax.comma else { return nil }
+      let isOurs =
+        sentPort == port
+        && host.withUTF8Bytes { ours in
+          ours.count == hostEnd - hostStart
+            && ours.indices.allSatisfy {
+              Syntax.lower(ours[$0]) == Syntax.lower(base[hostStart + $0])
+            }
+        }
+      let start = value.startIndex
+      let branchText = (branch ?? nil).map {
+        Syntax.string(value[(start + $0.lowerBound)..<(start + $0.upperBound)])
+      }
+      return (isOurs, branchText)
+    }
+  }
+
+  /// Whether a parameter name is `branch`, ASCII case ignored.
+  private static func isBranch(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard name.count == 6 else { return false }
+    return zip(name, "branch".utf8).allSatisfy { Syntax.lower($0) == $1 }
+  }
   public var to: NameAddress? { try? single(.to, NameAddress.scan) }
   /// The From tag, read without parsing the address (see `NameAddress.tag(in:)`): what
   /// transaction and dialog matching ask for on every message.

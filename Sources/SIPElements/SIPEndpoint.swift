@@ -664,6 +664,18 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   func deliver(
     _ message: consuming SIPMessage, from source: SocketAddress, transport: SIPTransportProtocol
   ) {
+    // A response's top Via as a client reads it (§18.1.2: sent-by ours? its branch), from its
+    // bytes when it has the usual form.
+    if !message.isRequest, !isStateless,
+      let (isOurs, branch) = message.topViaSentBy(host: addressText, port: port(for: transport))
+    {
+      guard isOurs else {
+        log("discarded a response whose top Via is not this element's: \(message.startLineText)")
+        return
+      }
+      withLayer { layer, actions in layer.receiveResponse(message, branch: branch, into: &actions) }
+      return
+    }
     let peer = SIPPeer(
       host: source.address.description, port: Int(source.port), transport: transport)
     // The top Via is parsed once per message: the transport and the transaction layer share it.

@@ -237,32 +237,43 @@ public struct TransactionLayer: Sendable {
     return actions
   }
 
+  /// A response, for the client transaction of `branch` (the top Via's, §17.1.3): a client
+  /// that read only the branch from the Via (``SIPMessage`` answers it without parsing the
+  /// Via) passes it here. Without a transaction the response goes to the core as a stray.
+  public mutating func receiveResponse(
+    _ message: SIPMessage, branch: String?, into actions: inout [TransactionLayerAction]
+  ) {
+    guard let status = message.status,
+      let key = TransactionKey.client(for: message, branch: branch),
+      let index = entries.index(forKey: key)
+    else {
+      actions.append(.toCore(.strayResponse(message)))
+      return
+    }
+    feed(key, at: index, into: &actions) { machine, result in
+      switch machine {
+      case .inviteClient(var invite):
+        invite.handle(.response(status: status, message), into: &result)
+        machine = .inviteClient(invite)
+      case .nonInviteClient(var other):
+        other.handle(.response(status: status, message), into: &result)
+        machine = .nonInviteClient(other)
+      default: break
+      }
+    }
+  }
+
   /// ``receive(_:topVia:from:reliable:)`` appending its actions to the caller's array.
   public mutating func receive(
     _ message: SIPMessage, topVia: Via?, from peer: SIPPeer, reliable: Bool,
     into actions: inout [TransactionLayerAction]
   ) {
-    if let status = message.status {
-      guard let key = TransactionKey.client(for: message, topVia: topVia),
-        let index = entries.index(forKey: key)
-      else {
-        actions.append(.toCore(.strayResponse(message)))
-        return
-      }
-      feed(key, at: index, into: &actions) { machine, result in
-        switch machine {
-        case .inviteClient(var invite):
-          invite.handle(.response(status: status, message), into: &result)
-          machine = .inviteClient(invite)
-        case .nonInviteClient(var other):
-          other.handle(.response(status: status, message), into: &result)
-          machine = .nonInviteClient(other)
-        default: break
-        }
-      }
+    if message.status != nil {
+      receiveResponse(message, branch: topVia?.branch, into: &actions)
       return
     }
     guard let key = TransactionKey.server(for: message, topVia: topVia) else {
+
       actions.append(.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by")))
       return
     }

@@ -53,6 +53,54 @@ struct CountingRandom: RandomNumberGenerator {
     }
   }
 
+  /// A client reads a response's top Via from its bytes (`topViaSentBy`) where it has the usual
+  /// form, and that reading answers what parsing it answers: sent-by ours or not, and the
+  /// branch. Other forms are left to the parser (nil), never read otherwise.
+  @Test func topViaReadInPlaceIsTheParsedVia() throws {
+    let vias = [
+      "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1;rport=5062;received=10.0.0.9",
+      "SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1",
+      "SIP/2.0/udp PC33.Atlanta.example.com;BRANCH=z9hG4bKx",
+      "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bKa;branch=z9hG4bKb",
+      "SIP/2.0/UDP 10.0.0.1:5062;branch", "SIP/2.0/UDP 10.0.0.1:5062;branch=",
+      "SIP/2.0/UDP 10.0.0.1:5062", "SIP/2.0/UDP 10.0.0.1:5062;ttl=1",
+      "SIP/2.0/TCP 10.0.0.1:5062;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK2",
+      "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1 ,SIP/2.0/UDP 10.0.0.7",
+      "SIP/2.0/UDP 10.0.0.1:5062 ;branch=z9hG4bK1", "SIP/2.0/UDP 10.0.0.1 : 5062;branch=a",
+      "SIP / 2.0 / UDP 10.0.0.1:5062;branch=z9hG4bK1", "SIP/2.0/UDP\t10.0.0.1:5062;branch=a",
+      "SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bK1", "SIP/2.0/UDP 10.0.0.1:99999;branch=a",
+      "SIP/2.0/UDP 10.0.0.1:05062;branch=a", "SIP/2.0/UDP 10.0.0.1:;branch=a",
+      "SIP/2.0/UDP 10.0.0.1:5062;branch=\"q\"", "SIP/2.0/UDP 10.0.0.1:5062;branch=a;",
+      "SIP/2.0/UDP 10.0.0.1:5062;;branch=a", "SIP/2.0/UDP 10.0.0.1:5062;branch=a junk",
+      "SIP/2.0 10.0.0.1:5062;branch=a", "SIP/2.0/UDP", "SIP/2.0/UDP ;branch=a",
+    ]
+    var readInPlace = 0
+    for via in vias {
+      for field in ["Via: \(via)", "v: \(via)"] {
+        let text = "SIP/2.0 200 OK\r\n\(field)\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        guard let message = try? SIPMessage.parse(text) else { continue }
+        for (host, port) in [
+          ("10.0.0.1", 5062), ("10.0.0.1", 5060), ("pc33.atlanta.example.com", 5060),
+          ("10.0.0.7", 5060), ("[2001:db8::1]", 5062),
+        ] {
+          guard let read = message.topViaSentBy(host: host, port: port) else { continue }
+          readInPlace += 1
+          let parsed = message.topVia
+          #expect(
+            read.isOurs == TransportRules.isForUs(topVia: parsed, sentBy: host, port: port),
+            "\(via) \(host):\(port)")
+          #expect(read.branch == parsed?.branch, "\(via)")
+        }
+      }
+    }
+    // The usual forms are read in place (the first four, both spellings, every sent-by).
+    #expect(readInPlace >= 4 * 2 * 5)
+    let usual = try SIPMessage.parse(
+      "SIP/2.0 200 OK\r\nVia: \(vias[0])\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    let read = try #require(usual.topViaSentBy(host: "10.0.0.1", port: 5062))
+    #expect(read.isOurs && read.branch == "z9hG4bK1")
+  }
+
   /// RFC 3581 §4: the source port differs from the Via port; the response goes to the source.
   @Test func rportAndReceived() throws {
     var message = try request(via: "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport")
