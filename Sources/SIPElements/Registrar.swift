@@ -18,8 +18,10 @@ public actor Registrar: SimulationActor, TransactionCore {
   public nonisolated let endpoint: SIPEndpoint
   public nonisolated let location: LocationService
   public nonisolated let policy: RegistrarPolicy
-  var digest: DigestServer?
-  var core: ServerCore
+  // Actor state, changed in place on every REGISTER: its run-time exclusivity checks are left
+  // out (only the actor's own code reaches it, on the driving thread).
+  @exclusivity(unchecked) var digest: DigestServer?
+  @exclusivity(unchecked) var core: ServerCore
 
   public init(
     network: Network, host: String, port: UInt16 = 5060, location: LocationService,

@@ -135,11 +135,15 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     init(_ store: CredentialStore) { self.store = store }
   }
   /// Its registration, when it registers (§10.2).
-  public internal(set) var registration: RegistrationState?
+  ///
+  /// Read and moved out and back several times per REGISTER: its run-time exclusivity checks
+  /// are left out, as for the agent's other registration state (actor state, reached only by
+  /// the agent's own code on the driving thread).
+  @exclusivity(unchecked) public internal(set) var registration: RegistrationState?
   /// The REGISTER in flight (nil while idle), by reference: an idle agent's record holds one
   /// pointer where an optional message and its retry count took 80 bytes.
-  var pendingRegister: PendingRegister?
-  var registrationTimer: TimerHandle?
+  @exclusivity(unchecked) var pendingRegister: PendingRegister?
+  @exclusivity(unchecked) var registrationTimer: TimerHandle?
   /// Requests sent outside calls (OPTIONS), by Call-ID.
   var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] {
     get { book?.outsideRequests ?? [:] }
