@@ -273,6 +273,17 @@ package struct TimerName: Sendable, Hashable, DigestKey {
   package var tableDigest: UInt64 {
     key.tableDigest ^ (UInt64(timer.ordinal) &+ 1) &* 0xFF51_AFD7_ED55_8CCD
   }
+
+  /// The timers first (a transaction's few timers share its key object, which compares by
+  /// reference first), then the keys.
+  package static func == (lhs: TimerName, rhs: TimerName) -> Bool {
+    lhs.timer.ordinal == rhs.timer.ordinal && lhs.key == rhs.key
+  }
+
+  package func hash(into hasher: inout Hasher) {
+    hasher.combine(key)
+    hasher.combine(timer.ordinal)
+  }
 }
 
 /// Armed timers to the owner's slot numbers: a ``DigestTable`` behind non-generic calls, so

@@ -244,13 +244,15 @@ public struct TransactionLayer: Sendable {
     _ message: SIPMessage, branch: String?, into actions: inout [TransactionLayerAction]
   ) {
     guard let status = message.status,
-      let key = TransactionKey.client(for: message, branch: branch),
-      let index = entries.index(forKey: key)
+      let lookup = TransactionKey.client(for: message, branch: branch),
+      let index = entries.index(forKey: lookup)
     else {
       actions.append(.toCore(.strayResponse(message)))
       return
     }
-    feed(key, at: index, into: &actions) { machine, result in
+    // The stored key, not the one made to look it up: the actions carry it to the owner's
+    // timer table, whose names compare their keys by reference first.
+    feed(entries.key(at: index), at: index, into: &actions) { machine, result in
       switch machine {
       case .inviteClient(var invite):
         invite.handle(.response(status: status, message), into: &result)
@@ -273,7 +275,6 @@ public struct TransactionLayer: Sendable {
       return
     }
     guard let key = TransactionKey.server(for: message, topVia: topVia) else {
-
       actions.append(.toCore(.unmatchable(message, reason: "no top Via or CSeq to match it by")))
       return
     }
@@ -290,7 +291,8 @@ public struct TransactionLayer: Sendable {
         }
       }
       let trying = withEntry(index) { $0.trying }
-      feed(key, at: index, into: &actions) { machine, result in
+      // The stored key (see `receiveResponse`).
+      feed(entries.key(at: index), at: index, into: &actions) { machine, result in
         switch machine {
         case .inviteServer(var invite):
           let before = result.count
