@@ -682,12 +682,20 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     var topVia = message.topVia
     var replyTo = peer
     if message.isRequest {
-      TransportRules.stampReceived(&message, topVia: &topVia, source: peer)
       // §18.2.2: responses to a datagram go where the stamped top Via says; worked out once
       // here for every response the server transaction sends.
-      if transport == .udp, let destination = TransportRules.responseDestination(topVia: topVia) {
-        replyTo = destination
+      var destination: SIPPeer?
+      if topVia?.hasMagicCookie == true, let via = topVia {
+        // Keyed by branch and sent-by, which the stamp leaves alone: the parsed Via stays as
+        // it came and the destination comes from it and the stamp.
+        let stamp = TransportRules.stampReceived(&message, leaving: via, source: peer)
+        destination = TransportRules.responseDestination(topVia: via, stamp: stamp)
+      } else {
+        // An RFC 2543 request is keyed by its whole (stamped) top Via.
+        TransportRules.stampReceived(&message, topVia: &topVia, source: peer)
+        destination = TransportRules.responseDestination(topVia: topVia)
       }
+      if transport == .udp, let destination { replyTo = destination }
     } else if !TransportRules.isForUs(
       topVia: topVia, sentBy: addressText, port: port(for: transport))
     {

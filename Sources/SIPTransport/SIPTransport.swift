@@ -112,17 +112,46 @@ public enum TransportRules {
     // Moved out and back: changed in place, not copied.
     guard var stamped = via.take() else { return }
     defer { via = stamped }
-    let asksRport = stamped.rport != nil
-    guard stamped.host != source.host || asksRport else { return }
-    stamped.parameters.removeAll { $0.isNamed("received") }
-    stamped.parameters.append(SIPParameter("received", source.host))
-    if asksRport, let index = stamped.parameters.firstIndex(where: { $0.isNamed("rport") }) {
-      stamped.parameters[index] = SIPParameter("rport", String(source.port))
-    }
+    guard let stamp = stampReceived(&request, leaving: stamped, source: source) else { return }
+    apply(stamp, to: &stamped)
+  }
+
+  /// What a server stamped on a request's top Via: `received` (the source address), and the
+  /// source port as `rport` when the client asked for it (§18.2.1, RFC 3581 §4).
+  public struct ReceivedStamp: Sendable, Hashable {
+    public var received: String
+    public var rport: Int?
+  }
+
+  /// ``stampReceived(_:source:)`` on the request's bytes, leaving the parsed top Via `via` as it
+  /// came; returns what it stamped (nil: nothing). A server whose transaction layer keys by the
+  /// magic-cookie branch and sent-by, which the stamp does not change, keeps the Via unchanged:
+  /// editing its parameters to match the bytes cost a tenth of a REGISTER's processing.
+  @discardableResult
+  public static func stampReceived(
+    _ request: inout SIPMessage, leaving via: Via, source: SIPPeer
+  ) -> ReceivedStamp? {
+    let asksRport = via.rport != nil
+    guard via.host != source.host || asksRport else { return nil }
+    let stamp = ReceivedStamp(received: source.host, rport: asksRport ? source.port : nil)
     // The bytes are stamped in place, the rest of the Via as it came (the usual case); a Via
     // the in-place edit does not handle is printed again.
-    if !request.stampTopVia(received: source.host, rport: asksRport ? source.port : nil) {
+    if !request.stampTopVia(received: source.host, rport: stamp.rport) {
+      var stamped = via
+      apply(stamp, to: &stamped)
       request.replaceTopVia(stamped)
+    }
+    return stamp
+  }
+
+  /// `via` as `stamp` leaves it: `received` replaced, an `rport` filled.
+  static func apply(_ stamp: ReceivedStamp, to via: inout Via) {
+    via.parameters.removeAll { $0.isNamed("received") }
+    via.parameters.append(SIPParameter("received", stamp.received))
+    if let rport = stamp.rport,
+      let index = via.parameters.firstIndex(where: { $0.isNamed("rport") })
+    {
+      via.parameters[index] = SIPParameter("rport", String(rport))
     }
   }
 
@@ -148,6 +177,21 @@ public enum TransportRules {
       return SIPPeer(host: host, port: port, transport: transport)
     }
     return SIPPeer(host: host, port: via.port ?? transport.defaultPort, transport: transport)
+  }
+
+  /// ``responseDestination(topVia:)`` of the top Via as it came and what a server stamped on
+  /// it (``stampReceived(_:leaving:source:)``): the same peer the stamped Via gives.
+  public static func responseDestination(topVia: Via?, stamp: ReceivedStamp?) -> SIPPeer? {
+    guard let stamp else { return responseDestination(topVia: topVia) }
+    guard let via = topVia,
+      let transport = SIPTransportProtocol(viaTransport: via.transport)
+    else { return nil }
+    if let maddr = via.maddr {
+      return SIPPeer(host: maddr, port: via.port ?? transport.defaultPort, transport: transport)
+    }
+    return SIPPeer(
+      host: stamp.received, port: stamp.rport ?? via.port ?? transport.defaultPort,
+      transport: transport)
   }
 
   /// §18.1.2: a client discards a response whose top Via sent-by is not its own.

@@ -184,6 +184,25 @@ struct CountingRandom: RandomNumberGenerator {
     // Parsing the stamped message back gives the same message.
     let reparsed = try SIPMessage.parse(message.serialized())
     #expect(reparsed.topVia == stamped)
+    // The form that leaves the parsed Via as it came stamps the same bytes, and the Via with
+    // the stamp gives the destination the stamped Via gives: from another host, and from the
+    // sent-by host at its port and at another.
+    let sources = [
+      source, SIPPeer(host: before.host, port: before.port ?? 5060, transport: .udp),
+      SIPPeer(host: before.host, port: 5999, transport: .udp),
+    ]
+    for source in sources {
+      var old = try request(via: via)
+      var oldVia: Via? = before
+      TransportRules.stampReceived(&old, topVia: &oldVia, source: source)
+      var new = try request(via: via)
+      let stamp = TransportRules.stampReceived(&new, leaving: before, source: source)
+      #expect(new == old, "\(source)")
+      #expect(
+        TransportRules.responseDestination(topVia: before, stamp: stamp)
+          == TransportRules.responseDestination(topVia: oldVia), "\(source)")
+      #expect((stamp == nil) == (oldVia == before))
+    }
   }
 
   /// §18.1.1: within 200 bytes of the MTU, or over 1300 bytes with the MTU unknown.
