@@ -458,6 +458,36 @@ public struct CSeq: Sendable, Hashable, CustomStringConvertible, HeaderValueWrit
     Syntax.append(method, to: &text)
   }
 
+  /// `number method` as ``scan(_:)`` reads a whole value (whitespace around and between,
+  /// at most ten digits), in one pass over the bytes; nil for anything else, which the scanner
+  /// then reads (with its errors). A test holds the two to the same answers.
+  static func scanCompact(_ value: ArraySlice<UInt8>) -> CSeq? {
+    let parts = value.withUnsafeBufferPointer { bytes -> (UInt64, Int, Int)? in
+      let count = bytes.count
+      var index = 0
+      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+      let digits = index
+      var number: UInt64 = 0
+      while index < count, Syntax.isDigit(bytes[index]) {
+        guard index - digits < 10 else { return nil }
+        number = number * 10 + UInt64(bytes[index] &- 48)
+        index += 1
+      }
+      guard index > digits, number <= UInt64(UInt32.max) else { return nil }
+      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+      let methodStart = index
+      while index < count, Syntax.isToken(bytes[index]) { index += 1 }
+      let methodEnd = index
+      guard methodEnd > methodStart else { return nil }
+      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+      guard index == count else { return nil }
+      return (number, methodStart, methodEnd)
+    }
+    guard let (number, methodStart, methodEnd) = parts else { return nil }
+    let start = value.startIndex
+    return CSeq(UInt32(number), Syntax.token(value[(start + methodStart)..<(start + methodEnd)]))
+  }
+
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> CSeq {
     let number = try scanDecimal(&scanner, maximum: UInt64(UInt32.max), "the CSeq number")
     scanner.skipWhitespace()

@@ -115,7 +115,12 @@ extension SIPMessage {
       }
     }
   }
-  public var cseq: CSeq? { try? single(.cseq, CSeq.scan) }
+  public var cseq: CSeq? {
+    // Read from the bytes in one pass where it is `number method` (every hop reads it several
+    // times); anything else, and any error, by the grammar.
+    guard let index = firstIndex(.cseq) else { return nil }
+    return CSeq.scanCompact(headers[index].valueBytes) ?? (try? single(.cseq, CSeq.scan))
+  }
   public var maxForwards: Int? {
     (try? single(.maxForwards) { scanner throws(SyntaxError) in
       try scanDecimal(&scanner, maximum: 255, "Max-Forwards")
