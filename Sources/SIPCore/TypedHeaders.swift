@@ -327,9 +327,33 @@ extension SIPMessage {
   }
 
   func delta(_ known: KnownHeader) -> UInt32? {
-    (try? single(known) { scanner throws(SyntaxError) in
-      try scanDecimal(&scanner, maximum: UInt64(UInt32.max), known.canonical)
-    }).map { UInt32($0) }
+    guard let index = firstIndex(known) else { return nil }
+    if let value = Self.compactDelta(headers[index].valueBytes) { return value }
+    return
+      (try? single(known) { scanner throws(SyntaxError) in
+        try scanDecimal(&scanner, maximum: UInt64(UInt32.max), known.canonical)
+      }).map { UInt32($0) }
+  }
+
+  /// A delta-seconds value as the grammar reads a whole one (whitespace around, at most ten
+  /// digits here), in one pass; nil for anything else, left to the grammar (a registrar reads
+  /// Expires on every REGISTER).
+  static func compactDelta(_ value: ArraySlice<UInt8>) -> UInt32? {
+    value.withUnsafeBufferPointer { bytes -> UInt32? in
+      let count = bytes.count
+      var index = 0
+      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+      let digits = index
+      var number: UInt64 = 0
+      while index < count, Syntax.isDigit(bytes[index]) {
+        guard index - digits < 10 else { return nil }
+        number = number * 10 + UInt64(bytes[index] &- 48)
+        index += 1
+      }
+      guard index > digits, number <= UInt64(UInt32.max) else { return nil }
+      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+      return index == count ? UInt32(number) : nil
+    }
   }
 
   func auth(_ known: KnownHeader) -> [AuthValue] {

@@ -25,3 +25,25 @@ import Testing
   }
   #expect(compact >= 8)
 }
+
+/// Expires read in one pass (`compactDelta`) is what the grammar reads, or nil and left to it.
+@Test func deltaReadInOnePassIsTheGrammarsDelta() throws {
+  let values = [
+    "3600", " 0 ", "\t60", "4294967295", "4294967296", "0000003600", "00000000001", "", " ",
+    "36 00", "3600;x", "-1", "1e3", "99999999999999999999", "３６００",
+  ]
+  var compact = 0
+  for value in values {
+    let bytes = ArraySlice(Array(value.utf8))
+    let grammar = try? parseWhole(bytes, "Expires") { scanner throws(SyntaxError) in
+      try scanDecimal(&scanner, maximum: UInt64(UInt32.max), "Expires")
+    }
+    if let read = SIPMessage.compactDelta(bytes) {
+      compact += 1
+      #expect(UInt64(read) == grammar, "\(value)")
+    }
+    let message = try SIPMessage.parse("OPTIONS sip:a@b SIP/2.0\r\nExpires: \(value)\r\n\r\n")
+    #expect(message.expires.map(UInt64.init) == grammar, "\(value)")
+  }
+  #expect(compact >= 5)
+}
