@@ -124,16 +124,34 @@ public struct LocationTable: Sendable {
   /// Entries in the expiry heap (about one per AOR however often they refresh).
   var expiryEntries: Int { expiries.count }
 
-  /// Replaces the bindings of `aor` (none removes it) and remembers its next expiry.
-  /// `previous` is what the table held for `aor`: the caller read it already (each lookup
-  /// hashes the AOR, and at a million AORs misses the cache).
-  mutating func store(_ list: [Binding], for aor: String, replacing previous: [Binding]?) {
-    let earlier = previous?.lazy.map(\.expiry).min()
-    bindings[aor] = list.isEmpty ? nil : list
-    guard let next = list.lazy.map(\.expiry).min() else { return }
+  /// Runs `body` on the bindings of `aor` in place, then keeps what it leaves (the AOR goes
+  /// when none is left) and remembers their next expiry. One lookup of the AOR, and the list
+  /// changed where it lies: looking it up, copying it to change it and storing it back hashed
+  /// the AOR twice and copied the list (at a million AORs, each lookup a cache miss).
+  mutating func update<Result>(_ aor: String, _ body: (inout [Binding]) -> Result) -> Result {
+    var list: [Binding] = []
+    let result: Result
+    let earlier: Int64?
+    let next: Int64?
+    if let index = bindings.index(forKey: aor) {
+      swap(&list, &bindings.values[index])
+      earlier = list.lazy.map(\.expiry).min()
+      result = body(&list)
+      next = list.lazy.map(\.expiry).min()
+      if list.isEmpty {
+        bindings.remove(at: index)
+      } else {
+        swap(&list, &bindings.values[index])
+      }
+    } else {
+      earlier = nil
+      result = body(&list)
+      next = list.lazy.map(\.expiry).min()
+      if !list.isEmpty { bindings[aor] = list }
+    }
     // The AOR already has an entry at or before `earlier`: enough when `next` is no sooner.
-    if let earlier, earlier <= next { return }
-    push((next, aor))
+    if let next, earlier.map({ $0 > next }) ?? true { push((next, aor)) }
+    return result
   }
 
   /// The live bindings of `aor` at `now`, best first: higher `q`, then earlier registration.
@@ -230,14 +248,14 @@ public struct LocationTable: Sendable {
     aor: SIPURI, contact: SIPURI, q: Double = 1, until expiresAt: Duration = .seconds(1 << 40)
   ) {
     let key = canonicalAOR(aor)
-    let previous = bindings[key]
-    var list = previous ?? []
-    list.removeAll { sameBinding($0.contact.uri, contact) }
-    list.append(
-      Binding(
-        aor: key, contact: NameAddress(uri: contact), expiresAt: expiresAt, q: q, callID: "",
-        cseq: 0, order: nextOrder))
+    let order = nextOrder
     nextOrder += 1
-    store(list, for: key, replacing: previous)
+    update(key) { list in
+      list.removeAll { sameBinding($0.contact.uri, contact) }
+      list.append(
+        Binding(
+          aor: key, contact: NameAddress(uri: contact), expiresAt: expiresAt, q: q, callID: "",
+          cseq: 0, order: order))
+    }
   }
 }

@@ -89,75 +89,84 @@ public enum Registration {
     if contacts.isEmpty && !request.fields("contact").isEmpty {
       return fail(Rejection(400, "Bad Request (malformed Contact)"))
     }
-    // Atomic without copying the table: the changes go to `current`, a copy of this AOR's
-    // bindings, and reach the table only when every contact was accepted.
+    // Changed in place (one lookup of the AOR); atomic: a REGISTER with several contacts keeps
+    // the list as it was to put back when a later contact is refused (with one contact every
+    // refusal comes before any change).
     var nextOrder = table.nextOrder
     var result = RegistrationResult(response: request.response(status: 200, toTag: toTag))
-    let previous = table.bindings[aor]
-    var current = previous ?? []
-    if contacts.contains(.wildcard) {
-      // Step 6: `*` alone with Expires: 0 removes every binding.
-      guard contacts.count == 1, request.expires == 0 else {
-        return fail(Rejection(400, "Bad Request (Contact * needs Expires: 0 and no other Contact)"))
+    var live: [Binding] = []
+    let refusal = table.update(aor) { current -> Rejection? in
+      let before = contacts.count > 1 ? current : nil
+      func refuse(_ rejection: Rejection) -> Rejection {
+        if let before { current = before }
+        return rejection
       }
-      for binding in current where binding.callID == callID && cseq.sequence <= binding.cseq {
-        return fail(
-          Rejection(500, "Server Internal Error (REGISTER out of order: CSeq \(cseq.sequence))"))
-      }
-      result.removed = current
-      current = []
-    } else {
-      // Step 7: each contact in turn.
-      for value in contacts {
-        guard var address = value.address else { continue }
-        let requested = value.expires ?? request.expires ?? policy.defaultExpires
-        if requested > 0, requested < 3600, requested < policy.minExpires {
-          return fail(
-            Rejection(
-              423, "Interval Too Brief",
-              headers: [SIPParameter("Min-Expires", "\(policy.minExpires)")]))
+      if contacts.contains(.wildcard) {
+        // Step 6: `*` alone with Expires: 0 removes every binding.
+        guard contacts.count == 1, request.expires == 0 else {
+          return refuse(
+            Rejection(400, "Bad Request (Contact * needs Expires: 0 and no other Contact)"))
         }
-        let granted = min(requested, policy.maxExpires)
-        let q = value.q.map { min(1, max(0, $0)) } ?? 1
-        address.parameters.removeAll { $0.isNamed("expires") }
-        if let index = current.indices.first(where: {
-          sameBinding(current[$0].contact.uri, address.uri)
-        }) {
-          // Read in place (a copy of the binding retained each of its strings).
-          if current[index].callID == callID && cseq.sequence <= current[index].cseq {
-            return fail(
+        for binding in current where binding.callID == callID && cseq.sequence <= binding.cseq {
+          return refuse(
+            Rejection(500, "Server Internal Error (REGISTER out of order: CSeq \(cseq.sequence))"))
+        }
+        result.removed = current
+        current = []
+      } else {
+        // Step 7: each contact in turn.
+        for value in contacts {
+          guard var address = value.address else { continue }
+          let requested = value.expires ?? request.expires ?? policy.defaultExpires
+          if requested > 0, requested < 3600, requested < policy.minExpires {
+            return refuse(
               Rejection(
-                500, "Server Internal Error (REGISTER out of order: CSeq \(cseq.sequence))"))
+                423, "Interval Too Brief",
+                headers: [SIPParameter("Min-Expires", "\(policy.minExpires)")]))
           }
-          if granted == 0 {
-            result.removed.append(current.remove(at: index))
-          } else {
-            current[index].contact = address
-            current[index].expiresAt = now + .seconds(Int64(granted))
-            current[index].q = q
-            current[index].callID = callID
-            current[index].cseq = cseq.sequence
-            result.refreshed.append(current[index])
+          let granted = min(requested, policy.maxExpires)
+          let q = value.q.map { min(1, max(0, $0)) } ?? 1
+          address.parameters.removeAll { $0.isNamed("expires") }
+          if let index = current.indices.first(where: {
+            sameBinding(current[$0].contact.uri, address.uri)
+          }) {
+            // Read in place (a copy of the binding retained each of its strings).
+            if current[index].callID == callID && cseq.sequence <= current[index].cseq {
+              return refuse(
+                Rejection(
+                  500, "Server Internal Error (REGISTER out of order: CSeq \(cseq.sequence))"))
+            }
+            if granted == 0 {
+              result.removed.append(current.remove(at: index))
+            } else {
+              current[index].contact = address
+              current[index].expiresAt = now + .seconds(Int64(granted))
+              current[index].q = q
+              current[index].callID = callID
+              current[index].cseq = cseq.sequence
+              result.refreshed.append(current[index])
+            }
+          } else if granted > 0 {
+            let binding = Binding(
+              aor: aor, contact: address, expiresAt: now + .seconds(Int64(granted)), q: q,
+              callID: callID, cseq: cseq.sequence, order: nextOrder)
+            nextOrder += 1
+            current.append(binding)
+            result.added.append(binding)
           }
-        } else if granted > 0 {
-          let binding = Binding(
-            aor: aor, contact: address, expiresAt: now + .seconds(Int64(granted)), q: q,
-            callID: callID, cseq: cseq.sequence, order: nextOrder)
-          nextOrder += 1
-          current.append(binding)
-          result.added.append(binding)
         }
       }
+      live = LocationTable.live(current, at: now)
+      return nil
     }
-    table.store(current, for: aor, replacing: previous)
+    if let refusal { return fail(refusal) }
     table.nextOrder = nextOrder
     // Step 8: 200 listing every current binding with the expiry the registrar chose, and the
-    // Date it SHOULD carry (§10.2.5: a client may set its clock from it). What the table now
-    // holds for the AOR is `current`: listed from it, not looked up again.
+    // Date it SHOULD carry (§10.2.5: a client may set its clock from it): the live bindings
+    // were taken from the list as the update left it, not looked up again.
     // Each binding's contact with `;expires=` and the seconds left after its own parameters,
     // printed straight into its field from the binding, read in place.
     // All of them and the Date into one buffer (a buffer each was an allocation each).
-    let live = LocationTable.live(current, at: now)
     let date = policy.clockOrigin + now.components.seconds
     result.response.insertFieldsBeforeLength(capacity: 128 * live.count + 48) { fields in
       live.withUnsafeBufferPointer { live in

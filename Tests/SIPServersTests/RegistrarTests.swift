@@ -71,6 +71,37 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
     #expect(table.count == 0)
   }
 
+  /// §10.3: a REGISTER is applied whole or not at all. A contact refused after another was
+  /// refreshed or added (the table changed in place) leaves the table as it was.
+  @Test func aRefusedContactUndoesTheOthers() throws {
+    var table = LocationTable()
+    _ = Registration.process(
+      try register(cseq: 1, ["Contact: <sip:bob@192.0.2.4>", "Expires: 600"]), table: &table,
+      policy: policy, at: .zero, toTag: "t")
+    let before = table.lookup(bob, at: .seconds(10))
+    #expect(before.count == 1)
+    for (contacts, status) in [
+      (["Contact: <sip:bob@192.0.2.4>", "Contact: <sip:bob@192.0.2.5>;expires=30"], 423),
+      (["Contact: <sip:bob@192.0.2.5>", "Contact: <sip:bob@192.0.2.6>;expires=30"], 423),
+      (["Contact: <sip:bob@192.0.2.4>, <sip:bob@192.0.2.4>"], 500),
+    ] {
+      let r = Registration.process(
+        try register(cseq: 2, contacts + ["Expires: 3600"]), table: &table, policy: policy,
+        at: .seconds(10), toTag: "t")
+      #expect(r.response.status == status, "\(contacts)")
+      let after = table.lookup(bob, at: .seconds(10))
+      #expect(after.map(\.contact) == before.map(\.contact), "\(contacts)")
+      #expect(after.map(\.expiresAt) == before.map(\.expiresAt), "\(contacts)")
+      #expect(after.map(\.cseq) == [1], "\(contacts)")
+    }
+    // A new address-of-record whose second contact is refused gets no binding.
+    var empty = LocationTable()
+    let r = Registration.process(
+      try register(["Contact: <sip:bob@192.0.2.4>", "Contact: <sip:bob@192.0.2.5>;expires=30"]),
+      table: &empty, policy: policy, at: .zero, toTag: "t")
+    #expect(r.response.status == 423 && empty.count == 0 && empty.isEmpty)
+  }
+
   /// Add, refresh, second contact with q, query, out-of-order, removal, wildcard: one binding
   /// table through a sequence of REGISTERs (RFC 3665 §2.1–2.4 in miniature).
   @Test func bindingLifecycle() throws {
