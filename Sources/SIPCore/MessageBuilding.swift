@@ -35,7 +35,8 @@ extension SIPMessage {
         response.headers.append(to)
       }
     }
-    response.append("Content-Length", "0")
+    // The shared field itself (appending by name and value compared both strings first).
+    response.headers.append(SIPHeaderField.contentLengthZero)
     return response
   }
 

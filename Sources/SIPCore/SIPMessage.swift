@@ -429,7 +429,7 @@ public struct SIPHeaderField: Sendable, Hashable {
     }
   }
 
-  private static let contentLengthZero = SIPHeaderField(capacity: 15) {
+  static let contentLengthZero = SIPHeaderField(capacity: 15) {
     Syntax.append("Content-Length", to: &$0)
   } value: {
     Syntax.append("0", to: &$0)
