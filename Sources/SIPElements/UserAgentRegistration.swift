@@ -92,7 +92,9 @@ extension UserAgent {
       // allocation and a copy per REGISTER).
       if pending.own { fields.field("Contact") { writeContact(to: &$0) } }
       for value in pending.contacts { fields.field("Contact", value) }
-      if let expires = pending.expires { fields.field("Expires", String(expires)) }
+      if let expires = pending.expires {
+        fields.field("Expires") { appendDecimal(Int64(expires), to: &$0) }
+      }
     }
     request.append("Content-Length", "0")
     return request
