@@ -41,3 +41,16 @@ import Testing
     #expect(large.isIdentical(to: large))
   }
 }
+
+/// `Via.hasMagicCookie` reads bytes first and answers what `hasPrefix("z9hG4bK")` answers:
+/// exact, short, case-changed, a combining mark after the cookie, other scripts.
+@Test func magicCookieByBytesIsHasPrefix() {
+  let branches = [
+    "z9hG4bK", "z9hG4bK776asdhds", "z9hG4bK-1", "z9hg4bK1", "Z9hG4bK1", "z9hG4b", "", "x",
+    "z9hG4bK\u{301}1", "z9hG4bK\u{301}", "z9hG4bKé", "z9hG4bK日本", "z9hG4bK\r\n",
+    "e\u{301}z9hG4bK", String(decoding: Array("z9hG4bK".utf8) + [0xCC, 0x81], as: UTF8.self),
+  ]
+  for branch in branches {
+    #expect(Via.hasMagicCookie(branch) == branch.hasPrefix("z9hG4bK"), "\(branch.debugDescription)")
+  }
+}
