@@ -325,28 +325,36 @@ extension String {
     return plain ? self : uppercased()
   }
 
-  /// `prefix` then `value` in lower-case hex, padded with zeros to `minimumDigits`: branches,
-  /// tags and Call-IDs, one per message sent, built as bytes (radix formatting and padding cost
-  /// several allocations).
-  public init(lowercaseHex value: UInt64, minimumDigits: Int, prefix: String = "") {
+  /// `prefix`, then `value` in lower-case hex padded with zeros to `minimumDigits`, then
+  /// `suffix`: branches, tags and Call-IDs (`hex@host`), built as bytes (radix formatting,
+  /// padding and interpolation cost several allocations).
+  public init(
+    lowercaseHex value: UInt64, minimumDigits: Int, prefix: String = "", suffix: String = ""
+  ) {
     var digits = 1
     while digits < 16 && value >> UInt64(4 * digits) != 0 { digits += 1 }
     digits = Swift.max(digits, Swift.min(minimumDigits, 16))
     self = prefix.withUTF8Bytes { head in
-      // Written straight into the string's storage: through an array first, it cost an
-      // allocation and a validating copy more (~1,500 instructions a branch).
-      String(unsafeUninitializedCapacity: head.count + digits) { buffer in
-        var position = 0
-        for byte in head {
-          buffer[position] = byte
-          position += 1
+      suffix.withUTF8Bytes { tail in
+        // Written straight into the string's storage: through an array first, it cost an
+        // allocation and a validating copy more (~1,500 instructions a branch).
+        String(unsafeUninitializedCapacity: head.count + digits + tail.count) { buffer in
+          var position = 0
+          for byte in head {
+            buffer[position] = byte
+            position += 1
+          }
+          for shift in stride(from: 4 * (digits - 1), through: 0, by: -4) {
+            let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+            buffer[position] = digit < 10 ? 0x30 + digit : 0x57 + digit  // 0-9, a-f
+            position += 1
+          }
+          for byte in tail {
+            buffer[position] = byte
+            position += 1
+          }
+          return position
         }
-        for shift in stride(from: 4 * (digits - 1), through: 0, by: -4) {
-          let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
-          buffer[position] = digit < 10 ? 0x30 + digit : 0x57 + digit  // 0-9, a-f
-          position += 1
-        }
-        return position
       }
     }
   }

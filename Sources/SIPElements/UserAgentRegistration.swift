@@ -17,18 +17,21 @@ extension UserAgent {
     with registrar: SIPURI, expires: UInt32 = 3600, refresh: Bool = true,
     extraContacts: [SIPURI] = []
   ) {
-    let callID = registration?.callID ?? "\(hex(random.next()))@\(hostAddress)"
-    let cseq = (registration?.cseq ?? 0) + 1
-    // The grant and the listed bindings carry over; the rest is this REGISTER's.
-    var state =
-      registration
-      ?? RegistrationState(
-        registrar: SharedURI.shared(registrar, on: network), callID: callID, cseq: cseq,
+    // The grant and the listed bindings carry over; the rest is this REGISTER's. A first
+    // registration gets a Call-ID (`hex@address`, printed in one piece) and the shared URI.
+    var state: RegistrationState
+    if let current = registration.take() {
+      state = current
+      state.setRegistrar(registrar, on: network)
+      state.cseq += 1
+    } else {
+      let callID = String(
+        lowercaseHex: random.next(), minimumDigits: 8, suffix: "@" + hostAddress)
+      state = RegistrationState(
+        registrar: SharedURI.shared(registrar, on: network), callID: callID, cseq: 1,
         requested: expires, status: nil,
         granted: nil, expiresAt: nil, bindings: [], refreshes: false)
-    state.setRegistrar(registrar, on: network)
-    state.callID = callID
-    state.cseq = cseq
+    }
     state.requested = expires
     state.status = nil
     state.refreshes = refresh && expires > 0

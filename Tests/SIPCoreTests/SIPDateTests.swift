@@ -38,4 +38,10 @@ func sipDatesAreRFC1123(seconds: Int64, expected: String) throws {
   ] as [(UInt64, Int, String, String)])
 func lowercaseHex(value: UInt64, minimumDigits: Int, prefix: String, expected: String) {
   #expect(String(lowercaseHex: value, minimumDigits: minimumDigits, prefix: prefix) == expected)
+  // A suffix goes after the digits (a Call-ID's `@host`), whatever its length.
+  for suffix in ["@10.0.0.1", "@pc33.atlanta.example.com", "é"] {
+    #expect(
+      String(lowercaseHex: value, minimumDigits: minimumDigits, prefix: prefix, suffix: suffix)
+        == expected + suffix)
+  }
 }
