@@ -167,11 +167,18 @@ public enum Registration {
     // Each binding's contact with `;expires=` and the seconds left after its own parameters,
     // printed straight into its field from the binding, read in place.
     // All of them and the Date into one buffer (a buffer each was an allocation each).
-    let date = policy.clockOrigin + now.components.seconds
+    // In whole microseconds when `now` is one (the simulation's clock always is): `Duration`'s
+    // components are a 128-bit division each.
+    let micros = now.wholeMicroseconds
+    let exact = Duration.microseconds(micros) == now
+    let date = policy.clockOrigin + (exact ? micros / 1_000_000 : now.components.seconds)
     result.response.insertFieldsBeforeLength(capacity: 128 * live.count + 48) { fields in
       live.withUnsafeBufferPointer { live in
         for index in live.indices {
-          let expires = seconds(live[index].expiresAt - now)
+          let expires =
+            exact
+            ? seconds(microseconds: live[index].expiry - micros)
+            : seconds(live[index].expiresAt - now)
           // In place: a binding read out of the array copied its address (each string in it).
           fields.field("Contact") { out in
             live[index].contact.write(to: &out)
@@ -188,6 +195,12 @@ public enum Registration {
   /// Whole seconds left, rounded up (a binding with 0.4 s left still shows 1).
   static func seconds(_ duration: Duration) -> Int64 {
     let (whole, fraction) = duration.components
+    return fraction > 0 ? whole + 1 : whole
+  }
+
+  /// ``seconds(_:)`` of a duration in microseconds.
+  static func seconds(microseconds: Int64) -> Int64 {
+    let (whole, fraction) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
     return fraction > 0 ? whole + 1 : whole
   }
 }

@@ -71,6 +71,27 @@ let bob = SIPURI(user: "bob", host: "biloxi.example.com")
     #expect(table.count == 0)
   }
 
+  /// The seconds a 200 lists, counted in microseconds, are those counted in `Duration`s
+  /// (rounded up, negative ones toward zero), and a `now` finer than a microsecond still lists
+  /// what `Duration`s give.
+  @Test func secondsLeftInMicrosecondsAreThoseOfDurations() throws {
+    for micros: Int64 in [
+      0, 1, 999_999, 1_000_000, 1_000_001, 3_599_999_999, 3_600_000_000, -1, -999_999, -1_000_000,
+      -1_500_000,
+    ] {
+      #expect(
+        Registration.seconds(microseconds: micros) == Registration.seconds(.microseconds(micros)),
+        "\(micros)")
+    }
+    var table = LocationTable()
+    let fine = Duration.seconds(100) + .nanoseconds(400)
+    let r = Registration.process(
+      try register(["Contact: <sip:bob@192.0.2.4>", "Expires: 3600"]), table: &table,
+      policy: policy, at: fine, toTag: "t")
+    #expect(r.response.values("contact") == ["<sip:bob@192.0.2.4>;expires=3600"])
+    #expect(r.response.date == "Sat, 01 Jan 2000 00:01:40 GMT")
+  }
+
   /// §10.3: a REGISTER is applied whole or not at all. A contact refused after another was
   /// refreshed or added (the table changed in place) leaves the table as it was.
   @Test func aRefusedContactUndoesTheOthers() throws {
