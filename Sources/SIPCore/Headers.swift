@@ -477,19 +477,10 @@ public struct CSeq: Sendable, Hashable, CustomStringConvertible, HeaderValueWrit
   /// at most ten digits), in one pass over the bytes; nil for anything else, which the scanner
   /// then reads (with its errors). A test holds the two to the same answers.
   static func scanCompact(_ value: ArraySlice<UInt8>) -> CSeq? {
-    let parts = value.withUnsafeBufferPointer { bytes -> (UInt64, Int, Int)? in
+    let parts = value.withUnsafeBufferPointer { bytes -> (UInt32, Int, Int)? in
       let count = bytes.count
       var index = 0
-      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
-      let digits = index
-      var number: UInt64 = 0
-      while index < count, Syntax.isDigit(bytes[index]) {
-        guard index - digits < 10 else { return nil }
-        number = number * 10 + UInt64(bytes[index] &- 48)
-        index += 1
-      }
-      guard index > digits, number <= UInt64(UInt32.max) else { return nil }
-      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+      guard let number = Syntax.compactDecimal(bytes, at: &index) else { return nil }
       let methodStart = index
       while index < count, Syntax.isToken(bytes[index]) { index += 1 }
       let methodEnd = index
@@ -500,7 +491,7 @@ public struct CSeq: Sendable, Hashable, CustomStringConvertible, HeaderValueWrit
     }
     guard let (number, methodStart, methodEnd) = parts else { return nil }
     let start = value.startIndex
-    return CSeq(UInt32(number), Syntax.token(value[(start + methodStart)..<(start + methodEnd)]))
+    return CSeq(number, Syntax.token(value[(start + methodStart)..<(start + methodEnd)]))
   }
 
   static func scan(_ scanner: inout ValueScanner) throws(SyntaxError) -> CSeq {

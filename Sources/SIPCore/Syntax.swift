@@ -85,6 +85,24 @@ enum Syntax {
     return value
   }
 
+  /// The compact readers' number (CSeq, Expires): whitespace, 1 to 10 digits at most
+  /// `UInt32.max`, whitespace, from `index`, with `index` moved past them; nil otherwise (the
+  /// grammar then reads the value, with its errors).
+  static func compactDecimal(_ bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) -> UInt32? {
+    let count = bytes.count
+    while index < count, isWhitespace(bytes[index]) { index += 1 }
+    let digits = index
+    var number: UInt64 = 0
+    while index < count, isDigit(bytes[index]) {
+      guard index - digits < 10 else { return nil }
+      number = number * 10 + UInt64(bytes[index] &- 48)
+      index += 1
+    }
+    guard index > digits, number <= UInt64(UInt32.max) else { return nil }
+    while index < count, isWhitespace(bytes[index]) { index += 1 }
+    return UInt32(number)
+  }
+
   /// ``hostTable`` as a switch, for the scans of every message's top Via.
   @inline(__always)
   static func isHostByte(_ byte: UInt8) -> Bool {

@@ -51,26 +51,16 @@ extension SIPMessage {
       }
       // The parameters as the compact reader takes them; the first named `branch` counts.
       var branch: Range<Int>??
-      while index < count, base[index] == Syntax.semicolon {
-        index += 1
-        let nameStart = index
-        while index < count, Syntax.isToken(base[index]) { index += 1 }
-        let nameEnd = index
-        guard nameEnd > nameStart else { return nil }
-        var valueRange: Range<Int>?
-        if index < count, base[index] == Syntax.equals {
-          index += 1
-          let valueStart = index
-          while index < count, Syntax.isToken(base[index]) { index += 1 }
-          guard index > valueStart else { return nil }
-          valueRange = valueStart..<index
-        }
-        if branch == nil, Self.isBranch(UnsafeBufferPointer(rebasing: buffer[nameStart..<nameEnd]))
-        {
-          branch = .some(valueRange)
-        }
-      }
-      guard index == count || base[index] == Syntax.comma else { return nil }
+      guard
+        let end = ValueScanner.compactParameters(
+          in: buffer, from: index,
+          { name, value in
+            if branch == nil, Self.isBranch(UnsafeBufferPointer(rebasing: buffer[name])) {
+              branch = .some(value)
+            }
+          }),
+        end == count || base[end] == Syntax.comma
+      else { return nil }
       let isOurs =
         sentPort == port
         && host.withUTF8Bytes { ours in
@@ -340,19 +330,11 @@ extension SIPMessage {
   /// Expires on every REGISTER).
   static func compactDelta(_ value: ArraySlice<UInt8>) -> UInt32? {
     value.withUnsafeBufferPointer { bytes -> UInt32? in
-      let count = bytes.count
       var index = 0
-      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
-      let digits = index
-      var number: UInt64 = 0
-      while index < count, Syntax.isDigit(bytes[index]) {
-        guard index - digits < 10 else { return nil }
-        number = number * 10 + UInt64(bytes[index] &- 48)
-        index += 1
+      guard let number = Syntax.compactDecimal(bytes, at: &index), index == bytes.count else {
+        return nil
       }
-      guard index > digits, number <= UInt64(UInt32.max) else { return nil }
-      while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
-      return index == count ? UInt32(number) : nil
+      return number
     }
   }
 

@@ -107,32 +107,48 @@ struct ValueScanner {
     let offset = index
     let bytes = self.bytes
     return bytes[offset...].withUnsafeBufferPointer { buffer -> ([SIPParameter], Int)? in
-      guard let base = buffer.baseAddress else { return ([], offset) }
-      let count = buffer.count
-      var position = 0
       var result: [SIPParameter] = []
-      while position < count, base[position] == Syntax.semicolon {
-        position += 1
-        let nameStart = position
-        while position < count, Syntax.isToken(base[position]) { position += 1 }
-        let nameEnd = position
-        guard nameEnd > nameStart else { return nil }
-        var value: String?
-        if position < count, base[position] == Syntax.equals {
-          position += 1
-          let valueStart = position
-          while position < count, Syntax.isToken(base[position]) { position += 1 }
-          guard position > valueStart else { return nil }
-          value = Syntax.string(bytes[(offset + valueStart)..<(offset + position)])
-        }
+      let end = Self.compactParameters(in: buffer, from: 0) { name, value in
         if result.isEmpty { result.reserveCapacity(4) }
         result.append(
-          SIPParameter(Syntax.token(bytes[(offset + nameStart)..<(offset + nameEnd)]), value))
+          SIPParameter(
+            Syntax.token(bytes[(offset + name.lowerBound)..<(offset + name.upperBound)]),
+            value.map { Syntax.string(bytes[(offset + $0.lowerBound)..<(offset + $0.upperBound)]) }
+          ))
       }
-      // Whitespace next could be followed by more parameters: the general scanner decides.
-      if position < count, Syntax.isWhitespace(base[position]) { return nil }
-      return (result, offset + position)
+      return end.map { (result, offset + $0) }
     }
+  }
+
+  /// The `;name[=token]…` run at `start` of `bytes` as ``compactParameters()`` takes it: calls
+  /// `each` with every name's and value's positions, and returns where the run ends; nil for a
+  /// run outside that shape (an empty name or value, whitespace after it). A client's reading of
+  /// a response's top Via in place looks at its parameters through it too.
+  static func compactParameters(
+    in bytes: UnsafeBufferPointer<UInt8>, from start: Int,
+    _ each: (_ name: Range<Int>, _ value: Range<Int>?) -> Void
+  ) -> Int? {
+    let count = bytes.count
+    var position = start
+    while position < count, bytes[position] == Syntax.semicolon {
+      position += 1
+      let nameStart = position
+      while position < count, Syntax.isToken(bytes[position]) { position += 1 }
+      let nameEnd = position
+      guard nameEnd > nameStart else { return nil }
+      var value: Range<Int>?
+      if position < count, bytes[position] == Syntax.equals {
+        position += 1
+        let valueStart = position
+        while position < count, Syntax.isToken(bytes[position]) { position += 1 }
+        guard position > valueStart else { return nil }
+        value = valueStart..<position
+      }
+      each(nameStart..<nameEnd, value)
+    }
+    // Whitespace next could be followed by more parameters: the general scanner decides.
+    if position < count, Syntax.isWhitespace(bytes[position]) { return nil }
+    return position
   }
 
   /// ``parameters()`` by the full grammar: LWS around `;` and `=`, quoted and bracketed values.
