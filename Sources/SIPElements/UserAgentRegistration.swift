@@ -185,7 +185,7 @@ extension UserAgent {
 
   /// A REGISTER in flight and the times it was sent again (challenges, 423).
   final class PendingRegister {
-    /// What the first REGISTER was built from (``UserAgent/registerRequest(_:)``): whether it
+    /// What the first REGISTER was built from (`registerRequest`): whether it
     /// listed the agent's own contact, the other Contact texts, Expires, and the From tag.
     let own: Bool
     let contacts: [String]
