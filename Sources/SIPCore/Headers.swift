@@ -250,63 +250,64 @@ public struct Via: Sendable, Hashable, CustomStringConvertible, HeaderValueWrite
   /// most of the cost.
   static func scanCompact(_ bytes: ArraySlice<UInt8>) -> (Via, Int)? {
     bytes.withUnsafeBufferPointer { buffer -> (Via, Int)? in
-      guard let base = buffer.baseAddress else { return nil }
-      let count = buffer.count
       let offset = bytes.startIndex
-      var index = 0
-      // Each part's bounds, as offsets into `bytes`.
-      let nameStart = index
-      while index < count, Syntax.isToken(base[index]) { index += 1 }
-      let nameEnd = index
-      guard nameEnd > nameStart, index < count, base[index] == Syntax.slash else { return nil }
-      index += 1
-      let versionStart = index
-      while index < count, Syntax.isToken(base[index]) { index += 1 }
-      let versionEnd = index
-      guard versionEnd > versionStart, index < count, base[index] == Syntax.slash else {
-        return nil
-      }
-      index += 1
-      let transportStart = index
-      var lowerCase = false
-      while index < count, Syntax.isToken(base[index]) {
-        lowerCase = lowerCase || (base[index] >= 97 && base[index] <= 122)
-        index += 1
-      }
-      let transportEnd = index
-      guard transportEnd > transportStart, index < count, Syntax.isWhitespace(base[index]) else {
-        return nil
-      }
-      while index < count, Syntax.isWhitespace(base[index]) { index += 1 }
-      let hostStart = index
-      while index < count, Syntax.isHostByte(base[index]) { index += 1 }
-      let hostEnd = index
-      guard hostEnd > hostStart else { return nil }
-      var port: Int?
-      if index < count, base[index] == Syntax.colon {
-        index += 1
-        guard let value = Syntax.compactPort(buffer, at: &index) else { return nil }
-        port = value
-      }
+      guard let parts = compactSentBy(buffer) else { return nil }
       // The parameters by the header parameters' own one-pass reader.
       var rest = ValueScanner(bytes)
-      rest.index = offset + index
+      rest.index = offset + parts.parameters
       guard let (parameters, end) = rest.compactParameters() else { return nil }
-      let transportBytes = bytes[(offset + transportStart)..<(offset + transportEnd)]
+      func text(_ range: Range<Int>) -> ArraySlice<UInt8> {
+        bytes[(offset + range.lowerBound)..<(offset + range.upperBound)]
+      }
+      let transportBytes = text(parts.transport)
       let transport =
-        lowerCase
+        transportBytes.contains(where: { $0 >= 97 && $0 <= 122 })
         ? Syntax.string(transportBytes.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 })
         : Syntax.token(transportBytes)
       return (
         Via(
-          protocolName: Syntax.token(bytes[(offset + nameStart)..<(offset + nameEnd)]),
-          protocolVersion: Syntax.token(bytes[(offset + versionStart)..<(offset + versionEnd)]),
-          transport: transport,
-          host: Syntax.string(bytes[(offset + hostStart)..<(offset + hostEnd)]), port: port,
-          parameters: parameters),
+          protocolName: Syntax.token(text(parts.name)),
+          protocolVersion: Syntax.token(text(parts.version)), transport: transport,
+          host: Syntax.string(text(parts.host)), port: parts.port, parameters: parameters),
         end
       )
     }
+  }
+
+  /// The compact Via up to its parameters, `SIP/2.0/UDP host[:port]` with whitespace only
+  /// before the host, as positions in `bytes` (from its start); nil for anything else. The
+  /// compact reader and a client's reading of a response's top Via in place
+  /// (`SIPMessage.topViaSentBy(host:port:)`) both start here, so they take the same shapes.
+  static func compactSentBy(_ bytes: UnsafeBufferPointer<UInt8>) -> (
+    name: Range<Int>, version: Range<Int>, transport: Range<Int>, host: Range<Int>, port: Int?,
+    parameters: Int
+  )? {
+    let count = bytes.count
+    var index = 0
+    func token() -> Range<Int>? {
+      let start = index
+      while index < count, Syntax.isToken(bytes[index]) { index += 1 }
+      return index > start && index < count ? start..<index : nil
+    }
+    guard let name = token(), bytes[name.upperBound] == Syntax.slash else { return nil }
+    index += 1
+    guard let version = token(), bytes[version.upperBound] == Syntax.slash else { return nil }
+    index += 1
+    guard let transport = token(), Syntax.isWhitespace(bytes[transport.upperBound]) else {
+      return nil
+    }
+    while index < count, Syntax.isWhitespace(bytes[index]) { index += 1 }
+    let hostStart = index
+    while index < count, Syntax.isHostByte(bytes[index]) { index += 1 }
+    guard index > hostStart else { return nil }
+    let host = hostStart..<index
+    var port: Int?
+    if index < count, bytes[index] == Syntax.colon {
+      index += 1
+      guard let value = Syntax.compactPort(bytes, at: &index) else { return nil }
+      port = value
+    }
+    return (name, version, transport, host, port, index)
   }
 
   /// A via-parm by the full grammar (§25.1): LWS around every separator.

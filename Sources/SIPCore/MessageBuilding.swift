@@ -110,12 +110,6 @@ extension SIPMessage {
     insertBeforeLength(SIPHeaderField(name: name, value: value))
   }
 
-  /// Adds a field whose value `value` prints straight into its bytes just before
-  /// Content-Length (the parts the caller holds are read in place, not copied into a writer).
-  package mutating func insertBeforeLength(_ name: String, writing value: (inout [UInt8]) -> Void) {
-    insertBeforeLength(SIPHeaderField(name: name, writing: value))
-  }
-
   private mutating func insertBeforeLength(_ field: SIPHeaderField) {
     if let index = firstIndex(.contentLength) {
       headers.insert(field, at: index)

@@ -197,14 +197,6 @@ public struct SIPMessage: Sendable, Hashable {
     headers.append(SIPHeaderField(name: name, value: value))
   }
 
-  /// Appends a field whose value `value` prints straight into its bytes: for values made of
-  /// parts the caller holds (an agent's address-of-record), where a ``HeaderValueWriter`` would
-  /// have copied them.
-  package mutating func append(_ name: String, writing value: (inout [UInt8]) -> Void) {
-    reserveForBuilding()
-    headers.append(SIPHeaderField(name: name, writing: value))
-  }
-
   /// Inserts a field before all others whose value `value` prints straight into its bytes (a
   /// transport's Via, printed from its parts).
   package mutating func prepend(_ name: String, writing value: (inout [UInt8]) -> Void) {

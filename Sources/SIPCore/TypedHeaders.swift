@@ -24,31 +24,13 @@ extension SIPMessage {
     return value.withUnsafeBufferPointer { buffer -> (isOurs: Bool, branch: String?)? in
       guard let base = buffer.baseAddress else { return nil }
       let count = buffer.count
-      var index = 0
-      while index < count, Syntax.isWhitespace(base[index]) { index += 1 }
-      // sent-protocol: three tokens, a slash after the first two, whitespace after the third.
-      for part in 0..<3 {
-        let start = index
-        while index < count, Syntax.isToken(base[index]) { index += 1 }
-        guard index > start, index < count else { return nil }
-        if part < 2 {
-          guard base[index] == Syntax.slash else { return nil }
-          index += 1
-        } else {
-          guard Syntax.isWhitespace(base[index]) else { return nil }
-        }
-      }
-      while index < count, Syntax.isWhitespace(base[index]) { index += 1 }
-      let hostStart = index
-      while index < count, Syntax.isHostByte(base[index]) { index += 1 }
-      let hostEnd = index
-      guard hostEnd > hostStart else { return nil }
-      var sentPort = 5060
-      if index < count, base[index] == Syntax.colon {
-        index += 1
-        guard let value = Syntax.compactPort(buffer, at: &index) else { return nil }
-        sentPort = value
-      }
+      var skipped = 0
+      while skipped < count, Syntax.isWhitespace(base[skipped]) { skipped += 1 }
+      let rest = UnsafeBufferPointer(rebasing: buffer[skipped...])
+      guard let parts = Via.compactSentBy(rest) else { return nil }
+      let (hostStart, hostEnd) = (skipped + parts.host.lowerBound, skipped + parts.host.upperBound)
+      let sentPort = parts.port ?? 5060
+      let index = skipped + parts.parameters
       // The parameters as the compact reader takes them; the first named `branch` counts.
       var branch: Range<Int>??
       guard

@@ -57,6 +57,14 @@ protocol TransactionCore: SimulationActor {
   func handle(_ event: TransactionEvent)
 }
 
+/// Immutable settings that the elements of one network share by reference. A topology's
+/// elements mostly have equal settings, and a million agents each holding its own copy cost
+/// tens of bytes apiece for each kind of setting.
+///
+/// Per network and per kind, the last box made is reused while elements keep being made with
+/// equal values. Boxes are immutable, so sharing one changes nothing a run can observe; keeping
+/// them per network keeps simulations that run side by side from trading boxes. Bounded: the
+/// table is emptied when it holds many entries (an entry is only a hint).
 enum SharedSettings {
   private struct Key: Hashable {
     let network: ObjectIdentifier

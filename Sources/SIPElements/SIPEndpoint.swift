@@ -685,7 +685,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       // §18.2.2: responses to a datagram go where the stamped top Via says; worked out once
       // here for every response the server transaction sends.
       var destination: SIPPeer?
-      if topVia?.hasMagicCookie == true, let via = topVia {
+      if let via = topVia, via.hasMagicCookie {
         // Keyed by branch and sent-by, which the stamp leaves alone: the parsed Via stays as
         // it came and the destination comes from it and the stamp.
         let stamp = TransportRules.stampReceived(&message, leaving: via, source: peer)

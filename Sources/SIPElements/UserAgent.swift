@@ -643,9 +643,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   // MARK: UAC: responses (§8.1.3, §13.2.2)
 
-  /// Whether `callID` is its registration's: the state moved out and back to be read (optional
-  /// chaining copied it, every string retained and released).
-  /// Whether `response` is in the registration's Call-ID (compared in the response's bytes).
+  /// Whether `response` is in the registration's Call-ID, compared in the response's bytes; the
+  /// state moved out and back to be read (optional chaining copied it, every string retained
+  /// and released).
   func isRegistrationCall(_ response: SIPMessage) -> Bool {
     guard let state = registration.take() else { return false }
     let matches = response.hasCallID(state.callID)

@@ -37,12 +37,12 @@ package struct DigestTable<Key: DigestKey, Value> {
   /// of every agent.
   private var denseTags: [UInt32] = []
   /// A power-of-two count of slots, at most 3/4 in use; none while the table holds at most
-  /// ``scannedUpTo`` entries, which a lookup finds by comparing tags in dense order.
+  /// ``scannedUpTo`` entries, which a lookup finds by comparing digests in dense order.
   private var slots: [Slot] = []
 
   /// The most entries a table keeps without slots. A user agent's tables hold one or two
   /// transactions (and their timers) at a time, and building slots for them was an allocation
-  /// and a rehash for every transaction; comparing four tags is as fast as a probe.
+  /// and a rehash for every transaction; comparing four digests is as fast as a probe.
   static var scannedUpTo: Int { 4 }
 
   package init() {}

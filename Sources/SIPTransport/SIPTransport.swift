@@ -165,33 +165,23 @@ public enum TransportRules {
 
   /// ``responseDestination(for:)`` from a top Via already parsed: a server works it out once,
   /// when the request arrives, for every response its transaction will send.
-  public static func responseDestination(topVia: Via?) -> SIPPeer? {
+  ///
+  /// With `stamp`, `topVia` is the Via as it came and `stamp` what the server stamped on it
+  /// (``stampReceived(_:leaving:source:)``): the same peer the stamped Via gives, since the
+  /// stamp's `received` and `rport` are the ones the stamped Via would carry (a Via without
+  /// `rport` gets none).
+  public static func responseDestination(topVia: Via?, stamp: ReceivedStamp? = nil) -> SIPPeer? {
     guard let via = topVia,
       let transport = SIPTransportProtocol(viaTransport: via.transport)
     else { return nil }
     if let maddr = via.maddr {
       return SIPPeer(host: maddr, port: via.port ?? transport.defaultPort, transport: transport)
     }
-    let host = via.received ?? via.host
-    if let rport = via.rport, let value = rport, let port = Int(value) {
+    let host = stamp?.received ?? via.received ?? via.host
+    if let port = stamp?.rport ?? (via.rport ?? nil).flatMap({ Int($0) }) {
       return SIPPeer(host: host, port: port, transport: transport)
     }
     return SIPPeer(host: host, port: via.port ?? transport.defaultPort, transport: transport)
-  }
-
-  /// ``responseDestination(topVia:)`` of the top Via as it came and what a server stamped on
-  /// it (``stampReceived(_:leaving:source:)``): the same peer the stamped Via gives.
-  public static func responseDestination(topVia: Via?, stamp: ReceivedStamp?) -> SIPPeer? {
-    guard let stamp else { return responseDestination(topVia: topVia) }
-    guard let via = topVia,
-      let transport = SIPTransportProtocol(viaTransport: via.transport)
-    else { return nil }
-    if let maddr = via.maddr {
-      return SIPPeer(host: maddr, port: via.port ?? transport.defaultPort, transport: transport)
-    }
-    return SIPPeer(
-      host: stamp.received, port: stamp.rport ?? via.port ?? transport.defaultPort,
-      transport: transport)
   }
 
   /// §18.1.2: a client discards a response whose top Via sent-by is not its own.
