@@ -613,13 +613,14 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       }
     case .timeout(let key, let timer, let request):
       // Timer H (no ACK for a non-2xx) is the server side's: nothing to tell the UAC core.
-      if key.role == .client {
+      // A client transaction times out (B, F) before it lets go of its request.
+      if key.role == .client, let request {
         synthesize(408, for: request)
       } else {
         log("server transaction \(key) ended by Timer \(timer.rawValue)")
       }
     case .transportError(let key, let request):
-      if key.role == .client {
+      if key.role == .client, let request {
         synthesize(503, for: request)
       } else {
         log("could not send a response in \(key): transport error")

@@ -10,8 +10,11 @@
 public struct InviteClientTransaction<Message: Sendable>: Sendable {
   public private(set) var state: TransactionState = .calling
   /// The INVITE, kept for retransmission ("take the message previously sent to the transport
-  /// layer and pass it to the transport layer once more", §17.1.1.2).
-  public let request: Message
+  /// layer and pass it to the transport layer once more", §17.1.1.2) and, in Completed, for the
+  /// ACK its layer builds. Let go (nil) on entering Accepted: nothing there sends it again, the
+  /// ACK for a 2xx is the TU's (§13.2.2.4), and Timer M holds the transaction 64·T1 longer, so a
+  /// proxy or agent under load kept every INVITE of its last 32 seconds for nothing.
+  public private(set) var request: Message?
   public let isReliable: Bool
   public let timers: TimerSettings
   /// The current Timer A interval: T1, doubling on each firing (no cap for INVITE).
@@ -40,7 +43,7 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
 
   /// ``start()`` appending to the caller's array (the layer's, reused from event to event).
   public mutating func start(into actions: inout [TransactionAction<Message>]) {
-    actions.append(.send(request))
+    if let request { actions.append(.send(request)) }
     if !isReliable { actions.append(.startTimer(.a, intervalA)) }
     actions.append(.startTimer(.b, timers.transactionTimeout))
   }
@@ -56,7 +59,7 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
     switch (state, event) {
     case (.calling, .timerFired(.a)):
       intervalA = intervalA * 2
-      actions.append(.send(request))
+      if let request { actions.append(.send(request)) }
       actions.append(.startTimer(.a, intervalA))
     case (.calling, .timerFired(.b)):
       actions.append(.cancelTimer(.a))
@@ -84,6 +87,7 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
         // RFC 6026 §7.2: stay to pass 2xx retransmissions (and forks) to the TU.
         stopCallingTimers(&actions)
         state = .accepted
+        request = nil
         actions.append(.passToTU(response))
         actions.append(.startTimer(.m, timers.transactionTimeout))
       case .failure:
@@ -119,6 +123,7 @@ public struct InviteClientTransaction<Message: Sendable>: Sendable {
   /// Enters Terminated: `terminate` after the actions already appended.
   private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
+    request = nil
     actions.append(.terminate)
   }
 }

@@ -12,7 +12,9 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
   public private(set) var state: TransactionState = .proceeding
   public let isReliable: Bool
   public let timers: TimerSettings
-  /// The last response sent: what a retransmitted INVITE gets back.
+  /// The last response sent: what a retransmitted INVITE gets back in Proceeding and
+  /// Completed. Let go (nil) in Accepted and Confirmed, which absorb retransmissions (RFC 6026
+  /// §7.1, §17.2.1) and last 64·T1 and T4 longer: a 2xx kept there was memory and nothing else.
   public private(set) var lastResponse: Message?
   /// The current Timer G interval.
   public private(set) var intervalG: Duration
@@ -70,6 +72,7 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
         break
       case .success:
         state = .accepted
+        lastResponse = nil
         actions.append(.startTimer(.l, timers.transactionTimeout))
       case .failure:
         state = .completed
@@ -88,6 +91,7 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
       actions.append(.startTimer(.g, intervalG))
     case (.completed, .ack):
       state = .confirmed
+      lastResponse = nil
       stopG(&actions)
       actions.append(.cancelTimer(.h))
       actions.append(.startTimer(.i, isReliable ? .zero : timers.t4))
@@ -105,7 +109,6 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
     case (.accepted, .tuResponse(let status, let response)):
       // The TU (the UAS core, §13.3.1.4) retransmits its 2xx through the transaction.
       guard ResponseClass(status) == .success else { return }
-      lastResponse = response
       actions.append(.send(response))
     case (.accepted, .ack(let ack)):
       // RFC 6026 §8.7: the ACK for a 2xx goes up to the TU.
@@ -127,6 +130,7 @@ public struct InviteServerTransaction<Message: Sendable>: Sendable {
   /// Enters Terminated: `terminate` after the actions already appended.
   private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
+    lastResponse = nil
     actions.append(.terminate)
   }
 }

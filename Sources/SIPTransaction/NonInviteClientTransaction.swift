@@ -8,7 +8,9 @@
 /// Timer E retransmits: doubling up to T2 in Trying, every T2 in Proceeding.
 public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
   public private(set) var state: TransactionState = .trying
-  public let request: Message
+  /// The request, kept for retransmission (§17.1.2.2) and let go (nil) on entering Completed:
+  /// nothing sends it again there, and Timer K keeps the transaction T4 longer.
+  public private(set) var request: Message?
   public let isReliable: Bool
   public let timers: TimerSettings
   /// The current Timer E interval.
@@ -36,7 +38,7 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
 
   /// ``start()`` appending to the caller's array (the layer's, reused from event to event).
   public mutating func start(into actions: inout [TransactionAction<Message>]) {
-    actions.append(.send(request))
+    if let request { actions.append(.send(request)) }
     if !isReliable { actions.append(.startTimer(.e, intervalE)) }
     actions.append(.startTimer(.f, timers.transactionTimeout))
   }
@@ -52,11 +54,11 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
     switch (state, event) {
     case (.trying, .timerFired(.e)):
       intervalE = min(intervalE * 2, timers.t2)
-      actions.append(.send(request))
+      if let request { actions.append(.send(request)) }
       actions.append(.startTimer(.e, intervalE))
     case (.proceeding, .timerFired(.e)):
       intervalE = timers.t2
-      actions.append(.send(request))
+      if let request { actions.append(.send(request)) }
       actions.append(.startTimer(.e, intervalE))
     case (.trying, .timerFired(.f)), (.proceeding, .timerFired(.f)):
       stopE(&actions)
@@ -77,6 +79,7 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
       stopE(&actions)
       actions.append(.cancelTimer(.f))
       state = .completed
+      request = nil
       actions.append(.passToTU(response))
       actions.append(.startTimer(.k, isReliable ? .zero : timers.t4))
     case (.completed, .timerFired(.k)):
@@ -95,6 +98,7 @@ public struct NonInviteClientTransaction<Message: Sendable>: Sendable {
   /// Enters Terminated: `terminate` after the actions already appended.
   private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
+    request = nil
     actions.append(.terminate)
   }
 }

@@ -85,8 +85,9 @@ public struct TransactionLayer: Sendable {
 
   struct Entry: Sendable {
     var machine: Machine
-    /// The request that created the transaction (sent, or received).
-    var request: SIPMessage
+    /// The request that created the transaction (sent, or received), let go once the
+    /// transaction reaches a state no event of which can use it (see `forgetsRequest`).
+    var request: SIPMessage?
     /// Where the request went (client) or came from (server).
     var peer: SIPPeer
     /// Timers armed and not yet fired or cancelled, in arming order.
@@ -126,9 +127,12 @@ public struct TransactionLayer: Sendable {
     entries.index(forKey: key).map { entries[at: $0].machine.state }
   }
 
-  /// The request of a live transaction.
+  /// The request of a live transaction, while it keeps it: a client transaction lets go of it
+  /// in Accepted (INVITE) or Completed (non-INVITE), a server transaction once it has sent its
+  /// final response, since none of their later events sends or reports it; those states last
+  /// 64·T1 or T4, and an element under load kept every request of its last 32 seconds.
   public func request(of key: TransactionKey) -> SIPMessage? {
-    entries.index(forKey: key).map { entries[at: $0].request }
+    entries.index(forKey: key).flatMap { entries[at: $0].request }
   }
 
   // Entries are reached through `withEntry`, never `entries[key]` or a read of
@@ -461,9 +465,30 @@ public struct TransactionLayer: Sendable {
     let before = withEntry(index) { $0.machine.state }
     body(&entries[at: index].machine, &result)
     let after = withEntry(index) { $0.machine.state }
-    if before != after { actions.append(.stateChanged(key, from: before, to: after)) }
+    if before != after {
+      actions.append(.stateChanged(key, from: before, to: after))
+      if Self.forgetsRequest(withEntry(index) { $0.machine.kind }, in: after) {
+        entries[at: index].request = nil
+        entries[at: index].trying = nil
+      }
+    }
     carryOut(result, key: key, at: index, into: &actions)
     giveBack(&result)
+  }
+
+  /// Whether a transaction of `kind` entering `state` no longer needs its request (nor a server
+  /// its 100 Trying): a client's Accepted (INVITE) or Completed (non-INVITE) sends nothing more;
+  /// a server past its final response resends only that response, which its machine keeps
+  /// (§17.2.1, §17.2.2, RFC 6026 §7.1). An INVITE client's Completed keeps it for the ACK it
+  /// builds for each retransmitted final response (§17.1.1.3). Their timeouts and transport
+  /// errors then reach the core without the request.
+  static func forgetsRequest(_ kind: TransactionKind, in state: TransactionState) -> Bool {
+    switch (kind, state) {
+    case (.inviteClient, .accepted), (.nonInviteClient, .completed): true
+    case (.inviteServer, .accepted), (.inviteServer, .completed), (.inviteServer, .confirmed): true
+    case (.nonInviteServer, .completed): true
+    default: false
+    }
   }
 
   /// Carries out a machine's actions for the entry at `index`. The index stays valid while
@@ -479,10 +504,16 @@ public struct TransactionLayer: Sendable {
       case .send(let message):
         actions.append(.send(message, to: withEntry(index) { $0.peer }, transaction: key))
       case .sendACK(let response):
-        let ack = withEntry(index) { $0.request.ackForNonSuccess(response) }
+        // Completed keeps the request (see `forgetsRequest`).
+        guard let ack = withEntry(index, { $0.request?.ackForNonSuccess(response) }) else {
+          continue
+        }
         actions.append(.send(ack, to: withEntry(index) { $0.peer }, transaction: key))
       case .send100Trying:
-        let trying = withEntry(index) { $0.request.response(status: 100) }
+        // Only Proceeding sends it, and Proceeding keeps the request.
+        guard let trying = withEntry(index, { $0.request?.response(status: 100) }) else {
+          continue
+        }
         entries[at: index].trying = trying
         actions.append(.send(trying, to: withEntry(index) { $0.peer }, transaction: key))
       case .passToTU(let message):
@@ -575,10 +606,12 @@ public enum TransactionEvent: Sendable {
   case strayResponse(SIPMessage)
   /// A message without the fields needed to match it; the core decides (a UAS answers 400).
   case unmatchable(SIPMessage, reason: String)
-  /// Timer B, F or H fired: §8.1.3.1 treats it as a 408.
-  case timeout(TransactionKey, TransactionTimer, request: SIPMessage)
-  /// The transport failed: §8.1.3.1 treats it as a 503.
-  case transportError(TransactionKey, request: SIPMessage)
+  /// Timer B, F or H fired: §8.1.3.1 treats it as a 408. The request is there for a client
+  /// transaction; nil for Timer H, which fires after the server transaction let go of it.
+  case timeout(TransactionKey, TransactionTimer, request: SIPMessage?)
+  /// The transport failed: §8.1.3.1 treats it as a 503. The request is nil when the
+  /// transaction had already let go of it (a server's after its final response).
+  case transportError(TransactionKey, request: SIPMessage?)
 }
 
 extension TransactionLayerAction: CustomStringConvertible {

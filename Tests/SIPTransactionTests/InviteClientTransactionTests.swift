@@ -93,6 +93,9 @@ func inviteClientFigure5(row: InviteClientRow) {
   for event in row.before { _ = machine.handle(event) }
   #expect(machine.handle(row.event) == row.actions)
   #expect(machine.state == row.state)
+  // The INVITE is kept while a state can send it (Calling) or build an ACK from it
+  // (Completed), and let go in Accepted and Terminated.
+  #expect((machine.request != nil) == [.calling, .proceeding, .completed].contains(row.state))
 }
 
 @Test func inviteClientStartsWithTimersAAndB() {

@@ -77,6 +77,8 @@ func nonInviteClientFigure6(row: NonInviteClientRow) {
   for event in row.before { _ = machine.handle(event) }
   #expect(machine.handle(row.event) == row.actions)
   #expect(machine.state == row.state)
+  // Kept for retransmission in Trying and Proceeding only.
+  #expect((machine.request != nil) == [.trying, .proceeding].contains(row.state))
 }
 
 @Test func nonInviteClientStart() {

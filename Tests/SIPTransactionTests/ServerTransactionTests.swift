@@ -104,6 +104,12 @@ func inviteServerFigure7(row: InviteServerRow) {
   for event in row.before { _ = machine.handle(event) }
   #expect(machine.handle(row.event) == row.actions)
   #expect(machine.state == row.state)
+  // The last response is what Completed resends; Accepted, Confirmed and Terminated resend
+  // nothing and keep nothing.
+  if row.state == .completed { #expect(machine.lastResponse != nil) }
+  if [.accepted, .confirmed, .terminated].contains(row.state) {
+    #expect(machine.lastResponse == nil)
+  }
 }
 
 struct NonInviteServerRow: Sendable, CustomTestStringConvertible {

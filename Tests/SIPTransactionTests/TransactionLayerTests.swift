@@ -125,6 +125,8 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(ack.to?.tag == "a6c85cf")
     #expect(ack.cseq == CSeq(314159, "ACK"))
     #expect(ack.vias.count == 1)
+    // Completed keeps the INVITE: each retransmitted final gets an ACK built from it.
+    #expect(layer.request(of: key) == invite)
     // A retransmitted 486 gets the ACK again, and is not passed up.
     #expect(
       lines(layer.receive(busy, from: "bob", reliable: false)) == [
@@ -156,11 +158,15 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let invite = Sample.request("INVITE")
     _ = layer.sendRequest(invite, to: "bob", reliable: true)
     let key = try #require(TransactionKey.client(for: invite))
+    #expect(layer.request(of: key) == invite)
     let ok = Sample.response(200, to: invite)
     #expect(
       lines(layer.receive(ok, from: "bob", reliable: true)) == [
         "Calling -> Accepted", "cancel B", "core: 200", "start M 32.0 seconds",
       ])
+    // Accepted sends nothing more (the 2xx's ACK is the core's): the INVITE is let go.
+    #expect(layer.request(of: key) == nil)
+    #expect(layer.state(of: key) == .accepted)
     let fork = Sample.response(200, to: invite, toTag: "fork2")
     #expect(lines(layer.receive(fork, from: "bob", reliable: true)) == ["core: 200"])
     #expect(
@@ -181,10 +187,13 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
         "start E 1.0 seconds", "start E 2.0 seconds", "start E 4.0 seconds",
         "start E 4.0 seconds", "start E 4.0 seconds",
       ])
+    #expect(layer.request(of: key) == options)
     #expect(
       lines(layer.receive(Sample.response(200, to: options), from: "bob", reliable: false)) == [
         "Trying -> Completed", "cancel E", "cancel F", "core: 200", "start K 5.0 seconds",
       ])
+    #expect(layer.request(of: key) == nil)
+    #expect(layer.state(of: key) == .completed)
   }
 
   @Test func inviteServerSends100TryingAndAbsorbsRetransmissions() throws {
@@ -205,10 +214,18 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     // A retransmitted INVITE gets the 100 again, and the core does not see it.
     #expect(
       lines(layer.receive(invite, from: "alice", reliable: false)) == ["send SIP/2.0 100 Trying"])
+    #expect(layer.request(of: key) == invite)
     #expect(
       lines(layer.respond(Sample.response(486, to: invite), in: key)) == [
         "Proceeding -> Completed", "send SIP/2.0 486 Busy Here", "start G 0.5 seconds",
         "start H 32.0 seconds",
+      ])
+    // Past its final response the server resends only that response: the INVITE and the 100
+    // are let go, and a retransmitted INVITE gets the 486.
+    #expect(layer.request(of: key) == nil)
+    #expect(
+      lines(layer.receive(invite, from: "alice", reliable: false)) == [
+        "send SIP/2.0 486 Busy Here"
       ])
     #expect(
       lines(layer.receive(Sample.request("ACK", toTag: "a6c85cf"), from: "alice", reliable: false))
@@ -249,6 +266,34 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     // The core's 2xx retransmission passes through the Accepted transaction.
     #expect(
       lines(layer.respond(Sample.response(200, to: invite), in: key)) == ["send SIP/2.0 200 OK"])
+  }
+
+  /// A server past its final response keeps only that response: Timer H reaches the core
+  /// without the INVITE, and a non-INVITE server in Completed answers a retransmission with its
+  /// final, the request gone.
+  @Test func serverTransactionsLetGoOfTheRequestAfterTheirFinal() throws {
+    var layer = TransactionLayer()
+    let invite = Sample.request("INVITE")
+    _ = layer.receive(invite, from: "alice", reliable: false)
+    let key = try #require(TransactionKey.server(for: invite))
+    _ = layer.respond(Sample.response(486, to: invite), in: key)
+    let timeout = layer.timerFired(.h, of: key)
+    #expect(
+      lines(timeout) == [
+        "fired H", "Completed -> Terminated", "cancel G", "core: timeout H", "destroyed",
+      ])
+    let reported = timeout.contains { action in
+      if case .toCore(.timeout(key, .h, request: nil)) = action { return true }
+      return false
+    }
+    #expect(reported)
+    let bye = Sample.request("BYE", branch: "z9hG4bKbye1", toTag: "a6c85cf")
+    _ = layer.receive(bye, from: "alice", reliable: false)
+    let byeKey = try #require(TransactionKey.server(for: bye))
+    #expect(layer.request(of: byeKey) == bye)
+    _ = layer.respond(Sample.response(200, to: bye), in: byeKey)
+    #expect(layer.request(of: byeKey) == nil)
+    #expect(lines(layer.receive(bye, from: "alice", reliable: false)) == ["send SIP/2.0 200 OK"])
   }
 
   @Test func nonInviteServerDiscardsRetransmissionsWhileTrying() throws {
