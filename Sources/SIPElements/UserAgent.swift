@@ -234,9 +234,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     invite.append("Contact", contact)
     invite.append("Allow", configuration.capabilities.allowHeader)
     if offer {
-      let sdp = makeOffer()
-      call.localSDP = sdp
-      setBody(&invite, sdp)
+      call.setLocal(makeOffer())
+      setBody(&invite, call.localSDPBytes())
     } else {
       invite.append("Content-Length", "0")
     }
@@ -467,8 +466,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     } else {
       sdp = makeOffer()
     }
-    call.localSDP = sdp
-    setBody(&ok, sdp)
+    call.setLocal(sdp)
+    setBody(&ok, call.localSDPBytes())
     call.finalStatus = 200
     do {
       var dialog: Dialog
@@ -766,7 +765,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       invite.body = []
       invite.remove("Content-Type")
       invite.set("Content-Length", "0")
-      call.localSDP = nil
+      call.setLocal(nil)
       retry = invite
     case 416 where invite.requestURI?.scheme == "tel":
       // §19.1.6: a telephone number as a SIP URI with user=phone at our domain.
@@ -840,9 +839,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       ack.headers.append(field)
     }
     if call.localSDP == nil, let offer = remote, firstAnswer {
-      let answer = answerSDP(to: offer, previous: nil)
-      call.localSDP = answer
-      setBody(&ack, answer)
+      call.setLocal(answerSDP(to: offer, previous: nil))
+      setBody(&ack, call.localSDPBytes())
     } else {
       ack.append("Content-Length", "0")
     }
@@ -857,7 +855,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     call.confirmed = id
     call.finalStatus = 200
-    call.remoteSDP = remote
+    call.setRemote(remote, from: response.body)
     emit(.response(callID: call.callID, method: "INVITE", status: 200))
     setState(call, .confirmed)
     if call.cancelWanted {
@@ -920,8 +918,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       call.acks[id] = (ack, peer)
       send(ack, to: peer)
       call.outgoingReinvite = nil
-      if let offer = call.pendingOffer { call.localSDP = offer }
-      if !response.body.isEmpty { call.remoteSDP = try? SessionDescription(parsing: response.body) }
+      if let offer = call.pendingOffer { call.setLocal(offer) }
+      if !response.body.isEmpty {
+        call.setRemote(try? SessionDescription(parsing: response.body), from: response.body)
+      }
       call.pendingOffer = nil
       return
     }
@@ -1028,7 +1028,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     let call = Call(callID: callID, isCaller: false, localTag: hex(random.next() & 0xffff_ffff))
     call.request = request
     call.serverKey = key
-    call.remoteSDP = offer
+    call.setRemote(offer, from: request.body)
     calls[callID] = call
     emit(.request(callID: callID, method: "INVITE"))
     setState(call, .calling)
@@ -1131,14 +1131,14 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
         refuse(request, key: key, Rejection(488, "Not Acceptable Here"))
         return
       }
-      call.remoteSDP = offer
+      call.setRemote(offer, from: request.body)
       answer = answerSDP(to: offer, previous: call.localSDP)
     }
     var ok = request.response(status: 200)
     ok.insertBeforeLength("Contact", contact)
     if let answer {
-      call.localSDP = answer
-      setBody(&ok, answer)
+      call.setLocal(answer)
+      setBody(&ok, call.localSDPBytes())
     }
     call.incomingReinvite = request.cseq?.sequence
     sendSuccess(ok, in: key, call: call, purpose: Call.reinvite2xx)
@@ -1161,7 +1161,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.successes[Call.initial2xx] = nil
     cancelTimer(call, Call.initial2xx)
     emit(.request(callID: call.callID, method: "ACK"))
-    if !ack.body.isEmpty { call.remoteSDP = try? SessionDescription(parsing: ack.body) }
+    if !ack.body.isEmpty {
+      call.setRemote(try? SessionDescription(parsing: ack.body), from: ack.body)
+    }
     if call.byeAfterAck, let id = call.confirmed {
       sendBye(call, dialog: id)
     } else if let talk = call.hangUpAfter {
@@ -1210,8 +1212,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   func record(for call: Call) -> CallRecord {
     CallRecord(
       callID: call.callID, isCaller: call.isCaller, state: call.state, status: call.finalStatus,
-      wasAnswered: call.confirmed != nil, ending: call.ending, localSDP: call.localSDP,
-      remoteSDP: call.remoteSDP, dialogs: call.confirmed.map { [$0] } ?? [])
+      wasAnswered: call.confirmed != nil, ending: call.ending, localSDPBytes: call.localSDPBytes(),
+      remoteSDPBytes: call.remoteSDPBytes, dialogs: call.confirmed.map { [$0] } ?? [])
   }
 
   func setState(_ call: Call, _ state: CallState) {
@@ -1296,9 +1298,15 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   }
 
   func setBody(_ message: inout SIPMessage, _ sdp: SessionDescription) {
+    setBody(&message, sdp.bytes)
+  }
+
+  /// Puts SDP bytes in `message` (the call's own description's, printed once: see
+  /// `Call.localSDPBytes()`).
+  func setBody(_ message: inout SIPMessage, _ bytes: [UInt8]?) {
     message.remove("Content-Length")
     message.set("Content-Type", "application/sdp")
-    message.body = sdp.bytes
+    message.body = bytes ?? []
     message.append("Content-Length", "\(message.body.count)")
   }
 
@@ -1317,8 +1325,13 @@ final class Call {
   var finalStatus: Int?
   var ending: String?
   var timers: [String: TimerHandle] = [:]
-  var localSDP: SessionDescription?
-  var remoteSDP: SessionDescription?
+  /// The last local and remote session descriptions, each with the SDP bytes it went or came
+  /// as: a ``CallRecord`` keeps bytes, and printing them again at every call's end cost more
+  /// than keeping the ones at hand (the body received; ours, printed once for its message).
+  private(set) var localSDP: SessionDescription?
+  private(set) var remoteSDP: SessionDescription?
+  private var printedLocalSDP: [UInt8]?
+  private(set) var remoteSDPBytes: [UInt8]?
   var hangUpAfter: Duration?
   var byeSent: [DialogID] = []
   // Caller.
@@ -1359,6 +1372,25 @@ final class Call {
     self.callID = callID
     self.isCaller = isCaller
     self.localTag = localTag
+  }
+
+  /// Makes `sdp` the local description; its bytes are printed when first asked for.
+  func setLocal(_ sdp: SessionDescription?) {
+    localSDP = sdp
+    printedLocalSDP = nil
+  }
+
+  /// The local description's bytes, printed once and kept.
+  func localSDPBytes() -> [UInt8]? {
+    if printedLocalSDP == nil, let localSDP { printedLocalSDP = localSDP.bytes }
+    return printedLocalSDP
+  }
+
+  /// Makes `sdp`, parsed from `body`, the remote description (nil, and no bytes, when the body
+  /// did not parse).
+  func setRemote(_ sdp: SessionDescription?, from body: [UInt8]) {
+    remoteSDP = sdp
+    remoteSDPBytes = sdp == nil ? nil : body
   }
 }
 

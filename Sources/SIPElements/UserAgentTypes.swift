@@ -83,10 +83,84 @@ public struct CallRecord: Sendable, Hashable {
   /// Who ended it and how: "BYE sent", "BYE received", "CANCEL", "487", "no ACK", …
   public var ending: String?
   /// The media state at the end: the last local and remote session descriptions.
-  public var localSDP: SessionDescription?
-  public var remoteSDP: SessionDescription?
+  ///
+  /// Kept as their SDP bytes and parsed when read (SDP's serialization round-trips, §5 of RFC
+  /// 4566): an agent keeps ``UAConfiguration/historyLimit`` records, and with the two
+  /// descriptions parsed a record was about 2 KB, most of the memory of a long run with many
+  /// agents (200,000 records at 1,000 pairs).
+  public var localSDP: SessionDescription? {
+    get { Self.parse(localSDPBytes) }
+    set { localSDPBytes = newValue?.bytes }
+  }
+  public var remoteSDP: SessionDescription? {
+    get { Self.parse(remoteSDPBytes) }
+    set { remoteSDPBytes = newValue?.bytes }
+  }
   /// Confirmed dialogs, by ID (forking can confirm more than one; the extras get BYE).
   public var dialogs: [DialogID]
+
+  private var localSDPBytes: [UInt8]?
+  private var remoteSDPBytes: [UInt8]?
+
+  public init(
+    callID: String, isCaller: Bool, state: CallState, status: Int? = nil, wasAnswered: Bool,
+    ending: String? = nil, localSDP: SessionDescription? = nil,
+    remoteSDP: SessionDescription? = nil, dialogs: [DialogID] = []
+  ) {
+    self.callID = callID
+    self.isCaller = isCaller
+    self.state = state
+    self.status = status
+    self.wasAnswered = wasAnswered
+    self.ending = ending
+    self.dialogs = dialogs
+    localSDPBytes = localSDP?.bytes
+    remoteSDPBytes = remoteSDP?.bytes
+  }
+
+  /// A record of SDP bytes as they went or came (a call's), parsed when read: the remote's
+  /// parse to the description the agent used, and its own were printed from one.
+  init(
+    callID: String, isCaller: Bool, state: CallState, status: Int?, wasAnswered: Bool,
+    ending: String?, localSDPBytes: [UInt8]?, remoteSDPBytes: [UInt8]?, dialogs: [DialogID]
+  ) {
+    self.callID = callID
+    self.isCaller = isCaller
+    self.state = state
+    self.status = status
+    self.wasAnswered = wasAnswered
+    self.ending = ending
+    self.dialogs = dialogs
+    self.localSDPBytes = localSDPBytes
+    self.remoteSDPBytes = remoteSDPBytes
+  }
+
+  /// Equal when every public property is: descriptions compare as parsed when their bytes
+  /// differ (a body received may print differently from its description).
+  public static func == (lhs: CallRecord, rhs: CallRecord) -> Bool {
+    lhs.callID == rhs.callID && lhs.isCaller == rhs.isCaller && lhs.state == rhs.state
+      && lhs.status == rhs.status && lhs.wasAnswered == rhs.wasAnswered
+      && lhs.ending == rhs.ending && lhs.dialogs == rhs.dialogs
+      && (lhs.localSDPBytes == rhs.localSDPBytes || lhs.localSDP == rhs.localSDP)
+      && (lhs.remoteSDPBytes == rhs.remoteSDPBytes || lhs.remoteSDP == rhs.remoteSDP)
+  }
+
+  /// Leaves the descriptions out, so records `==` calls equal hash alike.
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(callID)
+    hasher.combine(isCaller)
+    hasher.combine(state)
+    hasher.combine(status)
+    hasher.combine(wasAnswered)
+    hasher.combine(ending)
+    hasher.combine(dialogs)
+  }
+
+  /// Bytes printed from a description, or a body it was parsed from, so they parse.
+  private static func parse(_ bytes: [UInt8]?) -> SessionDescription? {
+    guard let bytes else { return nil }
+    return try? SessionDescription(parsing: bytes)
+  }
 }
 
 /// The settings of a user agent that do not change while it runs.

@@ -100,6 +100,63 @@ import Testing
     #expect(first.endpoint.connectionIdleTimeout == .seconds(32) && !first.endpoint.isStateless)
   }
 
+  /// A record keeps its session descriptions as SDP bytes and gives back what it was given:
+  /// one with every field SDP has, and the ones a call negotiated, read during the call and from
+  /// the history after it.
+  @Test func aRecordKeepsItsSessionDescriptions() throws {
+    let text = """
+      v=0\r
+      o=alice 2890844526 2890844527 IN IP4 client.atlanta.example.com\r
+      s=Talk\r
+      i=A call\r
+      u=http://www.example.com/call\r
+      e=alice@example.com\r
+      p=+1 617 555 6011\r
+      c=IN IP4 192.0.2.101\r
+      b=AS:64\r
+      t=2873397496 2873404696\r
+      r=7d 1h 0 25h\r
+      z=2882844526 -1h\r
+      k=prompt\r
+      a=tool:sipsim\r
+      m=audio 49172 RTP/AVP 0 97\r
+      a=rtpmap:97 iLBC/8000\r
+      a=sendonly\r
+
+      """
+    let full = try SessionDescription(parsing: Array(text.utf8))
+    var record = CallRecord(
+      callID: "c1", isCaller: true, state: .terminated, wasAnswered: true, localSDP: full)
+    #expect(record.localSDP == full && record.remoteSDP == nil)
+    record.remoteSDP = full
+    #expect(record.remoteSDP == full)
+    record.localSDP = nil
+    #expect(record.localSDP == nil)
+    // A body that prints differently from its description (LF line ends): records compare and
+    // hash by the descriptions, not the bytes.
+    let lf = Array(text.replacingOccurrences(of: "\r\n", with: "\n").utf8)
+    let received = CallRecord(
+      callID: "c1", isCaller: true, state: .terminated, status: nil, wasAnswered: true,
+      ending: nil, localSDPBytes: nil, remoteSDPBytes: lf, dialogs: [])
+    #expect(lf != full.bytes)
+    #expect(received.remoteSDP == full && received == record)
+    #expect(received.hashValue == record.hashValue)
+    record.remoteSDP = nil
+    #expect(received != record)
+
+    let phones = try Phones([("alice", .answer()), ("bob", .answer())])
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(1)) }
+    phones.simulation.run(until: SimInstant(microseconds: 500_000))
+    let live = try phones.on("alice") { $0.record(of: callID) }
+    phones.simulation.run(until: SimInstant(microseconds: 5_000_000))
+    let ended = try #require(try phones.history("alice").last)
+    #expect(ended.callID == callID && ended.state == .terminated)
+    #expect(live?.localSDP != nil && live?.remoteSDP != nil)
+    #expect(ended.localSDP == live?.localSDP && ended.remoteSDP == live?.remoteSDP)
+    #expect(ended.remoteSDP == (try phones.history("bob").last?.localSDP))
+  }
+
   /// An agent that only registers keeps no call book; the first call (or hook) makes one, and
   /// reading the empty tables before that allocates nothing.
   @Test func anIdleAgentHasNoCallBook() throws {
