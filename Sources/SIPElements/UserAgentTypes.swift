@@ -107,15 +107,10 @@ public struct CallRecord: Sendable, Hashable {
     ending: String? = nil, localSDP: SessionDescription? = nil,
     remoteSDP: SessionDescription? = nil, dialogs: [DialogID] = []
   ) {
-    self.callID = callID
-    self.isCaller = isCaller
-    self.state = state
-    self.status = status
-    self.wasAnswered = wasAnswered
-    self.ending = ending
-    self.dialogs = dialogs
-    localSDPBytes = localSDP?.bytes
-    remoteSDPBytes = remoteSDP?.bytes
+    self.init(
+      callID: callID, isCaller: isCaller, state: state, status: status,
+      wasAnswered: wasAnswered, ending: ending, localSDPBytes: localSDP?.bytes,
+      remoteSDPBytes: remoteSDP?.bytes, dialogs: dialogs)
   }
 
   /// A record of SDP bytes as they went or came (a call's), parsed when read: the remote's
