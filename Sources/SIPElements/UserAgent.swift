@@ -612,17 +612,17 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       }
     case .timeout(let key, let timer, let request):
       // Timer H (no ACK for a non-2xx) is the server side's: nothing to tell the UAC core.
-      // A client transaction times out (B, F) before it lets go of its request.
-      if key.role == .client, let request {
-        synthesize(408, for: request)
-      } else {
+      if key.role == .server {
         log("server transaction \(key) ended by Timer \(timer.rawValue)")
+      } else if let request {
+        // A client transaction times out (B, F) while it keeps its request.
+        synthesize(408, for: request)
       }
     case .transportError(let key, let request):
-      if key.role == .client, let request {
-        synthesize(503, for: request)
-      } else {
+      if key.role == .server {
         log("could not send a response in \(key): transport error")
+      } else if let request {
+        synthesize(503, for: request)
       }
     }
   }

@@ -84,23 +84,46 @@ public struct CallRecord: Sendable, Hashable {
   public var ending: String?
   /// The media state at the end: the last local and remote session descriptions.
   ///
-  /// Kept as their SDP bytes and parsed when read (SDP's serialization round-trips, §5 of RFC
-  /// 4566): an agent keeps ``UAConfiguration/historyLimit`` records, and with the two
+  /// A user agent's records keep them as the SDP bytes they went or came as and parse them when
+  /// read: an agent keeps ``UAConfiguration/historyLimit`` records, and with the two
   /// descriptions parsed a record was about 2 KB, most of the memory of a long run with many
-  /// agents (200,000 records at 1,000 pairs).
+  /// agents (200,000 records at 1,000 pairs). A description set here is kept as given.
   public var localSDP: SessionDescription? {
-    get { Self.parse(localSDPBytes) }
-    set { localSDPBytes = newValue?.bytes }
+    get { keptLocal?.sessionDescription }
+    set { keptLocal = newValue.map(KeptSDP.description) }
   }
   public var remoteSDP: SessionDescription? {
-    get { Self.parse(remoteSDPBytes) }
-    set { remoteSDPBytes = newValue?.bytes }
+    get { keptRemote?.sessionDescription }
+    set { keptRemote = newValue.map(KeptSDP.description) }
   }
   /// Confirmed dialogs, by ID (forking can confirm more than one; the extras get BYE).
   public var dialogs: [DialogID]
 
-  private var localSDPBytes: [UInt8]?
-  private var remoteSDPBytes: [UInt8]?
+  /// A description as a record keeps it: the bytes of a call's message body, or a description
+  /// given through the public API, kept as it is (printing and parsing do not give back every
+  /// value a ``SessionDescription`` can hold: a `version` other than 0, an empty field).
+  private enum KeptSDP: Sendable, Hashable {
+    /// A body that parsed, or bytes printed from an agent's own description (which parse back
+    /// to it): parsed again when read.
+    case bytes([UInt8])
+    /// Boxed: inline, the description's ~300 bytes set the size of every record.
+    indirect case description(SessionDescription)
+
+    var sessionDescription: SessionDescription? {
+      switch self {
+      case .bytes(let bytes): try? SessionDescription(parsing: bytes)
+      case .description(let description): description
+      }
+    }
+
+    /// The same description, compared as kept first (bytes to bytes), parsed otherwise (a
+    /// body may print differently from the description it parses to).
+    static func same(_ lhs: KeptSDP?, _ rhs: KeptSDP?) -> Bool {
+      lhs == rhs || lhs?.sessionDescription == rhs?.sessionDescription
+    }
+  }
+  private var keptLocal: KeptSDP?
+  private var keptRemote: KeptSDP?
 
   public init(
     callID: String, isCaller: Bool, state: CallState, status: Int? = nil, wasAnswered: Bool,
@@ -109,11 +132,13 @@ public struct CallRecord: Sendable, Hashable {
   ) {
     self.init(
       callID: callID, isCaller: isCaller, state: state, status: status,
-      wasAnswered: wasAnswered, ending: ending, localSDPBytes: localSDP?.bytes,
-      remoteSDPBytes: remoteSDP?.bytes, dialogs: dialogs)
+      wasAnswered: wasAnswered, ending: ending, localSDPBytes: nil, remoteSDPBytes: nil,
+      dialogs: dialogs)
+    self.localSDP = localSDP
+    self.remoteSDP = remoteSDP
   }
 
-  /// A record of SDP bytes as they went or came (a call's), parsed when read: the remote's
+  /// A call's record, with its SDP bytes as they went or came (parsed when read): the remote's
   /// parse to the description the agent used, and its own were printed from one.
   init(
     callID: String, isCaller: Bool, state: CallState, status: Int?, wasAnswered: Bool,
@@ -126,18 +151,17 @@ public struct CallRecord: Sendable, Hashable {
     self.wasAnswered = wasAnswered
     self.ending = ending
     self.dialogs = dialogs
-    self.localSDPBytes = localSDPBytes
-    self.remoteSDPBytes = remoteSDPBytes
+    keptLocal = localSDPBytes.map(KeptSDP.bytes)
+    keptRemote = remoteSDPBytes.map(KeptSDP.bytes)
   }
 
-  /// Equal when every public property is: descriptions compare as parsed when their bytes
-  /// differ (a body received may print differently from its description).
+  /// Equal when every public property is (descriptions as parsed when their bytes differ).
   public static func == (lhs: CallRecord, rhs: CallRecord) -> Bool {
     lhs.callID == rhs.callID && lhs.isCaller == rhs.isCaller && lhs.state == rhs.state
       && lhs.status == rhs.status && lhs.wasAnswered == rhs.wasAnswered
       && lhs.ending == rhs.ending && lhs.dialogs == rhs.dialogs
-      && (lhs.localSDPBytes == rhs.localSDPBytes || lhs.localSDP == rhs.localSDP)
-      && (lhs.remoteSDPBytes == rhs.remoteSDPBytes || lhs.remoteSDP == rhs.remoteSDP)
+      && KeptSDP.same(lhs.keptLocal, rhs.keptLocal)
+      && KeptSDP.same(lhs.keptRemote, rhs.keptRemote)
   }
 
   /// Leaves the descriptions out, so records `==` calls equal hash alike.
@@ -149,12 +173,6 @@ public struct CallRecord: Sendable, Hashable {
     hasher.combine(wasAnswered)
     hasher.combine(ending)
     hasher.combine(dialogs)
-  }
-
-  /// Bytes printed from a description, or a body it was parsed from, so they parse.
-  private static func parse(_ bytes: [UInt8]?) -> SessionDescription? {
-    guard let bytes else { return nil }
-    return try? SessionDescription(parsing: bytes)
   }
 }
 

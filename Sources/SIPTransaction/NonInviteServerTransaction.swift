@@ -64,6 +64,7 @@ public struct NonInviteServerTransaction<Message: Sendable>: Sendable {
   /// Enters Terminated: `terminate` after the actions already appended.
   private mutating func terminate(_ actions: inout [TransactionAction<Message>]) {
     state = .terminated
+    lastResponse = nil
     actions.append(.terminate)
   }
 }

@@ -128,11 +128,17 @@ public struct TransactionLayer: Sendable {
   }
 
   /// The request of a live transaction, while it keeps it: a client transaction lets go of it
-  /// in Accepted (INVITE) or Completed (non-INVITE), a server transaction once it has sent its
-  /// final response, since none of their later events sends or reports it; those states last
-  /// 64·T1 or T4, and an element under load kept every request of its last 32 seconds.
+  /// in Accepted (INVITE) or Completed (non-INVITE), an INVITE server in Accepted or Confirmed,
+  /// a non-INVITE server in Completed (see `forgetsRequest`). Those states last up to 64·T1,
+  /// and an element under load kept every request of its last 32 seconds.
   public func request(of key: TransactionKey) -> SIPMessage? {
     entries.index(forKey: key).flatMap { entries[at: $0].request }
+  }
+
+  /// The 100 Trying an INVITE server transaction sent on its core's behalf, kept to resend
+  /// while it is in Proceeding (nil otherwise).
+  package func trying(of key: TransactionKey) -> SIPMessage? {
+    entries.index(forKey: key).flatMap { entries[at: $0].trying }
   }
 
   // Entries are reached through `withEntry`, never `entries[key]` or a read of
@@ -467,25 +473,28 @@ public struct TransactionLayer: Sendable {
     let after = withEntry(index) { $0.machine.state }
     if before != after {
       actions.append(.stateChanged(key, from: before, to: after))
+      // The 100 is resent only in Proceeding.
+      entries[at: index].trying = nil
       if Self.forgetsRequest(withEntry(index) { $0.machine.kind }, in: after) {
         entries[at: index].request = nil
-        entries[at: index].trying = nil
       }
     }
     carryOut(result, key: key, at: index, into: &actions)
     giveBack(&result)
   }
 
-  /// Whether a transaction of `kind` entering `state` no longer needs its request (nor a server
-  /// its 100 Trying): a client's Accepted (INVITE) or Completed (non-INVITE) sends nothing more;
-  /// a server past its final response resends only that response, which its machine keeps
-  /// (§17.2.1, §17.2.2, RFC 6026 §7.1). An INVITE client's Completed keeps it for the ACK it
-  /// builds for each retransmitted final response (§17.1.1.3). Their timeouts and transport
-  /// errors then reach the core without the request.
+  /// Whether a transaction of `kind` entering `state` no longer needs its request: a client's
+  /// Accepted (INVITE) or Completed (non-INVITE) sends nothing more and reports nothing; an
+  /// INVITE server's Accepted and Confirmed absorb what comes (the core resends its own 2xx,
+  /// RFC 6026 §7.1), and a non-INVITE server's Completed resends the final its machine keeps
+  /// (§17.2.2). An INVITE client's Completed keeps it for the ACK it builds for each
+  /// retransmitted final response (§17.1.1.3), and an INVITE server's Completed for Timer H,
+  /// which tells the core whose ACK never came. Only a non-INVITE server's late transport error
+  /// then reaches the core without the request.
   static func forgetsRequest(_ kind: TransactionKind, in state: TransactionState) -> Bool {
     switch (kind, state) {
     case (.inviteClient, .accepted), (.nonInviteClient, .completed): true
-    case (.inviteServer, .accepted), (.inviteServer, .completed), (.inviteServer, .confirmed): true
+    case (.inviteServer, .accepted), (.inviteServer, .confirmed): true
     case (.nonInviteServer, .completed): true
     default: false
     }
@@ -606,11 +615,11 @@ public enum TransactionEvent: Sendable {
   case strayResponse(SIPMessage)
   /// A message without the fields needed to match it; the core decides (a UAS answers 400).
   case unmatchable(SIPMessage, reason: String)
-  /// Timer B, F or H fired: §8.1.3.1 treats it as a 408. The request is there for a client
-  /// transaction; nil for Timer H, which fires after the server transaction let go of it.
+  /// Timer B, F or H fired: §8.1.3.1 treats it as a 408. The request is there: these timers
+  /// fire only in states that keep it (a client's first states, an INVITE server's Completed).
   case timeout(TransactionKey, TransactionTimer, request: SIPMessage?)
-  /// The transport failed: §8.1.3.1 treats it as a 503. The request is nil when the
-  /// transaction had already let go of it (a server's after its final response).
+  /// The transport failed: §8.1.3.1 treats it as a 503. The request is nil only for a
+  /// non-INVITE server whose final response could not be resent (it had let go of it).
   case transportError(TransactionKey, request: SIPMessage?)
 }
 

@@ -29,7 +29,7 @@ enum CallsBench {
       largest to the smallest. Sizes up to 10,000 calls run K times (default 5) and report the
       median, with the fastest and slowest run: one run of 1,000 calls lasts a fifth of a
       second, the first of the process starts on a cold heap, and a ratio over one such run
-      swung by a third from run to run. The larger sizes run once (seconds to minutes each).
+      swung from 0.8 to 1.2 between runs. The larger sizes run once (seconds to minutes each).
     """
 
   struct Result {

@@ -143,6 +143,18 @@ import Testing
     #expect(received.hashValue == record.hashValue)
     record.remoteSDP = nil
     #expect(received != record)
+    // A description given in code is kept as given, even one its printed form would not
+    // parse back to (a version other than 0, an empty address).
+    var odd = full
+    odd.version = 1
+    odd.origin.address = ""
+    #expect((try? SessionDescription(parsing: odd.bytes)) != odd)
+    record.localSDP = odd
+    #expect(record.localSDP == odd)
+    #expect(
+      CallRecord(
+        callID: "c1", isCaller: true, state: .terminated, wasAnswered: true, remoteSDP: odd
+      ).remoteSDP == odd)
 
     let phones = try Phones([("alice", .answer()), ("bob", .answer())])
     let bob = try phones.uri("bob")

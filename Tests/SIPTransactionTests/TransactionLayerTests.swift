@@ -206,6 +206,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let key = try #require(TransactionKey.server(for: invite))
     let trying = layer.timerFired(.trying, of: key)
     #expect(lines(trying) == ["fired Trying", "send SIP/2.0 100 Trying"])
+    #expect(layer.trying(of: key)?.status == 100)
     if case .send(let response, let peer, _) = trying.last {
       #expect(peer == "alice")
       #expect(response.to?.tag == nil)
@@ -220,9 +221,10 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
         "Proceeding -> Completed", "send SIP/2.0 486 Busy Here", "start G 0.5 seconds",
         "start H 32.0 seconds",
       ])
-    // Past its final response the server resends only that response: the INVITE and the 100
-    // are let go, and a retransmitted INVITE gets the 486.
-    #expect(layer.request(of: key) == nil)
+    // Past its final response the 100 is let go and a retransmitted INVITE gets the 486;
+    // Completed keeps the INVITE for Timer H's report.
+    #expect(layer.trying(of: key) == nil)
+    #expect(layer.request(of: key) == invite)
     #expect(
       lines(layer.receive(invite, from: "alice", reliable: false)) == [
         "send SIP/2.0 486 Busy Here"
@@ -230,6 +232,8 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(
       lines(layer.receive(Sample.request("ACK", toTag: "a6c85cf"), from: "alice", reliable: false))
         == ["Completed -> Confirmed", "cancel G", "cancel H", "start I 5.0 seconds"])
+    // Confirmed absorbs what comes: the INVITE is let go.
+    #expect(layer.request(of: key) == nil)
     #expect(
       lines(layer.timerFired(.i, of: key)) == ["fired I", "Confirmed -> Terminated", "destroyed"])
     #expect(layer.count == 0)
@@ -256,10 +260,13 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let invite = Sample.request("INVITE")
     _ = layer.receive(invite, from: "alice", reliable: false)
     let key = try #require(TransactionKey.server(for: invite))
+    #expect(layer.request(of: key) == invite)
     #expect(
       lines(layer.respond(Sample.response(200, to: invite), in: key)) == [
         "Proceeding -> Accepted", "cancel Trying", "send SIP/2.0 200 OK", "start L 32.0 seconds",
       ])
+    // Accepted absorbs retransmissions (the core resends its 2xx): the INVITE is let go.
+    #expect(layer.request(of: key) == nil)
     // The 2xx ACK has its own branch (§13.2.2.4): it matches nothing and goes to the core.
     let ack = Sample.request("ACK", branch: "z9hG4bKack2xx", toTag: "a6c85cf")
     #expect(lines(layer.receive(ack, from: "alice", reliable: false)) == ["core: ACK (stray)"])
@@ -268,9 +275,9 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
       lines(layer.respond(Sample.response(200, to: invite), in: key)) == ["send SIP/2.0 200 OK"])
   }
 
-  /// A server past its final response keeps only that response: Timer H reaches the core
-  /// without the INVITE, and a non-INVITE server in Completed answers a retransmission with its
-  /// final, the request gone.
+  /// Timer H reaches the core with the INVITE (Completed keeps it to say whose ACK never came),
+  /// and a non-INVITE server in Completed answers a retransmission with its final, the request
+  /// gone.
   @Test func serverTransactionsLetGoOfTheRequestAfterTheirFinal() throws {
     var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
@@ -283,7 +290,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
         "fired H", "Completed -> Terminated", "cancel G", "core: timeout H", "destroyed",
       ])
     let reported = timeout.contains { action in
-      if case .toCore(.timeout(key, .h, request: nil)) = action { return true }
+      if case .toCore(.timeout(key, .h, let request)) = action { return request == invite }
       return false
     }
     #expect(reported)
@@ -294,6 +301,31 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     _ = layer.respond(Sample.response(200, to: bye), in: byeKey)
     #expect(layer.request(of: byeKey) == nil)
     #expect(lines(layer.receive(bye, from: "alice", reliable: false)) == ["send SIP/2.0 200 OK"])
+  }
+
+  /// A client transaction's timeout and transport error reach the core with the request, which
+  /// the core turns into a 408 or 503 (§8.1.3.1).
+  @Test func clientTimeoutsAndTransportErrorsCarryTheRequest() throws {
+    func reported(_ actions: [TransactionLayerAction], _ request: SIPMessage) -> Bool {
+      actions.contains { action in
+        switch action {
+        case .toCore(.timeout(_, _, let carried)), .toCore(.transportError(_, let carried)):
+          carried == request
+        default: false
+        }
+      }
+    }
+    var layer = TransactionLayer()
+    let options = Sample.request("OPTIONS")
+    _ = layer.sendRequest(options, to: "bob", reliable: false)
+    let optionsKey = try #require(TransactionKey.client(for: options))
+    #expect(reported(layer.timerFired(.f, of: optionsKey), options))
+    let invite = Sample.request("INVITE", branch: "z9hG4bKinvite2")
+    _ = layer.sendRequest(invite, to: "bob", reliable: false)
+    let inviteKey = try #require(TransactionKey.client(for: invite))
+    _ = layer.receive(Sample.response(180, to: invite), from: "bob", reliable: false)
+    #expect(reported(layer.transportError(for: inviteKey), invite))
+    #expect(layer.count == 0)
   }
 
   @Test func nonInviteServerDiscardsRetransmissionsWhileTrying() throws {
