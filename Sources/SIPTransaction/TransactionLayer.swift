@@ -337,11 +337,16 @@ public struct TransactionLayer: Sendable {
     }
     entries.updateValue(Entry(machine: machine, request: message, peer: peer), forKey: key)
     actions.append(.created(key, machine.kind, machine.state))
-    actions.append(.toCore(.request(message, transaction: key)))
+    // The machine's start (an INVITE server's Trying timer) before the core hears of the
+    // request: a core that answers at once (a proxy's own 100, an agent's 180) cancels the
+    // timer while its owner carries out the core's event, and with the start after it the
+    // owner armed the timer once it had been cancelled (the trace showed Trying armed after
+    // the answer, and never cancelled).
     if let index = entries.index(forKey: key) {
       carryOut(started, key: key, at: index, into: &actions)
     }
     giveBack(&started)
+    actions.append(.toCore(.request(message, transaction: key)))
   }
 
   // MARK: From the core

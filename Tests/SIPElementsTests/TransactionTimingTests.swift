@@ -152,6 +152,29 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
+  /// A core that answers an INVITE at once cancels the server's Trying timer, and the trace
+  /// says so in order: armed, then cancelled, both at the INVITE's arrival, and nothing of it
+  /// armed afterwards (the start used to be carried out after the core's answer, arming a
+  /// timer already cancelled: the trace showed Trying armed after the 180, never cancelled).
+  @Test func anImmediateAnswerCancelsTrying() throws {
+    let scenario = try Scenario()
+    try scenario.core("alice")
+    try scenario.core("bob") { request in
+      [request.response(status: 180, toTag: "b1"), request.response(status: 200, toTag: "b1")]
+    }
+    try scenario.send(makeRequest("INVITE"), from: "alice", to: peer("10.0.0.2"))
+    scenario.simulation.runUntilIdle()
+    let bobTimers = scenario.network.trace.events.filter {
+      $0.event.hasPrefix("timer-") && $0.field("element").map { "\($0)" } == "bob"
+    }.map { "\($0.time / 1000) \($0.event) \($0.field("timer").map { "\($0)" } ?? "")" }
+    #expect(
+      bobTimers == [
+        "10 timer-armed Trying", "10 timer-cancelled Trying", "10 timer-armed L",
+        "32010 timer-fired L",
+      ])
+    scenario.expectNothingLeftOver()
+  }
+
   /// Reliable transports: no A, E or G; D, I, J, K are zero (§17.1.1.2, §17.1.2.2, §17.2.1).
   @Test func reliableTransportTimers() throws {
     let scenario = try Scenario()

@@ -201,7 +201,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let invite = Sample.request("INVITE")
     #expect(
       lines(layer.receive(invite, from: "alice", reliable: false)) == [
-        "created INVITE server Proceeding", "core: INVITE", "start Trying 0.2 seconds",
+        "created INVITE server Proceeding", "start Trying 0.2 seconds", "core: INVITE",
       ])
     let key = try #require(TransactionKey.server(for: invite))
     let trying = layer.timerFired(.trying, of: key)
