@@ -75,22 +75,47 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   var udp: DatagramSocket?
   var core: (@Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)?
 
-  // Timers: each armed timer has a slot in `timerSlots` at the number the layer gave it (a
-  // ``TimerSlot``: the layer reuses a number once its timer is cancelled or fires), and its
-  // scheduler token names the slot and the slot's generation here, so a firing finds its timer
-  // without hashing and a stale firing (the slot freed or reused since) finds nothing. A cancel
-  // names the slot too: no table of (transaction, timer) names, which cost a probe and a
-  // removal per timer in a table as big as the live transactions.
+  // Timers: each armed timer has a slot in `timerSlots`, and its scheduler token names the
+  // slot and the slot's generation, so a firing finds its timer without hashing and a stale
+  // firing (the slot freed or reused since) finds nothing. `armed` finds the slot of a
+  // (transaction, timer) to cancel or re-arm it: one probe per arm or cancel, with the key's
+  // stored digest (`TimerSlotTable`), none per firing (two tables keyed both ways cost seven
+  // hashes per timer, 7% of a transaction).
   struct ArmedTimer {
     var name: TimerName
     var handle: TimerHandle
     var generation: UInt32
     var isArmed: Bool
-    /// The layer's latest generation seen for this number (started or cancelled): a start or
-    /// cancel of an older one arrives late and is stale.
-    var layerGeneration: UInt32
   }
   @exclusivity(unchecked) var timerSlots: [ArmedTimer] = []
+  @exclusivity(unchecked) var freeTimerSlots: [Int] = []
+  /// The slots by name, kept only once more than ``slotsScannedLinearly`` slots exist: a user
+  /// agent arms two or three timers per transaction, and the table it built for them (and gave
+  /// back when they were done) was four allocations twice a transaction; a scan of a few
+  /// slots finds one as fast.
+  @exclusivity(unchecked) var armed = TimerSlotTable()
+  static let slotsScannedLinearly = 8
+  /// Whether the table holds every armed timer: once past ``slotsScannedLinearly`` slots, which
+  /// stay until none is armed (the slots are dropped then). Worked out, not stored, like
+  /// ``armedCount``: a stored flag and count took 16 bytes more of each of a million agents'
+  /// endpoints (and asking the table whether it is empty copied it).
+  var slotsIndexed: Bool { timerSlots.count > Self.slotsScannedLinearly }
+  /// How many slots hold an armed timer: every slot is armed or free. Free slots are listed
+  /// only once the slots are indexed; up to ``slotsScannedLinearly`` they are found by scanning
+  /// (the list was one more allocation per transaction of an agent).
+  var armedCount: Int {
+    if slotsIndexed { return timerSlots.count - freeTimerSlots.count }
+    var count = 0
+    for slot in timerSlots.indices where timerSlots[slot].isArmed { count += 1 }
+    return count
+  }
+
+  /// A free slot: the last one listed (indexed), else the first one not armed (scanned).
+  func freeSlot() -> Int? {
+    if slotsIndexed { return freeTimerSlots.popLast() }
+    for slot in timerSlots.indices where !timerSlots[slot].isArmed { return slot }
+    return nil
+  }
 
   // Stream connections, by remote address and transport.
   struct ConnectionKey: Hashable {
@@ -195,11 +220,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Live transactions, sorted by key.
   public var liveTransactions: [TransactionKey] { layer.liveKeys }
   /// Transaction timers armed.
-  public var armedTimers: Int {
-    var count = 0
-    for slot in timerSlots.indices where timerSlots[slot].isArmed { count += 1 }
-    return count
-  }
+  public var armedTimers: Int { armedCount }
   /// Open (or opening) stream connections.
   public var openConnections: Int { connections.count }
   /// The state of a transaction.
@@ -321,10 +342,12 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       switch action {
       case .send(let message, let peer, let key):
         transmit(message, to: peer, transaction: key)
-      case .startTimer(let key, let timer, let duration, let slot):
-        arm(timer, of: key, after: duration, slot: slot)
-      case .cancelTimer(let key, let timer, let slot):
-        if cancel(slot) {
+      case .startTimer(let key, let timer, let duration):
+        arm(timer, of: key, after: duration)
+      case .cancelTimer(let key, let timer):
+        if let index = takeSlot(of: TimerName(key: key, timer: timer)) {
+          network.simulation.cancel(timerSlots[index].handle)
+          freeTimerSlot(index)
           record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
         }
       case .timerFired(let key, let timer):
@@ -358,36 +381,38 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     ("timer", .string(timer.rawValue))
   }
 
-  func arm(
-    _ timer: TransactionTimer, of key: TransactionKey, after duration: Duration, slot: TimerSlot
-  ) {
-    let index = slot.index
+  func arm(_ timer: TransactionTimer, of key: TransactionKey, after duration: Duration) {
     let name = TimerName(key: key, timer: timer)
-    if index < timerSlots.count {
-      // A start the layer has since cancelled or replaced (see `TimerSlot`) is stale.
-      guard slot.isNewer(than: timerSlots[index].layerGeneration) else { return }
-      // The number's earlier timer, if still scheduled, is replaced.
-      if timerSlots[index].isArmed { network.simulation.cancel(timerSlots[index].handle) }
+    // The same timer armed again replaces the old one.
+    if let old = takeSlot(of: name) {
+      network.simulation.cancel(timerSlots[old].handle)
+      freeTimerSlot(old)
+    }
+    let index: Int
+    if let reused = freeSlot() {
+      index = reused
     } else {
+      index = timerSlots.count
       // Room for a transaction's few timers at once: grown one by one, the array was
       // allocated three times for each transaction of an otherwise idle agent.
       if timerSlots.capacity == 0 { timerSlots.reserveCapacity(4) }
-      // New slots start far behind this generation: a start for one of them that the layer
-      // made earlier but reaches us later (an outer event's, after an inner one's) is newer.
-      while timerSlots.count <= index {
-        timerSlots.append(
-          ArmedTimer(
-            name: name, handle: TimerHandle.none, generation: 0, isArmed: false,
-            layerGeneration: slot.generation &- (1 << 30)))
+      timerSlots.append(
+        ArmedTimer(name: name, handle: TimerHandle.none, generation: 0, isArmed: false))
+      if timerSlots.count == Self.slotsScannedLinearly + 1 {
+        // Just past the scanned size: every other slot holds an armed timer (a free one would
+        // have been reused), and all go into the table.
+        for slot in timerSlots.indices where timerSlots[slot].isArmed {
+          armed.updateValue(slot, forKey: timerSlots[slot].name)
+        }
       }
     }
+    if slotsIndexed { armed.updateValue(index, forKey: name) }
     let generation = timerSlots[index].generation &+ 1
     let token = UInt64(generation) << 32 | UInt64(index)
     let at = SimInstant(microseconds: network.simulation.now.microseconds + Self.micros(duration))
     let handle = network.simulation.schedule(at: at, target: self, token: token)
     timerSlots[index] = ArmedTimer(
-      name: name, handle: handle, generation: generation, isArmed: true,
-      layerGeneration: slot.generation)
+      name: name, handle: handle, generation: generation, isArmed: true)
     record(
       "timer-armed",
       [
@@ -396,32 +421,33 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       ])
   }
 
-  /// Cancels the timer started in `slot`; false when it is not armed there (fired, or its
-  /// start has not come yet: then the start, when it comes, is stale).
-  func cancel(_ slot: TimerSlot) -> Bool {
-    let index = slot.index
-    guard index < timerSlots.count else { return false }
-    if slot.generation == timerSlots[index].layerGeneration {
-      guard timerSlots[index].isArmed else { return false }
-      network.simulation.cancel(timerSlots[index].handle)
-      timerSlots[index].isArmed = false
-      return true
-    }
-    // The cancel of a start not carried out yet: remembered, so the start is known stale.
-    if slot.isNewer(than: timerSlots[index].layerGeneration) {
-      timerSlots[index].layerGeneration = slot.generation
-    }
-    return false
+  /// Frees a timer's slot. The storage stays while a transaction lives (an agent's response
+  /// cancels Timers E and F and arms K in one event: given back at once, the slots were
+  /// allocated twice per transaction).
+  func freeTimerSlot(_ index: Int) {
+    timerSlots[index].isArmed = false
+    if slotsIndexed { freeTimerSlots.append(index) }
   }
 
-  /// Gives the timer slots' storage back once no transaction is left (the layer then has none
-  /// armed and numbers its slots from 0 again), at the end of the event that ended the last
-  /// one: a million idle agents would each keep a few hundred bytes. The storage stays while a
-  /// transaction lives (an agent's response cancels Timers E and F and arms K in one event:
-  /// given back at once, the slots were allocated twice per transaction).
+  /// Gives the timer tables' storage back once no transaction is left and none is armed, at
+  /// the end of the event that ended the last one: a million idle agents would each keep a
+  /// few hundred bytes.
   func giveBackIdleTimerSlots() {
-    guard timerSlots.capacity > 0 else { return }
+    guard timerSlots.capacity > 0, armedCount == 0 else { return }
+    if slotsIndexed { armed.removeAll() }
     timerSlots = []
+    freeTimerSlots = []
+  }
+
+  /// The slot of the armed timer `name`, taken out of the index when there is one (the caller
+  /// frees the slot); nil when that timer is not armed.
+  func takeSlot(of name: TimerName) -> Int? {
+    if slotsIndexed { return armed.removeValue(forKey: name) }
+    // Keys compare by reference first: the same transaction's key is one object.
+    for slot in timerSlots.indices where timerSlots[slot].isArmed && timerSlots[slot].name == name {
+      return slot
+    }
+    return nil
   }
 
   public nonisolated func timerFired(_ token: UInt64) {
@@ -434,7 +460,8 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       timerSlots[index].generation == UInt32(truncatingIfNeeded: token >> 32)
     else { return }
     let name = timerSlots[index].name
-    timerSlots[index].isArmed = false
+    if slotsIndexed { armed.removeValue(forKey: name) }
+    freeTimerSlot(index)
     withLayer { layer, actions in layer.timerFired(name.timer, of: name.key, into: &actions) }
   }
 

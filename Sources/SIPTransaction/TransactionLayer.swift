@@ -102,16 +102,6 @@ public struct TransactionLayer: Sendable {
   }
 
   var entries = DigestTable<TransactionKey, Entry>()
-  /// Timer slot numbers given back (below 64: a bit each, so a layer with few transactions
-  /// allocates nothing for them; above: listed), the next never given, and the last generation
-  /// handed out (never reset: a generation tells uses of one number apart). The owner keeps its
-  /// scheduled timers in an array by these numbers, so a cancel or a firing finds its timer
-  /// without a table of (transaction, timer) names: a probe and a removal for every timer in a
-  /// table as big as the live transactions, a tenth of a proxy's cache misses under load.
-  var freeLowTimerSlots: UInt64 = 0
-  var freeTimerSlots: [Int32] = []
-  var unusedTimerSlot: Int32 = 0
-  var lastTimerGeneration: UInt32 = 0
   /// Room for one event's machine actions, reused while transactions live (see
   /// `takeMachineActions`).
   var machineActions: [TransactionAction<SIPMessage>] = []
@@ -430,9 +420,8 @@ public struct TransactionLayer: Sendable {
     _ timer: TransactionTimer, of key: TransactionKey, into actions: inout [TransactionLayerAction]
   ) {
     guard let index = entries.index(forKey: key),
-      let slot = entries[at: index].armed.remove(timer)
+      entries[at: index].armed.remove(timer)
     else { return }
-    freeTimerSlot(slot.index)
     actions.append(.timerFired(key, timer))
     feed(key, at: index, into: &actions) { machine, result in
       machine.handle(timerFired: timer, into: &result)
@@ -516,27 +505,6 @@ public struct TransactionLayer: Sendable {
     }
   }
 
-  /// A timer slot number: the lowest given back below 64, else the last given back above, else
-  /// the next never given.
-  private mutating func takeTimerSlot() -> Int {
-    if freeLowTimerSlots != 0 {
-      let number = freeLowTimerSlots.trailingZeroBitCount
-      freeLowTimerSlots &= freeLowTimerSlots &- 1
-      return number
-    }
-    if let number = freeTimerSlots.popLast() { return Int(number) }
-    unusedTimerSlot += 1
-    return Int(unusedTimerSlot - 1)
-  }
-
-  private mutating func freeTimerSlot(_ number: Int) {
-    if number < 64 {
-      freeLowTimerSlots |= 1 << UInt64(number)
-    } else {
-      freeTimerSlots.append(Int32(truncatingIfNeeded: number))
-    }
-  }
-
   /// Carries out a machine's actions for the entry at `index`. The index stays valid while
   /// fields change in place (nothing is inserted meanwhile); after `terminate` removes the
   /// entry, nothing more is carried out.
@@ -569,39 +537,22 @@ public struct TransactionLayer: Sendable {
           actions.append(.toCore(.response(message, transaction: key)))
         }
       case .startTimer(let timer, let duration):
-        // Armed again, the timer keeps its number with a new generation (the owner replaces
-        // what it scheduled there).
-        let number = entries[at: index].armed.remove(timer)?.index ?? takeTimerSlot()
-        lastTimerGeneration &+= 1
-        let slot = TimerSlot(index: number, generation: lastTimerGeneration)
-        // No machine arms more than two timers at once (see `ArmedTimers`).
-        guard entries[at: index].armed.append(timer, slot: slot) else {
-          freeTimerSlot(number)
-          continue
-        }
-        actions.append(.startTimer(key, timer, duration, slot: slot))
+        entries[at: index].armed.remove(timer)
+        entries[at: index].armed.append(timer)
+        actions.append(.startTimer(key, timer, duration))
       case .cancelTimer(let timer):
-        guard let slot = entries[at: index].armed.remove(timer) else { continue }
-        freeTimerSlot(slot.index)
-        actions.append(.cancelTimer(key, timer, slot: slot))
+        guard entries[at: index].armed.remove(timer) else { continue }
+        actions.append(.cancelTimer(key, timer))
       case .timeout(let timer):
         actions.append(.toCore(.timeout(key, timer, request: withEntry(index) { $0.request })))
       case .transportError:
         actions.append(.toCore(.transportError(key, request: withEntry(index) { $0.request })))
       case .terminate:
         // Nothing may stay armed for a transaction that no longer exists.
-        for (timer, slot) in withEntry(index, { $0.armed }) {
-          freeTimerSlot(slot.index)
-          actions.append(.cancelTimer(key, timer, slot: slot))
-        }
+        for timer in withEntry(index, { $0.armed }) { actions.append(.cancelTimer(key, timer)) }
         // The table gives its storage back once empty: an idle element (one of a million user
-        // agents between registrations) holds no table at all, nor timer slot numbers.
+        // agents between registrations) holds no table at all.
         entries.remove(at: index)
-        if entries.isEmpty {
-          freeLowTimerSlots = 0
-          freeTimerSlots = []
-          unusedTimerSlot = 0
-        }
         actions.append(.destroyed(key))
         return
       }
@@ -640,11 +591,10 @@ public enum TransactionLayerAction: Sendable {
   /// sent outside any transaction. `transaction` is the key a transport error should be
   /// reported against.
   case send(SIPMessage, to: SIPPeer?, transaction: TransactionKey?)
-  /// Arm (or re-arm) a timer in `slot`; when it fires call
-  /// ``TransactionLayer/timerFired(_:of:)``.
-  case startTimer(TransactionKey, TransactionTimer, Duration, slot: TimerSlot)
-  /// Disarm the timer started in `slot`.
-  case cancelTimer(TransactionKey, TransactionTimer, slot: TimerSlot)
+  /// Arm (or re-arm) a timer; when it fires call ``TransactionLayer/timerFired(_:of:)``.
+  case startTimer(TransactionKey, TransactionTimer, Duration)
+  /// Disarm a timer.
+  case cancelTimer(TransactionKey, TransactionTimer)
   /// A timer fired and was handed to its machine (for the trace).
   case timerFired(TransactionKey, TransactionTimer)
   /// A transaction was created in `state`.
@@ -683,8 +633,8 @@ extension TransactionLayerAction: CustomStringConvertible {
   public var description: String {
     switch self {
     case .send(let message, _, _): "send \(message.startLineText)"
-    case .startTimer(_, let timer, let duration, _): "start \(timer.rawValue) \(duration)"
-    case .cancelTimer(_, let timer, _): "cancel \(timer.rawValue)"
+    case .startTimer(_, let timer, let duration): "start \(timer.rawValue) \(duration)"
+    case .cancelTimer(_, let timer): "cancel \(timer.rawValue)"
     case .timerFired(_, let timer): "fired \(timer.rawValue)"
     case .created(_, let kind, let state): "created \(kind.rawValue) \(state.rawValue)"
     case .stateChanged(_, let from, let to): "\(from.rawValue) -> \(to.rawValue)"
@@ -708,105 +658,49 @@ extension TransactionEvent: CustomStringConvertible {
   }
 }
 
-/// The timers a transaction has armed, in arming order, each with the slot the layer gave it
-/// (``TimerSlot``): four places of one word each (a timer's ordinal plus one, the slot's
-/// generation, the slot number; zero: empty). An array here was an allocation for every
-/// transaction; no machine arms more than two timers at once (A and B, E and F, G and H).
+/// The timers a transaction has armed, in arming order, packed four bits each into one word
+/// (a timer's ordinal plus one; zero ends the list). An array here was an allocation for every
+/// transaction and another when it grew; a transaction arms at most four timers at once, and
+/// with thirteen timers, each at most once, the sixteen places never run out.
 struct ArmedTimers: Sendable, Sequence {
-  private var places: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-  static let capacity = 4
-  /// Slot numbers below 2^27 (134 million timers armed at once in one layer).
-  static let slotLimit: Int32 = 1 << 27
+  private var packed: UInt64 = 0
 
-  private func place(_ index: Int) -> UInt64 {
-    switch index {
-    case 0: places.0
-    case 1: places.1
-    case 2: places.2
-    default: places.3
-    }
+  /// Adds `timer` last (it must not be armed already: callers remove it first).
+  mutating func append(_ timer: TransactionTimer) {
+    var shift: UInt64 = 0
+    while shift < 64, (packed >> shift) & 0xF != 0 { shift += 4 }
+    guard shift < 64 else { return }
+    packed |= UInt64(timer.ordinal + 1) << shift
   }
 
-  private mutating func setPlace(_ index: Int, _ value: UInt64) {
-    switch index {
-    case 0: places.0 = value
-    case 1: places.1 = value
-    case 2: places.2 = value
-    default: places.3 = value
-    }
-  }
-
-  private static func pack(_ timer: TransactionTimer, _ slot: TimerSlot) -> UInt64 {
-    UInt64(timer.ordinal + 1) << 59 | UInt64(slot.generation) << 27 | UInt64(slot.index)
-  }
-
-  private static func slot(_ value: UInt64) -> TimerSlot {
-    TimerSlot(
-      index: Int(value & (1 << 27 - 1)),
-      generation: UInt32(truncatingIfNeeded: value >> 27))
-  }
-
-  /// Adds `timer` with `slot` last (it must not be armed already: callers remove it first);
-  /// false when all four places are taken.
+  /// Removes `timer`, keeping the others in order; false when it was not armed.
   @discardableResult
-  mutating func append(_ timer: TransactionTimer, slot: TimerSlot) -> Bool {
-    for index in 0..<Self.capacity where place(index) == 0 {
-      setPlace(index, Self.pack(timer, slot))
-      return true
+  mutating func remove(_ timer: TransactionTimer) -> Bool {
+    let code = UInt64(timer.ordinal + 1)
+    var shift: UInt64 = 0
+    while shift < 64 {
+      let slot = (packed >> shift) & 0xF
+      if slot == 0 { return false }
+      if slot == code {
+        let below = packed & ((1 << shift) &- 1)
+        let above = shift + 4 < 64 ? (packed >> (shift + 4)) << shift : 0
+        packed = below | above
+        return true
+      }
+      shift += 4
     }
     return false
   }
 
-  /// Removes `timer`, keeping the others in order; its slot, or nil when it was not armed.
-  @discardableResult
-  mutating func remove(_ timer: TransactionTimer) -> TimerSlot? {
-    let code = UInt64(timer.ordinal + 1)
-    for index in 0..<Self.capacity {
-      let value = place(index)
-      if value == 0 { return nil }
-      guard value >> 59 == code else { continue }
-      for later in index..<(Self.capacity - 1) { setPlace(later, place(later + 1)) }
-      setPlace(Self.capacity - 1, 0)
-      return Self.slot(value)
-    }
-    return nil
-  }
-
-  func makeIterator() -> Iterator { Iterator(timers: self, position: 0) }
+  func makeIterator() -> Iterator { Iterator(rest: packed) }
 
   struct Iterator: IteratorProtocol {
-    let timers: ArmedTimers
-    var position: Int
-    mutating func next() -> (timer: TransactionTimer, slot: TimerSlot)? {
-      guard position < ArmedTimers.capacity else { return nil }
-      let value = timers.place(position)
-      let ordinal = UInt8(truncatingIfNeeded: (value >> 59) &- 1)
-      guard value != 0, let timer = TransactionTimer(ordinal: ordinal) else { return nil }
-      position += 1
-      return (timer, ArmedTimers.slot(value))
+    var rest: UInt64
+    mutating func next() -> TransactionTimer? {
+      let slot = rest & 0xF
+      guard slot != 0 else { return nil }
+      rest >>= 4
+      return TransactionTimer(ordinal: UInt8(truncatingIfNeeded: slot - 1))
     }
-  }
-}
-
-/// Where an owner keeps a started timer: a small number the layer reuses once the timer is
-/// cancelled or fires, so the owner keeps its scheduled timers in an array by it, and the
-/// generation of this use of the number. A core that acts inside the owner's handling of an
-/// event runs a whole inner event before the outer event's remaining actions, so a start can
-/// reach the owner after the cancel of the same timer, or after its number went to another
-/// timer: the owner carries out a start only when its generation is newer than any it has
-/// seen for that number, and a cancel only for the generation armed there.
-public struct TimerSlot: Sendable, Hashable {
-  public let index: Int
-  public let generation: UInt32
-
-  public init(index: Int, generation: UInt32) {
-    self.index = index
-    self.generation = generation
-  }
-
-  /// Whether `self` is a later use of its number than `generation` (wrapping: generations
-  /// are handed out in order and compare within 2^31 of each other).
-  public func isNewer(than generation: UInt32) -> Bool {
-    Int32(bitPattern: self.generation &- generation) > 0
   }
 }

@@ -1,10 +1,9 @@
 import SIPCore
+import SIPElements
 import SIPTransaction
 import SIPTransport
 import Simulation
 import Testing
-
-@testable import SIPElements
 
 /// The transaction layer over the simulated network, at exact virtual instants (RFC 3261 §17,
 /// Table 4; RFC 6026).
@@ -190,48 +189,4 @@ import Testing
     #expect(scenario.log.all.count == 2)
     scenario.expectNothingLeftOver()
   }
-}
-
-/// The endpoint carries out timer starts and cancels by the layer's slot numbers, and a start
-/// or cancel that reaches it late (an outer event's, after an inner event run by a core acting
-/// at once) is stale: a start after its own cancel, a start older than the slot's last use,
-/// and a start for a slot another, later start made room for are told apart.
-@Test func lateTimerStartsAndCancelsAreStale() throws {
-  let scenario = try Scenario()
-  let bob = try scenario.endpoint("bob")
-  let key = try #require(
-    TransactionKey.client(
-      for: {
-        var request = makeRequest("OPTIONS")
-        request.prepend("Via", "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKlate")
-        return request
-      }()))
-  let armed = scenario.simulation.inspect {
-    bob.assumeIsolated { endpoint -> [Int] in
-      var counts: [Int] = []
-      // A later start (generation 11) makes room for slot 1 before an earlier one (10) comes.
-      endpoint.arm(.e, of: key, after: .seconds(1), slot: TimerSlot(index: 2, generation: 11))
-      endpoint.arm(.f, of: key, after: .seconds(2), slot: TimerSlot(index: 1, generation: 10))
-      counts.append(endpoint.armedTimers)  // 2
-      // A cancel that comes before its start: the start is stale.
-      _ = endpoint.cancel(TimerSlot(index: 0, generation: 12))
-      endpoint.arm(.k, of: key, after: .seconds(3), slot: TimerSlot(index: 0, generation: 12))
-      counts.append(endpoint.armedTimers)  // still 2
-      // An older start for a slot in use is stale; a newer one replaces the timer there.
-      endpoint.arm(.a, of: key, after: .seconds(4), slot: TimerSlot(index: 1, generation: 9))
-      counts.append(endpoint.armedTimers)  // still 2
-      endpoint.arm(.b, of: key, after: .seconds(5), slot: TimerSlot(index: 1, generation: 13))
-      counts.append(endpoint.armedTimers)  // still 2 (F replaced by B)
-      // Cancels: of an old generation nothing, of the current one the timer.
-      counts.append(endpoint.cancel(TimerSlot(index: 1, generation: 10)) ? 1 : 0)  // 0
-      counts.append(endpoint.cancel(TimerSlot(index: 1, generation: 13)) ? 1 : 0)  // 1
-      counts.append(endpoint.cancel(TimerSlot(index: 2, generation: 11)) ? 1 : 0)  // 1
-      counts.append(endpoint.armedTimers)  // 0
-      return counts
-    }
-  }
-  #expect(armed == [2, 2, 2, 2, 0, 1, 1, 0])
-  scenario.simulation.runUntilIdle()
-  // Nothing stale fired into the layer (it has no such transaction) and nothing is left.
-  scenario.expectNothingLeftOver()
 }

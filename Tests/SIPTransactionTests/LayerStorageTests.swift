@@ -3,52 +3,36 @@ import Testing
 
 @testable import SIPTransaction
 
-/// The layer's packed list of armed timers behaves like an ordered array of (timer, slot):
-/// arming order kept, removal from anywhere giving the slot back, a missing timer reported,
-/// every timer's code round-trips; four places, a fifth refused (no machine arms more than two
-/// at once).
+/// The layer's packed list of armed timers behaves like the array it replaced: arming order
+/// kept, removal from anywhere, a missing timer reported, every timer's code round-trips.
 @Test func armedTimersBehaveLikeAnOrderedArray() {
   let all = TransactionTimer.allCases
   for timer in all { #expect(TransactionTimer(ordinal: timer.ordinal) == timer) }
   #expect(TransactionTimer(ordinal: UInt8(all.count)) == nil)
   var packed = ArmedTimers()
-  var model: [(timer: TransactionTimer, slot: TimerSlot)] = []
+  var model: [TransactionTimer] = []
   var state: UInt64 = 3
-  var generation: UInt32 = .max - 100  // wraps on the way
-  for step in 0..<5_000 {
+  for _ in 0..<5_000 {
     state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
     let timer = all[Int(state >> 33) % all.count]
     if state >> 20 & 1 == 0 {
-      // Arm (or re-arm): the layer removes the timer first, then appends it with its slot.
-      let removed = packed.remove(timer)
-      let position = model.firstIndex { $0.timer == timer }
-      #expect(removed == position.map { model[$0].slot })
-      if let position { model.remove(at: position) }
-      generation &+= 1
-      let slot = TimerSlot(
-        index: (step * 7919) % Int(ArmedTimers.slotLimit), generation: generation)
-      let appended = packed.append(timer, slot: slot)
-      #expect(appended == (model.count < ArmedTimers.capacity))
-      if appended { model.append((timer, slot)) }
+      // Arm (or re-arm): the layer removes the timer first, then appends it.
+      packed.remove(timer)
+      model.removeAll { $0 == timer }
+      packed.append(timer)
+      model.append(timer)
     } else {
       let removed = packed.remove(timer)
-      let position = model.firstIndex { $0.timer == timer }
-      #expect(removed == position.map { model[$0].slot })
+      let position = model.firstIndex(of: timer)
+      #expect(removed == (position != nil))
       if let position { model.remove(at: position) }
     }
-    #expect(packed.map(\.timer) == model.map(\.timer))
-    #expect(packed.map(\.slot) == model.map(\.slot))
+    #expect(Array(packed) == model)
   }
-  // The largest slot number and generation survive the packing.
+  // Every timer at once (more than any machine arms) still fits, in order.
   var full = ArmedTimers()
-  let largest = TimerSlot(index: Int(ArmedTimers.slotLimit) - 1, generation: .max)
-  let fitted = full.append(.a, slot: largest)
-  let back = full.remove(.a)
-  #expect(fitted && back == largest)
-  // Generations compare as a sequence that wraps.
-  #expect(TimerSlot(index: 0, generation: 1).isNewer(than: .max))
-  #expect(!TimerSlot(index: 0, generation: .max).isNewer(than: 1))
-  #expect(!TimerSlot(index: 0, generation: 5).isNewer(than: 5))
+  for timer in all.reversed() { full.append(timer) }
+  #expect(Array(full) == Array(all.reversed()))
 }
 
 /// The machines and the layer append to the caller's array and never clear it (the endpoint
@@ -166,6 +150,16 @@ func digestTableBehavesLikeADictionary(spread: Int, keys: Int) throws {
     }
     if table.isEmpty { #expect(table.capacity == 0) }
   }
+  var timers = TimerSlotTable()
+  let client = try #require(TransactionKey.client(for: Sample.request("OPTIONS")))
+  #expect(timers.updateValue(1, forKey: TimerName(key: client, timer: .e)) == nil)
+  #expect(timers.updateValue(2, forKey: TimerName(key: client, timer: .f)) == nil)
+  #expect(timers.updateValue(3, forKey: TimerName(key: client, timer: .e)) == 1)
+  #expect(timers.removeValue(forKey: TimerName(key: client, timer: .f)) == 2)
+  #expect(timers.removeValue(forKey: TimerName(key: client, timer: .k)) == nil)
+  #expect(timers.count == 1)
+  timers.removeAll()
+  #expect(timers.isEmpty && timers.capacity == 0)
 }
 
 /// A key's digest (FNV-1a then a finalizer, unseeded) tells keys apart and spreads them: over
