@@ -35,6 +35,29 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
+  /// A request that cannot be sent at all (no route to its peer) ends its transaction at once,
+  /// inside the endpoint's handling of the send, before the transaction's timer starts are
+  /// carried out; the next transaction's timers still fire at their own instants (a
+  /// timer-slot design tried in stop 26 let the dead transaction's timers fire into the next
+  /// one's: E 100 ms early, F at 32.0 s instead of 32.1 s).
+  @Test func aRequestThatCannotBeSentLeavesTheNextTransactionsTimersAlone() throws {
+    let scenario = try Scenario(silent: ["bob"])
+    try scenario.core("alice")
+    try scenario.send(
+      makeRequest("INVITE"), from: "alice",
+      to: SIPPeer(host: "nowhere.invalid", port: 5060, transport: .udp))
+    let alice = try scenario.endpoint("alice")
+    scenario.simulation.schedule(at: SimInstant(microseconds: 100_000), into: alice) { endpoint in
+      endpoint.sendRequest(makeRequest("OPTIONS"), to: peer("10.0.0.2"))
+    }
+    scenario.simulation.runUntilIdle()
+    #expect(
+      try scenario.sendTimes(from: "alice", "OPTIONS")
+        == [100, 600, 1600, 3600, 7600, 11600, 15600, 19600, 23600, 27600, 31600])
+    #expect(scenario.log.all == ["0 alice transport error", "32100 alice timeout F"])
+    scenario.expectNothingLeftOver()
+  }
+
   /// An endpoint finds a few armed timers by scanning its slots and indexes them once there are
   /// more: twelve transactions at once (24 timers) keep every retransmission instant, each
   /// cancels its own Timer E, and an endpoint left with none armed goes back to scanning.
