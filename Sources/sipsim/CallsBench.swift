@@ -123,24 +123,6 @@ enum CallsBench {
     var median: Double
     var lowest: Double
     var highest: Double
-
-    init(_ samples: [Double]) {
-      let sorted = samples.sorted()
-      guard let lowest = sorted.first, let highest = sorted.last else {
-        self.init(median: 0, lowest: 0, highest: 0)
-        return
-      }
-      let middle = sorted.count / 2
-      let median =
-        sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-      self.init(median: median, lowest: lowest, highest: highest)
-    }
-
-    init(median: Double, lowest: Double, highest: Double) {
-      self.median = median
-      self.lowest = lowest
-      self.highest = highest
-    }
   }
 
   /// Starts calls at a fixed virtual rate (`bench calls --rate`).
@@ -255,5 +237,20 @@ enum CallsBench {
       print(report.render(json: parsed.json))
       return 0
     }
+  }
+}
+
+extension CallsBench.Spread {
+  /// The spread of `samples` (all zero when there are none).
+  init(_ samples: [Double]) {
+    let sorted = samples.sorted()
+    guard let lowest = sorted.first, let highest = sorted.last else {
+      self.init(median: 0, lowest: 0, highest: 0)
+      return
+    }
+    let middle = sorted.count / 2
+    let median =
+      sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    self.init(median: median, lowest: lowest, highest: highest)
   }
 }
