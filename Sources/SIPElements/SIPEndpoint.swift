@@ -72,6 +72,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   @exclusivity(unchecked) var branches: SimRandom
   /// Room for the layer's actions (see `withLayer`).
   @exclusivity(unchecked) var actionRoom: [TransactionLayerAction] = []
+  /// Transport errors found while the endpoint carries out the layer's actions, to report once
+  /// they are all carried out (see `transportError(for:)`); nil while it carries none out.
+  @exclusivity(unchecked) var deferredTransportErrors: [TransactionKey]?
   var udp: DatagramSocket?
   var core: (@Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)?
 
@@ -312,16 +315,28 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   // MARK: Carrying out the layer's actions
 
   /// Runs `body` on the transaction layer with an empty action array, then carries the actions
-  /// out. The array is the endpoint's, reused from event to event while transactions live (an
-  /// array per event was an allocation each); an event nested in another's actions (a core
-  /// sending from its handler) finds it taken and uses a new one. With no transaction left the
-  /// room is given back: an idle agent keeps no array.
+  /// out, in the order the layer made them. The array is the endpoint's, reused from event to
+  /// event while transactions live (an array per event was an allocation each); an event nested
+  /// in another's actions (a core sending from its handler) finds it taken and uses a new one.
+  /// With no transaction left the room is given back: an idle agent keeps no array.
+  ///
+  /// Events inside another's actions: a core acts from its handler, and the layer tells the
+  /// core last of an event's actions, so what the core does comes after them as it would
+  /// outside. A send that fails at once is the other case: its transport error is reported
+  /// once the outermost event's actions are all carried out (see `transportError(for:)`).
+  @inline(__always)
   func withLayer(_ body: (inout TransactionLayer, inout [TransactionLayerAction]) -> Void) {
+    let outermost = deferredTransportErrors == nil
+    if outermost { deferredTransportErrors = [] }
     var actions: [TransactionLayerAction] = []
     swap(&actions, &actionRoom)
     if actions.capacity == 0 { actions.reserveCapacity(8) }
     body(&layer, &actions)
     perform(actions)
+    if outermost {
+      if deferredTransportErrors?.isEmpty == false { reportDeferredTransportErrors() }
+      deferredTransportErrors = nil
+    }
     guard layer.count > 0 else {
       // A nested event may have left its array here.
       if actionRoom.capacity > 0 { actionRoom = [] }
@@ -333,8 +348,28 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     actionRoom = actions
   }
 
+  /// Tells the layer that `key`'s transaction could not send (§17.1.1.2, §17.1.2.2, §17.2.4).
+  /// Found while the endpoint carries out the layer's actions (a send to no route fails at
+  /// once), it waits until they are all carried out: reported at once, it ended the transaction
+  /// before the timer starts the layer had made with the send were carried out, and those
+  /// armed timers for a dead transaction.
   func transportError(for key: TransactionKey) {
+    guard deferredTransportErrors == nil else {
+      deferredTransportErrors?.append(key)
+      return
+    }
     withLayer { layer, actions in layer.transportError(for: key, into: &actions) }
+  }
+
+  /// Reports the transport errors found while carrying out an event's actions, in the order
+  /// they were found (and any found meanwhile).
+  func reportDeferredTransportErrors() {
+    while let key = deferredTransportErrors?.first {
+      deferredTransportErrors?.removeFirst()
+      var actions: [TransactionLayerAction] = []
+      layer.transportError(for: key, into: &actions)
+      perform(actions)
+    }
   }
 
   func perform(_ actions: [TransactionLayerAction]) {

@@ -507,11 +507,23 @@ public struct TransactionLayer: Sendable {
 
   /// Carries out a machine's actions for the entry at `index`. The index stays valid while
   /// fields change in place (nothing is inserted meanwhile); after `terminate` removes the
-  /// entry, nothing more is carried out.
+  /// entry, nothing more is carried out. What goes to the core goes last, after the
+  /// transaction's own sends, timers and end: a core often acts at once from its handler (a
+  /// proxy forwards the response it is handed), while its owner is still carrying out this
+  /// event's actions; told last, what it does comes after all of them, in the order the layer
+  /// made them. Told before a Timer M start, a proxy's forwarded 2xx armed its server's Timer L
+  /// first.
   private mutating func carryOut(
     _ results: [TransactionAction<SIPMessage>], key: TransactionKey,
     at index: Int, into actions: inout [TransactionLayerAction]
   ) {
+    // Where the core's event went in `actions`: moved to the end once the rest is in.
+    var forCore = -1
+    defer {
+      if forCore >= 0, forCore < actions.count - 1 {
+        actions.append(actions.remove(at: forCore))
+      }
+    }
     for action in results {
       // Fields are read in place: the entry holds messages, and a copy would retain them all.
       switch action {
@@ -531,6 +543,7 @@ public struct TransactionLayer: Sendable {
         entries[at: index].trying = trying
         actions.append(.send(trying, to: withEntry(index) { $0.peer }, transaction: key))
       case .passToTU(let message):
+        forCore = actions.count
         if message.isRequest {
           actions.append(.toCore(.request(message, transaction: key)))
         } else {
@@ -544,8 +557,10 @@ public struct TransactionLayer: Sendable {
         guard entries[at: index].armed.remove(timer) else { continue }
         actions.append(.cancelTimer(key, timer))
       case .timeout(let timer):
+        forCore = actions.count
         actions.append(.toCore(.timeout(key, timer, request: withEntry(index) { $0.request })))
       case .transportError:
+        forCore = actions.count
         actions.append(.toCore(.transportError(key, request: withEntry(index) { $0.request })))
       case .terminate:
         // Nothing may stay armed for a transaction that no longer exists.
@@ -584,7 +599,9 @@ public enum TransactionKind: String, Sendable, Hashable {
   public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
 }
 
-/// What the transaction layer asks its owner to do, in order.
+/// What the transaction layer asks its owner to do, in order. Of one event's actions, the
+/// core's (``toCore(_:)``) comes last: an owner may hand it to a core that acts at once, and
+/// what the core does then comes after the transaction's own steps.
 public enum TransactionLayerAction: Sendable {
   /// Serialize and send. `to` is the request's destination or, for a response, the peer the
   /// request came from (the transport routes responses by Via, §18.2.2); nil for a response

@@ -39,14 +39,26 @@ import Testing
   /// inside the endpoint's handling of the send, before the transaction's timer starts are
   /// carried out; the next transaction's timers still fire at their own instants (a
   /// timer-slot design tried in stop 26 let the dead transaction's timers fire into the next
-  /// one's: E 100 ms early, F at 32.0 s instead of 32.1 s).
+  /// one's: E 100 ms early, F at 32.0 s instead of 32.1 s). The endpoint carries out the
+  /// layer's actions in the order the layer made them, so the dead transaction's Timers A and
+  /// B are armed and then cancelled, and none is left armed (they were armed after the
+  /// transaction ended, and fired for nothing at 0.5 s and 32 s).
   @Test func aRequestThatCannotBeSentLeavesTheNextTransactionsTimersAlone() throws {
     let scenario = try Scenario(silent: ["bob"])
     try scenario.core("alice")
-    try scenario.send(
-      makeRequest("INVITE"), from: "alice",
-      to: SIPPeer(host: "nowhere.invalid", port: 5060, transport: .udp))
+    let dead = try #require(
+      try scenario.send(
+        makeRequest("INVITE"), from: "alice",
+        to: SIPPeer(host: "nowhere.invalid", port: 5060, transport: .udp)))
     let alice = try scenario.endpoint("alice")
+    #expect(scenario.simulation.inspect { alice.assumeIsolated { $0.armedTimers } } == 0)
+    let timerEvents = scenario.network.trace.events.compactMap { event -> String? in
+      guard event.event.hasPrefix("timer-"), event.field("transaction") == .string(dead.description)
+      else { return nil }
+      return "\(event.event) \(event.field("timer").map { "\($0)" } ?? "")"
+    }
+    #expect(
+      timerEvents == ["timer-armed A", "timer-armed B", "timer-cancelled A", "timer-cancelled B"])
     scenario.simulation.schedule(at: SimInstant(microseconds: 100_000), into: alice) { endpoint in
       endpoint.sendRequest(makeRequest("OPTIONS"), to: peer("10.0.0.2"))
     }

@@ -113,8 +113,8 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let actions = layer.receive(busy, from: "bob", reliable: false)
     #expect(
       lines(actions) == [
-        "Proceeding -> Completed", "send ACK sip:bob@biloxi.com SIP/2.0", "core: 486",
-        "start D 32.0 seconds",
+        "Proceeding -> Completed", "send ACK sip:bob@biloxi.com SIP/2.0",
+        "start D 32.0 seconds", "core: 486",
       ])
     // The ACK (§17.1.1.3): the INVITE's branch, the response's To, CSeq ACK.
     guard case .send(let ack, _, _) = actions[1] else {
@@ -146,7 +146,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let key = try #require(TransactionKey.client(for: invite))
     #expect(
       lines(layer.timerFired(.b, of: key)) == [
-        "fired B", "Calling -> Terminated", "cancel A", "core: timeout B", "destroyed",
+        "fired B", "Calling -> Terminated", "cancel A", "destroyed", "core: timeout B",
       ])
     #expect(layer.count == 0)
     // A cancelled timer that fires anyway (a race the owner may lose) does nothing.
@@ -162,7 +162,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let ok = Sample.response(200, to: invite)
     #expect(
       lines(layer.receive(ok, from: "bob", reliable: true)) == [
-        "Calling -> Accepted", "cancel B", "core: 200", "start M 32.0 seconds",
+        "Calling -> Accepted", "cancel B", "start M 32.0 seconds", "core: 200",
       ])
     // Accepted sends nothing more (the 2xx's ACK is the core's): the INVITE is let go.
     #expect(layer.request(of: key) == nil)
@@ -190,7 +190,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(layer.request(of: key) == options)
     #expect(
       lines(layer.receive(Sample.response(200, to: options), from: "bob", reliable: false)) == [
-        "Trying -> Completed", "cancel E", "cancel F", "core: 200", "start K 5.0 seconds",
+        "Trying -> Completed", "cancel E", "cancel F", "start K 5.0 seconds", "core: 200",
       ])
     #expect(layer.request(of: key) == nil)
     #expect(layer.state(of: key) == .completed)
@@ -287,7 +287,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     let timeout = layer.timerFired(.h, of: key)
     #expect(
       lines(timeout) == [
-        "fired H", "Completed -> Terminated", "cancel G", "core: timeout H", "destroyed",
+        "fired H", "Completed -> Terminated", "cancel G", "destroyed", "core: timeout H",
       ])
     let reported = timeout.contains { action in
       if case .toCore(.timeout(key, .h, let request)) = action { return request == invite }
@@ -341,7 +341,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(lines(layer.receive(bye, from: "alice", reliable: false)) == ["send SIP/2.0 200 OK"])
     #expect(
       lines(layer.transportError(for: key)) == [
-        "Completed -> Terminated", "cancel J", "core: transport error", "destroyed",
+        "Completed -> Terminated", "cancel J", "destroyed", "core: transport error",
       ])
   }
 
