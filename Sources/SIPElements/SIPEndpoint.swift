@@ -78,12 +78,14 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   var udp: DatagramSocket?
   var core: (@Sendable (isolated SIPEndpoint, TransactionEvent) -> Void)?
 
-  // Timers: each armed timer has a slot in `timerSlots`, and its scheduler token names the
-  // slot and the slot's generation, so a firing finds its timer without hashing and a stale
-  // firing (the slot freed or reused since) finds nothing. `armed` finds the slot of a
-  // (transaction, timer) to cancel or re-arm it: one probe per arm or cancel, with the key's
-  // stored digest (`TimerSlotTable`), none per firing (two tables keyed both ways cost seven
-  // hashes per timer, 7% of a transaction).
+  // Timers: each armed timer has a slot in `timerSlots` at the number the layer gave it (the
+  // layer reuses a number once its timer is cancelled or fires), and its scheduler token names
+  // the slot and the slot's generation here, so a firing finds its timer without hashing, and
+  // a firing the endpoint did not expect (the slot freed or reused since) finds nothing. A
+  // cancel names the slot too: no table of (transaction, timer) names, which cost a probe and
+  // a removal per timer in a table as big as the live transactions. The endpoint carries out
+  // the layer's actions in the order the layer made them (see `withLayer`), so the slots here
+  // are the layer's.
   struct ArmedTimer {
     var name: TimerName
     var handle: TimerHandle
@@ -91,34 +93,6 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     var isArmed: Bool
   }
   @exclusivity(unchecked) var timerSlots: [ArmedTimer] = []
-  @exclusivity(unchecked) var freeTimerSlots: [Int] = []
-  /// The slots by name, kept only once more than ``slotsScannedLinearly`` slots exist: a user
-  /// agent arms two or three timers per transaction, and the table it built for them (and gave
-  /// back when they were done) was four allocations twice a transaction; a scan of a few
-  /// slots finds one as fast.
-  @exclusivity(unchecked) var armed = TimerSlotTable()
-  static let slotsScannedLinearly = 8
-  /// Whether the table holds every armed timer: once past ``slotsScannedLinearly`` slots, which
-  /// stay until none is armed (the slots are dropped then). Worked out, not stored, like
-  /// ``armedCount``: a stored flag and count took 16 bytes more of each of a million agents'
-  /// endpoints (and asking the table whether it is empty copied it).
-  var slotsIndexed: Bool { timerSlots.count > Self.slotsScannedLinearly }
-  /// How many slots hold an armed timer: every slot is armed or free. Free slots are listed
-  /// only once the slots are indexed; up to ``slotsScannedLinearly`` they are found by scanning
-  /// (the list was one more allocation per transaction of an agent).
-  var armedCount: Int {
-    if slotsIndexed { return timerSlots.count - freeTimerSlots.count }
-    var count = 0
-    for slot in timerSlots.indices where timerSlots[slot].isArmed { count += 1 }
-    return count
-  }
-
-  /// A free slot: the last one listed (indexed), else the first one not armed (scanned).
-  func freeSlot() -> Int? {
-    if slotsIndexed { return freeTimerSlots.popLast() }
-    for slot in timerSlots.indices where !timerSlots[slot].isArmed { return slot }
-    return nil
-  }
 
   // Stream connections, by remote address and transport.
   struct ConnectionKey: Hashable {
@@ -223,7 +197,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Live transactions, sorted by key.
   public var liveTransactions: [TransactionKey] { layer.liveKeys }
   /// Transaction timers armed.
-  public var armedTimers: Int { armedCount }
+  public var armedTimers: Int {
+    var count = 0
+    for slot in timerSlots.indices where timerSlots[slot].isArmed { count += 1 }
+    return count
+  }
   /// Open (or opening) stream connections.
   public var openConnections: Int { connections.count }
   /// The state of a transaction.
@@ -340,7 +318,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     guard layer.count > 0 else {
       // A nested event may have left its array here.
       if actionRoom.capacity > 0 { actionRoom = [] }
-      giveBackIdleTimerSlots()
+      if outermost { giveBackIdleTimerSlots() }
       return
     }
     guard actionRoom.capacity == 0 else { return }
@@ -377,14 +355,16 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       switch action {
       case .send(let message, let peer, let key):
         transmit(message, to: peer, transaction: key)
-      case .startTimer(let key, let timer, let duration):
-        arm(timer, of: key, after: duration)
-      case .cancelTimer(let key, let timer):
-        if let index = takeSlot(of: TimerName(key: key, timer: timer)) {
-          network.simulation.cancel(timerSlots[index].handle)
-          freeTimerSlot(index)
+      case .startTimer(let key, let timer, let duration, let slot):
+        arm(timer, of: key, after: duration, slot: slot)
+      case .cancelTimer(let key, let timer, let slot):
+        if cancelTimer(in: slot) {
           record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
         }
+      case .timerRefused(let key, let timer):
+        log(
+          "could not arm Timer \(timer.rawValue) of \(key): more timers at once than the layer holds"
+        )
       case .timerFired(let key, let timer):
         record("timer-fired", [("transaction", .string(key.description)), timerField(timer)])
       case .created(let key, let kind, let state):
@@ -416,32 +396,22 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     ("timer", .string(timer.rawValue))
   }
 
-  func arm(_ timer: TransactionTimer, of key: TransactionKey, after duration: Duration) {
+  func arm(
+    _ timer: TransactionTimer, of key: TransactionKey, after duration: Duration, slot index: Int
+  ) {
     let name = TimerName(key: key, timer: timer)
-    // The same timer armed again replaces the old one.
-    if let old = takeSlot(of: name) {
-      network.simulation.cancel(timerSlots[old].handle)
-      freeTimerSlot(old)
-    }
-    let index: Int
-    if let reused = freeSlot() {
-      index = reused
+    if index < timerSlots.count {
+      // The same timer armed again keeps its number: what was scheduled there is replaced.
+      if timerSlots[index].isArmed { network.simulation.cancel(timerSlots[index].handle) }
     } else {
-      index = timerSlots.count
       // Room for a transaction's few timers at once: grown one by one, the array was
       // allocated three times for each transaction of an otherwise idle agent.
       if timerSlots.capacity == 0 { timerSlots.reserveCapacity(4) }
-      timerSlots.append(
-        ArmedTimer(name: name, handle: TimerHandle.none, generation: 0, isArmed: false))
-      if timerSlots.count == Self.slotsScannedLinearly + 1 {
-        // Just past the scanned size: every other slot holds an armed timer (a free one would
-        // have been reused), and all go into the table.
-        for slot in timerSlots.indices where timerSlots[slot].isArmed {
-          armed.updateValue(slot, forKey: timerSlots[slot].name)
-        }
+      while timerSlots.count <= index {
+        timerSlots.append(
+          ArmedTimer(name: name, handle: TimerHandle.none, generation: 0, isArmed: false))
       }
     }
-    if slotsIndexed { armed.updateValue(index, forKey: name) }
     let generation = timerSlots[index].generation &+ 1
     let token = UInt64(generation) << 32 | UInt64(index)
     let at = SimInstant(microseconds: network.simulation.now.microseconds + Self.micros(duration))
@@ -456,33 +426,28 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       ])
   }
 
-  /// Frees a timer's slot. The storage stays while a transaction lives (an agent's response
-  /// cancels Timers E and F and arms K in one event: given back at once, the slots were
-  /// allocated twice per transaction).
-  func freeTimerSlot(_ index: Int) {
+  /// Cancels the timer armed in slot `index`; false when none is armed there.
+  func cancelTimer(in index: Int) -> Bool {
+    guard index < timerSlots.count, timerSlots[index].isArmed else { return false }
+    network.simulation.cancel(timerSlots[index].handle)
     timerSlots[index].isArmed = false
-    if slotsIndexed { freeTimerSlots.append(index) }
+    return true
   }
 
-  /// Gives the timer tables' storage back once no transaction is left and none is armed, at
-  /// the end of the event that ended the last one: a million idle agents would each keep a
-  /// few hundred bytes.
+  /// Gives the timer slots' storage back once no transaction is left (the layer then numbers
+  /// its slots from 0 again), at the end of the outermost event: a million idle agents would
+  /// each keep a few hundred bytes. The storage stays while a transaction lives (an agent's
+  /// response cancels Timers E and F and arms K in one event: given back at once, the slots
+  /// were allocated twice per transaction). With no transaction left every timer has been
+  /// cancelled or has fired; one still scheduled is cancelled, never left to fire into a slot
+  /// given back.
   func giveBackIdleTimerSlots() {
-    guard timerSlots.capacity > 0, armedCount == 0 else { return }
-    if slotsIndexed { armed.removeAll() }
-    timerSlots = []
-    freeTimerSlots = []
-  }
-
-  /// The slot of the armed timer `name`, taken out of the index when there is one (the caller
-  /// frees the slot); nil when that timer is not armed.
-  func takeSlot(of name: TimerName) -> Int? {
-    if slotsIndexed { return armed.removeValue(forKey: name) }
-    // Keys compare by reference first: the same transaction's key is one object.
-    for slot in timerSlots.indices where timerSlots[slot].isArmed && timerSlots[slot].name == name {
-      return slot
+    guard timerSlots.capacity > 0 else { return }
+    for index in timerSlots.indices where timerSlots[index].isArmed {
+      log("Timer \(timerSlots[index].name.timer.rawValue) was still armed with no transaction left")
+      network.simulation.cancel(timerSlots[index].handle)
     }
-    return nil
+    timerSlots = []
   }
 
   public nonisolated func timerFired(_ token: UInt64) {
@@ -495,8 +460,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       timerSlots[index].generation == UInt32(truncatingIfNeeded: token >> 32)
     else { return }
     let name = timerSlots[index].name
-    if slotsIndexed { armed.removeValue(forKey: name) }
-    freeTimerSlot(index)
+    timerSlots[index].isArmed = false
     withLayer { layer, actions in layer.timerFired(name.timer, of: name.key, into: &actions) }
   }
 

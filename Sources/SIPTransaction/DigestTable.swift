@@ -3,8 +3,8 @@ package protocol DigestKey: Equatable {
   var tableDigest: UInt64 { get }
 }
 
-/// A hash table for keys that carry their digest: the transaction layer's transactions and the
-/// endpoint's armed timers, looked up on every message and timer.
+/// A hash table for keys that carry their digest: the transaction layer's transactions, looked
+/// up on every message and timer.
 ///
 /// A `Dictionary` runs the seeded hasher over a key's `hash(into:)` on every lookup, insert and
 /// delete (and again for the entries a delete shifts back): about 200 instructions a time, some
@@ -24,7 +24,7 @@ package protocol DigestKey: Equatable {
 ///
 /// Used only inside this module, where it is specialized: generic code called across modules
 /// runs unspecialized, looking up type metadata at run time (slower than the `Dictionary` it
-/// replaces). The endpoint gets ``TimerSlotTable``, a non-generic face of it.
+/// replaces).
 package struct DigestTable<Key: DigestKey, Value> {
   /// The entries, dense and in the same order (a position is what ``index(forKey:)`` returns).
   /// Keys apart from values: probing reads keys only, and reading a key out of a key-value
@@ -260,8 +260,8 @@ private struct Slot: Sendable {
   static var empty: Slot { Slot(position: -1, tag: 0) }
 }
 
-/// A transaction's timer: what an owner's armed-timer table is keyed by.
-package struct TimerName: Sendable, Hashable, DigestKey {
+/// A transaction's timer: what an owner's timer slot names, so a firing reaches the layer.
+package struct TimerName: Sendable {
   package var key: TransactionKey
   package var timer: TransactionTimer
 
@@ -269,45 +269,4 @@ package struct TimerName: Sendable, Hashable, DigestKey {
     self.key = key
     self.timer = timer
   }
-
-  package var tableDigest: UInt64 {
-    key.tableDigest ^ (UInt64(timer.ordinal) &+ 1) &* 0xFF51_AFD7_ED55_8CCD
-  }
-
-  /// The timers first (a transaction's few timers share its key object, which compares by
-  /// reference first), then the keys.
-  package static func == (lhs: TimerName, rhs: TimerName) -> Bool {
-    lhs.timer.ordinal == rhs.timer.ordinal && lhs.key == rhs.key
-  }
-
-  package func hash(into hasher: inout Hasher) {
-    hasher.combine(key)
-    hasher.combine(timer.ordinal)
-  }
-}
-
-/// Armed timers to the owner's slot numbers: a ``DigestTable`` behind non-generic calls, so
-/// the endpoint (another module) runs code specialized here.
-package struct TimerSlotTable: Sendable {
-  private var table = DigestTable<TimerName, Int>()
-
-  package init() {}
-
-  package var count: Int { table.count }
-  package var isEmpty: Bool { table.isEmpty }
-  package var capacity: Int { table.capacity }
-
-  /// Sets `name`'s slot; returns the slot it had.
-  @discardableResult
-  package mutating func updateValue(_ slot: Int, forKey name: TimerName) -> Int? {
-    table.updateValue(slot, forKey: name)
-  }
-
-  /// Removes `name`; returns its slot.
-  @discardableResult
-  package mutating func removeValue(forKey name: TimerName) -> Int? {
-    table.removeValue(forKey: name)
-  }
-
-  package mutating func removeAll() { table.removeAll() }
 }

@@ -102,6 +102,16 @@ public struct TransactionLayer: Sendable {
   }
 
   var entries = DigestTable<TransactionKey, Entry>()
+  /// Timer slot numbers given back (below 64 a bit each, so a layer with few transactions
+  /// allocates nothing for them; above, listed) and the next never given. The owner keeps its
+  /// scheduled timers in an array by these numbers, so a cancel or a firing finds its timer
+  /// without a table of (transaction, timer) names: that table cost a probe and a removal for
+  /// every timer, in a table as big as the live transactions (a tenth of a proxy's cache
+  /// misses under load). Numbers stay below the number of timers armed at once; all are given
+  /// back when the last transaction ends.
+  var freeLowTimerSlots: UInt64 = 0
+  var freeTimerSlots: [Int32] = []
+  var unusedTimerSlot: Int32 = 0
   /// Room for one event's machine actions, reused while transactions live (see
   /// `takeMachineActions`).
   var machineActions: [TransactionAction<SIPMessage>] = []
@@ -420,8 +430,9 @@ public struct TransactionLayer: Sendable {
     _ timer: TransactionTimer, of key: TransactionKey, into actions: inout [TransactionLayerAction]
   ) {
     guard let index = entries.index(forKey: key),
-      entries[at: index].armed.remove(timer)
+      let slot = entries[at: index].armed.remove(timer)
     else { return }
+    freeTimerSlot(slot)
     actions.append(.timerFired(key, timer))
     feed(key, at: index, into: &actions) { machine, result in
       machine.handle(timerFired: timer, into: &result)
@@ -505,6 +516,30 @@ public struct TransactionLayer: Sendable {
     }
   }
 
+  /// A timer slot number: the lowest given back below 64, else the last given back above, else
+  /// the next never given.
+  private mutating func takeTimerSlot() -> Int {
+    if freeLowTimerSlots != 0 {
+      let number = freeLowTimerSlots.trailingZeroBitCount
+      freeLowTimerSlots &= freeLowTimerSlots &- 1
+      return number
+    }
+    if let number = freeTimerSlots.popLast() { return Int(number) }
+    // Below the slot limit while fewer timers than that are armed; past it, refused (see
+    // `ArmedTimers.slotLimit`) and not counted.
+    guard Int(unusedTimerSlot) < ArmedTimers.slotLimit else { return ArmedTimers.slotLimit }
+    unusedTimerSlot += 1
+    return Int(unusedTimerSlot - 1)
+  }
+
+  private mutating func freeTimerSlot(_ number: Int) {
+    if number < 64 {
+      freeLowTimerSlots |= 1 << UInt64(number)
+    } else if number < ArmedTimers.slotLimit {
+      freeTimerSlots.append(Int32(truncatingIfNeeded: number))
+    }
+  }
+
   /// Carries out a machine's actions for the entry at `index`. The index stays valid while
   /// fields change in place (nothing is inserted meanwhile); after `terminate` removes the
   /// entry, nothing more is carried out. What goes to the core goes last, after the
@@ -550,12 +585,19 @@ public struct TransactionLayer: Sendable {
           actions.append(.toCore(.response(message, transaction: key)))
         }
       case .startTimer(let timer, let duration):
-        entries[at: index].armed.remove(timer)
-        entries[at: index].armed.append(timer)
-        actions.append(.startTimer(key, timer, duration))
+        // Armed again, a timer keeps its number (the owner replaces what it scheduled there).
+        let slot = entries[at: index].armed.remove(timer) ?? takeTimerSlot()
+        guard slot < ArmedTimers.slotLimit, entries[at: index].armed.append(timer, slot: slot)
+        else {
+          freeTimerSlot(slot)
+          actions.append(.timerRefused(key, timer))
+          continue
+        }
+        actions.append(.startTimer(key, timer, duration, slot: slot))
       case .cancelTimer(let timer):
-        guard entries[at: index].armed.remove(timer) else { continue }
-        actions.append(.cancelTimer(key, timer))
+        guard let slot = entries[at: index].armed.remove(timer) else { continue }
+        freeTimerSlot(slot)
+        actions.append(.cancelTimer(key, timer, slot: slot))
       case .timeout(let timer):
         forCore = actions.count
         actions.append(.toCore(.timeout(key, timer, request: withEntry(index) { $0.request })))
@@ -564,10 +606,18 @@ public struct TransactionLayer: Sendable {
         actions.append(.toCore(.transportError(key, request: withEntry(index) { $0.request })))
       case .terminate:
         // Nothing may stay armed for a transaction that no longer exists.
-        for timer in withEntry(index, { $0.armed }) { actions.append(.cancelTimer(key, timer)) }
+        for (timer, slot) in withEntry(index, { $0.armed }) {
+          freeTimerSlot(slot)
+          actions.append(.cancelTimer(key, timer, slot: slot))
+        }
         // The table gives its storage back once empty: an idle element (one of a million user
-        // agents between registrations) holds no table at all.
+        // agents between registrations) holds no table at all, nor timer slot numbers.
         entries.remove(at: index)
+        if entries.isEmpty {
+          freeLowTimerSlots = 0
+          freeTimerSlots = []
+          unusedTimerSlot = 0
+        }
         actions.append(.destroyed(key))
         return
       }
@@ -608,10 +658,19 @@ public enum TransactionLayerAction: Sendable {
   /// sent outside any transaction. `transaction` is the key a transport error should be
   /// reported against.
   case send(SIPMessage, to: SIPPeer?, transaction: TransactionKey?)
-  /// Arm (or re-arm) a timer; when it fires call ``TransactionLayer/timerFired(_:of:)``.
-  case startTimer(TransactionKey, TransactionTimer, Duration)
-  /// Disarm a timer.
-  case cancelTimer(TransactionKey, TransactionTimer)
+  /// Arm (or re-arm) a timer in `slot`; when it fires call
+  /// ``TransactionLayer/timerFired(_:of:)``. A slot is a small number the layer gives a timer
+  /// while it is armed and reuses once it is cancelled or fires (or the timer is armed again):
+  /// an owner keeps its scheduled timers in an array by it. An owner that carries out the
+  /// actions in order, as the layer made them, finds the slot free (or holding this timer,
+  /// armed again).
+  case startTimer(TransactionKey, TransactionTimer, Duration, slot: Int)
+  /// Disarm the timer started in `slot`.
+  case cancelTimer(TransactionKey, TransactionTimer, slot: Int)
+  /// A timer the layer could not arm: more than ``ArmedTimers`` holds at once for one
+  /// transaction (no machine arms more than two at once), or more timers armed at once in the
+  /// layer than slot numbers. Not expected; reported so that it is never silent.
+  case timerRefused(TransactionKey, TransactionTimer)
   /// A timer fired and was handed to its machine (for the trace).
   case timerFired(TransactionKey, TransactionTimer)
   /// A transaction was created in `state`.
@@ -650,8 +709,9 @@ extension TransactionLayerAction: CustomStringConvertible {
   public var description: String {
     switch self {
     case .send(let message, _, _): "send \(message.startLineText)"
-    case .startTimer(_, let timer, let duration): "start \(timer.rawValue) \(duration)"
-    case .cancelTimer(_, let timer): "cancel \(timer.rawValue)"
+    case .startTimer(_, let timer, let duration, _): "start \(timer.rawValue) \(duration)"
+    case .cancelTimer(_, let timer, _): "cancel \(timer.rawValue)"
+    case .timerRefused(_, let timer): "refused \(timer.rawValue)"
     case .timerFired(_, let timer): "fired \(timer.rawValue)"
     case .created(_, let kind, let state): "created \(kind.rawValue) \(state.rawValue)"
     case .stateChanged(_, let from, let to): "\(from.rawValue) -> \(to.rawValue)"
@@ -675,49 +735,73 @@ extension TransactionEvent: CustomStringConvertible {
   }
 }
 
-/// The timers a transaction has armed, in arming order, packed four bits each into one word
-/// (a timer's ordinal plus one; zero ends the list). An array here was an allocation for every
-/// transaction and another when it grew; a transaction arms at most four timers at once, and
-/// with thirteen timers, each at most once, the sixteen places never run out.
+/// The timers a transaction has armed, in arming order, each with the slot number the layer
+/// gave it: four places of 32 bits (a timer's ordinal plus one in the top four bits, the slot
+/// below; zero: empty). An array here was an allocation for every transaction; no machine arms
+/// more than two timers at once (A and B, E and F, G and H), and a fifth is refused.
 struct ArmedTimers: Sendable, Sequence {
-  private var packed: UInt64 = 0
+  private var places: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+  static let capacity = 4
+  /// Slot numbers below 2^28: 268 million timers armed at once in one layer, far more than
+  /// fit in memory (a transaction holds a few hundred bytes).
+  static let slotLimit = 1 << 28
 
-  /// Adds `timer` last (it must not be armed already: callers remove it first).
-  mutating func append(_ timer: TransactionTimer) {
-    var shift: UInt64 = 0
-    while shift < 64, (packed >> shift) & 0xF != 0 { shift += 4 }
-    guard shift < 64 else { return }
-    packed |= UInt64(timer.ordinal + 1) << shift
+  private func place(_ index: Int) -> UInt32 {
+    switch index {
+    case 0: places.0
+    case 1: places.1
+    case 2: places.2
+    default: places.3
+    }
   }
 
-  /// Removes `timer`, keeping the others in order; false when it was not armed.
-  @discardableResult
-  mutating func remove(_ timer: TransactionTimer) -> Bool {
-    let code = UInt64(timer.ordinal + 1)
-    var shift: UInt64 = 0
-    while shift < 64 {
-      let slot = (packed >> shift) & 0xF
-      if slot == 0 { return false }
-      if slot == code {
-        let below = packed & ((1 << shift) &- 1)
-        let above = shift + 4 < 64 ? (packed >> (shift + 4)) << shift : 0
-        packed = below | above
-        return true
-      }
-      shift += 4
+  private mutating func setPlace(_ index: Int, _ value: UInt32) {
+    switch index {
+    case 0: places.0 = value
+    case 1: places.1 = value
+    case 2: places.2 = value
+    default: places.3 = value
+    }
+  }
+
+  /// Adds `timer` with `slot` (below ``slotLimit``) last; `timer` must not be armed already
+  /// (callers remove it first). False when all four places are taken.
+  mutating func append(_ timer: TransactionTimer, slot: Int) -> Bool {
+    for index in 0..<Self.capacity where place(index) == 0 {
+      setPlace(index, UInt32(timer.ordinal + 1) << 28 | UInt32(truncatingIfNeeded: slot))
+      return true
     }
     return false
   }
 
-  func makeIterator() -> Iterator { Iterator(rest: packed) }
+  /// Removes `timer`, keeping the others in order; its slot, or nil when it was not armed.
+  @discardableResult
+  mutating func remove(_ timer: TransactionTimer) -> Int? {
+    let code = UInt32(timer.ordinal + 1)
+    for index in 0..<Self.capacity {
+      let value = place(index)
+      if value == 0 { return nil }
+      guard value >> 28 == code else { continue }
+      for later in index..<(Self.capacity - 1) { setPlace(later, place(later + 1)) }
+      setPlace(Self.capacity - 1, 0)
+      return Int(value & (1 << 28 - 1))
+    }
+    return nil
+  }
+
+  func makeIterator() -> Iterator { Iterator(timers: self, position: 0) }
 
   struct Iterator: IteratorProtocol {
-    var rest: UInt64
-    mutating func next() -> TransactionTimer? {
-      let slot = rest & 0xF
-      guard slot != 0 else { return nil }
-      rest >>= 4
-      return TransactionTimer(ordinal: UInt8(truncatingIfNeeded: slot - 1))
+    let timers: ArmedTimers
+    var position: Int
+    mutating func next() -> (timer: TransactionTimer, slot: Int)? {
+      guard position < ArmedTimers.capacity else { return nil }
+      let value = timers.place(position)
+      guard value != 0,
+        let timer = TransactionTimer(ordinal: UInt8(truncatingIfNeeded: (value >> 28) &- 1))
+      else { return nil }
+      position += 1
+      return (timer, Int(value & (1 << 28 - 1)))
     }
   }
 }

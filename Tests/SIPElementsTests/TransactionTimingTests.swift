@@ -70,9 +70,9 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
-  /// An endpoint finds a few armed timers by scanning its slots and indexes them once there are
-  /// more: twelve transactions at once (24 timers) keep every retransmission instant, each
-  /// cancels its own Timer E, and an endpoint left with none armed goes back to scanning.
+  /// Many timers at once in the endpoint's slots, numbered by the layer: twelve transactions at
+  /// once (24 timers) keep every retransmission instant, each cancels its own Timer E, and an
+  /// endpoint left with none armed gives its slots back and numbers from 0 again.
   @Test func manyTimersAtOnceAndFewAfter() throws {
     let scenario = try Scenario(silent: ["bob"])
     try scenario.core("alice")
@@ -86,7 +86,7 @@ import Testing
         == once.flatMap { Array(repeating: $0, count: 12) })
     #expect(scenario.log.all == Array(repeating: "32000 alice timeout F", count: 12))
     scenario.expectNothingLeftOver()
-    // Fewer than the index threshold: scanned again.
+    // Numbered from 0 again.
     for _ in 0..<2 {
       try scenario.send(makeRequest("OPTIONS"), from: "alice", to: peer("10.0.0.2"))
     }

@@ -3,36 +3,84 @@ import Testing
 
 @testable import SIPTransaction
 
-/// The layer's packed list of armed timers behaves like the array it replaced: arming order
-/// kept, removal from anywhere, a missing timer reported, every timer's code round-trips.
+/// The layer's packed list of armed timers behaves like an ordered array of (timer, slot):
+/// arming order kept, removal from anywhere giving the slot back, a missing timer reported,
+/// every timer's code and the largest slot number round-trip; four places, a fifth refused (no
+/// machine arms more than two at once).
 @Test func armedTimersBehaveLikeAnOrderedArray() {
   let all = TransactionTimer.allCases
   for timer in all { #expect(TransactionTimer(ordinal: timer.ordinal) == timer) }
   #expect(TransactionTimer(ordinal: UInt8(all.count)) == nil)
   var packed = ArmedTimers()
-  var model: [TransactionTimer] = []
+  var model: [(timer: TransactionTimer, slot: Int)] = []
   var state: UInt64 = 3
-  for _ in 0..<5_000 {
+  for step in 0..<5_000 {
     state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
     let timer = all[Int(state >> 33) % all.count]
     if state >> 20 & 1 == 0 {
-      // Arm (or re-arm): the layer removes the timer first, then appends it.
-      packed.remove(timer)
-      model.removeAll { $0 == timer }
-      packed.append(timer)
-      model.append(timer)
+      // Arm (or re-arm): the layer removes the timer first, then appends it with its slot.
+      let removed = packed.remove(timer)
+      let position = model.firstIndex { $0.timer == timer }
+      #expect(removed == position.map { model[$0].slot })
+      if let position { model.remove(at: position) }
+      let slot = (step &* 7919 &* 104_729) % ArmedTimers.slotLimit
+      let appended = packed.append(timer, slot: slot)
+      #expect(appended == (model.count < ArmedTimers.capacity))
+      if appended { model.append((timer, slot)) }
     } else {
       let removed = packed.remove(timer)
-      let position = model.firstIndex(of: timer)
-      #expect(removed == (position != nil))
+      let position = model.firstIndex { $0.timer == timer }
+      #expect(removed == position.map { model[$0].slot })
       if let position { model.remove(at: position) }
     }
-    #expect(Array(packed) == model)
+    #expect(packed.map(\.timer) == model.map(\.timer))
+    #expect(packed.map(\.slot) == model.map(\.slot))
   }
-  // Every timer at once (more than any machine arms) still fits, in order.
+  // The last timer and the largest slot number survive the packing.
   var full = ArmedTimers()
-  for timer in all.reversed() { full.append(timer) }
-  #expect(Array(full) == Array(all.reversed()))
+  let last = all[all.count - 1]
+  let fitted = full.append(last, slot: ArmedTimers.slotLimit - 1)
+  #expect(fitted && full.map(\.timer) == [last])
+  let back = full.remove(last)
+  #expect(back == ArmedTimers.slotLimit - 1)
+}
+
+/// The layer numbers timer slots from 0, reuses a number once its timer is cancelled or fires
+/// (the lowest first), keeps a timer's number when it is armed again, and numbers from 0 again
+/// once no transaction is left; numbers stay below the timers armed at once.
+@Test func timerSlotsAreSmallAndReused() throws {
+  var layer = TransactionLayer()
+  func slots(_ actions: [TransactionLayerAction]) -> [String] {
+    actions.compactMap { action in
+      switch action {
+      case .startTimer(_, let timer, _, let slot): "start \(timer.rawValue) \(slot)"
+      case .cancelTimer(_, let timer, let slot): "cancel \(timer.rawValue) \(slot)"
+      default: nil
+      }
+    }
+  }
+  let first = Sample.request("OPTIONS", branch: "z9hG4bKslot1")
+  let second = Sample.request("OPTIONS", branch: "z9hG4bKslot2")
+  #expect(
+    slots(layer.sendRequest(first, to: "bob", reliable: false)) == ["start E 0", "start F 1"])
+  #expect(
+    slots(layer.sendRequest(second, to: "bob", reliable: false)) == ["start E 2", "start F 3"])
+  let key = try #require(TransactionKey.client(for: first))
+  // Timer E fires and is armed again: its number is given back, then taken again.
+  #expect(slots(layer.timerFired(.e, of: key)) == ["start E 0"])
+  // The 200: E and F cancelled, K takes the lowest number free.
+  #expect(
+    slots(layer.receive(Sample.response(200, to: first), from: "bob", reliable: false)) == [
+      "cancel E 0", "cancel F 1", "start K 0",
+    ])
+  // The other ends by a transport error: its numbers are given back.
+  let other = try #require(TransactionKey.client(for: second))
+  #expect(slots(layer.transportError(for: other)) == ["cancel E 2", "cancel F 3"])
+  #expect(slots(layer.timerFired(.k, of: key)).isEmpty)
+  #expect(layer.count == 0)
+  // No transaction left: numbering starts again at 0.
+  #expect(
+    slots(layer.sendRequest(second, to: "bob", reliable: false)) == ["start E 0", "start F 1"])
 }
 
 /// The machines and the layer append to the caller's array and never clear it (the endpoint
@@ -110,7 +158,7 @@ private struct ChosenKey: DigestKey, Hashable {
   }
 }
 
-/// The layer's and the endpoint's table behaves like a `Dictionary` under random inserts,
+/// The layer's table behaves like a `Dictionary` under random inserts,
 /// updates, removals (by key and by position) and lookups, with colliding and spread digests,
 /// through growth and emptying (which gives the storage back).
 @Test(arguments: [(0, 64), (1, 64), (3, 64), (1_000_000, 64), (0, 7), (1_000_000, 7)])
@@ -150,16 +198,6 @@ func digestTableBehavesLikeADictionary(spread: Int, keys: Int) throws {
     }
     if table.isEmpty { #expect(table.capacity == 0) }
   }
-  var timers = TimerSlotTable()
-  let client = try #require(TransactionKey.client(for: Sample.request("OPTIONS")))
-  #expect(timers.updateValue(1, forKey: TimerName(key: client, timer: .e)) == nil)
-  #expect(timers.updateValue(2, forKey: TimerName(key: client, timer: .f)) == nil)
-  #expect(timers.updateValue(3, forKey: TimerName(key: client, timer: .e)) == 1)
-  #expect(timers.removeValue(forKey: TimerName(key: client, timer: .f)) == 2)
-  #expect(timers.removeValue(forKey: TimerName(key: client, timer: .k)) == nil)
-  #expect(timers.count == 1)
-  timers.removeAll()
-  #expect(timers.isEmpty && timers.capacity == 0)
 }
 
 /// A key's digest (FNV-1a then a finalizer, unseeded) tells keys apart and spreads them: over
