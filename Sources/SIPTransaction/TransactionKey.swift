@@ -29,26 +29,33 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
   private final class Storage: Sendable {
     let role: Role
     let method: String
-    let identity: String
     let branch: String?
+    /// The rest of the identity: a server key's sent-by (magic cookie) or its RFC 2543 fields
+    /// joined by `|` (no branch); empty for a client key. Apart from the branch: joined into
+    /// one `branch|sent-by` string, every server transaction allocated it (over 15 bytes), where
+    /// the branch is the parsed Via's own string and a sent-by such as `10.0.0.1:5060` fits in
+    /// a string's inline bytes.
+    let rest: String
     let digest: Int
 
-    init(role: Role, method: String, identity: String, branch: String?) {
+    init(role: Role, method: String, branch: String?, rest: String) {
       self.role = role
       self.method = method
-      self.identity = identity
       self.branch = branch
-      digest = Int(truncatingIfNeeded: Self.digest(role: role, method: method, identity: identity))
+      self.rest = rest
+      digest = Int(
+        truncatingIfNeeded: Self.digest(role: role, method: method, branch: branch, rest: rest))
     }
 
-    /// FNV-1a over the role, the method and the identity, then mixed so every bit of the result
-    /// depends on every byte (the table takes its slot from the top bits). A key is made for
-    /// every request sent and every message received, and the seeded `Hasher` (SipHash) cost
-    /// twice as much; the digest only places keys in tables, where nothing observable follows
-    /// it, so it need not be seeded.
-    static func digest(role: Role, method: String, identity: String) -> UInt64 {
+    /// FNV-1a over the role, the method, the branch and the rest, then mixed so every bit of
+    /// the result depends on every byte (the table takes its slot from the top bits). A key is
+    /// made for every request sent and every message received, and the seeded `Hasher`
+    /// (SipHash) cost twice as much; the digest only places keys in tables, where nothing
+    /// observable follows it, so it need not be seeded.
+    static func digest(role: Role, method: String, branch: String?, rest: String) -> UInt64 {
       var value = fnv1aPart(method, continuing: fnv1aBasis ^ (role.isClient ? 1 : 2))
-      value = fnv1aPart(identity, continuing: value)
+      if let branch { value = fnv1aPart(branch, continuing: value) }
+      value = fnv1aPart(rest, continuing: value)
       // The finalizer of MurmurHash3: avalanches the low bits FNV leaves weak into the top ones.
       value ^= value >> 33
       value &*= 0xFF51_AFD7_ED55_8CCD
@@ -65,22 +72,28 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
   /// finds its INVITE server transaction (§17.2.3). CANCEL stays CANCEL: it is a transaction of
   /// its own (§9.2).
   public var method: String { storage.method }
-  /// What the key compares: the branch (client), `branch|sent-by` (server, magic cookie), or the
-  /// RFC 2543 fallback fields joined by `|`. One string, so making a key allocates once.
-  var identity: String { storage.identity }
+  /// What the key compares besides its role and method, as the trace prints it: the branch
+  /// (client), `branch|sent-by` (server, magic cookie), or the RFC 2543 fallback fields joined
+  /// by `|`.
+  var identity: String {
+    guard let branch = storage.branch else { return storage.rest }
+    return role.isClient ? branch : branch + "|" + storage.rest
+  }
   /// The branch this key was made from (nil for an RFC 2543 server key): a CANCEL reuses its
   /// INVITE's (§9.1).
   public var branch: String? { storage.branch }
 
-  init(role: Role, method: String, identity: String, branch: String?) {
-    storage = Storage(role: role, method: method, identity: identity, branch: branch)
+  /// A client key (`branch`), a server key with the magic cookie (`branch` and the sent-by as
+  /// `rest`), or an RFC 2543 server key (no branch, the joined fields as `rest`).
+  init(role: Role, method: String, branch: String?, rest: String = "") {
+    storage = Storage(role: role, method: method, branch: branch, rest: rest)
   }
 
   public static func == (lhs: TransactionKey, rhs: TransactionKey) -> Bool {
     let (left, right) = (lhs.storage, rhs.storage)
     return left === right
       || (left.digest == right.digest && left.role == right.role && left.method == right.method
-        && left.identity == right.identity)
+        && left.branch == right.branch && left.rest == right.rest)
   }
 
   /// Computed once: a key is hashed on every lookup (each message, each timer).
@@ -110,7 +123,7 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
     guard let branch, !branch.isEmpty,
       let method = message.isRequest ? message.method : message.cseq?.method
     else { return nil }
-    return TransactionKey(role: .client, method: method, identity: branch, branch: branch)
+    return TransactionKey(role: .client, method: method, branch: branch)
   }
 
   /// The key of the server transaction a request belongs to (§17.2.3), or of the one a response
@@ -133,18 +146,16 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
     let method = rawMethod == "ACK" ? "INVITE" : rawMethod
     // The branch looked up once (the `hasMagicCookie` property looks it up again).
     if let branch = via.branch, Via.hasMagicCookie(branch) {
-      return TransactionKey(
-        role: .server, method: method, identity: serverIdentity(branch: branch, via: via),
-        branch: branch)
+      return TransactionKey(role: .server, method: method, branch: branch, rest: sentBy(of: via))
     }
     guard message.isRequest, let cseq = message.cseq, let callID = message.callID else {
       return nil
     }
     let uri = message.requestURI?.description ?? message.requestURIText ?? ""
     return TransactionKey(
-      role: .server, method: method,
-      identity: [uri, message.fromTag ?? "", callID, String(cseq.sequence), via.description]
-        .joined(separator: "|"), branch: nil)
+      role: .server, method: method, branch: nil,
+      rest: [uri, message.fromTag ?? "", callID, String(cseq.sequence), via.description]
+        .joined(separator: "|"))
   }
 
   /// The INVITE server transaction a CANCEL targets: the CANCEL's own key with method INVITE
@@ -152,18 +163,19 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
   public static func inviteServer(cancelledBy cancel: SIPMessage) -> TransactionKey? {
     guard let key = server(for: cancel) else { return nil }
     return TransactionKey(
-      role: .server, method: "INVITE", identity: key.identity, branch: key.branch)
+      role: .server, method: "INVITE", branch: key.branch, rest: key.storage.rest)
   }
 
-  /// `branch|host[:port]` (the sent-by lower-cased) written in one pass into a string made at
-  /// its final size: every request a server receives is keyed so, and joining the parts (with
-  /// the port as a `String` of its own) made several strings per request.
-  static func serverIdentity(branch: String, via: Via) -> String {
-    var branch = branch
+  /// The sent-by `host[:port]` with the host lower-cased (§17.2.3 compares sent-by values, and
+  /// host names compare without regard to case), written in one pass into a string made at
+  /// its final size: every request a server receives is keyed so. The Via's host itself when
+  /// it has no port and no capital.
+  static func sentBy(of via: Via) -> String {
     var host = via.host
     // The port's digits are written straight into the string (a port is 0–65535 once parsed;
     // any other value is printed whole through its description).
     let port = via.port
+    if port == nil, !host.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) { return host }
     var portDigits = 0
     if let port, port >= 0 {
       var rest = port
@@ -173,45 +185,35 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
       } while rest > 0
     }
     let portText = port.map { $0 < 0 ? String($0) : "" } ?? ""
-    let count =
-      branch.utf8.count + 1 + host.utf8.count + (port == nil ? 0 : 1 + portDigits)
-      + portText.utf8.count
-    return branch.withUTF8 { branchBytes in
-      host.withUTF8 { hostBytes in
-        String(unsafeUninitializedCapacity: count) { out in
-          var index = 0
-          for byte in branchBytes {
-            out[index] = byte
-            index += 1
-          }
-          out[index] = UInt8(ascii: "|")
+    let count = host.utf8.count + (port == nil ? 0 : 1 + portDigits) + portText.utf8.count
+    return host.withUTF8 { hostBytes in
+      String(unsafeUninitializedCapacity: count) { out in
+        var index = 0
+        for byte in hostBytes {
+          // §17.2.3 compares sent-by values; host names compare without regard to case.
+          out[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
           index += 1
-          for byte in hostBytes {
-            // §17.2.3 compares sent-by values; host names compare without regard to case.
-            out[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
-            index += 1
-          }
-          if let port {
-            out[index] = UInt8(ascii: ":")
-            index += 1
-            if port >= 0 {
-              var rest = port
-              var position = index + portDigits - 1
-              repeat {
-                out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                position -= 1
-              } while rest > 0
-              index += portDigits
-            } else {
-              for byte in portText.utf8 {
-                out[index] = byte
-                index += 1
-              }
+        }
+        if let port {
+          out[index] = UInt8(ascii: ":")
+          index += 1
+          if port >= 0 {
+            var rest = port
+            var position = index + portDigits - 1
+            repeat {
+              out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+              rest /= 10
+              position -= 1
+            } while rest > 0
+            index += portDigits
+          } else {
+            for byte in portText.utf8 {
+              out[index] = byte
+              index += 1
             }
           }
-          return index
         }
+        return index
       }
     }
   }

@@ -214,7 +214,7 @@ func digestTableBehavesLikeADictionary(spread: Int, keys: Int) throws {
       (.server, "ACK"),
     ] {
       let key = TransactionKey(
-        role: role, method: method, identity: branch + "|10.0.0.1:5060", branch: branch)
+        role: role, method: method, branch: branch, rest: role == .server ? "10.0.0.1:5060" : "")
       digests.insert(key.tableDigest)
       topBytes.insert(key.tableDigest >> 56)
       keys += 1
@@ -223,7 +223,15 @@ func digestTableBehavesLikeADictionary(spread: Int, keys: Int) throws {
   #expect(digests.count == keys)
   #expect(topBytes.count > 250)
   // The same parts give the same digest.
-  let one = TransactionKey(role: .client, method: "BYE", identity: "z9hG4bKa", branch: "z9hG4bKa")
-  let two = TransactionKey(role: .client, method: "BYE", identity: "z9hG4bKa", branch: "z9hG4bKa")
+  let one = TransactionKey(role: .client, method: "BYE", branch: "z9hG4bKa")
+  let two = TransactionKey(role: .client, method: "BYE", branch: "z9hG4bKa")
   #expect(one.tableDigest == two.tableDigest && one == two)
+  // A server key compares its branch and its sent-by: the same branch from another sent-by is
+  // another transaction (§17.2.3), and so is a client key with that branch.
+  let server = TransactionKey(role: .server, method: "BYE", branch: "z9hG4bKa", rest: "h:1")
+  let again = TransactionKey(role: .server, method: "BYE", branch: "z9hG4bKa", rest: "h:1")
+  let elsewhere = TransactionKey(role: .server, method: "BYE", branch: "z9hG4bKa", rest: "h:2")
+  #expect(server == again && server.tableDigest == again.tableDigest)
+  #expect(server != elsewhere && server != one)
+  #expect(server.description == "z9hG4bKa|h:1/BYE/s" && one.description == "z9hG4bKa/BYE/c")
 }
