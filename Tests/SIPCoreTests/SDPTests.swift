@@ -34,6 +34,12 @@ struct SDPTests {
     #expect(sdp.media[1].direction == .sendonly)
     #expect(sdp.text == offerText)
     #expect(try SessionDescription(parsing: sdp.bytes) == sdp)
+    // Printed bytes are kept at their size (a call's record keeps them for its history): a
+    // short description does not keep the buffer it was written into.
+    let short = try SessionDescription(
+      parsing: Array("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\n".utf8))
+    #expect(short.bytes.count == 35 && short.bytes.capacity < 35 + 32)
+    #expect(sdp.bytes.capacity < sdp.bytes.count + 32)
   }
 
   /// Every SDP body of the RFC 3665 flows parses and round-trips.

@@ -206,7 +206,12 @@ public struct SessionDescription: Sendable, Hashable {
       if let key = media.key { line(UInt8(ascii: "k"), key) }
       for attribute in media.attributes { attributeLine(attribute) }
     }
-    return out
+    // Kept at its size: the bytes go into a call's record and stay for the whole history, and
+    // a usual offer (~150 bytes) left a third of its 256 bytes unused.
+    guard out.capacity - out.count >= 32 else { return out }
+    return [UInt8](unsafeUninitializedCapacity: out.count) { buffer, count in
+      count = buffer.initialize(fromContentsOf: out)
+    }
   }
 
   static func render(_ connection: Connection) -> String {
