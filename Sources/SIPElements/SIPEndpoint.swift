@@ -91,6 +91,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     var handle: TimerHandle
     var generation: UInt32
     var isArmed: Bool
+
+    /// Whether this slot's timer is `name` (keys compare by reference first).
+    func names(_ name: TimerName) -> Bool {
+      self.name.timer == name.timer && self.name.key == name.key
+    }
   }
   @exclusivity(unchecked) var timerSlots: [ArmedTimer] = []
 
@@ -301,20 +306,24 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Events inside another's actions: a core acts from its handler, and the layer tells the
   /// core last of an event's actions, so what the core does comes after them as it would
   /// outside. A send that fails at once is the other case: its transport error is reported
-  /// once the outermost event's actions are all carried out (see `transportError(for:)`).
+  /// once this event's actions are all carried out (see `transportError(for:)`), before
+  /// whatever comes next: a core that answers 180 and then 200 from its handler has the 180's
+  /// error reported while the transaction is still in Proceeding (reported only at the end of
+  /// the outermost event, it reached the transaction in Accepted, which absorbs it, and the
+  /// core never heard).
   @inline(__always)
   func withLayer(_ body: (inout TransactionLayer, inout [TransactionLayerAction]) -> Void) {
-    let outermost = deferredTransportErrors == nil
-    if outermost { deferredTransportErrors = [] }
+    // The errors an outer event's actions found (nil outside any event) wait for its end.
+    let outer = deferredTransportErrors
+    deferredTransportErrors = []
     var actions: [TransactionLayerAction] = []
     swap(&actions, &actionRoom)
     if actions.capacity == 0 { actions.reserveCapacity(8) }
     body(&layer, &actions)
     perform(actions)
-    if outermost {
-      if deferredTransportErrors?.isEmpty == false { reportDeferredTransportErrors() }
-      deferredTransportErrors = nil
-    }
+    if deferredTransportErrors?.isEmpty == false { reportDeferredTransportErrors() }
+    deferredTransportErrors = outer
+    let outermost = outer == nil
     guard layer.count > 0 else {
       // A nested event may have left its array here.
       if actionRoom.capacity > 0 { actionRoom = [] }
@@ -327,7 +336,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// Tells the layer that `key`'s transaction could not send (§17.1.1.2, §17.1.2.2, §17.2.4).
-  /// Found while the endpoint carries out the layer's actions (a send to no route fails at
+  /// Found while the endpoint carries out an event's actions (a send to no route fails at
   /// once), it waits until they are all carried out: reported at once, it ended the transaction
   /// before the timer starts the layer had made with the send were carried out, and those
   /// armed timers for a dead transaction.
@@ -340,13 +349,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// Reports the transport errors found while carrying out an event's actions, in the order
-  /// they were found (and any found meanwhile).
+  /// they were found, then any their own actions found.
   func reportDeferredTransportErrors() {
-    while let key = deferredTransportErrors?.first {
-      deferredTransportErrors?.removeFirst()
-      var actions: [TransactionLayerAction] = []
-      layer.transportError(for: key, into: &actions)
-      perform(actions)
+    while let found = deferredTransportErrors, !found.isEmpty {
+      deferredTransportErrors = []
+      for key in found {
+        var actions: [TransactionLayerAction] = []
+        layer.transportError(for: key, into: &actions)
+        perform(actions)
+      }
     }
   }
 
@@ -358,12 +369,12 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       case .startTimer(let key, let timer, let duration, let slot):
         arm(timer, of: key, after: duration, slot: slot)
       case .cancelTimer(let key, let timer, let slot):
-        if cancelTimer(in: slot) {
+        if cancelTimer(in: slot, named: TimerName(key: key, timer: timer)) {
           record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
         }
       case .timerRefused(let key, let timer):
         log(
-          "could not arm Timer \(timer.rawValue) of \(key): more timers at once than the layer holds"
+          "\(Self.timerSlotTrouble) could not arm Timer \(timer.rawValue) of \(key): more timers at once than the layer holds"
         )
       case .timerFired(let key, let timer):
         record("timer-fired", [("transaction", .string(key.description)), timerField(timer)])
@@ -402,7 +413,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     let name = TimerName(key: key, timer: timer)
     if index < timerSlots.count {
       // The same timer armed again keeps its number: what was scheduled there is replaced.
-      if timerSlots[index].isArmed { network.simulation.cancel(timerSlots[index].handle) }
+      if timerSlots[index].isArmed {
+        if !timerSlots[index].names(name) { logSlotDisagreement(index, name) }
+        network.simulation.cancel(timerSlots[index].handle)
+      }
     } else {
       // Room for a transaction's few timers at once: grown one by one, the array was
       // allocated three times for each transaction of an otherwise idle agent.
@@ -427,11 +441,29 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// Cancels the timer armed in slot `index`; false when none is armed there.
-  func cancelTimer(in index: Int) -> Bool {
+  func cancelTimer(in index: Int, named name: TimerName) -> Bool {
     guard index < timerSlots.count, timerSlots[index].isArmed else { return false }
+    guard timerSlots[index].names(name) else {
+      logSlotDisagreement(index, name)
+      return false
+    }
     network.simulation.cancel(timerSlots[index].handle)
     timerSlots[index].isArmed = false
     return true
+  }
+
+  /// What starts a log line about timer slots that should never be written: the endpoint and
+  /// its layer disagree about a slot, or the layer could not arm a timer. Scenario tests check
+  /// that no trace holds one.
+  public static let timerSlotTrouble = "timer slots (a bug):"
+
+  /// Logs a start or cancel naming a slot that holds another timer: the endpoint carried out
+  /// the layer's actions out of order. The other timer is left alone.
+  func logSlotDisagreement(_ index: Int, _ name: TimerName) {
+    let held = timerSlots[index].name
+    log(
+      "\(Self.timerSlotTrouble) slot \(index) holds Timer \(held.timer.rawValue) of \(held.key), not Timer \(name.timer.rawValue) of \(name.key)"
+    )
   }
 
   /// Gives the timer slots' storage back once no transaction is left (the layer then numbers
@@ -444,7 +476,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   func giveBackIdleTimerSlots() {
     guard timerSlots.capacity > 0 else { return }
     for index in timerSlots.indices where timerSlots[index].isArmed {
-      log("Timer \(timerSlots[index].name.timer.rawValue) was still armed with no transaction left")
+      log(
+        "\(Self.timerSlotTrouble) Timer \(timerSlots[index].name.timer.rawValue) of \(timerSlots[index].name.key) was still armed with no transaction left"
+      )
       network.simulation.cancel(timerSlots[index].handle)
     }
     timerSlots = []

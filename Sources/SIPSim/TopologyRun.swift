@@ -613,6 +613,13 @@ public final class TopologyRun: @unchecked Sendable {
         if live > 0 { found.append("\(name): \(live) response context(s) alive") }
       }
     }
+    // A timer an endpoint could not arm, or a slot it and its layer disagree about.
+    for event in network.trace.events(named: "log") {
+      guard case .string(let text) = event.field("text"),
+        text.hasPrefix(SIPEndpoint.timerSlotTrouble)
+      else { continue }
+      found.append("\(event.field("element")?.description ?? "?"): \(text)")
+    }
     return found
   }
 }

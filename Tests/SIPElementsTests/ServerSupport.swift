@@ -141,6 +141,7 @@ final class Lab: @unchecked Sendable {
   func expectNothingLeftOver(
     allowingBindings: Bool = true, sourceLocation: SourceLocation = #_sourceLocation
   ) {
+    expectNoTimerSlotTrouble(in: network, sourceLocation: sourceLocation)
     var leftovers = network.leftovers
     let liveBindings = locations.reduce(0) { total, service in
       total + simulation.inspect { service.assumeIsolated { $0.armedTimers } }

@@ -81,6 +81,7 @@ struct Scenario {
   /// alive, no transaction timer armed.
   func expectNothingLeftOver(sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(network.leftovers.isEmpty, "\(network.leftovers)", sourceLocation: sourceLocation)
+    expectNoTimerSlotTrouble(in: network, sourceLocation: sourceLocation)
     for (name, endpoint) in endpoints.sorted(by: { $0.key < $1.key }) {
       let alive = simulation.inspect {
         endpoint.assumeIsolated { ($0.liveTransactions.count, $0.armedTimers, $0.openConnections) }
@@ -110,4 +111,18 @@ func makeRequest(_ method: String, to uri: String = "sip:bob@10.0.0.2", body: St
   request.append("Content-Length", "\(body.utf8.count)")
   request.body = Array(body.utf8)
   return request
+}
+
+/// No endpoint logged trouble with its timer slots (a timer it could not arm, a slot it and
+/// its layer disagree about): part of every scenario's "nothing left over".
+func expectNoTimerSlotTrouble(
+  in network: Network, sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let trouble = network.trace.events(named: "log").compactMap { event -> String? in
+    guard case .string(let text) = event.field("text"),
+      text.hasPrefix(SIPEndpoint.timerSlotTrouble)
+    else { return nil }
+    return text
+  }
+  #expect(trouble.isEmpty, "\(trouble)", sourceLocation: sourceLocation)
 }

@@ -35,14 +35,14 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
-  /// A request that cannot be sent at all (no route to its peer) ends its transaction at once,
-  /// inside the endpoint's handling of the send, before the transaction's timer starts are
-  /// carried out; the next transaction's timers still fire at their own instants (a
-  /// timer-slot design tried in stop 26 let the dead transaction's timers fire into the next
-  /// one's: E 100 ms early, F at 32.0 s instead of 32.1 s). The endpoint carries out the
-  /// layer's actions in the order the layer made them, so the dead transaction's Timers A and
-  /// B are armed and then cancelled, and none is left armed (they were armed after the
-  /// transaction ended, and fired for nothing at 0.5 s and 32 s).
+  /// A request that cannot be sent at all (no route to its peer) fails inside the endpoint's
+  /// handling of the send, before the transaction's timer starts are carried out; its
+  /// transport error is reported once they are, so the dead transaction's Timers A and B are
+  /// armed and then cancelled, and none is left armed (reported at once, it ended the
+  /// transaction first: A and B were armed for a dead transaction and fired for nothing at
+  /// 0.5 s and 32 s). The next transaction's timers fire at their own instants (a timer-slot
+  /// design tried in stop 26 let the dead transaction's timers fire into the next one's: E
+  /// 100 ms early, F at 32.0 s instead of 32.1 s).
   @Test func aRequestThatCannotBeSentLeavesTheNextTransactionsTimersAlone() throws {
     let scenario = try Scenario(silent: ["bob"])
     try scenario.core("alice")
@@ -71,8 +71,8 @@ import Testing
   }
 
   /// Many timers at once in the endpoint's slots, numbered by the layer: twelve transactions at
-  /// once (24 timers) keep every retransmission instant, each cancels its own Timer E, and an
-  /// endpoint left with none armed gives its slots back and numbers from 0 again.
+  /// once (24 timers) keep every retransmission instant and each cancels its own Timer E; an
+  /// endpoint left with none armed gives its slots back, and the next ones work as well.
   @Test func manyTimersAtOnceAndFewAfter() throws {
     let scenario = try Scenario(silent: ["bob"])
     try scenario.core("alice")
@@ -86,7 +86,7 @@ import Testing
         == once.flatMap { Array(repeating: $0, count: 12) })
     #expect(scenario.log.all == Array(repeating: "32000 alice timeout F", count: 12))
     scenario.expectNothingLeftOver()
-    // Numbered from 0 again.
+    // After the slots were given back.
     for _ in 0..<2 {
       try scenario.send(makeRequest("OPTIONS"), from: "alice", to: peer("10.0.0.2"))
     }
@@ -166,6 +166,32 @@ import Testing
       try scenario.sendTimes(from: "bob", "SIP/2.0 486")
         == [10, 510, 1510, 3510, 7510, 11510, 15510, 19510, 23510, 27510, 31510])
     #expect(scenario.log.all == ["10 bob INVITE", "32010 bob timeout H"])
+    socket.close()
+    scenario.expectNothingLeftOver()
+  }
+
+  /// §17.2.4: a response that cannot be sent (the Via's maddr names no host) is a transport
+  /// error the core hears of, even when it answers 180 and then 200 from one handler: the
+  /// 180's error is reported while the transaction is in Proceeding, and it ends there. (With
+  /// the error held to the end of the outermost event, it reached the transaction in Accepted,
+  /// which absorbed it: the core never heard, and the transaction lived until Timer L.)
+  @Test func aResponseThatCannotBeSentIsReportedBeforeTheCoreAnswersAgain() throws {
+    let scenario = try Scenario(silent: ["alice"])
+    try scenario.core("bob") { request in
+      [request.response(status: 180, toTag: "b1"), request.response(status: 200, toTag: "b1")]
+    }
+    let socket = try scenario.network.bindDatagram(host: "alice", port: 5060) { _ in }
+    var invite = makeRequest("INVITE")
+    invite.prepend(
+      "Via", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKmaddr;maddr=nowhere.invalid")
+    try socket.send(
+      invite.serialized(), to: SocketAddress(try #require(IPAddress("10.0.0.2")), 5060))
+    scenario.simulation.runUntilIdle()
+    #expect(scenario.log.all == ["10 bob INVITE", "10 bob transport error"])
+    let states = scenario.network.trace.events(named: "transaction-state").map {
+      "\($0.time / 1000) \($0.field("toState").map { "\($0)" } ?? "")"
+    }
+    #expect(states == ["10 Terminated"])
     socket.close()
     scenario.expectNothingLeftOver()
   }

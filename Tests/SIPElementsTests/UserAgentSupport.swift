@@ -78,6 +78,7 @@ struct Phones {
   /// call, no transaction, no timer.
   func expectNothingLeftOver(sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(network.leftovers.isEmpty, "\(network.leftovers)", sourceLocation: sourceLocation)
+    expectNoTimerSlotTrouble(in: network, sourceLocation: sourceLocation)
     for (name, agent) in agents.sorted(by: { $0.key < $1.key }) {
       let alive = simulation.inspect {
         agent.assumeIsolated { agent in
