@@ -81,6 +81,40 @@ import Testing
   // No transaction left: numbering starts again at 0.
   #expect(
     slots(layer.sendRequest(second, to: "bob", reliable: false)) == ["start E 0", "start F 1"])
+  #expect(slots(layer.transportError(for: other)) == ["cancel E 0", "cancel F 1"])
+
+  // Past 64 numbers: the ones above are listed when given back, and taken back last first.
+  var keys: [TransactionKey] = []
+  for index in 0..<33 {
+    let request = Sample.request("OPTIONS", branch: "z9hG4bKmany\(index)")
+    let started = slots(layer.sendRequest(request, to: "bob", reliable: false))
+    #expect(started == ["start E \(2 * index)", "start F \(2 * index + 1)"])
+    keys.append(try #require(TransactionKey.client(for: request)))
+  }
+  #expect(slots(layer.transportError(for: keys[32])) == ["cancel E 64", "cancel F 65"])
+  #expect(layer.freeTimerSlots == [64, 65])
+  let late = Sample.request("OPTIONS", branch: "z9hG4bKlate")
+  #expect(
+    slots(layer.sendRequest(late, to: "bob", reliable: false)) == ["start E 65", "start F 64"])
+  keys[32] = try #require(TransactionKey.client(for: late))
+  for key in keys { _ = layer.transportError(for: key) }
+  // All given back with the last transaction: no list, numbering from 0.
+  #expect(layer.count == 0 && layer.freeTimerSlots.capacity == 0)
+  #expect(layer.unusedTimerSlot == 0 && layer.freeLowTimerSlots == 0)
+}
+
+/// A timer the layer cannot number (a slot past the limit) is refused with an action the
+/// owner logs, never dropped silently.
+@Test func aTimerPastTheSlotLimitIsRefused() throws {
+  var layer = TransactionLayer()
+  layer.unusedTimerSlot = Int32(ArmedTimers.slotLimit)
+  let actions = layer.sendRequest(Sample.request("OPTIONS"), to: "bob", reliable: false)
+  let refused = actions.compactMap { action -> String? in
+    if case .timerRefused(_, let timer) = action { return timer.rawValue }
+    return nil
+  }
+  #expect(refused == ["E", "F"])
+  #expect(!actions.contains { if case .startTimer = $0 { true } else { false } })
 }
 
 /// The machines and the layer append to the caller's array and never clear it (the endpoint
