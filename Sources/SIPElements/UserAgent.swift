@@ -349,7 +349,12 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.invite = invite
     call.invitePeer = peer
     call.sawProvisional = false
-    call.inviteKey = send(invite, to: peer)
+    // A send that fails at once (no address for the proxy) reports its transport error before
+    // it returns, and the 503 may fail over to the next proxy from inside it: the new INVITE's
+    // key is then set already, and the dead one returned here must not replace it.
+    let proxy = call.proxyIndex
+    let key = send(invite, to: peer)
+    if call.proxyIndex == proxy { call.inviteKey = key }
   }
 
   @discardableResult

@@ -110,6 +110,34 @@ func trapezoid(
     lab.expectNothingLeftOver()
   }
 
+  /// An outbound proxy with no address fails the INVITE at once (a transport error inside the
+  /// send), and the caller fails over to the next proxy from inside that send; the call keeps
+  /// the new INVITE's transaction, so a CANCEL matches it and the call ends 487. (The dead
+  /// INVITE's key, returned by the outer send after the failover had set the new one,
+  /// overwrote it: the CANCEL took the dead branch, got 481, and the INVITE went on ringing.)
+  @Test func aFailoverInsideTheSendKeepsTheNewInvitesTransaction() throws {
+    let lab = Lab()
+    try lab.proxy(
+      "proxy2", domains: ["biloxi.example.com"], location: lab.location(),
+      configuration: ProxyConfiguration(
+        domains: ["biloxi.example.com"],
+        registrar: RegistrarPolicy(domains: ["biloxi.example.com"])))
+    try lab.agent(
+      "alice", aor: "sip:alice@atlanta.example.com",
+      configuration: UAConfiguration(
+        outboundProxy: SIPURI(host: "nowhere.invalid"),
+        fallbackProxies: [SIPURI(host: "biloxi.example.com")]))
+    try lab.agent("bob", aor: "sip:bob@biloxi.example.com", behaviour: .noAnswer)
+    try lab.on("bob") { $0.register(with: SIPURI(host: "biloxi.example.com"), refresh: false) }
+    lab.run(for: .seconds(1))
+    let callID = try lab.on("alice") { $0.call(bobAOR) }
+    lab.run(for: .seconds(1))
+    try lab.on("alice") { $0.cancel(callID) }
+    lab.run(for: .seconds(60))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 487)
+    lab.expectNothingLeftOver()
+  }
+
   @Test func sessionViaRedirectAndProxyWithSDPInACK() throws {  // §3.6
     let lab = Lab()
     let chicago = lab.location()
