@@ -259,14 +259,3 @@ private struct Slot: Sendable {
   var tag: UInt32
   static var empty: Slot { Slot(position: -1, tag: 0) }
 }
-
-/// A transaction's timer: what an owner's timer slot names, so a firing reaches the layer.
-package struct TimerName: Sendable {
-  package var key: TransactionKey
-  package var timer: TransactionTimer
-
-  package init(key: TransactionKey, timer: TransactionTimer) {
-    self.key = key
-    self.timer = timer
-  }
-}

@@ -270,8 +270,8 @@ public struct TransactionLayer: Sendable {
       actions.append(.toCore(.strayResponse(message)))
       return
     }
-    // The stored key, not the one made to look it up: the actions carry it to the owner's
-    // timer table, whose names compare their keys by reference first.
+    // The stored key, not the one made to look it up: the actions carry it to the owner, whose
+    // timer slots name it and compare keys by reference first.
     feed(entries.key(at: index), at: index, into: &actions) { machine, result in
       switch machine {
       case .inviteClient(var invite):
@@ -745,6 +745,8 @@ struct ArmedTimers: Sendable, Sequence {
   /// Slot numbers below 2^28: 268 million timers armed at once in one layer, far more than
   /// fit in memory (a transaction holds a few hundred bytes).
   static let slotLimit = 1 << 28
+  /// The slot's bits of a place (the timer's code is above them).
+  static let slotMask: UInt32 = (1 << 28) - 1
 
   private func place(_ index: Int) -> UInt32 {
     switch index {
@@ -784,7 +786,7 @@ struct ArmedTimers: Sendable, Sequence {
       guard value >> 28 == code else { continue }
       for later in index..<(Self.capacity - 1) { setPlace(later, place(later + 1)) }
       setPlace(Self.capacity - 1, 0)
-      return Int(value & (1 << 28 - 1))
+      return Int(value & Self.slotMask)
     }
     return nil
   }
@@ -801,7 +803,18 @@ struct ArmedTimers: Sendable, Sequence {
         let timer = TransactionTimer(ordinal: UInt8(truncatingIfNeeded: (value >> 28) &- 1))
       else { return nil }
       position += 1
-      return (timer, Int(value & (1 << 28 - 1)))
+      return (timer, Int(value & ArmedTimers.slotMask))
     }
+  }
+}
+
+/// A transaction's timer: what an owner's timer slot names, so a firing reaches the layer.
+package struct TimerName: Sendable {
+  package var key: TransactionKey
+  package var timer: TransactionTimer
+
+  package init(key: TransactionKey, timer: TransactionTimer) {
+    self.key = key
+    self.timer = timer
   }
 }
