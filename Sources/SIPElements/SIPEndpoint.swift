@@ -369,13 +369,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       case .startTimer(let key, let timer, let duration, let slot):
         arm(timer, of: key, after: duration, slot: slot)
       case .cancelTimer(let key, let timer, let slot):
-        if cancelTimer(in: slot, named: TimerName(key: key, timer: timer)) {
+        if cancelTimer(timer, of: key, in: slot) {
           record("timer-cancelled", [("transaction", .string(key.description)), timerField(timer)])
         }
       case .timerRefused(let key, let timer):
-        log(
-          "\(Self.timerSlotTrouble) could not arm Timer \(timer.rawValue) of \(key): more timers at once than the layer holds"
-        )
+        logRefused(timer, of: key)
       case .timerFired(let key, let timer):
         record("timer-fired", [("transaction", .string(key.description)), timerField(timer)])
       case .created(let key, let kind, let state):
@@ -440,11 +438,12 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       ])
   }
 
-  /// Cancels the timer armed in slot `index`; false when none is armed there.
-  func cancelTimer(in index: Int, named name: TimerName) -> Bool {
+  /// Cancels `timer` of `key`, armed in slot `index`; false when none is armed there, or another
+  /// timer is (logged: the endpoint and its layer disagree).
+  func cancelTimer(_ timer: TransactionTimer, of key: TransactionKey, in index: Int) -> Bool {
     guard index < timerSlots.count, timerSlots[index].isArmed else { return false }
-    guard timerSlots[index].names(name) else {
-      logSlotDisagreement(index, name)
+    guard timerSlots[index].name.timer == timer, timerSlots[index].name.key == key else {
+      logSlotDisagreement(index, TimerName(key: key, timer: timer))
       return false
     }
     network.simulation.cancel(timerSlots[index].handle)
@@ -457,8 +456,17 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// that no trace holds one.
   public static let timerSlotTrouble = "timer slots (a bug):"
 
+  /// Logs a timer the layer could not arm (out of line: the text is not built on the hot path).
+  @inline(never)
+  func logRefused(_ timer: TransactionTimer, of key: TransactionKey) {
+    log(
+      "\(Self.timerSlotTrouble) could not arm Timer \(timer.rawValue) of \(key): more timers at once than the layer holds"
+    )
+  }
+
   /// Logs a start or cancel naming a slot that holds another timer: the endpoint carried out
   /// the layer's actions out of order. The other timer is left alone.
+  @inline(never)
   func logSlotDisagreement(_ index: Int, _ name: TimerName) {
     let held = timerSlots[index].name
     log(
