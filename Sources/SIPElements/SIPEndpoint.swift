@@ -92,9 +92,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     var generation: UInt32
     var isArmed: Bool
 
-    /// Whether this slot's timer is `name` (keys compare by reference first).
-    func names(_ name: TimerName) -> Bool {
-      self.name.timer == name.timer && self.name.key == name.key
+    /// Whether this slot's timer is `timer` of `key` (keys compare by reference first).
+    func names(_ timer: TransactionTimer, of key: TransactionKey) -> Bool {
+      name.timer == timer && name.key == key
     }
   }
   @exclusivity(unchecked) var timerSlots: [ArmedTimer] = []
@@ -412,7 +412,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     if index < timerSlots.count {
       // The same timer armed again keeps its number: what was scheduled there is replaced.
       if timerSlots[index].isArmed {
-        if !timerSlots[index].names(name) { logSlotDisagreement(index, name) }
+        if !timerSlots[index].names(timer, of: key) { logSlotDisagreement(index, name) }
         network.simulation.cancel(timerSlots[index].handle)
       }
     } else {
@@ -441,8 +441,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Cancels `timer` of `key`, armed in slot `index`; false when none is armed there, or another
   /// timer is (logged: the endpoint and its layer disagree).
   func cancelTimer(_ timer: TransactionTimer, of key: TransactionKey, in index: Int) -> Bool {
-    guard index < timerSlots.count, timerSlots[index].isArmed else { return false }
-    guard timerSlots[index].name.timer == timer, timerSlots[index].name.key == key else {
+    // The layer cancels only what it armed, and a firing frees its slot here before the layer
+    // hears of it: a cancel finding its slot empty, or holding another timer, is a bug.
+    guard index < timerSlots.count, timerSlots[index].isArmed,
+      timerSlots[index].names(timer, of: key)
+    else {
       logSlotDisagreement(index, TimerName(key: key, timer: timer))
       return false
     }
@@ -464,13 +467,19 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     )
   }
 
-  /// Logs a start or cancel naming a slot that holds another timer: the endpoint carried out
-  /// the layer's actions out of order. The other timer is left alone.
+  /// Logs a start or cancel naming a slot that holds another timer, or a cancel finding its
+  /// slot empty: the endpoint carried out the layer's actions out of order. A cancel leaves the
+  /// other timer alone; a start replaces it (it is lost, and only this line says so).
   @inline(never)
   func logSlotDisagreement(_ index: Int, _ name: TimerName) {
+    let wanted = "Timer \(name.timer.rawValue) of \(name.key)"
+    guard index < timerSlots.count, timerSlots[index].isArmed else {
+      log("\(Self.timerSlotTrouble) slot \(index) is empty, not holding \(wanted)")
+      return
+    }
     let held = timerSlots[index].name
     log(
-      "\(Self.timerSlotTrouble) slot \(index) holds Timer \(held.timer.rawValue) of \(held.key), not Timer \(name.timer.rawValue) of \(name.key)"
+      "\(Self.timerSlotTrouble) slot \(index) holds Timer \(held.timer.rawValue) of \(held.key), not \(wanted)"
     )
   }
 
