@@ -352,9 +352,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     // A send that fails at once (no address for the proxy) reports its transport error before
     // it returns, and the 503 may fail over to the next proxy from inside it: the new INVITE's
     // key is then set already, and the dead one returned here must not replace it.
-    let proxy = call.proxyIndex
+    call.inviteSends &+= 1
+    let sends = call.inviteSends
     let key = send(invite, to: peer)
-    if call.proxyIndex == proxy { call.inviteKey = key }
+    if call.inviteSends == sends { call.inviteKey = key }
   }
 
   @discardableResult
@@ -1186,6 +1187,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   // MARK: Ending and bookkeeping
 
   func end(_ call: Call) {
+    // Once: a send from inside a handler can fail at once and end the call through the
+    // synthesized 503 before the handler's own `end` (a BYE after a re-INVITE's 481).
+    guard call.state != .terminated else { return }
     for (_, handle) in call.timers.sorted(by: { $0.key < $1.key }) {
       network.simulation.cancel(handle)
     }
@@ -1350,6 +1354,9 @@ final class Call {
   var retries = 0
   /// Which outbound proxy the INVITE went through (0: the configured one; then fallbacks).
   var proxyIndex = 0
+  /// INVITEs sent for this call: a send that fails over from inside itself sends another,
+  /// whose key must stay (see `sendInvite`).
+  var inviteSends = 0
   var acks: [DialogID: (SIPMessage, SIPPeer)] = [:]
   // Callee.
   var request: SIPMessage?

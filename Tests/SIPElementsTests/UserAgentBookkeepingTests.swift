@@ -8,6 +8,28 @@ import Testing
 
 /// What an agent remembers about ended calls stays bounded however long it runs.
 @Suite struct UserAgentBookkeepingTests {
+  /// A call ends once: a send from inside a handler can fail at once and end the call through
+  /// the synthesized 503 before the handler's own `end` runs (a BYE after a re-INVITE's 481),
+  /// and a second `end` wrote the history entry and the `call-ended` event again.
+  @Test func aCallEndsOnce() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .answer())])
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.run(for: .seconds(1))
+    let histories = try phones.on("alice") { agent -> [Int] in
+      guard let call = agent.calls[callID] else { return [] }
+      agent.end(call)
+      let once = agent.history.count
+      agent.end(call)
+      return [once, agent.history.count]
+    }
+    #expect(histories == [1, 1])
+    let ended = phones.network.trace.events(named: "call-ended").filter {
+      $0.field("element") == .string("alice")
+    }
+    #expect(ended.count == 1)
+  }
+
   /// Ended dialogs are remembered for 64·T1 (a late 2xx is ACKed, not answered with BYE,
   /// §13.2.2.4), then forgotten: three calls 40 s apart leave one.
   @Test func endedDialogsAreForgottenAfter64T1() throws {
