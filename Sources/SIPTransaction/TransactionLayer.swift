@@ -517,17 +517,15 @@ public struct TransactionLayer: Sendable {
   }
 
   /// A timer slot number: the lowest given back below 64, else the last given back above, else
-  /// the next never given.
-  private mutating func takeTimerSlot() -> Int {
+  /// the next never given; nil past ``ArmedTimers/slotLimit`` (that many timers armed at once).
+  private mutating func takeTimerSlot() -> Int? {
     if freeLowTimerSlots != 0 {
       let number = freeLowTimerSlots.trailingZeroBitCount
       freeLowTimerSlots &= freeLowTimerSlots &- 1
       return number
     }
     if let number = freeTimerSlots.popLast() { return Int(number) }
-    // Below the slot limit while fewer timers than that are armed; past it, refused (see
-    // `ArmedTimers.slotLimit`) and not counted.
-    guard Int(unusedTimerSlot) < ArmedTimers.slotLimit else { return ArmedTimers.slotLimit }
+    guard Int(unusedTimerSlot) < ArmedTimers.slotLimit else { return nil }
     unusedTimerSlot += 1
     return Int(unusedTimerSlot - 1)
   }
@@ -535,7 +533,7 @@ public struct TransactionLayer: Sendable {
   private mutating func freeTimerSlot(_ number: Int) {
     if number < 64 {
       freeLowTimerSlots |= 1 << UInt64(number)
-    } else if number < ArmedTimers.slotLimit {
+    } else {
       freeTimerSlots.append(Int32(truncatingIfNeeded: number))
     }
   }
@@ -586,9 +584,11 @@ public struct TransactionLayer: Sendable {
         }
       case .startTimer(let timer, let duration):
         // Armed again, a timer keeps its number (the owner replaces what it scheduled there).
-        let slot = entries[at: index].armed.remove(timer) ?? takeTimerSlot()
-        guard slot < ArmedTimers.slotLimit, entries[at: index].armed.append(timer, slot: slot)
-        else {
+        guard let slot = entries[at: index].armed.remove(timer) ?? takeTimerSlot() else {
+          actions.append(.timerRefused(key, timer))
+          continue
+        }
+        guard entries[at: index].armed.append(timer, slot: slot) else {
           freeTimerSlot(slot)
           actions.append(.timerRefused(key, timer))
           continue
