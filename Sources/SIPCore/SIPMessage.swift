@@ -23,6 +23,10 @@ public struct SIPMessage: Sendable, Hashable {
     // no two accesses can overlap, so the run-time exclusivity checks a class's properties get
     // are left out.
     @exclusivity(unchecked) var startLine: StartLine
+    /// Whether every field lies in one buffer that is exactly this message's serialization
+    /// (``SIPMessage/keptAsSerialized()``), so `serialized()` hands that buffer out. Cleared by
+    /// any change. Declared after the start line, whose last word it shares (no larger object).
+    @exclusivity(unchecked) var isSerialization = false
     @exclusivity(unchecked) var headers: [SIPHeaderField]
     @exclusivity(unchecked) var body: [UInt8]
 
@@ -33,10 +37,13 @@ public struct SIPMessage: Sendable, Hashable {
     }
   }
 
-  /// The storage, copied first if another message shares it.
+  /// The storage, copied first if another message shares it; about to change either way, so it
+  /// no longer matches a serialization it was made over.
   private mutating func unique() -> Storage {
     if !isKnownUniquelyReferenced(&storage) {
       storage = Storage(startLine: storage.startLine, headers: storage.headers, body: storage.body)
+    } else {
+      storage.isSerialization = false
     }
     return storage
   }
@@ -280,6 +287,8 @@ public struct SIPMessage: Sendable, Hashable {
   /// The canonical bytes: start line, `Name: value` per field with CRLF, an empty line, the
   /// body. Names keep the spelling they were given; folded values were unfolded when parsed.
   public func serialized() -> [UInt8] {
+    // A message made over its own bytes (a kept response) has them at hand.
+    if storage.isSerialization, let first = storage.headers.first { return first.sharedBuffer }
     // The exact size is known (``serializedCount``), so the bytes are copied into one buffer of
     // that size: appending piece by piece paid a capacity check and a generic call per piece,
     // about a twentieth of a transaction.
@@ -306,6 +315,37 @@ public struct SIPMessage: Sendable, Hashable {
       assert(initialized == count, "serializedCount and the bytes written disagree")
     }
   }
+
+  /// This message made over its own ``serialized()`` bytes: every field a range of that one
+  /// buffer, in an array of the fields' number, and `serialized()` answers the buffer itself.
+  ///
+  /// For a message kept long and sent again: a server transaction keeps its final response for
+  /// 32 s (Timer J, H) to answer retransmissions. Built by a core, that response's fields
+  /// are ranges of the request's received bytes (the whole request), of buffers of their own
+  /// (a stamped Via, a To with its tag) and of an array with room for more fields: four or five
+  /// objects and about twice the bytes it prints to, where this makes two (the array and the
+  /// buffer, which the send shares). Equal to `self`.
+  public func keptAsSerialized() -> SIPMessage {
+    let fields = storage.headers
+    guard !storage.isSerialization, !fields.isEmpty else { return self }
+    let bytes = serialized()
+    var rebased: [SIPHeaderField] = []
+    rebased.reserveCapacity(fields.count)
+    var start = startLineCount + 2
+    for index in fields.indices {
+      rebased.append(fields[index].rebased(onto: bytes, at: start))
+      start += fields[index].serializedCount + 2
+    }
+    // Anything but the exact bytes (a message whose count and writing disagree, which an
+    // assertion guards) keeps the message as it was.
+    guard start + 2 + storage.body.count == bytes.count else { return self }
+    let kept = SIPMessage(startLine: storage.startLine, headers: rebased, body: storage.body)
+    kept.storage.isSerialization = true
+    return kept
+  }
+
+  /// Whether this message is one ``keptAsSerialized()`` made, unchanged since.
+  package var isKeptAsSerialization: Bool { storage.isSerialization }
 
   /// Where `serialized()` writes next, in a buffer made at the message's exact size.
   private struct ByteCursor {
@@ -530,6 +570,19 @@ public struct SIPHeaderField: Sendable, Hashable {
 
   /// Points the field at `buffer` (a field a ``FieldPrinter`` printed, made with an empty one).
   fileprivate mutating func share(_ buffer: [UInt8]) { self.buffer = buffer }
+
+  /// The buffer the field is a range of.
+  fileprivate var sharedBuffer: [UInt8] { buffer }
+
+  /// This field as `Name: value` serialized at `start` in `buffer` (the name as spelled, then
+  /// colon and space), keeping its number and where it was parsed from.
+  fileprivate func rebased(onto buffer: [UInt8], at start: Int) -> SIPHeaderField {
+    let valueLength = Int(end - self.start - valueOffset)
+    let nameLength = Int(nameLength)
+    return SIPHeaderField(
+      buffer: buffer, start: start, nameLength: nameLength, valueOffset: nameLength + 2,
+      end: start + nameLength + 2 + valueLength, line: line, column: column, known: known)
+  }
 
   /// `Name: value` without the line end.
   var serializedCount: Int {

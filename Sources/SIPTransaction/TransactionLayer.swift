@@ -35,6 +35,22 @@ public struct TransactionLayer: Sendable {
       }
     }
 
+    /// Whether a `status` response from the TU would be kept by this machine as its final
+    /// response, to send again when the request is retransmitted: a non-INVITE server in
+    /// Trying or Proceeding over an unreliable transport (Timer J is zero over a reliable one),
+    /// an INVITE server in Proceeding with a non-2xx (kept until the ACK; RFC 6026 lets 2xx
+    /// go).
+    func keepsFinal(_ status: Int) -> Bool {
+      switch self {
+      case .nonInviteServer(let machine):
+        status >= 200 && !machine.isReliable
+          && (machine.state == .trying || machine.state == .proceeding)
+      case .inviteServer(let machine):
+        status >= 300 && machine.state == .proceeding
+      case .inviteClient, .nonInviteClient: false
+      }
+    }
+
     /// A timer fired: every machine takes it (a stale one does nothing).
     mutating func handle(
       timerFired timer: TransactionTimer, into result: inout [TransactionAction<SIPMessage>]
@@ -391,6 +407,12 @@ public struct TransactionLayer: Sendable {
     // receives: reading the tag of every other final response cost a string each.
     if status >= 200, key.method == "INVITE", let tag = response.toTag {
       entries[at: index].responseToTag = tag
+    }
+    // A final response the transaction keeps to answer retransmissions (for Timer J's or H's
+    // 32 s) is kept, and sent, as the bytes it is sent as (see `keptAsSerialized()`).
+    var response = response
+    if withEntry(index, { $0.machine.keepsFinal(status) }) {
+      response = response.keptAsSerialized()
     }
     feed(key, at: index, into: &actions) { machine, result in
       switch machine {

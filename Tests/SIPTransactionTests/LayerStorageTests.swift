@@ -269,3 +269,46 @@ func digestTableBehavesLikeADictionary(spread: Int, keys: Int) throws {
   #expect(server != elsewhere && server != one)
   #expect(server.description == "z9hG4bKa|h:1/BYE/s" && one.description == "z9hG4bKa/BYE/c")
 }
+
+/// A final response a server transaction keeps to answer retransmissions (a non-INVITE's over
+/// UDP, for Timer J; an INVITE's non-2xx, until the ACK) is kept, and sent, as its own bytes:
+/// the same message and bytes the core gave, without holding the request's bytes and the
+/// fields' own buffers for 32 s. A provisional response, a 2xx to INVITE (let go at once) and a
+/// non-INVITE final over a reliable transport (Timer J is zero) are left as they are.
+@Test func aKeptFinalResponseIsItsOwnBytes() throws {
+  let cases: [(method: String, status: Int, reliable: Bool, kept: Bool)] = [
+    ("OPTIONS", 200, false, true), ("OPTIONS", 404, false, true), ("OPTIONS", 200, true, false),
+    ("OPTIONS", 180, false, false), ("INVITE", 486, false, true), ("INVITE", 486, true, true),
+    ("INVITE", 180, false, false), ("INVITE", 200, false, false),
+  ]
+  for row in cases {
+    var layer = TransactionLayer()
+    let request = Sample.request(row.method)
+    _ = layer.receive(request, from: "alice", reliable: row.reliable)
+    let key = try #require(TransactionKey.server(for: request))
+    let response = Sample.response(row.status, to: request)
+    let sent = layer.respond(response, in: key).compactMap { action -> SIPMessage? in
+      if case .send(let message, _, _) = action { return message }
+      return nil
+    }
+    #expect(sent == [response], "\(row)")
+    #expect(sent.first?.serialized() == response.serialized(), "\(row)")
+    #expect(sent.first?.isKeptAsSerialization == row.kept, "\(row)")
+    let held: SIPMessage? =
+      switch layer.entries[key]?.machine {
+      case .nonInviteServer(let machine): machine.lastResponse
+      case .inviteServer(let machine): machine.lastResponse
+      default: nil
+      }
+    #expect(held?.isKeptAsSerialization ?? false == row.kept, "\(row)")
+    // A retransmitted request gets the same bytes again.
+    if row.kept {
+      let again = layer.receive(request, from: "alice", reliable: row.reliable)
+      let resent = again.compactMap { action -> [UInt8]? in
+        if case .send(let message, _, _) = action { return message.serialized() }
+        return nil
+      }
+      #expect(resent == [response.serialized()], "\(row)")
+    }
+  }
+}
