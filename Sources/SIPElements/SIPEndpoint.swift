@@ -70,8 +70,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   // it returns).
   @exclusivity(unchecked) var layer: TransactionLayer
   @exclusivity(unchecked) var branches: SimRandom
-  /// Room for the layer's actions (see `withLayer`).
+  /// Room for the layer's actions (see `withLayer`), and a second for an event nested in
+  /// another's (a core answering from its handler: every request a server receives).
   @exclusivity(unchecked) var actionRoom: [TransactionLayerAction] = []
+  @exclusivity(unchecked) var nestedActionRoom: [TransactionLayerAction] = []
   /// Transport errors found while the endpoint carries out the layer's actions, to report once
   /// they are all carried out (see `transportError(for:)`); nil while it carries none out.
   @exclusivity(unchecked) var deferredTransportErrors: [TransactionKey]?
@@ -300,8 +302,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Runs `body` on the transaction layer with an empty action array, then carries the actions
   /// out, in the order the layer made them. The array is the endpoint's, reused from event to
   /// event while transactions live (an array per event was an allocation each); an event nested
-  /// in another's actions (a core sending from its handler) finds it taken and uses a new one.
-  /// With no transaction left the room is given back: an idle agent keeps no array.
+  /// in another's actions (a core sending from its handler) finds it taken and uses a second
+  /// one, and one nested deeper a new one. With no transaction left the rooms are given back:
+  /// an idle agent keeps no array.
   ///
   /// Events inside another's actions: a core acts from its handler, and the layer tells the
   /// core last of an event's actions, so what the core does comes after them as it would
@@ -318,7 +321,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     deferredTransportErrors = []
     var actions: [TransactionLayerAction] = []
     swap(&actions, &actionRoom)
-    if actions.capacity == 0 { actions.reserveCapacity(8) }
+    if actions.capacity == 0 {
+      swap(&actions, &nestedActionRoom)
+      if actions.capacity == 0 { actions.reserveCapacity(8) }
+    }
     body(&layer, &actions)
     perform(actions)
     if deferredTransportErrors?.isEmpty == false { reportDeferredTransportErrors() }
@@ -327,12 +333,16 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     guard layer.count > 0 else {
       // A nested event may have left its array here.
       if actionRoom.capacity > 0 { actionRoom = [] }
+      if nestedActionRoom.capacity > 0 { nestedActionRoom = [] }
       if outermost { giveBackIdleTimerSlots() }
       return
     }
-    guard actionRoom.capacity == 0 else { return }
     actions.removeAll(keepingCapacity: true)
-    actionRoom = actions
+    if actionRoom.capacity == 0 {
+      actionRoom = actions
+    } else if nestedActionRoom.capacity == 0 {
+      nestedActionRoom = actions
+    }
   }
 
   /// Tells the layer that `key`'s transaction could not send (§17.1.1.2, §17.1.2.2, §17.2.4).
