@@ -274,12 +274,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Puts this element's Via on top of `request` (§18.1.1), printed from its parts: what
   /// `TransportRules.via(sentBy:port:transport:branch:)` would build and print.
   func stampVia(_ request: inout SIPMessage, transport: SIPTransportProtocol, branch: String) {
-    let (host, port) = (addressText, port(for: transport))
-    request.prepend("Via") {
-      Via.write(
-        transport: transport.rawValue, host: host, port: port, branch: branch,
-        requestRport: true, to: &$0)
-    }
+    request.prepend(
+      SIPHeaderField(
+        viaTransport: transport.rawValue, host: addressText, port: port(for: transport),
+        branch: branch, requestRport: true))
   }
 
   /// The MTU of the link to `peer` (a name resolved as the send will resolve it), nil when no
@@ -337,7 +335,8 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       if outermost { giveBackIdleTimerSlots() }
       return
     }
-    actions.removeAll(keepingCapacity: true)
+    // Last first (see the transaction layer's `giveBack`).
+    while !actions.isEmpty { actions.removeLast() }
     if actionRoom.capacity == 0 {
       actionRoom = actions
     } else if nestedActionRoom.capacity == 0 {
