@@ -27,7 +27,8 @@ extension SIPMessage {
     // tag appended when it has none: no need to parse and re-print the address.
     if var to = firstIndex(.to).map({ headers[$0] }) {
       if let toTag, status != 100, NameAddress.tag(in: to.valueBytes) == nil {
-        to = SIPHeaderField(nameBytes: to.nameBytes, valueBytes: to.valueBytes, tag: toTag)
+        to = SIPHeaderField(
+          nameBytes: to.nameBytes, valueBytes: to.valueBytes, tag: toTag, known: to.known)
       }
       if let cseqIndex = response.headers.firstIndex(where: { $0.known == .cseq }) {
         response.headers.insert(to, at: cseqIndex)

@@ -204,6 +204,11 @@ public struct SIPMessage: Sendable, Hashable {
     headers.append(SIPHeaderField(name: name, value: value))
   }
 
+  /// Inserts `field` before all others (a transport's Via, built from its parts).
+  package mutating func prepend(_ field: SIPHeaderField) {
+    headers.insert(field, at: 0)
+  }
+
   /// Inserts a field before all others whose value `value` prints straight into its bytes (a
   /// transport's Via, printed from its parts).
   package mutating func prepend(_ name: String, writing value: (inout [UInt8]) -> Void) {
@@ -348,13 +353,25 @@ public struct SIPMessage: Sendable, Hashable {
   package var isKeptAsSerialization: Bool { storage.isSerialization }
 
   /// Where `serialized()` writes next, in a buffer made at the message's exact size.
-  private struct ByteCursor {
+  fileprivate struct ByteCursor {
     var at: UnsafeMutablePointer<UInt8>
 
     mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
       guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
       at.update(from: source, count: bytes.count)
       at += bytes.count
+    }
+
+    /// Writes the `digits` decimal digits of `value` (not negative).
+    mutating func putDecimal(_ value: Int, digits: Int) {
+      var rest = value
+      var index = digits - 1
+      while index >= 0 {
+        at[index] = UInt8(truncatingIfNeeded: 48 + rest % 10)
+        rest /= 10
+        index -= 1
+      }
+      at += digits
     }
 
     mutating func pair(_ first: UInt8, _ second: UInt8) {
@@ -490,14 +507,84 @@ public struct SIPHeaderField: Sendable, Hashable {
 
   /// A field made of a name's and a value's bytes with `;tag=` and `tag` after the value (a
   /// response's To, §8.2.6.2), in one allocation.
-  init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, tag: String) {
-    self.init(capacity: nameBytes.count + valueBytes.count + 5 + tag.utf8.count) {
-      $0.append(contentsOf: nameBytes)
-    } value: {
-      $0.append(contentsOf: valueBytes)
-      Syntax.append(";tag=", to: &$0)
-      Syntax.append(tag, to: &$0)
+  init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, tag: String, known: KnownHeader)
+  {
+    // Copied into a buffer of the exact size, as a stamped Via is (every response a UAS sends
+    // has one).
+    let marker: StaticString = ";tag="
+    var tag = tag
+    let count = nameBytes.count + valueBytes.count + marker.utf8CodeUnitCount + tag.utf8.count
+    let bytes = tag.withUTF8 { tagBytes in
+      [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+        guard let base = out.baseAddress else { return }
+        var cursor = SIPMessage.ByteCursor(at: base)
+        nameBytes.withUnsafeBufferPointer { cursor.put($0) }
+        valueBytes.withUnsafeBufferPointer { cursor.put($0) }
+        cursor.put(UnsafeBufferPointer(start: marker.utf8Start, count: marker.utf8CodeUnitCount))
+        cursor.put(tagBytes)
+        initialized = cursor.at - base
+      }
     }
+    self.init(
+      buffer: bytes, start: 0, nameLength: nameBytes.count, valueOffset: nameBytes.count,
+      end: bytes.count, line: 0, column: 0, known: known)
+  }
+
+  /// `Via: SIP/2.0/<transport> <host>[:<port>];branch=<branch>[;rport]`, what
+  /// ``Via/write(transport:host:port:branch:requestRport:to:)`` prints, copied into a buffer
+  /// of its exact size: every request an element sends gets one (built by appending, with room
+  /// guessed, it cost as much as the rest of the send's own work).
+  package init(
+    viaTransport transport: String, host: String, port: Int?, branch: String, requestRport: Bool
+  ) {
+    let name: StaticString = "Via"
+    let version: StaticString = "SIP/2.0/"
+    let branchMarker: StaticString = ";branch="
+    let rportMarker: StaticString = ";rport"
+    // A port is 0–65535 once parsed; any other value is printed whole.
+    let portDigits = port.map { $0 >= 0 ? Syntax.decimalCount($0) : String($0).utf8.count } ?? 0
+    var (transport, host, branch) = (transport, host, branch)
+    let count =
+      name.utf8CodeUnitCount + version.utf8CodeUnitCount + transport.utf8.count + 1
+      + host.utf8.count + (port == nil ? 0 : 1 + portDigits)
+      + branchMarker.utf8CodeUnitCount + branch.utf8.count
+      + (requestRport ? rportMarker.utf8CodeUnitCount : 0)
+    func bytes(of text: StaticString) -> UnsafeBufferPointer<UInt8> {
+      UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+    }
+    let bytes = transport.withUTF8 { transportBytes in
+      host.withUTF8 { hostBytes in
+        branch.withUTF8 { branchBytes in
+          [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            guard let base = out.baseAddress else { return }
+            var cursor = SIPMessage.ByteCursor(at: base)
+            cursor.put(bytes(of: name))
+            cursor.put(bytes(of: version))
+            cursor.put(transportBytes)
+            cursor.at.pointee = Syntax.space
+            cursor.at += 1
+            cursor.put(hostBytes)
+            if let port {
+              cursor.at.pointee = Syntax.colon
+              cursor.at += 1
+              if port >= 0 {
+                cursor.putDecimal(port, digits: portDigits)
+              } else {
+                var text = String(port)
+                text.withUTF8 { cursor.put($0) }
+              }
+            }
+            cursor.put(bytes(of: branchMarker))
+            cursor.put(branchBytes)
+            if requestRport { cursor.put(bytes(of: rportMarker)) }
+            initialized = cursor.at - base
+          }
+        }
+      }
+    }
+    self.init(
+      buffer: bytes, start: 0, nameLength: name.utf8CodeUnitCount,
+      valueOffset: name.utf8CodeUnitCount, end: bytes.count, line: 0, column: 0, known: .via)
   }
 
   /// A top Via stamped by a server (``SIPMessage/stampTopVia(received:rport:)``): the name,
@@ -507,20 +594,41 @@ public struct SIPHeaderField: Sendable, Hashable {
     nameBytes: ArraySlice<UInt8>, head: ArraySlice<UInt8>, rport: Int?,
     tail: ArraySlice<UInt8>, received: String
   ) {
-    self.init(
-      capacity: nameBytes.count + head.count + 6 + tail.count + 10 + received.utf8.count
-    ) {
-      $0.append(contentsOf: nameBytes)
-    } value: {
-      $0.append(contentsOf: head)
-      if let rport {
-        $0.append(Syntax.equals)
-        Syntax.appendDecimal(rport, to: &$0)
+    // Every request a server receives over UDP is stamped: the bytes are copied into a buffer
+    // of their exact size (appended piece by piece, the field cost as much as the rest of the
+    // stamp).
+    var port = ""
+    if let rport { port = String(rport) }  // a port's digits: a small string, no allocation
+    let marker: StaticString = ";received="
+    var received = received
+    let count =
+      nameBytes.count + head.count + (rport == nil ? 0 : 1 + port.utf8.count) + tail.count
+      + marker.utf8CodeUnitCount + received.utf8.count
+    let bytes = received.withUTF8 { receivedBytes in
+      port.withUTF8 { portBytes in
+        [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+          guard let base = out.baseAddress else { return }
+          // A cursor value (see `serialized()`): a nested function capturing the position
+          // checked exclusive access to it at run time.
+          var cursor = SIPMessage.ByteCursor(at: base)
+          nameBytes.withUnsafeBufferPointer { cursor.put($0) }
+          head.withUnsafeBufferPointer { cursor.put($0) }
+          if rport != nil {
+            cursor.at.pointee = Syntax.equals
+            cursor.at += 1
+            cursor.put(portBytes)
+          }
+          tail.withUnsafeBufferPointer { cursor.put($0) }
+          cursor.put(
+            UnsafeBufferPointer(start: marker.utf8Start, count: marker.utf8CodeUnitCount))
+          cursor.put(receivedBytes)
+          initialized = cursor.at - base
+        }
       }
-      $0.append(contentsOf: tail)
-      Syntax.append(";received=", to: &$0)
-      Syntax.append(received, to: &$0)
     }
+    self.init(
+      buffer: bytes, start: 0, nameLength: nameBytes.count, valueOffset: nameBytes.count,
+      end: bytes.count, line: 0, column: 0, known: .via)
   }
 
   /// A field made of a name's and a value's bytes (one allocation).

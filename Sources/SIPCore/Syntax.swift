@@ -235,6 +235,17 @@ enum Syntax {
   }
 
   /// Appends the decimal digits of `value` (a minus sign first when negative).
+  /// How many decimal digits `value` (not negative) has.
+  static func decimalCount(_ value: Int) -> Int {
+    var digits = 1
+    var rest = value / 10
+    while rest > 0 {
+      digits += 1
+      rest /= 10
+    }
+    return digits
+  }
+
   static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
     if value < 0 { out.append(UInt8(ascii: "-")) }
     appendDecimal(UInt64(value.magnitude), to: &out)

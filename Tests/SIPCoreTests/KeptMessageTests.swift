@@ -85,3 +85,33 @@ import Testing
     #expect(bare.keptAsSerialized().serialized() == bare.serialized())
   }
 }
+
+/// The Via a transport puts on every request, copied into a buffer of its exact size, is the
+/// field ``Via/write(transport:host:port:branch:requestRport:to:)`` prints, for every shape of
+/// its parts.
+@Test func aTransportsViaIsWhatTheViaPrinterPrints() {
+  let ports: [Int?] = [nil, 0, 7, 5060, 65535, 100_000, -1]
+  for port in ports {
+    for (transport, host) in [("UDP", "10.0.0.1"), ("TLS", "[2001:db8::1]"), ("TCP", "a.example")] {
+      for rport in [true, false] {
+        let built = SIPHeaderField(
+          viaTransport: transport, host: host, port: port, branch: "z9hG4bK74bf9",
+          requestRport: rport)
+        var printed: [UInt8] = []
+        Via.write(
+          transport: transport, host: host, port: port, branch: "z9hG4bK74bf9", requestRport: rport,
+          to: &printed)
+        #expect(built.name == "Via")
+        #expect(
+          Array(built.valueBytes) == printed, "\(transport) \(host) \(String(describing: port))")
+        #expect(built.isNamed("via"))
+        var message = SIPMessage.request(method: "OPTIONS", uri: "sip:a@b")
+        message.prepend(built)
+        if (port ?? 0) >= 0, (port ?? 0) <= 65535 {
+          #expect(message.topVia?.branch == "z9hG4bK74bf9")
+          #expect(message.topVia?.port == port)
+        }
+      }
+    }
+  }
+}
