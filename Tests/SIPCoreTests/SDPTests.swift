@@ -78,6 +78,12 @@ struct SDPTests {
     ("v=0\no=a 1 1 IN IP4 h\ns=-\nc=IN IP4\nt=0 0\n", 4, "c="),
     ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 5/0 RTP/AVP 0\r\n", 5, "count"),
     ("v=0\r\no=a 1 1 IN IP4 h\r\nt=0 0\r\n\r\n\r\n", 3, "s="),
+    // One field too many is as wrong as one too few; a port with two slashes is no count.
+    ("v=0\r\no=a 1 1 IN IP4 h x\r\ns=-\r\nt=0 0\r\n", 2, "o="),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0 0\r\n", 4, "t="),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 h x\r\nt=0 0\r\n", 4, "c="),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 5\r\n", 5, "m="),
+    ("v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 5/2/3 RTP/AVP 0\r\n", 5, "count"),
   ])
   func malformedSDPNamesTheLine(text: String, line: Int, mentions: String) {
     #expect {

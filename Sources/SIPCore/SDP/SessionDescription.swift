@@ -229,17 +229,26 @@ public struct SessionDescription: Sendable, Hashable {
     line.last == 13 ? line.dropLast() : line
   }
 
-  /// The pieces of `value` between `separator`s, empty ones left out (what `split` gives).
-  static func split(_ value: ArraySlice<UInt8>, on separator: UInt8) -> [ArraySlice<UInt8>] {
-    var parts: [ArraySlice<UInt8>] = []
-    parts.reserveCapacity(8)
-    var start = value.startIndex
-    for index in value.indices where value[index] == separator {
-      if index > start { parts.append(value[start..<index]) }
-      start = index + 1
+  /// The pieces of a line's value between spaces, empty ones left out (what `split` gives),
+  /// one at a time.
+  struct SpaceSeparated {
+    let value: ArraySlice<UInt8>
+    var index: Int
+
+    init(_ value: ArraySlice<UInt8>) {
+      self.value = value
+      index = value.startIndex
     }
-    if start < value.endIndex { parts.append(value[start...]) }
-    return parts
+
+    /// The next piece, nil past the last.
+    mutating func next() -> ArraySlice<UInt8>? {
+      let end = value.endIndex
+      while index < end, value[index] == Syntax.space { index += 1 }
+      guard index < end else { return nil }
+      let start = index
+      while index < end, value[index] != Syntax.space { index += 1 }
+      return value[start..<index]
+    }
   }
 
   /// Parses a body (CRLF or LF line ends). Every line must be `<letter>=<value>`; `v=`, `o=`,
@@ -263,7 +272,9 @@ public struct SessionDescription: Sendable, Hashable {
     var sessionName: String?
     var description = SessionDescription(
       origin: Origin(sessionID: "0", sessionVersion: 0, address: ""))
-    description.timings = []
+    // Emptied with its room kept: the parsed t= line goes where the default one was (set to
+    // an empty array, the default's allocation was freed and another made for the t= line).
+    description.timings.removeAll(keepingCapacity: true)
     var current: MediaDescription?
     for (index, line) in lines.enumerated() {
       let number = index + 1
@@ -278,16 +289,19 @@ public struct SessionDescription: Sendable, Hashable {
       if index == 0 && letter != UInt8(ascii: "v") {
         throw SDPError("the first line must be v=", line: number)
       }
-      func fields(_ count: Int, _ what: String) throws(SDPError) -> [String] {
-        let parts = Self.split(valueBytes, on: UInt8(ascii: " "))
-        guard parts.count == count else {
-          throw SDPError("\(what) needs \(count) fields", line: number)
-        }
-        return parts.map { String(decoding: $0, as: UTF8.self) }
+      // The space-separated fields of a line, read one by one: an array of slices and one of
+      // strings per line were four allocations for each of o=, c= and t=.
+      func missing(_ count: Int, _ what: String) -> SDPError {
+        SDPError("\(what) needs \(count) fields", line: number)
       }
       func connection() throws(SDPError) -> Connection {
-        let parts = try fields(3, "c=")
-        return Connection(networkType: parts[0], addressType: parts[1], address: parts[2])
+        var fields = SpaceSeparated(valueBytes)
+        guard let network = fields.next(), let type = fields.next(), let address = fields.next(),
+          fields.next() == nil
+        else { throw missing(3, "c=") }
+        return Connection(
+          networkType: Syntax.string(network), addressType: Syntax.string(type),
+          address: Syntax.string(address))
       }
       func bandwidth() throws(SDPError) -> Bandwidth {
         let parts = splitBytes(value, ":", maxSplits: 1).map(String.init)
@@ -327,6 +341,8 @@ public struct SessionDescription: Sendable, Hashable {
         case UInt8(ascii: "k"): current?.key = value
         case UInt8(ascii: "a"):
           let attribute = attribute()
+          // Room for a few at the first: a stream's rtpmap lines grew the array one by one.
+          if current?.attributes.capacity == 0 { current?.attributes.reserveCapacity(4) }
           current?.attributes.append(attribute)
         default:
           throw SDPError("\(type)= is not allowed in a media description", line: number)
@@ -339,13 +355,18 @@ public struct SessionDescription: Sendable, Hashable {
           throw SDPError("only v=0 is defined", line: number)
         }
       case UInt8(ascii: "o"):
-        let parts = try fields(6, "o=")
-        guard let version = UInt64(parts[2]) else {
+        var fields = SpaceSeparated(valueBytes)
+        guard let username = fields.next(), let sessionID = fields.next(),
+          let versionText = fields.next(), let network = fields.next(), let type = fields.next(),
+          let address = fields.next(), fields.next() == nil
+        else { throw missing(6, "o=") }
+        guard let version = UInt64(Syntax.string(versionText)) else {
           throw SDPError("the session version must be a number", line: number)
         }
         origin = Origin(
-          username: parts[0], sessionID: parts[1], sessionVersion: version, networkType: parts[3],
-          addressType: parts[4], address: parts[5])
+          username: Syntax.string(username), sessionID: Syntax.string(sessionID),
+          sessionVersion: version, networkType: Syntax.string(network),
+          addressType: Syntax.string(type), address: Syntax.string(address))
       case UInt8(ascii: "s"): sessionName = value
       case UInt8(ascii: "i"): description.information = value
       case UInt8(ascii: "u"): description.uri = value
@@ -354,8 +375,12 @@ public struct SessionDescription: Sendable, Hashable {
       case UInt8(ascii: "c"): description.connection = try connection()
       case UInt8(ascii: "b"): description.bandwidths.append(try bandwidth())
       case UInt8(ascii: "t"):
-        let parts = try fields(2, "t=")
-        guard let start = UInt64(parts[0]), let stop = UInt64(parts[1]) else {
+        var fields = SpaceSeparated(valueBytes)
+        guard let startText = fields.next(), let stopText = fields.next(), fields.next() == nil
+        else { throw missing(2, "t=") }
+        guard let start = UInt64(Syntax.string(startText)),
+          let stop = UInt64(Syntax.string(stopText))
+        else {
           throw SDPError("t= needs two numbers", line: number)
         }
         description.timings.append(Timing(start: start, stop: stop))
@@ -404,19 +429,25 @@ public struct MediaDescription: Sendable, Hashable {
   }
 
   init(parsing value: ArraySlice<UInt8>, line: Int) throws(SDPError) {
-    let parts = SessionDescription.split(value, on: UInt8(ascii: " ")).map {
-      String(decoding: $0, as: UTF8.self)
-    }
-    guard parts.count >= 3 else {
+    // Read field by field (see `SessionDescription.SpaceSeparated`).
+    var fields = SessionDescription.SpaceSeparated(value)
+    guard let type = fields.next(), let portField = fields.next(), let proto = fields.next()
+    else {
       throw SDPError("m= needs media, port, protocol and formats", line: line)
     }
-    let portParts = splitBytes(parts[1], "/", omittingEmpty: false)
-    guard let port = Int(portParts[0]), (0...65535).contains(port) else {
+    var formats: [String] = []
+    while let format = fields.next() { formats.append(Syntax.string(format)) }
+    // `<port>` or `<port>/<number of ports>` (§5.14).
+    let slash = portField.firstIndex(of: UInt8(ascii: "/"))
+    guard let port = Int(Syntax.string(slash.map { portField[..<$0] } ?? portField)),
+      (0...65535).contains(port)
+    else {
       throw SDPError("the m= port is not a number from 0 to 65535", line: line)
     }
-    self.init(type: parts[0], port: port, proto: parts[2], formats: Array(parts.dropFirst(3)))
-    if portParts.count == 2 {
-      guard let count = Int(portParts[1]), count > 0 else {
+    self.init(
+      type: Syntax.string(type), port: port, proto: Syntax.string(proto), formats: formats)
+    if let slash {
+      guard let count = Int(Syntax.string(portField[(slash + 1)...])), count > 0 else {
         throw SDPError("the m= port count is not a positive number", line: line)
       }
       portCount = count
