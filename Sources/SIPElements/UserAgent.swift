@@ -241,7 +241,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     setState(call, .calling)
     sendInvite(invite, call: call)
-    if let cancelAfter {
+    // An INVITE that cannot be sent ends the call inside the send (its transport error is a
+    // 503, RFC 3261 §8.1.3.1): no timer for a call that is gone.
+    if let cancelAfter, call.state != .terminated {
       after(cancelAfter, call: call, purpose: "cancel-after") { agent in
         if let call = agent.calls[callID], call.confirmed == nil { agent.cancel(callID) }
       }

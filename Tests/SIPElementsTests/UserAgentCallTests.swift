@@ -206,6 +206,19 @@ import Testing
     #expect(phones.events.all.contains("32000 alice \(record.callID) 408 to INVITE"))
     phones.expectNothingLeftOver()
   }
+
+  /// An INVITE that cannot be sent (no address for the target) is a 503 at once (§8.1.3.1),
+  /// which ends the call inside `call`: its cancel-after timer is not armed for the ended call
+  /// (it was, after the send returned, and stayed scheduled with no call to cancel it).
+  @Test func aCallThatFailsAtOnceLeavesNoCancelTimer() throws {
+    let phones = try Phones([("alice", .answer())])
+    let callID = try phones.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "nowhere.invalid"), cancelAfter: .seconds(30))
+    }
+    #expect(try phones.on("alice") { $0.record(of: callID)?.status } == 503)
+    phones.simulation.run(for: .seconds(1))
+    phones.expectNothingLeftOver()
+  }
 }
 
 extension TraceEvent {
