@@ -235,6 +235,29 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     #expect(try lab.on("alice") { $0.record(of: second)?.status } == 486)
     lab.expectNothingLeftOver()
   }
+
+  /// The far leg's INVITE cannot be sent (no address for the target): the outbound agent ends
+  /// that call with a 503 (§8.1.3.1) inside `call`, before the B2BUA knows the leg. The caller
+  /// still hears the failure and no bridge is left (the leg's end went unheard: the bridge
+  /// stayed, and the caller's INVITE waited in Proceeding for ever).
+  @Test func aFarLegThatFailsAtOnceFailsTheCaller() throws {
+    let lab = Lab()
+    try lab.host("pbx")
+    let pbx = try B2BUA(
+      network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com")
+    ) { _ in SIPURI(user: "bob", host: "nowhere.invalid") }
+    lab.agents["pbx-in"] = pbx.inbound
+    lab.agents["pbx-out"] = pbx.outbound
+    lab.endpoints["pbx-in"] = pbx.inbound.endpoint
+    lab.endpoints["pbx-out"] = pbx.outbound.endpoint
+    try lab.agent("alice", aor: "sip:alice@example.com")
+    let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }
+    lab.run(for: .seconds(60))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 503)
+    #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
+    lab.expectNothingLeftOver()
+  }
 }
 
 @Suite struct ServerRobustnessTests {
