@@ -251,6 +251,12 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     return key
   }
 
+  /// Ends the transaction `key` at once, telling the core nothing (RFC 3261 §9.1: a UAC gives
+  /// up the INVITE it cancelled when no final response came within 64·T1).
+  public func abandon(_ key: TransactionKey) {
+    withLayer { layer, actions in layer.abandon(key, into: &actions) }
+  }
+
   /// Sends a response through the server transaction `key` (or the one its Via and CSeq name).
   public func respond(_ response: SIPMessage, in key: TransactionKey? = nil) {
     withLayer { layer, actions in layer.respond(response, in: key, into: &actions) }

@@ -400,6 +400,28 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     else { return }
     call.cancelSent = true
     send(invite.cancelRequest(), to: peer, branch: key.branch)
+    // §9.1: a UAS need not answer the cancelled INVITE (an RFC 2543 one sends no 487), and
+    // the CANCEL may get no answer at all; with no final response by 64·T1 the INVITE is
+    // considered cancelled. (Not for a call the CANCEL's own failure already ended.)
+    guard call.state != .terminated else { return }
+    let callID = call.callID
+    after(timers.transactionTimeout, call: call, purpose: "cancel-wait") { agent in
+      agent.giveUpCancelledInvite(callID)
+    }
+  }
+
+  /// RFC 3261 §9.1: 64·T1 after its CANCEL, an INVITE with no final response is considered
+  /// cancelled: its client transaction is destroyed and the call ends as a cancelled INVITE
+  /// does (487, Request Terminated), with a line in the log saying that no 487 came.
+  func giveUpCancelledInvite(_ callID: String) {
+    guard let call = calls[callID], call.confirmed == nil, call.finalStatus == nil else { return }
+    log("no final response 64·T1 after CANCEL: the INVITE is considered cancelled (§9.1)")
+    if let key = call.inviteKey {
+      endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
+    }
+    call.finalStatus = 487
+    call.ending = "CANCEL (no final response)"
+    end(call)
   }
 
   /// Ends a call the way its state allows (§15): BYE on a confirmed dialog; CANCEL for the

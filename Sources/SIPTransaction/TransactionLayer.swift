@@ -479,6 +479,30 @@ public struct TransactionLayer: Sendable {
     }
   }
 
+  /// The TU gives up a transaction: it ends at once, its timers disarmed, with nothing told
+  /// to the TU. RFC 3261 §9.1: a UAC that cancelled an INVITE and has no final response for it
+  /// 64·T1 later "SHOULD then consider the original transaction cancelled and SHOULD destroy
+  /// the client transaction handling the original request" (an RFC 2543 UAS need not answer a
+  /// CANCEL's INVITE with 487; an INVITE client in Proceeding has no timer of its own left).
+  public mutating func abandon(_ key: TransactionKey, into actions: inout [TransactionLayerAction])
+  {
+    guard let index = entries.index(forKey: key) else { return }
+    let stored = entries.key(at: index)
+    let state = withEntry(index) { $0.machine.state }
+    for (timer, slot) in withEntry(index, { $0.armed }) {
+      freeTimerSlot(slot)
+      actions.append(.cancelTimer(stored, timer, slot: slot))
+    }
+    entries.remove(at: index)
+    if entries.isEmpty {
+      freeLowTimerSlots = 0
+      freeTimerSlots = []
+      unusedTimerSlot = 0
+    }
+    actions.append(.stateChanged(stored, from: state, to: .terminated))
+    actions.append(.destroyed(stored))
+  }
+
   // MARK: Carrying out machine actions
 
   /// The layer's array for a machine's actions, emptied and with its room kept, so no event

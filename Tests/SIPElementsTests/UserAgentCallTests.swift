@@ -219,6 +219,57 @@ import Testing
     phones.simulation.run(for: .seconds(1))
     phones.expectNothingLeftOver()
   }
+
+  /// RFC 3261 §9.1: a callee that answers the CANCEL with 200 but never ends its INVITE (an
+  /// RFC 2543 UAS sends no 487) leaves the caller's INVITE in Proceeding, where no timer of its
+  /// own runs. 64·T1 after the CANCEL the caller considers the INVITE cancelled: its client
+  /// transaction is destroyed and the call ends as cancelled (before, it stayed for ever).
+  @Test func aCancelledInviteWithNoFinalResponseIsGivenUpAfter64T1() throws {
+    let lab = Lab()
+    try lab.agent("alice", aor: "sip:alice@example.com")
+    try lab.host("bob")
+    // Bob: rings, answers the CANCEL, and never answers the INVITE.
+    let bob = try SIPEndpoint(network: lab.network, host: "bob")
+    lab.simulation.inspect {
+      bob.assumeIsolated { endpoint in
+        endpoint.setCore { endpoint, event in
+          guard case .request(let request, let key) = event, let key else { return }
+          if request.method == "INVITE" {
+            var ringing = request.dialogResponse(status: 180, toTag: "b0b")
+            ringing.insertBeforeLength("Contact", "<sip:bob@10.0.0.2>")
+            endpoint.respond(ringing, in: key)
+          } else if request.method == "CANCEL" {
+            endpoint.respond(request.response(status: 200, toTag: "b0b"), in: key)
+          }
+        }
+      }
+    }
+    let bobAddress = try lab.network.host(named: "bob").addresses[0].description
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: bobAddress)) }
+    lab.run(for: .seconds(1))
+    #expect(try lab.on("alice") { $0.state(of: callID) } == .early)
+    try lab.on("alice") { $0.cancel(callID) }
+    let cancelledAt = lab.now
+    lab.run(for: .milliseconds(31_900))
+    #expect(try lab.on("alice") { $0.state(of: callID) } == .early)
+    lab.run(for: .milliseconds(200))
+    let record = try lab.on("alice") { $0.record(of: callID) }
+    #expect(record?.status == 487)
+    #expect(record?.ending == "CANCEL (no final response)")
+    let gaveUp = lab.network.trace.events(named: "log").filter {
+      $0.field("text")?.description.contains("considered cancelled (§9.1)") ?? false
+    }
+    #expect(gaveUp.map(\.time) == [cancelledAt + 32_000_000])
+    // Alice's INVITE client transaction went from Proceeding to Terminated then.
+    let ended = lab.network.trace.events(named: "transaction-state").filter {
+      $0.field("transaction")?.description.hasSuffix("/INVITE/c") ?? false
+        && $0.field("toState")?.description == "Terminated"
+    }
+    #expect(ended.map(\.time) == [cancelledAt + 32_000_000])
+    lab.expectNothingLeftOver()
+    // Bob, the broken callee, still holds its INVITE (nothing will end it).
+    #expect(lab.simulation.inspect { bob.assumeIsolated { $0.liveTransactions.count } } == 1)
+  }
 }
 
 extension TraceEvent {

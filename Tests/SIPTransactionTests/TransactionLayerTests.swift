@@ -196,6 +196,30 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     #expect(layer.state(of: key) == .completed)
   }
 
+  /// §9.1: the TU gives up an INVITE it cancelled: in Proceeding (no timer armed) or in
+  /// Calling (A and B disarmed), the transaction ends at once and the core hears nothing; a
+  /// key the layer does not hold changes nothing.
+  @Test func anAbandonedTransactionEndsAtOnceAndSilently() throws {
+    var layer = TransactionLayer()
+    let invite = Sample.request("INVITE")
+    _ = layer.sendRequest(invite, to: "bob", reliable: false)
+    let key = try #require(TransactionKey.client(for: invite))
+    _ = layer.receive(Sample.response(180, to: invite), from: "bob", reliable: false)
+    var actions: [TransactionLayerAction] = []
+    layer.abandon(key, into: &actions)
+    #expect(lines(actions) == ["Proceeding -> Terminated", "destroyed"])
+    #expect(layer.state(of: key) == nil && layer.count == 0)
+    actions = []
+    layer.abandon(key, into: &actions)
+    #expect(actions.isEmpty)
+    let other = Sample.request("INVITE", branch: "z9hG4bKother")
+    _ = layer.sendRequest(other, to: "bob", reliable: false)
+    let otherKey = try #require(TransactionKey.client(for: other))
+    layer.abandon(otherKey, into: &actions)
+    #expect(lines(actions) == ["cancel A", "cancel B", "Calling -> Terminated", "destroyed"])
+    #expect(layer.count == 0)
+  }
+
   @Test func inviteServerSends100TryingAndAbsorbsRetransmissions() throws {
     var layer = TransactionLayer()
     let invite = Sample.request("INVITE")
