@@ -402,7 +402,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     send(invite.cancelRequest(), to: peer, branch: key.branch)
     // §9.1: a UAS need not answer the cancelled INVITE (an RFC 2543 one sends no 487), and
     // the CANCEL may get no answer at all; with no final response by 64·T1 the INVITE is
-    // considered cancelled. (Not for a call the CANCEL's own failure already ended.)
+    // considered cancelled. (Guarded for a call already ended: a CANCEL that fails at once
+    // only reports its 503 today, but a timer armed for an ended call would never be
+    // cancelled.)
     guard call.state != .terminated else { return }
     let callID = call.callID
     after(timers.transactionTimeout, call: call, purpose: "cancel-wait") { agent in
@@ -421,6 +423,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     call.finalStatus = 487
     call.ending = "CANCEL (no final response)"
+    // The callee may still answer: its early dialogs are not remembered as ended, so a late
+    // 2xx on one of them is ACKed and BYEd (`ackStray`), not only ACKed.
+    for id in call.dialogs.keys.sorted() { traceDialog(id, .terminated) }
+    call.dialogs = [:]
     end(call)
   }
 

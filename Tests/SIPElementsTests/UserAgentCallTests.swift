@@ -1,6 +1,7 @@
 import SIPCore
 import SIPDialog
 import SIPElements
+import SIPTransaction
 import Simulation
 import Testing
 
@@ -270,8 +271,67 @@ import Testing
     // Bob, the broken callee, still holds its INVITE (nothing will end it).
     #expect(lab.simulation.inspect { bob.assumeIsolated { $0.liveTransactions.count } } == 1)
   }
+
+  /// After the §9.1 give-up the callee may still answer the INVITE (its CANCEL lost, or an
+  /// RFC 2543 UAS answering late) with a 2xx on the early dialog of its 180: the caller has no
+  /// call left for it, so it ACKs the 2xx and ends the dialog with BYE (§13.2.2.4). Before, the
+  /// give-up remembered the early dialog as ended and the late 2xx was only ACKed, leaving the
+  /// callee in a call. (Found by review.)
+  @Test func aLate2xxAfterTheGiveUpIsAckedAndEndedWithBye() throws {
+    let lab = Lab()
+    try lab.agent("alice", aor: "sip:alice@example.com")
+    try lab.host("bob")
+    let bob = try SIPEndpoint(network: lab.network, host: "bob")
+    let held = HeldInvite()
+    lab.simulation.inspect {
+      bob.assumeIsolated { endpoint in
+        endpoint.setCore { endpoint, event in
+          guard case .request(let request, let key) = event, let key else { return }
+          if request.method == "INVITE" {
+            held.invite = request
+            held.key = key
+            var ringing = request.dialogResponse(status: 180, toTag: "b0b")
+            ringing.insertBeforeLength("Contact", "<sip:bob@10.0.0.2>")
+            endpoint.respond(ringing, in: key)
+          } else if request.method == "CANCEL" {
+            endpoint.respond(request.response(status: 200, toTag: "b0b"), in: key)
+          } else if request.method == "BYE" {
+            held.byes += 1
+            endpoint.respond(request.response(status: 200), in: key)
+          }
+        }
+      }
+    }
+    let bobAddress = try lab.network.host(named: "bob").addresses[0].description
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: bobAddress)) }
+    lab.run(for: .seconds(1))
+    try lab.on("alice") { $0.cancel(callID) }
+    lab.run(for: .seconds(40))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 487)
+    let invite = try #require(held.invite)
+    let key = try #require(held.key)
+    lab.simulation.inspect {
+      bob.assumeIsolated { endpoint in
+        var ok = invite.dialogResponse(status: 200, toTag: "b0b")
+        ok.insertBeforeLength("Contact", "<sip:bob@10.0.0.2>")
+        endpoint.respond(ok, in: key)
+      }
+    }
+    let since = lab.now
+    lab.run(for: .seconds(5))
+    let sent = lab.sent(callID: callID, since: since).map(\.token)
+    #expect(sent.contains("ACK") && sent.contains("BYE"), "\(sent)")
+    #expect(held.byes == 1)
+  }
 }
 
 extension TraceEvent {
   var payloadText: String? { payload.map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// What a hand-written callee core saw: its INVITE and transaction, and the BYEs it got.
+final class HeldInvite: @unchecked Sendable {
+  var invite: SIPMessage?
+  var key: TransactionKey?
+  var byes = 0
 }
