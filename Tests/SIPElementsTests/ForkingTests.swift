@@ -258,6 +258,30 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
     lab.expectNothingLeftOver()
   }
+  /// The same with an outbound agent that keeps no history (`historyLimit: 0`): the ended leg
+  /// has no state to read, and the bridge still learns of its end (it read the leg's state,
+  /// which only the history answers for an ended call, and the caller waited for ever). With no
+  /// record of the leg's status the caller gets 480. (Found by review.)
+  @Test func aFarLegThatFailsAtOnceFailsTheCallerWithNoHistory() throws {
+    let lab = Lab()
+    try lab.host("pbx")
+    let pbx = try B2BUA(
+      network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com"),
+      configuration: UAConfiguration(historyLimit: 0)
+    ) { _ in SIPURI(user: "bob", host: "nowhere.invalid") }
+    lab.agents["pbx-in"] = pbx.inbound
+    lab.agents["pbx-out"] = pbx.outbound
+    lab.endpoints["pbx-in"] = pbx.inbound.endpoint
+    lab.endpoints["pbx-out"] = pbx.outbound.endpoint
+    try lab.agent("alice", aor: "sip:alice@example.com")
+    let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }
+    lab.run(for: .seconds(60))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 480)
+    #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
+    lab.expectNothingLeftOver()
+  }
+
 }
 
 @Suite struct ServerRobustnessTests {
