@@ -234,7 +234,6 @@ enum Syntax {
     }
   }
 
-  /// Appends the decimal digits of `value` (a minus sign first when negative).
   /// How many decimal digits `value` (not negative) has.
   static func decimalCount(_ value: Int) -> Int {
     var digits = 1
@@ -246,6 +245,7 @@ enum Syntax {
     return digits
   }
 
+  /// Appends the decimal digits of `value` (a minus sign first when negative).
   static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
     if value < 0 { out.append(UInt8(ascii: "-")) }
     appendDecimal(UInt64(value.magnitude), to: &out)

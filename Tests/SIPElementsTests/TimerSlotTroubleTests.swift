@@ -46,3 +46,21 @@ import Testing
   scenario.simulation.runUntilIdle()
   #expect(scenario.network.leftovers.isEmpty)
 }
+
+/// An idle agent keeps no action array, the one for nested events included: a basic call
+/// leaves both endpoints with no transaction and both rooms given back. (Found untested by
+/// review: not giving the nested room back failed nothing.)
+@Test func idleAgentsKeepNoActionRooms() throws {
+  let phones = try Phones([("alice", .answer()), ("bob", .ring(for: .seconds(1)))])
+  let bob = try phones.uri("bob")
+  _ = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(2)) }
+  phones.simulation.run(for: .seconds(60))
+  for name in ["alice", "bob"] {
+    let rooms = try phones.on(name) { agent in
+      agent.endpoint.assumeIsolated {
+        [$0.liveTransactions.count, $0.actionRoom.capacity, $0.nestedActionRoom.capacity]
+      }
+    }
+    #expect(rooms == [0, 0, 0], "\(name)")
+  }
+}
