@@ -488,10 +488,22 @@ public struct TransactionLayer: Sendable {
   {
     guard let index = entries.index(forKey: key) else { return }
     let stored = entries.key(at: index)
-    let state = withEntry(index) { $0.machine.state }
+    actions.append(
+      .stateChanged(stored, from: withEntry(index) { $0.machine.state }, to: .terminated))
+    destroy(stored, at: index, into: &actions)
+  }
+
+  /// Removes the transaction at `index`, disarming what it still has armed: nothing may stay
+  /// armed for a transaction that no longer exists. The table gives its storage back once
+  /// empty: an idle element (one of a million user agents between registrations) holds no
+  /// table at all, nor timer slot numbers.
+  @inline(__always)
+  private mutating func destroy(
+    _ key: TransactionKey, at index: Int, into actions: inout [TransactionLayerAction]
+  ) {
     for (timer, slot) in withEntry(index, { $0.armed }) {
       freeTimerSlot(slot)
-      actions.append(.cancelTimer(stored, timer, slot: slot))
+      actions.append(.cancelTimer(key, timer, slot: slot))
     }
     entries.remove(at: index)
     if entries.isEmpty {
@@ -499,8 +511,7 @@ public struct TransactionLayer: Sendable {
       freeTimerSlots = []
       unusedTimerSlot = 0
     }
-    actions.append(.stateChanged(stored, from: state, to: .terminated))
-    actions.append(.destroyed(stored))
+    actions.append(.destroyed(key))
   }
 
   // MARK: Carrying out machine actions
@@ -653,20 +664,7 @@ public struct TransactionLayer: Sendable {
         forCore = actions.count
         actions.append(.toCore(.transportError(key, request: withEntry(index) { $0.request })))
       case .terminate:
-        // Nothing may stay armed for a transaction that no longer exists.
-        for (timer, slot) in withEntry(index, { $0.armed }) {
-          freeTimerSlot(slot)
-          actions.append(.cancelTimer(key, timer, slot: slot))
-        }
-        // The table gives its storage back once empty: an idle element (one of a million user
-        // agents between registrations) holds no table at all, nor timer slot numbers.
-        entries.remove(at: index)
-        if entries.isEmpty {
-          freeLowTimerSlots = 0
-          freeTimerSlots = []
-          unusedTimerSlot = 0
-        }
-        actions.append(.destroyed(key))
+        destroy(key, at: index, into: &actions)
         return
       }
     }

@@ -239,35 +239,19 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
   /// The far leg's INVITE cannot be sent (no address for the target): the outbound agent ends
   /// that call with a 503 (§8.1.3.1) inside `call`, before the B2BUA knows the leg. The caller
   /// still hears the failure and no bridge is left (the leg's end went unheard: the bridge
-  /// stayed, and the caller's INVITE waited in Proceeding for ever).
-  @Test func aFarLegThatFailsAtOnceFailsTheCaller() throws {
+  /// stayed, and the caller's INVITE waited in Proceeding for ever). Also with an outbound agent
+  /// that keeps no history (`historyLimit: 0`, found by review): the bridge learns of the end
+  /// from the agent's live calls, not its history; with no record of the leg's status the
+  /// caller gets 480.
+  @Test(arguments: [(nil, 503), (0, 480)] as [(Int?, Int)])
+  func aFarLegThatFailsAtOnceFailsTheCaller(historyLimit: Int?, status: Int) throws {
     let lab = Lab()
     try lab.host("pbx")
-    let pbx = try B2BUA(
-      network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com")
-    ) { _ in SIPURI(user: "bob", host: "nowhere.invalid") }
-    lab.agents["pbx-in"] = pbx.inbound
-    lab.agents["pbx-out"] = pbx.outbound
-    lab.endpoints["pbx-in"] = pbx.inbound.endpoint
-    lab.endpoints["pbx-out"] = pbx.outbound.endpoint
-    try lab.agent("alice", aor: "sip:alice@example.com")
-    let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
-    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }
-    lab.run(for: .seconds(60))
-    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 503)
-    #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
-    lab.expectNothingLeftOver()
-  }
-  /// The same with an outbound agent that keeps no history (`historyLimit: 0`): the ended leg
-  /// has no state to read, and the bridge still learns of its end (it read the leg's state,
-  /// which only the history answers for an ended call, and the caller waited for ever). With no
-  /// record of the leg's status the caller gets 480. (Found by review.)
-  @Test func aFarLegThatFailsAtOnceFailsTheCallerWithNoHistory() throws {
-    let lab = Lab()
-    try lab.host("pbx")
+    var configuration = UAConfiguration()
+    if let historyLimit { configuration.historyLimit = historyLimit }
     let pbx = try B2BUA(
       network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com"),
-      configuration: UAConfiguration(historyLimit: 0)
+      configuration: configuration
     ) { _ in SIPURI(user: "bob", host: "nowhere.invalid") }
     lab.agents["pbx-in"] = pbx.inbound
     lab.agents["pbx-out"] = pbx.outbound
@@ -277,11 +261,10 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
     let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }
     lab.run(for: .seconds(60))
-    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 480)
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == status)
     #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
     lab.expectNothingLeftOver()
   }
-
 }
 
 @Suite struct ServerRobustnessTests {

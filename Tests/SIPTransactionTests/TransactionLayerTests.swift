@@ -216,7 +216,7 @@ func lines(_ actions: [TransactionLayerAction]) -> [String] { actions.map(\.desc
     _ = layer.sendRequest(other, to: "bob", reliable: false)
     let otherKey = try #require(TransactionKey.client(for: other))
     layer.abandon(otherKey, into: &actions)
-    #expect(lines(actions) == ["cancel A", "cancel B", "Calling -> Terminated", "destroyed"])
+    #expect(lines(actions) == ["Calling -> Terminated", "cancel A", "cancel B", "destroyed"])
     #expect(layer.count == 0)
   }
 
