@@ -206,10 +206,7 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     let pbx = try B2BUA(
       network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com")
     ) { _ in target }
-    lab.agents["pbx-in"] = pbx.inbound
-    lab.agents["pbx-out"] = pbx.outbound
-    lab.endpoints["pbx-in"] = pbx.inbound.endpoint
-    lab.endpoints["pbx-out"] = pbx.outbound.endpoint
+    lab.watch(pbx)
     try lab.agent("alice", aor: "sip:alice@example.com")
     let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
     let callID = try lab.on("alice") {
@@ -253,10 +250,7 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
       network: lab.network, host: "pbx", aor: SIPURI(user: "pbx", host: "example.com"),
       configuration: configuration
     ) { _ in SIPURI(user: "bob", host: "nowhere.invalid") }
-    lab.agents["pbx-in"] = pbx.inbound
-    lab.agents["pbx-out"] = pbx.outbound
-    lab.endpoints["pbx-in"] = pbx.inbound.endpoint
-    lab.endpoints["pbx-out"] = pbx.outbound.endpoint
+    lab.watch(pbx)
     try lab.agent("alice", aor: "sip:alice@example.com")
     let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
     let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }

@@ -76,6 +76,15 @@ final class Lab: @unchecked Sendable {
     return proxy
   }
 
+  /// Watches a B2BUA's two agents (`pbx-in`, `pbx-out`) and their endpoints in "nothing left
+  /// over".
+  func watch(_ pbx: B2BUA) {
+    agents["pbx-in"] = pbx.inbound
+    agents["pbx-out"] = pbx.outbound
+    endpoints["pbx-in"] = pbx.inbound.endpoint
+    endpoints["pbx-out"] = pbx.outbound.endpoint
+  }
+
   @discardableResult
   func registrar(
     _ name: String, domains: [String], location: LocationService,
