@@ -209,12 +209,6 @@ public struct SIPMessage: Sendable, Hashable {
     headers.insert(field, at: 0)
   }
 
-  /// Inserts a field before all others whose value `value` prints straight into its bytes (a
-  /// transport's Via, printed from its parts).
-  package mutating func prepend(_ name: String, writing value: (inout [UInt8]) -> Void) {
-    headers.insert(SIPHeaderField(name: name, writing: value), at: 0)
-  }
-
   /// Appends the fields `body` prints, all into one buffer they share: a field built on its own
   /// is an allocation (and a free) of its own, and a request an agent builds has half a dozen.
   /// `capacity` is a guess of their bytes (the buffer grows past it if need be).
@@ -362,10 +356,30 @@ public struct SIPMessage: Sendable, Hashable {
       at += bytes.count
     }
 
-    /// Writes the `digits` decimal digits of `value` (not negative).
-    mutating func putDecimal(_ value: Int, digits: Int) {
-      var rest = value
-      var index = digits - 1
+    mutating func put(_ bytes: ArraySlice<UInt8>) {
+      bytes.withUnsafeBufferPointer { put($0) }
+    }
+
+    mutating func put(_ text: String) {
+      text.withUTF8Bytes { put($0) }
+    }
+
+    mutating func put(_ text: StaticString) {
+      put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func put(_ byte: UInt8) {
+      at.pointee = byte
+      at += 1
+    }
+
+    /// Writes `value` in decimal, a minus sign first when negative:
+    /// ``Syntax/decimalCount(_:)`` bytes.
+    mutating func putDecimal(_ value: Int) {
+      if value < 0 { put(UInt8(ascii: "-")) }
+      var rest = value.magnitude
+      var index = Syntax.digitCount(rest) - 1
+      let digits = index + 1
       while index >= 0 {
         at[index] = UInt8(truncatingIfNeeded: 48 + rest % 10)
         rest /= 10
@@ -411,13 +425,7 @@ public struct SIPMessage: Sendable, Hashable {
     case .request(let method, let uri, let version):
       return method.utf8.count + 1 + uri.utf8.count + 1 + version.utf8.count
     case .response(let version, let status, let reason):
-      var digits = 1
-      var rest = status.magnitude / 10
-      while rest > 0 {
-        digits += 1
-        rest /= 10
-      }
-      return version.utf8.count + 1 + (status < 0 ? 1 : 0) + digits + 1 + reason.utf8.count
+      return version.utf8.count + 1 + Syntax.decimalCount(status) + 1 + reason.utf8.count
     }
   }
 
@@ -509,25 +517,16 @@ public struct SIPHeaderField: Sendable, Hashable {
   /// response's To, §8.2.6.2), in one allocation.
   init(nameBytes: ArraySlice<UInt8>, valueBytes: ArraySlice<UInt8>, tag: String, known: KnownHeader)
   {
-    // Copied into a buffer of the exact size, as a stamped Via is (every response a UAS sends
-    // has one).
     let marker: StaticString = ";tag="
-    var tag = tag
-    let count = nameBytes.count + valueBytes.count + marker.utf8CodeUnitCount + tag.utf8.count
-    let bytes = tag.withUTF8 { tagBytes in
-      [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-        guard let base = out.baseAddress else { return }
-        var cursor = SIPMessage.ByteCursor(at: base)
-        nameBytes.withUnsafeBufferPointer { cursor.put($0) }
-        valueBytes.withUnsafeBufferPointer { cursor.put($0) }
-        cursor.put(UnsafeBufferPointer(start: marker.utf8Start, count: marker.utf8CodeUnitCount))
-        cursor.put(tagBytes)
-        initialized = cursor.at - base
-      }
-    }
     self.init(
-      buffer: bytes, start: 0, nameLength: nameBytes.count, valueOffset: nameBytes.count,
-      end: bytes.count, line: 0, column: 0, known: known)
+      count: nameBytes.count + valueBytes.count + marker.utf8CodeUnitCount + tag.utf8.count,
+      nameLength: nameBytes.count, known: known
+    ) {
+      $0.put(nameBytes)
+      $0.put(valueBytes)
+      $0.put(marker)
+      $0.put(tag)
+    }
   }
 
   /// `Via: SIP/2.0/<transport> <host>[:<port>];branch=<branch>[;rport]`, what
@@ -537,54 +536,27 @@ public struct SIPHeaderField: Sendable, Hashable {
   package init(
     viaTransport transport: String, host: String, port: Int?, branch: String, requestRport: Bool
   ) {
-    let name: StaticString = "Via"
-    let version: StaticString = "SIP/2.0/"
-    let branchMarker: StaticString = ";branch="
-    let rportMarker: StaticString = ";rport"
-    // A port is 0–65535 once parsed; any other value is printed whole.
-    let portDigits = port.map { $0 >= 0 ? Syntax.decimalCount($0) : String($0).utf8.count } ?? 0
-    var (transport, host, branch) = (transport, host, branch)
+    let (name, version): (StaticString, StaticString) = ("Via", "SIP/2.0/")
+    let (branchMarker, rportMarker): (StaticString, StaticString) = (";branch=", ";rport")
     let count =
       name.utf8CodeUnitCount + version.utf8CodeUnitCount + transport.utf8.count + 1
-      + host.utf8.count + (port == nil ? 0 : 1 + portDigits)
+      + host.utf8.count + (port.map { 1 + Syntax.decimalCount($0) } ?? 0)
       + branchMarker.utf8CodeUnitCount + branch.utf8.count
       + (requestRport ? rportMarker.utf8CodeUnitCount : 0)
-    func bytes(of text: StaticString) -> UnsafeBufferPointer<UInt8> {
-      UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
-    }
-    let bytes = transport.withUTF8 { transportBytes in
-      host.withUTF8 { hostBytes in
-        branch.withUTF8 { branchBytes in
-          [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-            guard let base = out.baseAddress else { return }
-            var cursor = SIPMessage.ByteCursor(at: base)
-            cursor.put(bytes(of: name))
-            cursor.put(bytes(of: version))
-            cursor.put(transportBytes)
-            cursor.at.pointee = Syntax.space
-            cursor.at += 1
-            cursor.put(hostBytes)
-            if let port {
-              cursor.at.pointee = Syntax.colon
-              cursor.at += 1
-              if port >= 0 {
-                cursor.putDecimal(port, digits: portDigits)
-              } else {
-                var text = String(port)
-                text.withUTF8 { cursor.put($0) }
-              }
-            }
-            cursor.put(bytes(of: branchMarker))
-            cursor.put(branchBytes)
-            if requestRport { cursor.put(bytes(of: rportMarker)) }
-            initialized = cursor.at - base
-          }
-        }
+    self.init(count: count, nameLength: name.utf8CodeUnitCount, known: .via) {
+      $0.put(name)
+      $0.put(version)
+      $0.put(transport)
+      $0.put(Syntax.space)
+      $0.put(host)
+      if let port {
+        $0.put(Syntax.colon)
+        $0.putDecimal(port)
       }
+      $0.put(branchMarker)
+      $0.put(branch)
+      if requestRport { $0.put(rportMarker) }
     }
-    self.init(
-      buffer: bytes, start: 0, nameLength: name.utf8CodeUnitCount,
-      valueOffset: name.utf8CodeUnitCount, end: bytes.count, line: 0, column: 0, known: .via)
   }
 
   /// A top Via stamped by a server (``SIPMessage/stampTopVia(received:rport:)``): the name,
@@ -594,41 +566,22 @@ public struct SIPHeaderField: Sendable, Hashable {
     nameBytes: ArraySlice<UInt8>, head: ArraySlice<UInt8>, rport: Int?,
     tail: ArraySlice<UInt8>, received: String
   ) {
-    // Every request a server receives over UDP is stamped: the bytes are copied into a buffer
-    // of their exact size (appended piece by piece, the field cost as much as the rest of the
-    // stamp).
-    var port = ""
-    if let rport { port = String(rport) }  // a port's digits: a small string, no allocation
+    // Every request a server receives over UDP is stamped (see `init(count:…)`).
     let marker: StaticString = ";received="
-    var received = received
     let count =
-      nameBytes.count + head.count + (rport == nil ? 0 : 1 + port.utf8.count) + tail.count
-      + marker.utf8CodeUnitCount + received.utf8.count
-    let bytes = received.withUTF8 { receivedBytes in
-      port.withUTF8 { portBytes in
-        [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-          guard let base = out.baseAddress else { return }
-          // A cursor value (see `serialized()`): a nested function capturing the position
-          // checked exclusive access to it at run time.
-          var cursor = SIPMessage.ByteCursor(at: base)
-          nameBytes.withUnsafeBufferPointer { cursor.put($0) }
-          head.withUnsafeBufferPointer { cursor.put($0) }
-          if rport != nil {
-            cursor.at.pointee = Syntax.equals
-            cursor.at += 1
-            cursor.put(portBytes)
-          }
-          tail.withUnsafeBufferPointer { cursor.put($0) }
-          cursor.put(
-            UnsafeBufferPointer(start: marker.utf8Start, count: marker.utf8CodeUnitCount))
-          cursor.put(receivedBytes)
-          initialized = cursor.at - base
-        }
+      nameBytes.count + head.count + (rport.map { 1 + Syntax.decimalCount($0) } ?? 0)
+      + tail.count + marker.utf8CodeUnitCount + received.utf8.count
+    self.init(count: count, nameLength: nameBytes.count, known: .via) {
+      $0.put(nameBytes)
+      $0.put(head)
+      if let rport {
+        $0.put(Syntax.equals)
+        $0.putDecimal(rport)
       }
+      $0.put(tail)
+      $0.put(marker)
+      $0.put(received)
     }
-    self.init(
-      buffer: bytes, start: 0, nameLength: nameBytes.count, valueOffset: nameBytes.count,
-      end: bytes.count, line: 0, column: 0, known: .via)
   }
 
   /// A field made of a name's and a value's bytes (one allocation).
@@ -638,6 +591,29 @@ public struct SIPHeaderField: Sendable, Hashable {
     } value: {
       $0.append(contentsOf: valueBytes)
     }
+  }
+
+  /// A field built in code whose bytes (name, then value) `write` puts into a buffer of exactly
+  /// `count` bytes: one allocation, no room guessed, no capacity check per piece (appended
+  /// piece by piece, the Via a transport puts on every request and the one a server stamps
+  /// cost as much as the rest of their step). `count` must be what `write` writes: the
+  /// builders compute it from the same pieces.
+  private init(
+    count: Int, nameLength: Int, known: KnownHeader,
+    _ write: (inout SIPMessage.ByteCursor) -> Void
+  ) {
+    let bytes = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+      guard let base = out.baseAddress else { return }
+      // A cursor value (see `serialized()`): a closure capturing a position variable checked
+      // exclusive access to it at run time.
+      var cursor = SIPMessage.ByteCursor(at: base)
+      write(&cursor)
+      initialized = cursor.at - base
+      assert(initialized == count, "a field's count and the bytes written disagree")
+    }
+    self.init(
+      buffer: bytes, start: 0, nameLength: nameLength, valueOffset: nameLength,
+      end: bytes.count, line: 0, column: 0, known: known)
   }
 
   /// A field built in code: `name` then `value` write their bytes into one buffer reserved for

@@ -234,8 +234,13 @@ enum Syntax {
     }
   }
 
-  /// How many decimal digits `value` (not negative) has.
+  /// How many bytes `value` takes in decimal, a minus sign included.
   static func decimalCount(_ value: Int) -> Int {
+    (value < 0 ? 1 : 0) + digitCount(value.magnitude)
+  }
+
+  /// How many decimal digits `value` has.
+  static func digitCount(_ value: UInt) -> Int {
     var digits = 1
     var rest = value / 10
     while rest > 0 {
