@@ -75,13 +75,6 @@ public actor B2BUA: SimulationActor {
     outboundLeg[call.callID] = leg
     inboundLeg[leg] = call.callID
     log("bridging \(call.callID) to \(target) as \(leg)")
-    // An INVITE that cannot be sent ends the leg inside `call` (its transport error is a 503,
-    // RFC 3261 §8.1.3.1), and the leg's events came before it was known here: its end is
-    // told now, with its status, so the caller fails too.
-    if outbound.onDrivingThread({ $0.calls[leg] == nil }) {
-      lastStatus[leg] = outbound.onDrivingThread { $0.record(of: leg)?.status }
-      outboundEvent(.callState(callID: leg, .terminated))
-    }
   }
 
   func outboundEvent(_ event: UAEvent) {

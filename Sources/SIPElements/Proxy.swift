@@ -107,8 +107,6 @@ public actor Proxy: SimulationActor, TransactionCore {
   }
   var contexts: [TransactionKey: Context] = [:]
   var clients: [TransactionKey: (server: TransactionKey, branch: Int)] = [:]
-  /// The branch being started: a transport error can come back before its key does.
-  var starting: (server: TransactionKey, branch: Int)?
 
   public init(
     network: Network, host: String, port: UInt16 = 5060, location: LocationService? = nil,
@@ -183,19 +181,15 @@ public actor Proxy: SimulationActor, TransactionCore {
         endpoint.onDrivingThread(passing: bad) { $0.sendStateless($1) }
       }
     case .timeout(let key, _, _):
-      if let (server, index) = clients[key] ?? pendingStart(key) {
+      if let (server, index) = clients[key] {
         let status = configuration.noResponseStatus
         failBranch(server, index, status: status, reason: configuration.noResponseReason)
       }
     case .transportError(let key, _):
-      if let (server, index) = clients[key] ?? pendingStart(key) {
+      if let (server, index) = clients[key] {
         failBranch(server, index, status: 503, reason: nil)
       }
     }
-  }
-
-  func pendingStart(_ key: TransactionKey) -> (server: TransactionKey, branch: Int)? {
-    key.role == .client ? starting : nil
   }
 
   func respond(_ response: SIPMessage, in key: TransactionKey) {
@@ -318,11 +312,9 @@ public actor Proxy: SimulationActor, TransactionCore {
     let branch = "z9hG4bK\(String(core.random.next(), radix: 16))-\(context.loopHash)"
     context.branches[index].request = copy
     context.branches[index].peer = peer
-    starting = (context.serverKey, index)
     let key = endpoint.onDrivingThread(passing: (copy, peer, branch)) { endpoint, send in
       endpoint.sendRequest(send.0, to: send.1, branch: send.2)
     }
-    starting = nil
     guard let key, context.response.branches[index].isPending else { return }
     context.branches[index].key = key
     clients[key] = (context.serverKey, index)

@@ -313,11 +313,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// Events inside another's actions: a core acts from its handler, and the layer tells the
   /// core last of an event's actions, so what the core does comes after them as it would
   /// outside. A send that fails at once is the other case: its transport error is reported
-  /// once this event's actions are all carried out (see `transportError(for:)`), before
-  /// whatever comes next: a core that answers 180 and then 200 from its handler has the 180's
-  /// error reported while the transaction is still in Proceeding (reported only at the end of
-  /// the outermost event, it reached the transaction in Accepted, which absorbs it, and the
-  /// core never heard).
+  /// once this event's actions are all carried out, a client transaction's as the next event
+  /// and a server transaction's before whatever comes next in this one (see
+  /// `transportError(for:)`).
   @inline(__always)
   func withLayer(_ body: (inout TransactionLayer, inout [TransactionLayerAction]) -> Void) {
     // The errors an outer event's actions found (nil outside any event) wait for its end.
@@ -351,16 +349,32 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// Tells the layer that `key`'s transaction could not send (§17.1.1.2, §17.1.2.2, §17.2.4).
+  ///
   /// Found while the endpoint carries out an event's actions (a send to no route fails at
-  /// once), it waits until they are all carried out: reported at once, it ended the transaction
-  /// before the timer starts the layer had made with the send were carried out, and those
-  /// armed timers for a dead transaction.
+  /// once), it is not reported there and then: that ended the transaction before the timer
+  /// starts the layer had made with the send were carried out, and those armed timers for a
+  /// dead transaction.
+  ///
+  /// A *client* transaction's error is its own event at the same instant, after the one that
+  /// found it: the send was the core's (`sendRequest`), and reported inside it, it re-entered
+  /// the core in the middle of its handler (a call ended before the line after its INVITE's
+  /// send, a proxy's branch failed before its key was known), so every core had to guard what
+  /// it wrote after each send. A *server* transaction's error waits only for the end of the
+  /// event's actions: a core that answers 180 and then 200 from its handler has the 180's
+  /// error reported while the transaction is still in Proceeding (later, it would reach the
+  /// transaction in Accepted, which absorbs it, and the core never heard); cores only log it.
   func transportError(for key: TransactionKey) {
-    guard deferredTransportErrors == nil else {
+    guard deferredTransportErrors != nil else {
+      withLayer { layer, actions in layer.transportError(for: key, into: &actions) }
+      return
+    }
+    guard key.role == .client else {
       deferredTransportErrors?.append(key)
       return
     }
-    withLayer { layer, actions in layer.transportError(for: key, into: &actions) }
+    network.simulation.schedule(at: network.simulation.now, into: self) { endpoint in
+      endpoint.withLayer { layer, actions in layer.transportError(for: key, into: &actions) }
+    }
   }
 
   /// Reports the transport errors found while carrying out an event's actions, in the order

@@ -241,9 +241,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     setState(call, .calling)
     sendInvite(invite, call: call)
-    // An INVITE that cannot be sent ends the call inside the send (its transport error is a
-    // 503, RFC 3261 §8.1.3.1): no timer for a call that is gone.
-    if let cancelAfter, call.state != .terminated {
+    if let cancelAfter {
       after(cancelAfter, call: call, purpose: "cancel-after") { agent in
         if let call = agent.calls[callID], call.confirmed == nil { agent.cancel(callID) }
       }
@@ -351,13 +349,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.invite = invite
     call.invitePeer = peer
     call.sawProvisional = false
-    // A send that fails at once (no address for the proxy) reports its transport error before
-    // it returns, and the 503 may fail over to the next proxy from inside it: the new INVITE's
-    // key is then set already, and the dead one returned here must not replace it.
-    call.inviteSends &+= 1
-    let sends = call.inviteSends
-    let key = send(invite, to: peer)
-    if call.inviteSends == sends { call.inviteKey = key }
+    // A send that fails at once (no address for the proxy) reports its transport error as the
+    // endpoint's next event, after this returns: the key is the live INVITE's.
+    call.inviteKey = send(invite, to: peer)
   }
 
   @discardableResult
@@ -402,10 +396,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     send(invite.cancelRequest(), to: peer, branch: key.branch)
     // §9.1: a UAS need not answer the cancelled INVITE (an RFC 2543 one sends no 487), and
     // the CANCEL may get no answer at all; with no final response by 64·T1 the INVITE is
-    // considered cancelled. (Guarded for a call already ended: a CANCEL that fails at once
-    // only reports its 503 today, but a timer armed for an ended call would never be
-    // cancelled.)
-    guard call.state != .terminated else { return }
+    // considered cancelled.
     let callID = call.callID
     after(timers.transactionTimeout, call: call, purpose: "cancel-wait") { agent in
       agent.giveUpCancelledInvite(callID)
@@ -1217,8 +1208,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   // MARK: Ending and bookkeeping
 
   func end(_ call: Call) {
-    // Once: a send from inside a handler can fail at once and end the call through the
-    // synthesized 503 before the handler's own `end` (a BYE after a re-INVITE's 481).
+    // Once, whichever of the paths out of a call gets here first: a second `end` wrote the
+    // history entry and the `call-ended` event again.
     guard call.state != .terminated else { return }
     for (_, handle) in call.timers.sorted(by: { $0.key < $1.key }) {
       network.simulation.cancel(handle)
@@ -1384,9 +1375,6 @@ final class Call {
   var retries = 0
   /// Which outbound proxy the INVITE went through (0: the configured one; then fallbacks).
   var proxyIndex = 0
-  /// INVITEs sent for this call: a send that fails over from inside itself sends another,
-  /// whose key must stay (see `sendInvite`).
-  var inviteSends = 0
   var acks: [DialogID: (SIPMessage, SIPPeer)] = [:]
   // Callee.
   var request: SIPMessage?

@@ -9,7 +9,7 @@ import Testing
 /// bindings with the given q values).
 func forkLab(
   _ behaviours: [UABehaviour], qs: [Double]? = nil, mode: ForkingMode = .parallel,
-  branchTimeout: Duration? = nil
+  branchTimeout: Duration? = nil, unreachableQ: Double? = nil
 ) throws -> Lab {
   let lab = Lab()
   let location = lab.location()
@@ -30,6 +30,16 @@ func forkLab(
         $0.add(
           aor: SIPURI(user: "bob", host: "example.com"),
           contact: SIPURI(user: "bob", host: address), q: q)
+      }
+    }
+  }
+  if let unreachableQ {
+    // A contact whose host has no address: the proxy cannot send to it.
+    lab.simulation.inspect {
+      location.assumeIsolated {
+        $0.add(
+          aor: SIPURI(user: "bob", host: "example.com"),
+          contact: SIPURI(user: "bob", host: "nowhere.invalid"), q: unreachableQ)
       }
     }
   }
@@ -125,6 +135,28 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     #expect(invites == ["proxy>bob1 INVITE", "proxy>bob2 INVITE", "proxy>bob3 INVITE"])
     #expect(try lab.on("bob1") { $0.history.map(\.ending) } == ["CANCEL"])
     #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == true)
+    lab.expectNothingLeftOver()
+  }
+
+  /// A target the proxy cannot send to (no address for its host) fails its branch with a 503
+  /// at the same instant (§16.7 step 3 after §17.1.1.2's transport error), after the branch's
+  /// client transaction is known to the proxy, and sequential forking goes on to the next
+  /// target at once: no Timer B or C waited out for it.
+  @Test func aTargetThatCannotBeReachedFailsItsBranchAtOnce() throws {
+    let lab = try forkLab([.answer()], qs: [0.5], mode: .sequential, unreachableQ: 1)
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(5))
+    }
+    lab.run(for: .seconds(60))
+    // Alice's INVITE at 0, then the proxy's to bob1 as it arrives 10 ms later (the first
+    // branch never left the proxy).
+    let invites = lab.sent(callID: callID).filter { $0.token == "INVITE" }
+    #expect(invites.map(\.time) == [0, 10_000])
+    #expect(
+      lab.ladder(callID: callID).filter { $0.hasSuffix("INVITE") } == [
+        "alice>proxy INVITE", "proxy>bob1 INVITE",
+      ])
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 200)
     lab.expectNothingLeftOver()
   }
 
@@ -234,14 +266,12 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
   }
 
   /// The far leg's INVITE cannot be sent (no address for the target): the outbound agent ends
-  /// that call with a 503 (§8.1.3.1) inside `call`, before the B2BUA knows the leg. The caller
-  /// still hears the failure and no bridge is left (the leg's end went unheard: the bridge
-  /// stayed, and the caller's INVITE waited in Proceeding for ever). Also with an outbound agent
-  /// that keeps no history (`historyLimit: 0`, found by review): the bridge learns of the end
-  /// from the agent's live calls, not its history; with no record of the leg's status the
-  /// caller gets 480.
-  @Test(arguments: [(nil, 503), (0, 480)] as [(Int?, Int)])
-  func aFarLegThatFailsAtOnceFailsTheCaller(historyLimit: Int?, status: Int) throws {
+  /// that call with a 503 (§8.1.3.1), and the caller hears it and no bridge is left. (When the
+  /// 503 came inside `call`, before the B2BUA knew the leg, its end went unheard: the bridge
+  /// stayed, and the caller's INVITE waited in Proceeding for ever.) Also with an outbound
+  /// agent that keeps no history (`historyLimit: 0`): the leg's status comes as its event.
+  @Test(arguments: [nil, 0] as [Int?])
+  func aFarLegThatFailsAtOnceFailsTheCaller(historyLimit: Int?) throws {
     let lab = Lab()
     try lab.host("pbx")
     var configuration = UAConfiguration()
@@ -255,7 +285,7 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     let pbxAddress = try lab.network.host(named: "pbx").addresses[0].description
     let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: pbxAddress)) }
     lab.run(for: .seconds(60))
-    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == status)
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 503)
     #expect(lab.simulation.inspect { pbx.assumeIsolated { $0.bridges.count } } == 0)
     lab.expectNothingLeftOver()
   }

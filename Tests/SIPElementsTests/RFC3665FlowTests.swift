@@ -110,12 +110,13 @@ func trapezoid(
     lab.expectNothingLeftOver()
   }
 
-  /// An outbound proxy with no address fails the INVITE at once (a transport error inside the
-  /// send), and the caller fails over to the next proxy from inside that send; the call keeps
-  /// the new INVITE's transaction, so a CANCEL matches it and the call ends 487. (The dead
-  /// INVITE's key, returned by the outer send after the failover had set the new one,
-  /// overwrote it: the CANCEL took the dead branch, got 481, and the INVITE went on ringing.)
-  @Test func aFailoverInsideTheSendKeepsTheNewInvitesTransaction() throws {
+  /// An outbound proxy with no address fails the INVITE at once (a transport error at the same
+  /// instant), and the caller fails over to the next proxy; the call keeps the new INVITE's
+  /// transaction, so a CANCEL matches it and the call ends 487. (When the error came inside the
+  /// send, the failover ran inside it too, and the dead INVITE's key, returned by the outer
+  /// send after the failover had set the new one, overwrote it: the CANCEL took the dead
+  /// branch, got 481, and the INVITE went on ringing.)
+  @Test func aFailoverToTheNextProxyKeepsTheNewInvitesTransaction() throws {
     let lab = Lab()
     try lab.proxy(
       "proxy2", domains: ["biloxi.example.com"], location: lab.location(),

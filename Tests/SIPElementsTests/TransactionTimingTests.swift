@@ -37,12 +37,13 @@ import Testing
 
   /// A request that cannot be sent at all (no route to its peer) fails inside the endpoint's
   /// handling of the send, before the transaction's timer starts are carried out; its
-  /// transport error is reported once they are, so the dead transaction's Timers A and B are
-  /// armed and then cancelled, and none is left armed (reported at once, it ended the
-  /// transaction first: A and B were armed for a dead transaction and fired for nothing at
-  /// 0.5 s and 32 s). The next transaction's timers fire at their own instants (a timer-slot
-  /// design tried in stop 26 let the dead transaction's timers fire into the next one's: E
-  /// 100 ms early, F at 32.0 s instead of 32.1 s).
+  /// transport error is the endpoint's next event at the same instant, after the send has
+  /// returned to the core, so the dead transaction's Timers A and B are armed and then
+  /// cancelled, and none is left armed (reported at once, it ended the transaction first: A and
+  /// B were armed for a dead transaction and fired for nothing at 0.5 s and 32 s). The next
+  /// transaction's timers fire at their own instants (a timer-slot design tried in stop 26 let
+  /// the dead transaction's timers fire into the next one's: E 100 ms early, F at 32.0 s
+  /// instead of 32.1 s).
   @Test func aRequestThatCannotBeSentLeavesTheNextTransactionsTimersAlone() throws {
     let scenario = try Scenario(silent: ["bob"])
     try scenario.core("alice")
@@ -51,6 +52,11 @@ import Testing
         makeRequest("INVITE"), from: "alice",
         to: SIPPeer(host: "nowhere.invalid", port: 5060, transport: .udp)))
     let alice = try scenario.endpoint("alice")
+    // Not reported inside the send: the core hears of it after it returns, at the same instant.
+    #expect(scenario.simulation.inspect { alice.assumeIsolated { $0.armedTimers } } == 2)
+    #expect(scenario.log.all.isEmpty)
+    scenario.simulation.run(for: .zero)
+    #expect(scenario.log.all == ["0 alice transport error"])
     #expect(scenario.simulation.inspect { alice.assumeIsolated { $0.armedTimers } } == 0)
     let timerEvents = scenario.network.trace.events.compactMap { event -> String? in
       guard event.event.hasPrefix("timer-"), event.field("transaction") == .string(dead.description)

@@ -8,9 +8,9 @@ import Testing
 
 /// What an agent remembers about ended calls stays bounded however long it runs.
 @Suite struct UserAgentBookkeepingTests {
-  /// A call ends once: a send from inside a handler can fail at once and end the call through
-  /// the synthesized 503 before the handler's own `end` runs (a BYE after a re-INVITE's 481),
-  /// and a second `end` wrote the history entry and the `call-ended` event again.
+  /// A call ends once: a second `end` (two paths out of a call meeting, as a send that failed
+  /// at once did when its error was reported inside the send) wrote the history entry and the
+  /// `call-ended` event again.
   @Test func aCallEndsOnce() throws {
     let phones = try Phones([("alice", .answer()), ("bob", .answer())])
     let bob = try phones.uri("bob")

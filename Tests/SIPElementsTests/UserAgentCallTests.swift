@@ -208,15 +208,20 @@ import Testing
     phones.expectNothingLeftOver()
   }
 
-  /// An INVITE that cannot be sent (no address for the target) is a 503 at once (§8.1.3.1),
-  /// which ends the call inside `call`: its cancel-after timer is not armed for the ended call
-  /// (it was, after the send returned, and stayed scheduled with no call to cancel it).
+  /// An INVITE that cannot be sent (no address for the target) is a 503 at the same instant
+  /// (§8.1.3.1), heard after `call` has returned: the call is alive when `call` arms its
+  /// cancel-after timer, and its end cancels it. (Reported inside the send, the 503 ended the
+  /// call inside `call`, which then armed the timer for the ended call, left scheduled with no
+  /// call to cancel it.)
   @Test func aCallThatFailsAtOnceLeavesNoCancelTimer() throws {
     let phones = try Phones([("alice", .answer())])
     let callID = try phones.on("alice") {
       $0.call(SIPURI(user: "bob", host: "nowhere.invalid"), cancelAfter: .seconds(30))
     }
+    #expect(try phones.on("alice") { $0.state(of: callID) } == .calling)
+    phones.simulation.run(for: .zero)
     #expect(try phones.on("alice") { $0.record(of: callID)?.status } == 503)
+    #expect(phones.events.all.contains("0 alice \(callID) 503 to INVITE"))
     phones.simulation.run(for: .seconds(1))
     phones.expectNothingLeftOver()
   }
