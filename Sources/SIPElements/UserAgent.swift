@@ -405,9 +405,18 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// RFC 3261 §9.1: 64·T1 after its CANCEL, an INVITE with no final response is considered
   /// cancelled: its client transaction is destroyed and the call ends as a cancelled INVITE
-  /// does (487, Request Terminated), with a line in the log saying that no 487 came.
+  /// does (487, Request Terminated), with a line in the log saying that no 487 came and, before
+  /// it, a `timer-fired` event (timer `cancel-wait`, on the INVITE's transaction) so that a
+  /// ladder without the log shows what ended the transaction. Only a give-up traces it: the
+  /// timer is the agent's own, and a run that never gives up keeps the trace it had.
   func giveUpCancelledInvite(_ callID: String) {
     guard let call = calls[callID], call.confirmed == nil, call.finalStatus == nil else { return }
+    if let key = call.inviteKey {
+      // Traced as the transaction timers are, so a ladder shows why the INVITE ended here.
+      record(
+        "timer-fired",
+        [("transaction", .string(key.description)), ("timer", .string("cancel-wait"))])
+    }
     log("no final response 64·T1 after CANCEL: the INVITE is considered cancelled (§9.1)")
     if let key = call.inviteKey {
       endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
@@ -1077,6 +1086,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       reject(callID, status: 480)
     case .noAnswer:
       ring(callID)
+    case .ignoreCancel(let ringing):
+      call.ignoresCancel = true
+      ring(callID)
+      after(ringing, call: call, purpose: "answer") { agent in agent.answer(callID) }
     case .answerThenHangUp(let ringing, let talk):
       call.hangUpAfter = talk
       if ringing == .zero {
@@ -1090,7 +1103,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
   }
 
-  /// §9.2: 200 to the CANCEL; 487 to the INVITE if it has no final response yet.
+  /// §9.2: 200 to the CANCEL; 487 to the INVITE if it has no final response yet (unless the
+  /// call came under ``UABehaviour/ignoreCancel(ringing:)``, a callee broken on purpose).
   func receiveCancel(_ cancel: SIPMessage, key: TransactionKey) {
     guard let callID = cancel.callID, let call = calls[callID], !call.isCaller,
       let inviteKey = TransactionKey.inviteServer(cancelledBy: cancel),
@@ -1102,6 +1116,11 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     emit(.request(callID: callID, method: "CANCEL"))
     respond(cancel.response(status: 200, toTag: call.localTag), in: key)
     guard call.finalStatus == nil, let request = call.request else { return }
+    if call.ignoresCancel {
+      // The behaviour's answer timer still runs: its 200 is the INVITE's final response.
+      log("CANCEL answered, but no 487 for the INVITE (ignoreCancel, against §9.2): it rings on")
+      return
+    }
     call.finalStatus = 487
     call.ending = "CANCEL"
     respond(request.response(status: 487, toTag: call.localTag), in: call.serverKey)
@@ -1381,6 +1400,10 @@ final class Call {
   var serverKey: TransactionKey?
   var ackReceived = false
   var byeAfterAck = false
+  /// Set by ``UABehaviour/ignoreCancel(ringing:)`` when the INVITE came: a CANCEL gets its 200
+  /// but the INVITE no 487. Kept per call, so a behaviour changed mid-ring does not change how
+  /// a call already ringing answers its CANCEL.
+  var ignoresCancel = false
   // re-INVITE.
   var outgoingReinvite: UInt32?
   var pendingOffer: SessionDescription?

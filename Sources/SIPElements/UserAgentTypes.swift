@@ -20,6 +20,14 @@ public enum UABehaviour: Sendable {
   case unavailable
   /// Ring for `ringing`, answer, then hang up with BYE `talk` after the ACK.
   case answerThenHangUp(ringing: Duration = .zero, talk: Duration)
+  /// A broken callee, for teaching RFC 3261 §9.1's give-up: send 180 Ringing at once and 200 OK
+  /// after `ringing`, as ``ring(for:)`` does, but answer a CANCEL with 200 only: the INVITE gets
+  /// no 487 (§9.2 says the UAS SHOULD send it; an RFC 2543 one did not) and rings on. The
+  /// caller, with no final response 64·T1 after its CANCEL, considers the INVITE cancelled
+  /// (§9.1); the late 200 then finds no call there and is ACKed and ended with BYE. The answer
+  /// is what ends the callee's INVITE server transaction: one that never answered would keep it
+  /// for ever.
+  case ignoreCancel(ringing: Duration)
   /// Your own behaviour: called with each new incoming call. Use ``UserAgent/ring(_:)``,
   /// ``UserAgent/answer(_:)``, ``UserAgent/reject(_:status:)``, ``UserAgent/hangUp(_:)`` and
   /// ``UserAgent/after(_:_:)`` on the agent it gets.

@@ -116,6 +116,71 @@ import Testing
     #expect(result.bob.status == 487 && result.bob.ending == "CANCEL")
   }
 
+  /// `.ignoreCancel`, the broken callee of RFC 3261 §9.1: bob answers alice's CANCEL with 200
+  /// but sends no 487, so alice's INVITE waits in Proceeding; exactly 64·T1 (32 s) after her
+  /// CANCEL her cancel-wait timer fires and she considers the INVITE cancelled (the call ends
+  /// with 487). Bob's 200 at 40 s finds no call at alice: she ACKs it and ends the dialog with
+  /// BYE, and bob's side ends as a call hung up by the other end. Nothing is left over.
+  @Test func ignoreCancelIsGivenUpAfter64T1AndItsLate2xxIsAckedAndByed() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .ignoreCancel(ringing: .seconds(40)))])
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.run(for: .seconds(1))
+    try phones.on("alice") { $0.cancel(callID) }
+    let cancelledAt = phones.simulation.now.microseconds
+    phones.simulation.runUntilIdle()
+    #expect(
+      phones.ladder() == [
+        "alice>bob INVITE", "bob>alice 180", "alice>bob CANCEL", "bob>alice 200",
+        "bob>alice 200", "alice>bob ACK", "alice>bob BYE", "bob>alice 200",
+      ])
+    let trace = phones.network.trace
+    let fired = trace.events(named: "timer-fired").filter {
+      $0.field("timer")?.description == "cancel-wait"
+    }
+    #expect(fired.map(\.time) == [cancelledAt + 32_000_000])
+    #expect(fired.first?.field("element")?.description == "alice")
+    let inviteEnded = trace.events(named: "transaction-state").filter {
+      $0.field("element")?.description == "alice"
+        && $0.field("transaction")?.description.hasSuffix("/INVITE/c") == true
+        && $0.field("toState")?.description == "Terminated"
+    }
+    #expect(inviteEnded.map(\.time) == [cancelledAt + 32_000_000])
+    let alice = try #require(try phones.history("alice").first)
+    #expect(alice.callID == callID && alice.status == 487 && !alice.wasAnswered)
+    #expect(alice.ending == "CANCEL (no final response)")
+    let callee = try #require(try phones.history("bob").first)
+    #expect(callee.status == 200 && callee.wasAnswered && callee.ending == "BYE received")
+    // The late 200 left bob after the give-up, and alice's ACK and BYE answered it.
+    let late = trace.events(named: "send").filter {
+      $0.field("summary")?.description == "SIP/2.0 200 OK"
+        && $0.field("cseq")?.description == "1 INVITE"
+    }
+    #expect(late.map(\.time) == [40_010_000])
+    #expect(
+      phones.events.all.contains("40030 bob \(callID) got ACK")
+        && phones.events.all.contains("40030 bob \(callID) got BYE"), "\(phones.events.all)")
+    phones.expectNothingLeftOver()
+  }
+
+  /// `.ignoreCancel` whose 200 comes before the give-up: the CANCEL crossed a 2xx as far as
+  /// alice can tell, so she ACKs it and hangs up with BYE (§9.1); no cancel-wait fires.
+  @Test func ignoreCancelAnsweringBeforeTheGiveUpIsAckedAndByed() throws {
+    let result = try call(
+      .ignoreCancel(ringing: .seconds(10)), hangUpAfter: nil, cancelAfter: .seconds(1))
+    #expect(
+      result.ladder == [
+        "alice>bob INVITE", "bob>alice 180", "alice>bob CANCEL", "bob>alice 200",
+        "bob>alice 200", "alice>bob ACK", "alice>bob BYE", "bob>alice 200",
+      ])
+    #expect(result.alice.status == 200 && result.alice.ending == "BYE sent")
+    #expect(result.bob.status == 200 && result.bob.ending == "BYE received")
+    #expect(
+      result.phones.network.trace.events(named: "timer-fired").allSatisfy {
+        $0.field("timer")?.description != "cancel-wait"
+      })
+  }
+
   /// The callee answers, then hangs up itself after 1 s of talk.
   @Test func answerThenHangUp() throws {
     let result = try call(
