@@ -30,6 +30,10 @@ extension BehaviourSpec {
   public static func ring(for duration: Duration) -> BehaviourSpec {
     BehaviourSpec(kind: .ring, ringFor: TimeSpan(duration))
   }
+  /// 180 at once, 200 after `duration`, and no 487 for a CANCEL (a broken callee, §9.2).
+  public static func ignoreCancel(for duration: Duration) -> BehaviourSpec {
+    BehaviourSpec(kind: .ignoreCancel, ringFor: TimeSpan(duration))
+  }
   public static let answer = BehaviourSpec(kind: .answer)
   public static let busy = BehaviourSpec(kind: .busy)
   public static let noAnswer = BehaviourSpec(kind: .noAnswer)

@@ -347,6 +347,9 @@ public struct BehaviourSpec: Sendable, Decodable {
     case noAnswer
     /// Ring for `for`, answer, hang up `talk` after the ACK.
     case answerThenHangUp
+    /// A broken callee (RFC 3261 §9.2 not followed): 180 at once, 200 after `for`, and a CANCEL
+    /// gets 200 but the INVITE no 487, so the caller gives it up 64·T1 after its CANCEL (§9.1).
+    case ignoreCancel
   }
 
   public var kind: Kind
@@ -397,6 +400,15 @@ public struct BehaviourSpec: Sendable, Decodable {
       }
     case .answerThenHangUp:
       if talk == nil { throw decoder.invalid("'answerThenHangUp' needs 'talk' (a time span)") }
+    case .ignoreCancel:
+      // No default: how long it rings decides whether its 200 comes before or after the
+      // caller's give-up, which is the lesson, so the file says it.
+      if ringFor == nil {
+        throw decoder.invalid("'ignoreCancel' needs 'for' (a time span: when its 200 comes)")
+      }
+      if let status {
+        throw decoder.invalid("'ignoreCancel' ends with 200, not \(status); drop 'status'")
+      }
     default: break
     }
   }

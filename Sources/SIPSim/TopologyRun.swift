@@ -708,6 +708,7 @@ extension BehaviourSpec {
     case .noAnswer: .noAnswer
     case .answerThenHangUp:
       .answerThenHangUp(ringing: ringFor?.duration ?? .zero, talk: talk?.duration ?? .seconds(5))
+    case .ignoreCancel: .ignoreCancel(ringing: ringFor?.duration ?? .seconds(2))
     }
   }
 }

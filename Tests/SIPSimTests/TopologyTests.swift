@@ -276,12 +276,53 @@ func decodeError(_ json: String) -> TopologyError? {
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "messageFaults": [{"action": "drop", "nth": 0}]}"#,
       "$.messageFaults[0].nth", "counts from 1"
     ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": "ignoreCancel"}]}"#,
+      "$.hosts[0].behaviour", "'ignoreCancel' needs 'for'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": {"kind": "ignoreCancel", "for": "40s", "status": 486}}]}"#,
+      "$.hosts[0].behaviour", "'ignoreCancel' ends with 200, not 486"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "scenario": [{"at": "1s", "action": "behaviour", "ua": "a", "behaviour": {"kind": "ignoreCancel"}}]}"#,
+      "$.scenario[0].behaviour", "'ignoreCancel' needs 'for'"
+    ),
   ])
   func namesThePathAndTheProblem(json: String, path: String, message: String) {
     let error = decodeError(json)
     #expect(error?.path == path, "\(String(describing: error))")
     #expect(error?.message.contains(message) == true, "\(String(describing: error))")
     #expect(error?.description.hasPrefix("t.json: \(path)") == true || error?.file == nil)
+  }
+
+  /// `{"kind": "ignoreCancel", "for": …}` is the broken callee of `cancel-no-487`: it decodes
+  /// to `UABehaviour.ignoreCancel(ringing:)` with its `for`, as a string or in a scenario step.
+  @Test func ignoreCancelDecodes() throws {
+    let json = #"""
+      {"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x",
+                  "behaviour": {"kind": "ignoreCancel", "for": "40s"}}],
+       "scenario": [{"at": "1s", "action": "behaviour", "ua": "a",
+                     "behaviour": {"kind": "ignoreCancel", "for": "1.5s"}}]}
+      """#
+    let topology = try TopologyLibrary.decode(Data(json.utf8))
+    guard case .userAgent(let ua) = try #require(topology.hosts.first).role else {
+      Issue.record("not a user agent")
+      return
+    }
+    #expect(ua.behaviour.kind == .ignoreCancel && ua.behaviour.ringFor == TimeSpan(.seconds(40)))
+    guard case .ignoreCancel(let ringing) = ua.behaviour.behaviour else {
+      Issue.record("\(ua.behaviour.behaviour)")
+      return
+    }
+    #expect(ringing == .seconds(40))
+    guard case .behaviour(_, let spec) = try #require(topology.scenario.first).action,
+      case .ignoreCancel(let later) = spec.behaviour
+    else {
+      Issue.record("\(topology.scenario)")
+      return
+    }
+    #expect(later == .milliseconds(1500))
   }
 
   @Test func brokenJSONGetsItsLineAndColumn() {
