@@ -24,7 +24,7 @@ func decodeError(_ json: String) -> TopologyError? {
   @Test func theBundleHoldsEveryPromisedTopology() {
     for name in [
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
-      "authentication", "glare", "cancel-race", "proxy-recursion",
+      "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-recursion",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
