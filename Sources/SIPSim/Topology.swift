@@ -350,6 +350,19 @@ public struct BehaviourSpec: Sendable, Decodable {
     /// A broken callee (RFC 3261 §9.2 not followed): 180 at once, 200 after `for`, and a CANCEL
     /// gets 200 but the INVITE no 487, so the caller gives it up 64·T1 after its CANCEL (§9.1).
     case ignoreCancel
+
+    /// The keys besides `kind` this behaviour reads: any other is refused, since a `talk` on a
+    /// `busy` callee would otherwise be silently ignored.
+    var keys: [String] {
+      switch self {
+      case .answer: ["after"]
+      case .ring: ["for", "status"]
+      case .reject: ["status"]
+      case .busy, .unavailable, .noAnswer: []
+      case .answerThenHangUp: ["for", "talk"]
+      case .ignoreCancel: ["for"]
+      }
+    }
   }
 
   public var kind: Kind
@@ -382,6 +395,14 @@ public struct BehaviourSpec: Sendable, Decodable {
     guard let kind = Kind(rawValue: text) else {
       throw c.invalid("kind", Self.unknown(text))
     }
+    let unused = c.allKeys.map(\.stringValue).filter { $0 != "kind" && !kind.keys.contains($0) }
+    if let key = unused.sorted().first {
+      let takes =
+        kind.keys.isEmpty
+        ? "it takes no other key"
+        : "it takes " + kind.keys.map { "'\($0)'" }.joined(separator: ", ")
+      throw c.invalid(AnyKey(stringValue: key), "'\(key)' does not apply to '\(text)' (\(takes))")
+    }
     self.init(
       kind: kind, after: try c.optional("after"), ringFor: try c.optional("for"),
       status: try c.optional("status"), talk: try c.optional("talk"))
@@ -405,9 +426,6 @@ public struct BehaviourSpec: Sendable, Decodable {
       // caller's give-up, which is the lesson, so the file says it.
       if ringFor == nil {
         throw decoder.invalid("'ignoreCancel' needs 'for' (a time span: when its 200 comes)")
-      }
-      if let status {
-        throw decoder.invalid("'ignoreCancel' ends with 200, not \(status); drop 'status'")
       }
     default: break
     }
