@@ -524,8 +524,8 @@ public final class TopologyRun: @unchecked Sendable {
         } ?? []
       check(
         Self.matches(observed, sequence.messages),
-        "\(subject) sends \(sequence.messages.joined(separator: ", "))",
-        "it sent \(observed.map(\.token).joined(separator: ", "))")
+        "\(subject) sends \(Self.list(sequence.messages))",
+        "it sent \(Self.list(observed.map(\.token)))")
     }
     for outcome in expect.requests {
       guard let sent = requests[outcome.name] else {
@@ -569,6 +569,12 @@ public final class TopologyRun: @unchecked Sendable {
 
   /// Whether `observed` is `expected` up to the order of messages sent at the same instant (a
   /// proxy's 100 Trying and the INVITE it forwards leave together).
+  /// Tokens as an expectation's line prints them: an empty list (a window in which nothing
+  /// may be sent) is "nothing", not a blank.
+  static func list(_ tokens: [String]) -> String {
+    tokens.isEmpty ? "nothing" : tokens.joined(separator: ", ")
+  }
+
   static func matches(_ observed: [(time: Int64, token: String)], _ expected: [String]) -> Bool {
     guard observed.count == expected.count else { return false }
     var index = 0
