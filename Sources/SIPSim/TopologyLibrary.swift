@@ -41,10 +41,14 @@ public enum TopologyLibrary {
   /// bundled name.
   public static func load(_ nameOrPath: String) throws(TopologyError) -> Topology {
     let url: URL
+    // Errors name a file the way the user wrote it (a relative path stays relative); a
+    // bundled topology's by where it was found.
+    let shown: String
     if nameOrPath.hasSuffix(".json") || nameOrPath.contains("/")
       || FileManager.default.fileExists(atPath: nameOrPath)
     {
       url = URL(fileURLWithPath: nameOrPath)
+      shown = nameOrPath
     } else {
       guard let folder else {
         throw TopologyError(
@@ -59,12 +63,13 @@ public enum TopologyLibrary {
           message: "no bundled topology named '\(nameOrPath)'; `sipsim list` shows them: "
             + names().joined(separator: ", "))
       }
+      shown = url.path
     }
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
-      throw TopologyError(file: url.path, path: "$", message: "cannot read the file")
+      throw TopologyError(file: shown, path: "$", message: "cannot read the file")
     }
-    var topology = try decode(data, file: url.path)
+    var topology = try decode(data, file: shown)
     if topology.name.isEmpty { topology.name = url.deletingPathExtension().lastPathComponent }
     return topology
   }
