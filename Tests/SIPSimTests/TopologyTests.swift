@@ -75,6 +75,21 @@ func decodeError(_ json: String) -> TopologyError? {
     let outcome = try TopologyRun(topology).run()
     #expect(outcome.failures.contains { $0.contains("it sent INVITE, INVITE, 100") })
   }
+
+  /// An empty sequence expects a window in which the call sends nothing, and its line says so
+  /// ("sends nothing", not a blank): met after the call ends, unmet over the whole call.
+  @Test func anEmptySequenceReadsNothing() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.9")
+    topology.expect.sequences = [
+      .init(call: "c1", messages: [], from: TimeSpan(.seconds(100))),
+      .init(call: "c1", messages: []),
+    ]
+    let outcome = try TopologyRun(topology).run()
+    #expect(outcome.checks.contains("call 'c1' sends nothing"), "\(outcome.checks)")
+    #expect(
+      outcome.failures.contains { $0.hasPrefix("call 'c1' sends nothing: it sent INVITE, ") },
+      "\(outcome.failures)")
+  }
 }
 
 @Suite struct DeterminismTests {
@@ -282,7 +297,15 @@ func decodeError(_ json: String) -> TopologyError? {
     ),
     (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": {"kind": "ignoreCancel", "for": "40s", "status": 486}}]}"#,
-      "$.hosts[0].behaviour", "'ignoreCancel' ends with 200, not 486"
+      "$.hosts[0].behaviour.status", "'status' does not apply to 'ignoreCancel' (it takes 'for')"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": {"kind": "busy", "talk": "5s"}}]}"#,
+      "$.hosts[0].behaviour.talk", "'talk' does not apply to 'busy' (it takes no other key)"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": {"kind": "answer", "for": "5s"}}]}"#,
+      "$.hosts[0].behaviour.for", "'for' does not apply to 'answer' (it takes 'after')"
     ),
     (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "scenario": [{"at": "1s", "action": "behaviour", "ua": "a", "behaviour": {"kind": "ignoreCancel"}}]}"#,
@@ -323,6 +346,17 @@ func decodeError(_ json: String) -> TopologyError? {
       return
     }
     #expect(later == .milliseconds(1500))
+  }
+
+  /// A file's errors name it as the user wrote it: a relative path stays relative.
+  @Test func aFileIsNamedAsGiven() {
+    do {
+      _ = try TopologyLibrary.load("./no-such-topology.json")
+      Issue.record("loaded a file that does not exist")
+    } catch {
+      #expect(error.file == "./no-such-topology.json", "\(error)")
+      #expect(error.description.hasPrefix("./no-such-topology.json: $: cannot read the file"))
+    }
   }
 
   @Test func brokenJSONGetsItsLineAndColumn() {
