@@ -392,6 +392,10 @@ import Testing
     let sent = lab.sent(callID: callID, since: since).map(\.token)
     #expect(sent.contains("ACK") && sent.contains("BYE"), "\(sent)")
     #expect(held.byes == 1)
+    // Bob's transactions (Timer L after his 200, Timer J after the BYE's) end too.
+    lab.endpoints["bob"] = bob
+    lab.run(for: .seconds(64))
+    lab.expectNothingLeftOver()
   }
 }
 
