@@ -78,14 +78,20 @@ package struct DigestTable<Key: DigestKey, Value> {
 
   /// The slot holding `key`'s position, or nil.
   private func slot(of key: Key) -> Int? {
+    slot(digest: key.tableDigest) { $0 == key }
+  }
+
+  /// The slot holding the position of the key with `digest` that `isKey` accepts, or nil.
+  @inline(__always)
+  private func slot(digest: UInt64, where isKey: (Key) -> Bool) -> Int? {
     guard !slots.isEmpty else { return nil }
-    let tag = Self.tag(key.tableDigest)
+    let tag = Self.tag(digest)
     let mask = slots.count - 1
     var slot = home(tag)
     while true {
       let entry = slots[slot]
       if entry.position < 0 { return nil }
-      if entry.tag == tag, denseKeys[Int(entry.position)] == key { return slot }
+      if entry.tag == tag, isKey(denseKeys[Int(entry.position)]) { return slot }
       slot = (slot + 1) & mask
     }
   }
@@ -93,17 +99,20 @@ package struct DigestTable<Key: DigestKey, Value> {
   /// The dense position of `key`, or nil.
   @inline(__always)
   package func index(forKey key: Key) -> Int? {
-    guard slots.isEmpty else { return slot(of: key).map { Int(slots[$0].position) } }
-    return scannedIndex(of: key)
+    index(digest: key.tableDigest) { $0 == key }
   }
 
-  /// ``index(forKey:)`` in a table without slots: digests compared first, keys when they agree.
-  @inline(never)
-  private func scannedIndex(of key: Key) -> Int? {
-    let digest = key.tableDigest
+  /// The dense position of the key with `digest` that `isKey` accepts, or nil: a lookup by a
+  /// key's parts, without making the key (a response's client key was an allocation, made
+  /// only to be compared and dropped). `digest` must be the one the key would carry.
+  @inline(__always)
+  package func index(digest: UInt64, where isKey: (Key) -> Bool) -> Int? {
+    guard slots.isEmpty else {
+      return slot(digest: digest, where: isKey).map { Int(slots[$0].position) }
+    }
     var index = 0
     while index < denseKeys.count {
-      if denseKeys[index].tableDigest == digest, denseKeys[index] == key { return index }
+      if denseKeys[index].tableDigest == digest, isKey(denseKeys[index]) { return index }
       index += 1
     }
     return nil

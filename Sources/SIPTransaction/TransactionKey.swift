@@ -126,6 +126,20 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible, Diges
     return TransactionKey(role: .client, method: method, branch: branch)
   }
 
+  /// The digest ``client(for:branch:)`` gives a key of `method` and `branch`, without making
+  /// the key: the layer looks a response's transaction up by its parts (see
+  /// ``isClient(method:branch:)``).
+  static func clientDigest(method: String, branch: String) -> UInt64 {
+    Storage.digest(role: .client, method: method, branch: branch, rest: "")
+  }
+
+  /// Whether this is the client key `client(for:branch:)` makes of `method` and `branch`.
+  func isClient(method: String, branch: String) -> Bool {
+    let storage = storage
+    return storage.role.isClient && storage.method == method && storage.branch == branch
+      && storage.rest.isEmpty
+  }
+
   /// The key of the server transaction a request belongs to (§17.2.3), or of the one a response
   /// the TU passes down belongs to (same top Via and CSeq method).
   ///

@@ -279,9 +279,13 @@ public struct TransactionLayer: Sendable {
   public mutating func receiveResponse(
     _ message: SIPMessage, branch: String?, into actions: inout [TransactionLayerAction]
   ) {
-    guard let status = message.status,
-      let lookup = TransactionKey.client(for: message, branch: branch),
-      let index = entries.index(forKey: lookup)
+    // §17.1.3: the top Via's branch and the CSeq's method, looked up by their digest (a key
+    // made for the lookup was an allocation per response).
+    guard let status = message.status, let branch, !branch.isEmpty,
+      let method = message.cseq?.method,
+      let index = entries.index(
+        digest: TransactionKey.clientDigest(method: method, branch: branch),
+        where: { $0.isClient(method: method, branch: branch) })
     else {
       actions.append(.toCore(.strayResponse(message)))
       return
