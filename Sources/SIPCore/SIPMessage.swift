@@ -446,19 +446,25 @@ public protocol HeaderValueWriter {
 /// parsed field costs one reference count, not one per part; and with the header it names as a
 /// ``KnownHeader`` number, worked out once, so finding a header in a message compares one byte
 /// per field instead of its name's bytes (every layer of every hop looks up Via, CSeq, Call-ID,
-/// From and To). 40 bytes a field, as the slice it replaced was without the number.
+/// From and To). 32 bytes a field: the name's length in 16 bits (the parser refuses longer
+/// names) sits with the header number in the last word; with a 32-bit length the stride was 40,
+/// a fifth more for every field of every message and of every response a transaction keeps.
 public struct SIPHeaderField: Sendable, Hashable {
   private var buffer: [UInt8]
   /// Where the field (its name) starts in `buffer`, and where its value ends.
   private var start: Int32
   private var end: Int32
-  private var nameLength: Int32
   /// From `start`.
   private var valueOffset: Int32
   private var storedLine: Int32 = 0
   private var storedColumn: Int32 = 0
+  /// Last with `known`: together they fill the bytes a 32-bit length left as padding.
+  private var nameLength: UInt16
   /// The header this field is, compact forms included (`.other` for the rest).
   package let known: KnownHeader
+
+  /// The longest name a field holds (`nameLength` is 16 bits): the parser refuses longer ones.
+  package static let maxNameLength = Int(UInt16.max)
 
   /// Where the value starts in the parsed message (1-based), or 0 for a field built in code;
   /// used to point error messages at the right place.
@@ -633,7 +639,8 @@ public struct SIPHeaderField: Sendable, Hashable {
 
   /// A field over `buffer[start..<end]`: the name is its first `nameLength` bytes, the value
   /// starts `valueOffset` bytes after `start`. Offsets are 32-bit: the parser refuses messages
-  /// of 2 GiB or more.
+  /// of 2 GiB or more; the name's length 16-bit (at most ``maxNameLength``: the parser refuses
+  /// longer names, and a field built in code keeps its name's first 65,535 bytes).
   init(
     buffer: [UInt8], start: Int, nameLength: Int, valueOffset: Int, end: Int, line: Int,
     column: Int, known: KnownHeader? = nil
@@ -641,7 +648,8 @@ public struct SIPHeaderField: Sendable, Hashable {
     self.buffer = buffer
     self.start = Int32(truncatingIfNeeded: start)
     self.end = Int32(truncatingIfNeeded: end)
-    self.nameLength = Int32(truncatingIfNeeded: nameLength)
+    let nameLength = min(nameLength, Self.maxNameLength)
+    self.nameLength = UInt16(truncatingIfNeeded: nameLength)
     self.valueOffset = Int32(truncatingIfNeeded: valueOffset)
     storedLine = Int32(truncatingIfNeeded: line)
     storedColumn = Int32(truncatingIfNeeded: column)
@@ -678,7 +686,7 @@ public struct SIPHeaderField: Sendable, Hashable {
     _ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> R
   ) -> R {
     let (start, nameEnd, valueStart, end) = (
-      Int(start), Int(start + nameLength), Int(start + valueOffset), Int(end)
+      Int(start), Int(start) + Int(nameLength), Int(start + valueOffset), Int(end)
     )
     return buffer.withUnsafeBufferPointer { buffer in
       body(
@@ -688,7 +696,7 @@ public struct SIPHeaderField: Sendable, Hashable {
   }
 
   /// The name's bytes as received (`v`, `Via`, `VIA` are all Via).
-  public var nameBytes: ArraySlice<UInt8> { buffer[Int(start)..<Int(start + nameLength)] }
+  public var nameBytes: ArraySlice<UInt8> { buffer[Int(start)..<(Int(start) + Int(nameLength))] }
   /// The value's bytes: leading and trailing whitespace removed, each line fold replaced by
   /// one space.
   public var valueBytes: ArraySlice<UInt8> { buffer[Int(start + valueOffset)..<Int(end)] }

@@ -310,6 +310,9 @@ struct MessageParser {
       }
       throw error("a header line without a colon", at: position)
     }
+    guard nameEnd - start <= SIPHeaderField.maxNameLength else {
+      throw error("a header name longer than 65,535 bytes", at: start)
+    }
     if known == .contentLength {
       contentLengthCount += 1
       contentLengthIndex = headers.count

@@ -83,3 +83,29 @@ struct TestRandom {
     #expect(parsed == message, "seed \(seed), round \(round)")
   }
 }
+
+/// A header name longer than a field holds (65,535 bytes) is refused where it starts, not cut
+/// short; one at the limit parses with every byte of its name.
+@Test func aHeaderNameLongerThanAFieldHoldsIsRefused() throws {
+  func message(nameLength: Int) -> [UInt8] {
+    Array("OPTIONS sip:a@b SIP/2.0\r\n".utf8)
+      + Array(repeating: UInt8(ascii: "x"), count: nameLength)
+      + Array(": 1\r\nContent-Length: 0\r\n\r\n".utf8)
+  }
+  let atLimit = try SIPMessage.parse(message(nameLength: 65_535))
+  #expect(atLimit.headers.first?.nameBytes.count == 65_535)
+  #expect(atLimit.serialized() == message(nameLength: 65_535))
+  do {
+    _ = try SIPMessage.parse(message(nameLength: 65_536))
+    Issue.record("a 65,536-byte header name parsed")
+  } catch {
+    #expect(error.reason.contains("longer than 65,535 bytes"), "\(error)")
+    #expect(error.line == 2 && error.column == 1, "\(error)")
+  }
+}
+
+/// A field is 32 bytes: messages hold arrays of them, and a server transaction keeps its
+/// final response's (the 40 bytes before were a fifth more of each).
+@Test func aHeaderFieldIs32Bytes() {
+  #expect(MemoryLayout<SIPHeaderField>.stride == 32)
+}
