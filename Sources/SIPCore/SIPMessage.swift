@@ -695,6 +695,32 @@ public struct SIPHeaderField: Sendable, Hashable {
     }
   }
 
+  /// Whether the value's bytes hold `needle` anywhere (an empty needle is everywhere): a search
+  /// in place, where ``valueBytes`` would hand out a slice (a reference count) and compare it
+  /// through its bounds checks.
+  package func valueContains(_ needle: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let first = needle.first else { return true }
+    let (valueStart, end) = (Int(start + valueOffset), Int(end))
+    return buffer.withUnsafeBufferPointer { buffer in
+      guard let base = buffer.baseAddress, let needleBase = needle.baseAddress,
+        end - valueStart >= needle.count
+      else { return false }
+      var index = valueStart
+      let last = end - needle.count
+      while index <= last {
+        if base[index] == first {
+          var matched = 1
+          while matched < needle.count, base[index + matched] == needleBase[matched] {
+            matched += 1
+          }
+          if matched == needle.count { return true }
+        }
+        index += 1
+      }
+      return false
+    }
+  }
+
   /// The name's bytes as received (`v`, `Via`, `VIA` are all Via).
   public var nameBytes: ArraySlice<UInt8> { buffer[Int(start)..<(Int(start) + Int(nameLength))] }
   /// The value's bytes: leading and trailing whitespace removed, each line fold replaced by

@@ -49,27 +49,25 @@ public enum ProxyRules {
     return nil
   }
 
-  /// Whether some Via field's bytes hold the host of one of `ownVias` (`host:port`).
+  /// Whether some Via field's bytes hold the host of one of `ownVias` (`host:port`). Searched
+  /// in place (every request a proxy forwards asks, and a byte array per own Via and a slice
+  /// compared through its bounds checks per field were 5,000 instructions a request).
   static func mayHoldOwnVia(_ request: SIPMessage, _ ownVias: [String]) -> Bool {
+    let headers = request.headers
     for own in ownVias {
-      let host = Array((own.lastIndex(of: ":").map { own[..<$0] } ?? own[...]).utf8)
-      guard !host.isEmpty else { return true }
-      for field in request.headers where field.known == .via {
-        if contains(field.valueBytes, host) { return true }
+      var own = own
+      let found = own.withUTF8 { own -> Bool in
+        var hostEnd = own.count
+        while hostEnd > 0, own[hostEnd - 1] != UInt8(ascii: ":") { hostEnd -= 1 }
+        // No colon: the whole text is the host.
+        let host = UnsafeBufferPointer(rebasing: own[..<(hostEnd > 0 ? hostEnd - 1 : own.count)])
+        guard !host.isEmpty else { return true }
+        for index in headers.indices where headers[index].known == .via {
+          if headers[index].valueContains(host) { return true }
+        }
+        return false
       }
-    }
-    return false
-  }
-
-  static func contains(_ bytes: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
-    guard needle.count <= bytes.count, let first = needle.first else { return needle.isEmpty }
-    var index = bytes.startIndex
-    let last = bytes.endIndex - needle.count
-    while index <= last {
-      if bytes[index] == first, bytes[index..<(index + needle.count)].elementsEqual(needle) {
-        return true
-      }
-      index += 1
+      if found { return true }
     }
     return false
   }

@@ -366,3 +366,39 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     #expect(hash.hex == reference(parts), "\(parts)")
   }
 }
+
+/// The in-place search a proxy runs over its Via fields finds what a plain search of the bytes
+/// finds, for needles at the start, middle and end, absent, longer than the value, or empty.
+@Test func aFieldsValueSearchIsAPlainSearch() {
+  var random = SplitMix(seed: 29)
+  let alphabet = Array("0123456789.:;=abz".utf8)
+  for _ in 0..<2_000 {
+    let value = (0..<random.below(24)).map { _ in alphabet[random.below(alphabet.count)] }
+    var needle = (0..<random.below(5)).map { _ in alphabet[random.below(alphabet.count)] }
+    if !value.isEmpty, random.below(2) == 0 {
+      // A needle cut from the value, so matches come often.
+      let start = random.below(value.count)
+      needle = Array(value[start..<min(value.count, start + 1 + random.below(4))])
+    }
+    let field = SIPHeaderField(name: "Via", value: String(decoding: value, as: UTF8.self))
+    let expected =
+      needle.isEmpty
+      || stride(from: 0, through: value.count - needle.count, by: 1).contains {
+        Array(value[$0..<($0 + needle.count)]) == needle
+      }
+    let found = needle.withUnsafeBufferPointer { field.valueContains($0) }
+    #expect(found == expected, "\(value) \(needle)")
+  }
+}
+
+struct SplitMix {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func below(_ bound: Int) -> Int {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return Int((z ^ (z >> 31)) % UInt64(max(1, bound)))
+  }
+}
