@@ -291,6 +291,30 @@ import Testing
     phones.expectNothingLeftOver()
   }
 
+  /// A CANCEL whose send fails at once fails its INVITE too when both used one stream: alice's
+  /// host crashed under her TCP connection to bob, so the CANCEL finds it closed and the
+  /// connection's failure is a transport error of every transaction on it (§18.4). The INVITE's
+  /// 503 ends the call at the same instant, after `cancel` has armed the cancel-wait timer, and
+  /// the end cancels it. (Reported inside the CANCEL's send, the 503 ended the call there, and
+  /// the guard `sendCancel` had against arming for an ended call was all that kept the timer
+  /// from staying scheduled for 64·T1 with no call.)
+  @Test func aCancelFailingAtOnceOverADeadStreamLeavesNoCancelWaitTimer() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .ring(for: .seconds(5)))])
+    let target = try SIPURI("sip:bob@10.0.0.2;transport=tcp")
+    let callID = try phones.on("alice") { $0.call(target) }
+    phones.simulation.run(for: .seconds(1))
+    try phones.simulation.inspect { try phones.network.apply(.crash("alice")) }
+    let before = phones.network.leftovers.timersArmed
+    try phones.on("alice") { $0.cancel(callID) }
+    #expect(try phones.on("alice") { $0.state(of: callID) } == .early)
+    phones.simulation.run(for: .zero)
+    let record = try #require(try phones.history("alice").first)
+    #expect(record.callID == callID && record.status == 503 && record.ending == "503 received")
+    #expect(try phones.on("alice") { $0.armedTimers } == 0)
+    // Nothing new is scheduled: the CANCEL's Timer F and the cancel-wait timer came and went.
+    #expect(phones.network.leftovers.timersArmed == before)
+  }
+
   /// RFC 3261 §9.1: a callee that answers the CANCEL with 200 but never ends its INVITE (an
   /// RFC 2543 UAS sends no 487) leaves the caller's INVITE in Proceeding, where no timer of its
   /// own runs. 64·T1 after the CANCEL the caller considers the INVITE cancelled: its client
