@@ -94,6 +94,9 @@ public actor Proxy: SimulationActor, TransactionCore {
       var peer: SIPPeer?
       var timerC: TimerHandle?
       var ringTimer: TimerHandle?
+      /// Armed with the branch's CANCEL: 64·T1 later a branch with no final response is given
+      /// up (§9.1).
+      var cancelWait: TimerHandle?
     }
     init(
       serverKey: TransactionKey, request: SIPMessage, loopHash: String, response: ResponseContext
@@ -132,12 +135,13 @@ public actor Proxy: SimulationActor, TransactionCore {
   /// Response contexts alive (one per request being forwarded).
   public var liveContexts: Int { contexts.count }
 
-  /// Timer C and ring timers armed.
+  /// Timer C, ring and cancel-wait timers armed.
   public var armedTimers: Int {
     contexts.values.reduce(0) { total, context in
       total
         + context.branches.reduce(0) {
           $0 + ($1.timerC == nil ? 0 : 1) + ($1.ringTimer == nil ? 0 : 1)
+            + ($1.cancelWait == nil ? 0 : 1)
         }
     }
   }
@@ -401,11 +405,40 @@ public actor Proxy: SimulationActor, TransactionCore {
   }
 
   func stopTimers(_ context: Context, _ index: Int) {
-    for handle in [context.branches[index].timerC, context.branches[index].ringTimer] {
+    let branch = context.branches[index]
+    for handle in [branch.timerC, branch.ringTimer, branch.cancelWait] {
       if let handle { network.simulation.cancel(handle) }
     }
     context.branches[index].timerC = nil
     context.branches[index].ringTimer = nil
+    context.branches[index].cancelWait = nil
+  }
+
+  /// RFC 3261 §9.1, for the CANCEL a proxy sends (§16.10 makes it "as described in section
+  /// 9.1"): a cancelled branch with no final response 64·T1 later is considered cancelled, its
+  /// client transaction destroyed, and the branch ends as if a 487 had come. A callee that
+  /// answers the CANCEL but never the INVITE (an RFC 2543 one sends no 487) otherwise kept the
+  /// branch, its client transaction and the whole response context for ever: Timer C does
+  /// nothing for a branch already cancelled.
+  func armCancelWait(_ context: Context, _ index: Int) {
+    guard context.branches[index].cancelWait == nil else { return }
+    let wait = endpoint.timers.transactionTimeout
+    context.branches[index].cancelWait = schedule(after: wait, context, index) { proxy, context in
+      context.branches[index].cancelWait = nil
+      guard context.response.branches[index].isPending else { return }
+      proxy.core.record(
+        "timer-fired", [("timer", .string("cancel-wait")), ("branch", .integer(Int64(index)))])
+      proxy.core.log(
+        "no final response on branch \(index) 64·T1 after its CANCEL: considered cancelled (§9.1)")
+      if let key = context.branches[index].key {
+        proxy.clients[key] = nil
+        proxy.endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
+      }
+      proxy.stopTimers(context, index)
+      proxy.perform(
+        context.response.failed(proxy.synthesized(487, context), branch: index), in: context)
+      proxy.finishIfComplete(context)
+    }
   }
 
   func perform(_ actions: [ResponseContext.Action], in context: Context) {
@@ -424,6 +457,7 @@ public actor Proxy: SimulationActor, TransactionCore {
           endpoint, send in
           _ = endpoint.sendRequest(send.0, to: send.1, branch: send.2)
         }
+        armCancelWait(context, index)
       }
     }
   }

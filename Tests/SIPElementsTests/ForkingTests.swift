@@ -160,6 +160,35 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// RFC 3261 §9.1 at a proxy: its CANCEL to a callee that answers the CANCEL but never sends
+  /// the 487 leaves the branch pending; 64·T1 after that CANCEL the proxy gives the branch up
+  /// (its client transaction destroyed, the branch ended as by a 487), and the response
+  /// context ends. The callee's 200 long after is forwarded statelessly, and the caller ACKs
+  /// and BYEs it. (Timer C does nothing for a branch already cancelled: the context, the
+  /// branch's INVITE transaction and the caller's INVITE server transaction lived until the
+  /// callee answered, or for ever.)
+  @Test func aProxyGivesUpACancelledBranchAfter64T1() throws {
+    let lab = try forkLab([.ignoreCancel(ringing: .seconds(300))])
+    let proxy = try #require(lab.proxies["proxy"])
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: "example.com")) }
+    lab.run(for: .seconds(2))
+    try lab.on("alice") { $0.cancel(callID) }
+    lab.run(for: .seconds(60))
+    let cancels = lab.sent(callID: callID).filter { $0.token == "CANCEL" }.map(\.time)
+    #expect(cancels.count == 2)
+    let fired = lab.network.trace.events(named: "timer-fired").filter {
+      $0.field("timer")?.description == "cancel-wait" && $0.field("element") == .string("proxy")
+    }
+    // The proxy's own CANCEL (the second) plus 64·T1.
+    #expect(fired.map(\.time) == cancels.dropFirst().map { $0 + 32_000_000 })
+    #expect(lab.simulation.inspect { proxy.assumeIsolated { $0.liveContexts } } == 0)
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 487)
+    lab.run(for: .seconds(300))
+    let late = lab.sent(callID: callID, since: 290_000_000).map(\.token)
+    #expect(late.contains("ACK") && late.contains("BYE"), "\(late)")
+    lab.expectNothingLeftOver()
+  }
+
   /// Timer C (§16.8): a target that rings past it is cancelled; the caller gets 487.
   @Test func timerCCancelsABranchThatRingsTooLong() throws {
     let lab = try forkLab([.noAnswer])
