@@ -362,7 +362,8 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// it wrote after each send. A *server* transaction's error waits only for the end of the
   /// event's actions: a core that answers 180 and then 200 from its handler has the 180's
   /// error reported while the transaction is still in Proceeding (later, it would reach the
-  /// transaction in Accepted, which absorbs it, and the core never heard); cores only log it.
+  /// transaction in Accepted, which absorbs it, and the core never heard). No core acts on it
+  /// beyond a line in the log (the user agent's; the proxy and registrar let it go).
   func transportError(for key: TransactionKey) {
     guard deferredTransportErrors != nil else {
       withLayer { layer, actions in layer.transportError(for: key, into: &actions) }
