@@ -778,6 +778,12 @@ package enum KnownHeader: UInt8, CaseIterable, Sendable {
   case authenticationInfo, replyTo, retryAfter, timestamp, date, warning, server, userAgent
   case subject, event, allowEvents, referTo, sessionExpires
 
+  /// Each header's ``spelling`` as a string, by raw value: what `HeaderName.canonical(_:)`
+  /// returns for a known name in any case or compact form.
+  static let canonicalNames: [String] = allCases.map { known in
+    known.spelling.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
+  }
+
   /// The lower-case long name (empty for `.other`), as static bytes a name is compared with.
   package var spelling: StaticString {
     switch self {
@@ -964,6 +970,11 @@ public enum HeaderName {
       bytes.count > 1 && !bytes.contains { $0 >= 65 && $0 <= 90 }
     }
     if isLowerLong { return name }
+    // A known header's long name is made once: lower-casing the name into a new array and a
+    // new string was ~1,300 instructions a lookup (a proxy sets Max-Forwards on every request
+    // it forwards).
+    let known = name.withUTF8Bytes { KnownHeader(name: $0) }
+    if known != .other { return KnownHeader.canonicalNames[Int(known.rawValue)] }
     return canonical(bytes: Array(name.utf8))
   }
 
