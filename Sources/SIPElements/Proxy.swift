@@ -405,10 +405,10 @@ public actor Proxy: SimulationActor, TransactionCore {
   }
 
   func stopTimers(_ context: Context, _ index: Int) {
-    let branch = context.branches[index]
-    for handle in [branch.timerC, branch.ringTimer, branch.cancelWait] {
-      if let handle { network.simulation.cancel(handle) }
-    }
+    // Field by field: an array of the three handles was an allocation per branch.
+    if let handle = context.branches[index].timerC { network.simulation.cancel(handle) }
+    if let handle = context.branches[index].ringTimer { network.simulation.cancel(handle) }
+    if let handle = context.branches[index].cancelWait { network.simulation.cancel(handle) }
     context.branches[index].timerC = nil
     context.branches[index].ringTimer = nil
     context.branches[index].cancelWait = nil
