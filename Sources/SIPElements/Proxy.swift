@@ -205,15 +205,17 @@ public actor Proxy: SimulationActor, TransactionCore {
   // MARK: Requests (§16.3–16.6)
 
   func receive(_ received: SIPMessage, key: TransactionKey) {
+    // Parsed once: validation, route pre-processing and the targets all read it.
+    var requestURI = received.requestURI
     if let rejection = ProxyRules.validate(
-      received, ownVias: ownVias, extensions: configuration.extensions)
+      received, requestURI: requestURI, ownVias: ownVias, extensions: configuration.extensions)
     {
       core.log("refused \(received.startLineText): \(rejection)")
       respond(rejection.response(to: received, toTag: core.tag()), in: key)
       return
     }
     if received.method == "REGISTER", let policy = configuration.registrar, let location,
-      let uri = received.requestURI, policy.serves(uri.host)
+      let uri = requestURI, policy.serves(uri.host)
     {
       respond(
         core.registerResponse(received, digest: &digest, location: location, policy: policy),
@@ -236,8 +238,8 @@ public actor Proxy: SimulationActor, TransactionCore {
       }
     }
     var request = received
-    ProxyRules.preprocessRoutes(&request, isOwn: isOwn)
-    guard let uri = request.requestURI else { return }
+    ProxyRules.preprocessRoutes(&request, requestURI: &requestURI, isOwn: isOwn)
+    guard let uri = requestURI else { return }
     var targets: [(uri: SIPURI, q: Double)] = []
     if !request.routes.isEmpty || !serves(uri) {
       targets = [(uri, 1)]
@@ -274,13 +276,14 @@ public actor Proxy: SimulationActor, TransactionCore {
   /// ACK for a 2xx (or any request with no transaction) goes on by its Route or Request-URI
   /// (§16.7: ACK for 2xx is its own request; §16.11 for a stateless pass).
   func forwardStatelessly(_ received: SIPMessage) {
-    if let rejection = ProxyRules.validate(received, ownVias: ownVias) {
+    var requestURI = received.requestURI
+    if let rejection = ProxyRules.validate(received, requestURI: requestURI, ownVias: ownVias) {
       core.log("dropped \(received.startLineText): \(rejection)")
       return
     }
     var request = received
-    ProxyRules.preprocessRoutes(&request, isOwn: isOwn)
-    guard var target = request.requestURI else { return }
+    ProxyRules.preprocessRoutes(&request, requestURI: &requestURI, isOwn: isOwn)
+    guard var target = requestURI else { return }
     if request.routes.isEmpty, serves(target), target.user != nil,
       let first = location?.onDrivingThread({ $0.lookup(target) }).first
     {

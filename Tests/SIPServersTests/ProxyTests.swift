@@ -87,6 +87,16 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     ProxyRules.preprocessRoutes(&strict, isOwn: own)
     #expect(strict.requestURIText == "sip:bob@192.0.2.4")
     #expect(strict.values("route").isEmpty)
+    // With the Request-URI passed parsed (a proxy parses it once), it follows the change.
+    var strictToo = try invite(["Route: <sip:bob@192.0.2.4>"], uri: "sip:p1.example.com;lr")
+    var parsed = strictToo.requestURI
+    ProxyRules.preprocessRoutes(&strictToo, requestURI: &parsed, isOwn: own)
+    #expect(strictToo == strict)
+    #expect(parsed == strict.requestURI && parsed?.host == "192.0.2.4")
+    var looseToo = try invite(["Route: <sip:p1.example.com;lr>"])
+    var unchanged = looseToo.requestURI
+    ProxyRules.preprocessRoutes(&looseToo, requestURI: &unchanged, isOwn: own)
+    #expect(unchanged == looseToo.requestURI)
     // Our Route first in a comma-separated field: only it goes; the others keep their bytes
     // and place, even one that does not parse (§16.4 looks at the first alone).
     var listed = try invite([
