@@ -193,6 +193,10 @@ public struct MessageFault: Sendable, Decodable {
       "action", "delay", "method", "status", "from", "to", "nth", "count",
     ])
     let name = try c.required("action", as: String.self)
+    // Only a delay reads 'delay': on a drop or a duplicate it would be silently ignored.
+    if name != "delay", c.contains("delay") {
+      throw c.invalid("delay", "'delay' applies to a 'delay' fault, not to '\(name)'")
+    }
     switch name {
     case "drop": action = .drop
     case "duplicate": action = .duplicate

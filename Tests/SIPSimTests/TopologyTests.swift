@@ -292,6 +292,10 @@ func decodeError(_ json: String) -> TopologyError? {
       "$.messageFaults[0].nth", "counts from 1"
     ),
     (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "messageFaults": [{"action": "drop", "delay": "2s"}]}"#,
+      "$.messageFaults[0].delay", "'delay' applies to a 'delay' fault, not to 'drop'"
+    ),
+    (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "behaviour": "ignoreCancel"}]}"#,
       "$.hosts[0].behaviour", "'ignoreCancel' needs 'for'"
     ),
