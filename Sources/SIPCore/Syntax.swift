@@ -290,7 +290,7 @@ enum Syntax {
   /// from bytes (validation, then storage) ran several times per Via for the same words. The
   /// bytes are packed into one integer (little end first) and compared, case included, so the
   /// result is the same string either way.
-  static func token(_ bytes: ArraySlice<UInt8>) -> String {
+  static func token(_ bytes: some Collection<UInt8>) -> String {
     let count = bytes.count
     guard count >= 2, count <= 8 else { return string(bytes) }
     var packed: UInt64 = 0

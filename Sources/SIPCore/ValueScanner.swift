@@ -108,13 +108,14 @@ struct ValueScanner {
     let bytes = self.bytes
     return bytes[offset...].withUnsafeBufferPointer { buffer -> ([SIPParameter], Int)? in
       var result: [SIPParameter] = []
+      // Names and values read from the buffer in hand: a slice of `bytes` for each was a
+      // reference count taken and dropped per part.
       let end = Self.compactParameters(in: buffer, from: 0) { name, value in
         if result.isEmpty { result.reserveCapacity(4) }
         result.append(
           SIPParameter(
-            Syntax.token(bytes[(offset + name.lowerBound)..<(offset + name.upperBound)]),
-            value.map { Syntax.string(bytes[(offset + $0.lowerBound)..<(offset + $0.upperBound)]) }
-          ))
+            Syntax.token(UnsafeBufferPointer(rebasing: buffer[name])),
+            value.map { Syntax.string(UnsafeBufferPointer(rebasing: buffer[$0])) }))
       }
       return end.map { (result, offset + $0) }
     }
