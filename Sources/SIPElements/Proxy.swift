@@ -332,6 +332,7 @@ public actor Proxy: SimulationActor, TransactionCore {
           proxy, context in
           context.branches[index].ringTimer = nil
           proxy.core.log("target \(context.response.branches[index].target) rang too long")
+          proxy.endIfUnanswered(context, index)
           proxy.perform(
             context.response.timerC(branch: index, timeout: proxy.synthesized(408, context)),
             in: context)
@@ -348,6 +349,7 @@ public actor Proxy: SimulationActor, TransactionCore {
       context.branches[index].timerC = nil
       proxy.core.record(
         "timer-fired", [("timer", .string("C")), ("branch", .integer(Int64(index)))])
+      proxy.endIfUnanswered(context, index)
       proxy.perform(
         context.response.timerC(branch: index, timeout: proxy.synthesized(408, context)),
         in: context)
@@ -417,6 +419,26 @@ public actor Proxy: SimulationActor, TransactionCore {
     context.branches[index].cancelWait = nil
   }
 
+  /// Ends branch `index`'s client transaction here, telling the core nothing, and its timers:
+  /// the branch is then ended by a response made up for it.
+  func abandonClient(_ context: Context, _ index: Int) {
+    if let key = context.branches[index].key {
+      clients[key] = nil
+      endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
+    }
+    stopTimers(context, index)
+  }
+
+  /// §16.8: Timer C (or the sequential ring timer, which ends a branch the same way) on a
+  /// branch with no response yet "behave[s] as if the transaction received a 408", and the
+  /// proxy terminates the client transaction. Kept, it went on retransmitting the INVITE: a
+  /// target reached later rang for a branch the response context had already ended, which no
+  /// CANCEL could reach.
+  func endIfUnanswered(_ context: Context, _ index: Int) {
+    guard case .trying = context.response.branches[index].state else { return }
+    abandonClient(context, index)
+  }
+
   /// RFC 3261 §9.1, for the CANCEL a proxy sends (§16.10 makes it "as described in section
   /// 9.1"): a cancelled branch with no final response 64·T1 later is considered cancelled, its
   /// client transaction destroyed, and the branch ends as if a 487 had come. A callee that
@@ -433,11 +455,7 @@ public actor Proxy: SimulationActor, TransactionCore {
         "timer-fired", [("timer", .string("cancel-wait")), ("branch", .integer(Int64(index)))])
       proxy.core.log(
         "no final response on branch \(index) 64·T1 after its CANCEL: considered cancelled (§9.1)")
-      if let key = context.branches[index].key {
-        proxy.clients[key] = nil
-        proxy.endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
-      }
-      proxy.stopTimers(context, index)
+      proxy.abandonClient(context, index)
       proxy.perform(
         context.response.failed(proxy.synthesized(487, context), branch: index), in: context)
       proxy.finishIfComplete(context)

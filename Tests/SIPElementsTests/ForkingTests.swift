@@ -160,6 +160,29 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// §16.8: a branch ended before any response (here by the sequential ring timer; Timer C
+  /// does the same) behaves as if its transaction got a 408, so its client transaction ends
+  /// with it. Bob1 is cut off until 5 s: kept, the transaction went on retransmitting the INVITE
+  /// (7.5 s) after bob2 answered, bob1 rang for ever, and no CANCEL could reach a branch the
+  /// response context had already counted as ended.
+  @Test func aBranchEndedBeforeAnyResponseEndsItsClientTransaction() throws {
+    let lab = try forkLab(
+      [.noAnswer, .answer()], qs: [1.0, 0.5], mode: .sequential, branchTimeout: .seconds(4))
+    try lab.simulation.inspect { try lab.network.apply(.partition("proxy", "bob1")) }
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(5))
+    }
+    lab.run(for: .seconds(5))
+    try lab.simulation.inspect { try lab.network.apply(.repair("proxy", "bob1")) }
+    lab.run(for: .seconds(120))
+    let toBob1 = lab.ladder(callID: callID).filter { $0 == "proxy>bob1 INVITE" }
+    // Sent at 10 ms, 0.51, 1.51 and 3.51 s, all lost; none after the ring timer at 4.01 s.
+    #expect(toBob1.count == 4, "\(lab.ladder(callID: callID))")
+    #expect(try lab.on("bob1") { $0.history.isEmpty })
+    #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == true)
+    lab.expectNothingLeftOver()
+  }
+
   /// RFC 3261 §9.1 at a proxy: its CANCEL to a callee that answers the CANCEL but never sends
   /// the 487 leaves the branch pending; 64·T1 after that CANCEL the proxy gives the branch up
   /// (its client transaction destroyed, the branch ended as by a 487), and the response
