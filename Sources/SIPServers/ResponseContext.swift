@@ -68,6 +68,10 @@ public struct ResponseContext: Sendable {
   public private(set) var finalForwarded = false
   /// Final responses kept for the choice of §16.7 step 6, in arrival order.
   public private(set) var finals: [SIPMessage] = []
+  /// Whether the pending branches were cancelled (a CANCEL from upstream, a 2xx or a 6xx): no
+  /// branch is added after (§16.7 step 5: after a 6xx the proxy "MUST NOT create any new
+  /// branches in this context"), so a 3xx that crosses its branch's CANCEL is not recursed on.
+  public private(set) var searchEnded = false
 
   /// - Parameters:
   ///   - targets: the target set with each target's `q` (1 when absent), best first.
@@ -128,7 +132,7 @@ public struct ResponseContext: Sendable {
       return actions
     }
     guard wasPending else { return [] }
-    if (300..<400).contains(status), recursesOnRedirect, !finalForwarded,
+    if (300..<400).contains(status), recursesOnRedirect, !finalForwarded, !searchEnded,
       let (added, rest) = recurse(on: response)
     {
       // §16.7 step 4: the contacts tried are taken out of the response; a response left
@@ -157,6 +161,7 @@ public struct ResponseContext: Sendable {
   /// CANCEL from upstream, or a 2xx / 6xx elsewhere (§16.10): pending branches are cancelled
   /// (those still without a provisional when one comes), waiting ones are never started.
   public mutating func cancelPending() -> [Action] {
+    searchEnded = true
     var actions: [Action] = []
     for index in branches.indices {
       switch branches[index].state {

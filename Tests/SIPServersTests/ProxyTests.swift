@@ -324,6 +324,38 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
     }
   }
 
+  /// A 3xx that crosses the CANCEL of its branch is not recursed on: after a 6xx the context
+  /// "MUST NOT create any new branches" (§16.7 step 5), and after the caller's CANCEL (§16.10)
+  /// new branches would ring for a call already given up. The 3xx is a candidate like any
+  /// final, in both forking modes.
+  @Test(arguments: [ForkingMode.parallel, .sequential], [false, true])
+  func aRedirectAfterTheCancelStartsNoBranch(mode: ForkingMode, byGlobalFailure: Bool) throws {
+    let request = try invite()
+    var context = ResponseContext(
+      targets: targets([1, 1]), mode: mode, isInvite: true, recursesOnRedirect: true)
+    #expect(context.start().count == 2)
+    _ = context.receive(response(180, to: request), branch: 0)
+    _ = context.receive(response(180, to: request), branch: 1)
+    let cancels =
+      byGlobalFailure
+      ? context.receive(response(603, to: request), branch: 1) : context.cancelPending()
+    #expect(cancels.contains(.cancel(branch: 0)))
+    var actions = context.receive(
+      response(302, to: request, ["Contact: <sip:carol@192.0.2.9>"]), branch: 0)
+    #expect(context.branches.count == 2)
+    if !byGlobalFailure {
+      // Branch 1 was cancelled too: the choice waits for its 487.
+      #expect(actions.isEmpty, "\(actions)")
+      actions = context.receive(response(487, to: request), branch: 1)
+    }
+    #expect(actions.count == 1)
+    guard case .forward(let up) = actions.first else {
+      Issue.record("expected a final to go up, got \(actions)")
+      return
+    }
+    #expect(up.status == (byGlobalFailure ? 603 : 302))
+  }
+
   /// Recursion in sequential mode waits for the group to end; a redirect loop stops at
   /// ``ResponseContext/maximumTargets``.
   @Test func recursionIsBounded() throws {
