@@ -567,14 +567,14 @@ public final class TopologyRun: @unchecked Sendable {
     }
   }
 
-  /// Whether `observed` is `expected` up to the order of messages sent at the same instant (a
-  /// proxy's 100 Trying and the INVITE it forwards leave together).
   /// Tokens as an expectation's line prints them: an empty list (a window in which nothing
   /// may be sent) is "nothing", not a blank.
   static func list(_ tokens: [String]) -> String {
     tokens.isEmpty ? "nothing" : tokens.joined(separator: ", ")
   }
 
+  /// Whether `observed` is `expected` up to the order of messages sent at the same instant (a
+  /// proxy's 100 Trying and the INVITE it forwards leave together).
   static func matches(_ observed: [(time: Int64, token: String)], _ expected: [String]) -> Bool {
     guard observed.count == expected.count else { return false }
     var index = 0
