@@ -87,10 +87,15 @@ public struct Ladder: Sendable {
       case "timer-fired":
         guard let lane = lane(named: element) else { continue }
         let timer = event.field("timer")?.description ?? "?"
+        // A transaction's timer names its transaction; a proxy's own timers (C, cancel-wait)
+        // name the branch of the request they watch.
+        let owner =
+          event.field("transaction").map { Self.kind($0) }
+          ?? event.field("branch").map { "branch \($0)" } ?? ""
         rows.append(
           .note(
             time: time, lane: lane,
-            text: "Timer \(timer) fired (\(Self.kind(event.field("transaction"))))"))
+            text: owner.isEmpty ? "Timer \(timer) fired" : "Timer \(timer) fired (\(owner))"))
       case "transaction-state":
         guard let lane = lane(named: element) else { continue }
         rows.append(

@@ -40,6 +40,36 @@ import Testing
     #expect(text.contains("call Early>Confirmed"))
   }
 
+  /// A transaction's timer names its transaction; a proxy's own (Timer C, the §9.1
+  /// cancel-wait) names the branch it watches, where the note printed empty parentheses.
+  @Test func aTimerNamesItsTransactionOrBranch() {
+    let events = [
+      TraceEvent(
+        time: 0, event: "host",
+        fields: [("name", .string("proxy")), ("address", .string("10.0.0.1"))]),
+      TraceEvent(
+        time: 1, event: "timer-fired",
+        fields: [
+          ("element", .string("proxy")), ("transaction", .string("z9hG4bKa/INVITE/c")),
+          ("timer", .string("A")),
+        ]),
+      TraceEvent(
+        time: 2, event: "timer-fired",
+        fields: [
+          ("element", .string("proxy")), ("timer", .string("cancel-wait")),
+          ("branch", .integer(1)),
+        ]),
+      TraceEvent(
+        time: 3, event: "timer-fired",
+        fields: [("element", .string("proxy")), ("timer", .string("X"))]),
+    ]
+    let text = Ladder(events).text()
+    #expect(text.contains("Timer A fired (INVITE client)"), "\(text)")
+    #expect(text.contains("Timer cancel-wait fired (branch 1)"), "\(text)")
+    #expect(text.contains("Timer X fired\n") || text.hasSuffix("Timer X fired"), "\(text)")
+    #expect(!text.contains("()"), "\(text)")
+  }
+
   @Test func mermaid() throws {
     let diagram = Ladder(try run("rfc3665-3.9").trace).mermaid()
     let lines = diagram.split(separator: "\n")
