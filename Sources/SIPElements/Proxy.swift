@@ -36,7 +36,9 @@ public struct ProxyConfiguration: Sendable {
   /// Option tags it supports (a Proxy-Require naming another gets 420).
   public var extensions: [String]
   /// Whether it tries the contacts of a 3xx itself (§16.7 step 4, "recursion") instead of
-  /// passing the 3xx upstream: the caller then never sees the redirect.
+  /// passing the 3xx upstream: the caller then never sees the redirect. Only for a request
+  /// whose Request-URI it is responsible for (one of its domains, looked up in its location
+  /// service): §16.5 forbids adding targets otherwise.
   public var recursesOnRedirect: Bool
 
   public init(
@@ -241,6 +243,9 @@ public actor Proxy: SimulationActor, TransactionCore {
     ProxyRules.preprocessRoutes(&request, requestURI: &requestURI, isOwn: isOwn)
     guard let uri = requestURI else { return }
     var targets: [(uri: SIPURI, q: Double)] = []
+    // §16.5: only a proxy responsible for the Request-URI adds targets, so only then does it
+    // recurse on a 3xx (one that forwards by Route or for another domain passes the 3xx on).
+    var responsible = false
     if !request.routes.isEmpty || !serves(uri) {
       targets = [(uri, 1)]
     } else if uri.user == nil {
@@ -251,6 +256,7 @@ public actor Proxy: SimulationActor, TransactionCore {
     } else {
       let bindings = location?.onDrivingThread { $0.lookup(uri) } ?? []
       targets = bindings.map { ($0.contact.uri, $0.q) }
+      responsible = true
       if targets.isEmpty {
         // §16.5: an empty target set is answered 480.
         respond(request.response(status: 480, toTag: core.tag()), in: key)
@@ -262,7 +268,7 @@ public actor Proxy: SimulationActor, TransactionCore {
       serverKey: key, request: request, loopHash: ProxyRules.loopHash(received),
       response: ResponseContext(
         targets: targets, mode: configuration.forking, isInvite: isInvite,
-        recursesOnRedirect: configuration.recursesOnRedirect,
+        recursesOnRedirect: configuration.recursesOnRedirect && responsible,
         requiresSIPS: uri.scheme == "sips"))
     contexts[key] = context
     perform(context.response.start(), in: context)

@@ -212,6 +212,46 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// RFC 3261 §16.5: a proxy that is not responsible for the Request-URI (here an address,
+  /// not its domain) must not add targets, so it does not recurse on a 3xx even when asked to
+  /// recurse: the caller gets the 302 and carol no INVITE from the proxy. For its own domain it
+  /// does recurse (the control row).
+  @Test(arguments: [false, true])
+  func aProxyRecursesOnlyForItsOwnRequestURIs(ownDomain: Bool) throws {
+    let lab = Lab()
+    let location = lab.location()
+    try lab.proxy(
+      "proxy", domains: ["example.com"], location: location,
+      configuration: ProxyConfiguration(domains: ["example.com"], recursesOnRedirect: true))
+    // Alice follows no redirect herself: what she gets is what the proxy did with the 302.
+    var aliceConfiguration = UAConfiguration(outboundProxy: SIPURI(host: "example.com"))
+    aliceConfiguration.maxRedirects = 0
+    try lab.agent("alice", aor: "sip:alice@example.com", configuration: aliceConfiguration)
+    try lab.agent("carol", aor: "sip:carol@example.com")
+    let carol = try lab.network.host(named: "carol").addresses[0].description
+    try lab.agent(
+      "bob", aor: "sip:bob@example.com",
+      behaviour: .custom { agent, call in
+        agent.reject(
+          call.callID, status: 302, headers: [SIPParameter("Contact", "<sip:carol@\(carol)>")])
+      })
+    let bob = try lab.network.host(named: "bob").addresses[0].description
+    lab.simulation.inspect {
+      location.assumeIsolated {
+        $0.add(
+          aor: SIPURI(user: "bob", host: "example.com"), contact: SIPURI(user: "bob", host: bob))
+      }
+    }
+    let target =
+      ownDomain ? SIPURI(user: "bob", host: "example.com") : SIPURI(user: "bob", host: bob)
+    let callID = try lab.on("alice") { $0.call(target, hangUpAfter: .seconds(1)) }
+    lab.run(for: .seconds(60))
+    let toCarol = lab.ladder(callID: callID).filter { $0 == "proxy>carol INVITE" }
+    #expect(toCarol.count == (ownDomain ? 1 : 0))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == (ownDomain ? 200 : 302))
+    lab.expectNothingLeftOver()
+  }
+
   /// Timer C (§16.8): a target that rings past it is cancelled; the caller gets 487.
   @Test func timerCCancelsABranchThatRingsTooLong() throws {
     let lab = try forkLab([.noAnswer])
