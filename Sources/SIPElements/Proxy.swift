@@ -334,7 +334,7 @@ public actor Proxy: SimulationActor, TransactionCore {
     if isInvite {
       armTimerC(context, index)
       if configuration.forking == .sequential, let ring = configuration.branchTimeout {
-        context.branches[index].ringTimer = schedule(after: ring, context, index) {
+        context.branches[index].ringTimer = schedule(after: ring, timer: "ring", context, index) {
           proxy, context in
           context.branches[index].ringTimer = nil
           proxy.core.log("target \(context.response.branches[index].target) rang too long")
@@ -349,12 +349,12 @@ public actor Proxy: SimulationActor, TransactionCore {
   }
 
   func armTimerC(_ context: Context, _ index: Int) {
+    // A provisional restarts it (§16.8): traced as armed again, not as cancelled and armed.
     if let old = context.branches[index].timerC { network.simulation.cancel(old) }
-    context.branches[index].timerC = schedule(after: configuration.timerC, context, index) {
-      proxy, context in
+    context.branches[index].timerC = schedule(
+      after: configuration.timerC, timer: "C", context, index
+    ) { proxy, context in
       context.branches[index].timerC = nil
-      proxy.core.record(
-        "timer-fired", [("timer", .string("C")), ("branch", .integer(Int64(index)))])
       proxy.endIfUnanswered(context, index)
       proxy.perform(
         context.response.timerC(branch: index, timeout: proxy.synthesized(408, context)),
@@ -363,15 +363,28 @@ public actor Proxy: SimulationActor, TransactionCore {
     }
   }
 
+  /// Arms the proxy's own timer `name` on branch `index` of `context` (Timer C of §16.6 step
+  /// 11 and §16.8, the sequential ring timer, the §9.1 cancel-wait), traced as the transaction
+  /// timers are: `timer-armed` with its duration, `timer-fired`, and `timer-cancelled` from
+  /// ``stopTimers(_:_:)``, each naming the branch, so a verbose ladder shows Timer C armed when
+  /// the INVITE goes out.
   func schedule(
-    after delay: Duration, _ context: Context, _ index: Int,
+    after delay: Duration, timer name: String, _ context: Context, _ index: Int,
     _ body: @escaping @Sendable (isolated Proxy, Context) -> Void
   ) -> TimerHandle {
     let server = context.serverKey
-    let at = SimInstant(
-      microseconds: network.simulation.now.microseconds + SIPEndpoint.micros(delay))
+    let micros = SIPEndpoint.micros(delay)
+    let at = SimInstant(microseconds: network.simulation.now.microseconds + micros)
+    core.record(
+      "timer-armed",
+      [
+        ("timer", .string(name)), ("branch", .integer(Int64(index))),
+        ("duration", .integer(micros)),
+      ])
     return network.simulation.schedule(at: at, into: self) { proxy in
       guard let context = proxy.contexts[server] else { return }
+      proxy.core.record(
+        "timer-fired", [("timer", .string(name)), ("branch", .integer(Int64(index)))])
       body(proxy, context)
     }
   }
@@ -417,12 +430,18 @@ public actor Proxy: SimulationActor, TransactionCore {
 
   func stopTimers(_ context: Context, _ index: Int) {
     // Field by field: an array of the three handles was an allocation per branch.
-    if let handle = context.branches[index].timerC { network.simulation.cancel(handle) }
-    if let handle = context.branches[index].ringTimer { network.simulation.cancel(handle) }
-    if let handle = context.branches[index].cancelWait { network.simulation.cancel(handle) }
+    if let handle = context.branches[index].timerC { cancel(handle, "C", index) }
+    if let handle = context.branches[index].ringTimer { cancel(handle, "ring", index) }
+    if let handle = context.branches[index].cancelWait { cancel(handle, "cancel-wait", index) }
     context.branches[index].timerC = nil
     context.branches[index].ringTimer = nil
     context.branches[index].cancelWait = nil
+  }
+
+  func cancel(_ handle: TimerHandle, _ name: String, _ index: Int) {
+    network.simulation.cancel(handle)
+    core.record(
+      "timer-cancelled", [("timer", .string(name)), ("branch", .integer(Int64(index)))])
   }
 
   /// Ends branch `index`'s client transaction here, telling the core nothing, and its timers:
@@ -454,11 +473,11 @@ public actor Proxy: SimulationActor, TransactionCore {
   func armCancelWait(_ context: Context, _ index: Int) {
     guard context.branches[index].cancelWait == nil else { return }
     let wait = endpoint.timers.transactionTimeout
-    context.branches[index].cancelWait = schedule(after: wait, context, index) { proxy, context in
+    context.branches[index].cancelWait = schedule(
+      after: wait, timer: "cancel-wait", context, index
+    ) { proxy, context in
       context.branches[index].cancelWait = nil
       guard context.response.branches[index].isPending else { return }
-      proxy.core.record(
-        "timer-fired", [("timer", .string("cancel-wait")), ("branch", .integer(Int64(index)))])
       proxy.core.log(
         "no final response on branch \(index) 64·T1 after its CANCEL: considered cancelled (§9.1)")
       proxy.abandonClient(context, index)

@@ -405,18 +405,11 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// RFC 3261 §9.1: 64·T1 after its CANCEL, an INVITE with no final response is considered
   /// cancelled: its client transaction is destroyed and the call ends as a cancelled INVITE
-  /// does (487, Request Terminated), with a line in the log saying that no 487 came and, before
-  /// it, a `timer-fired` event (timer `cancel-wait`, on the INVITE's transaction) so that a
-  /// ladder without the log shows what ended the transaction. Only a give-up traces it: the
-  /// timer is the agent's own, and a run that never gives up keeps the trace it had.
+  /// does (487, Request Terminated), with a line in the log saying that no 487 came; the timer's
+  /// `timer-fired` event before it (``traceTimer(_:_:of:duration:)``) shows a ladder without the
+  /// log what ended the transaction.
   func giveUpCancelledInvite(_ callID: String) {
     guard let call = calls[callID], call.confirmed == nil, call.finalStatus == nil else { return }
-    if let key = call.inviteKey {
-      // Traced as the transaction timers are, so a ladder shows why the INVITE ended here.
-      record(
-        "timer-fired",
-        [("transaction", .string(key.description)), ("timer", .string("cancel-wait"))])
-    }
     log("no final response 64·T1 after CANCEL: the INVITE is considered cancelled (§9.1)")
     if let key = call.inviteKey {
       endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
@@ -596,13 +589,42 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     _ delay: Duration, call: Call, purpose: String,
     _ body: @escaping @Sendable (isolated UserAgent) -> Void
   ) {
-    if let old = call.timers.removeValue(forKey: purpose) { network.simulation.cancel(old) }
+    cancelTimer(call, purpose)
     let at = SimInstant(microseconds: now + SIPEndpoint.micros(delay))
     let callID = call.callID
     call.timers[purpose] = network.simulation.schedule(at: at, into: self) { agent in
-      agent.calls[callID]?.timers[purpose] = nil
+      if let call = agent.calls[callID] {
+        call.timers[purpose] = nil
+        agent.traceTimer("timer-fired", purpose, of: call)
+      }
       body(agent)
     }
+    traceTimer("timer-armed", purpose, of: call, duration: delay)
+  }
+
+  /// Writes `event` (`timer-armed`, `timer-fired` or `timer-cancelled`) for a call timer that
+  /// RFC 3261 asks of the agent itself rather than of a transaction, named as the trace names
+  /// transaction timers, with the transaction it watches where it watches one: `cancel-wait`
+  /// (§9.1, the INVITE client transaction), `2xx` (§13.3.1.4, the 2xx's retransmissions, on
+  /// the INVITE server transaction; RFC 6026 leaves them to the core) and `glare` (§14.1).
+  /// So a verbose ladder shows the agent arming them as it shows Timer A, and a plain one
+  /// shows them fire. A behaviour's delays (answer, hang-up, cancel-after) are the script's,
+  /// not the protocol's, and are not traced.
+  func traceTimer(_ event: String, _ purpose: String, of call: Call, duration: Duration? = nil) {
+    guard network.trace.isRecording else { return }
+    let name: String
+    let key: TransactionKey?
+    switch purpose {
+    case "cancel-wait": (name, key) = ("cancel-wait", call.inviteKey)
+    case Call.initial2xx, Call.reinvite2xx: (name, key) = ("2xx", call.successes[purpose]?.key)
+    case "glare": (name, key) = ("glare", nil)
+    default: return
+    }
+    record(
+      event,
+      (key.map { [("transaction", TraceValue.string($0.description))] } ?? [])
+        + [("timer", .string(name)), ("call", .string(call.callID))]
+        + (duration.map { [("duration", .integer(SIPEndpoint.micros($0)))] } ?? []))
   }
 
   // MARK: re-INVITE (§14)
@@ -1196,16 +1218,16 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     else { return }
     if call.incomingReinvite == sequence {
       call.incomingReinvite = nil
-      call.successes[Call.reinvite2xx] = nil
       cancelTimer(call, Call.reinvite2xx)
+      call.successes[Call.reinvite2xx] = nil
       return
     }
     guard !call.isCaller, !call.ackReceived, call.request?.cseq?.sequence == sequence else {
       return
     }
     call.ackReceived = true
-    call.successes[Call.initial2xx] = nil
     cancelTimer(call, Call.initial2xx)
+    call.successes[Call.initial2xx] = nil
     emit(.request(callID: call.callID, method: "ACK"))
     if !ack.body.isEmpty {
       call.setRemote(try? SessionDescription(parsing: ack.body), from: ack.body)
@@ -1221,6 +1243,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   func cancelTimer(_ call: Call, _ purpose: String) {
     if let handle = call.timers.removeValue(forKey: purpose) {
       network.simulation.cancel(handle)
+      traceTimer("timer-cancelled", purpose, of: call)
     }
   }
 
@@ -1230,8 +1253,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     // Once, whichever of the paths out of a call gets here first: a second `end` wrote the
     // history entry and the `call-ended` event again.
     guard call.state != .terminated else { return }
-    for (_, handle) in call.timers.sorted(by: { $0.key < $1.key }) {
+    for (purpose, handle) in call.timers.sorted(by: { $0.key < $1.key }) {
       network.simulation.cancel(handle)
+      traceTimer("timer-cancelled", purpose, of: call)
     }
     call.timers = [:]
     // Forget dialogs ended more than 64·T1 ago here too: otherwise only a stray 2xx prunes the

@@ -86,16 +86,7 @@ public struct Ladder: Sendable {
               dropped: drops[packet], duplicated: duplicates.contains(packet))))
       case "timer-fired":
         guard let lane = lane(named: element) else { continue }
-        let timer = event.field("timer")?.description ?? "?"
-        // A transaction's timer names its transaction; a proxy's own timers (C, cancel-wait)
-        // name the branch of the request they watch.
-        let owner =
-          event.field("transaction").map { Self.kind($0) }
-          ?? event.field("branch").map { "branch \($0)" } ?? ""
-        rows.append(
-          .note(
-            time: time, lane: lane,
-            text: owner.isEmpty ? "Timer \(timer) fired" : "Timer \(timer) fired (\(owner))"))
+        rows.append(.note(time: time, lane: lane, text: Self.timerNote(event, "fired")))
       case "transaction-state":
         guard let lane = lane(named: element) else { continue }
         rows.append(
@@ -139,11 +130,7 @@ public struct Ladder: Sendable {
       case "timer-armed" where verbose, "timer-cancelled" where verbose:
         guard let lane = lane(named: element) else { continue }
         let verb = event.event == "timer-armed" ? "armed" : "cancelled"
-        rows.append(
-          .note(
-            time: time, lane: lane,
-            text: "Timer \(event.field("timer")?.description ?? "?") \(verb) "
-              + "(\(Self.kind(event.field("transaction"))))"))
+        rows.append(.note(time: time, lane: lane, text: Self.timerNote(event, verb)))
       case "log" where verbose:
         guard let lane = lane(named: element) else { continue }
         rows.append(.note(time: time, lane: lane, text: event.field("text")?.description ?? ""))
@@ -153,6 +140,17 @@ public struct Ladder: Sendable {
     }
     self.lanes = lanes
     self.rows = rows
+  }
+
+  /// `Timer B fired (INVITE client)`: a transaction's timer names its transaction; a proxy's
+  /// own timers (C, ring, cancel-wait) name the branch of the request they watch; an agent's
+  /// own (cancel-wait, 2xx) the transaction they watch, and its glare timer nothing.
+  static func timerNote(_ event: TraceEvent, _ verb: String) -> String {
+    let timer = event.field("timer")?.description ?? "?"
+    let owner =
+      event.field("transaction").map { kind($0) }
+      ?? event.field("branch").map { "branch \($0)" } ?? ""
+    return owner.isEmpty ? "Timer \(timer) \(verb)" : "Timer \(timer) \(verb) (\(owner))"
   }
 
   /// `INVITE sip:bob@b SIP/2.0` → `INVITE`; `SIP/2.0 180 Ringing` → `180 Ringing`.

@@ -252,6 +252,30 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// The proxy's own timers are traced as a transaction's are, naming the branch: Timer C
+  /// armed with the INVITE it forwards (§16.6 step 11), armed again by the 180 (§16.8: a
+  /// provisional restarts it), cancelled by the final response.
+  @Test func theProxysTimerCIsTracedArmedRestartedAndCancelled() throws {
+    let lab = try forkLab([.ring(for: .seconds(1))])
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(1))
+    }
+    lab.run(for: .seconds(60))
+    let forwarded = lab.sent(callID: callID).filter { $0.token == "INVITE" }.map(\.time)
+    let timerC = lab.network.trace.events.filter {
+      $0.event.hasPrefix("timer-") && $0.field("timer")?.description == "C"
+    }
+    #expect(
+      timerC.map { "\($0.event) \($0.field("branch")?.description ?? "")" } == [
+        "timer-armed 0", "timer-armed 0", "timer-cancelled 0",
+      ])
+    // Armed as the proxy's INVITE leaves (the second INVITE sent), for the configured 181 s.
+    #expect(timerC.first?.time == forwarded.dropFirst().first)
+    #expect(timerC.first?.field("duration") == .integer(181_000_000))
+    #expect(timerC.allSatisfy { $0.field("element") == .string("proxy") })
+    lab.expectNothingLeftOver()
+  }
+
   /// Timer C (§16.8): a target that rings past it is cancelled; the caller gets 487.
   @Test func timerCCancelsABranchThatRingsTooLong() throws {
     let lab = try forkLab([.noAnswer])

@@ -140,6 +140,17 @@ import Testing
     }
     #expect(fired.map(\.time) == [cancelledAt + 32_000_000])
     #expect(fired.first?.field("element")?.description == "alice")
+    // Armed with the CANCEL, for 64·T1, on the INVITE's client transaction; never cancelled.
+    let armed = trace.events(named: "timer-armed").filter {
+      $0.field("timer")?.description == "cancel-wait"
+    }
+    #expect(armed.map(\.time) == [cancelledAt])
+    #expect(armed.first?.field("duration") == .integer(32_000_000))
+    #expect(armed.first?.field("transaction")?.description.hasSuffix("/INVITE/c") == true)
+    #expect(
+      trace.events(named: "timer-cancelled").allSatisfy {
+        $0.field("timer")?.description != "cancel-wait"
+      })
     let inviteEnded = trace.events(named: "transaction-state").filter {
       $0.field("element")?.description == "alice"
         && $0.field("transaction")?.description.hasSuffix("/INVITE/c") == true
@@ -160,6 +171,50 @@ import Testing
     #expect(
       phones.events.all.contains("40030 bob \(callID) got ACK")
         && phones.events.all.contains("40030 bob \(callID) got BYE"), "\(phones.events.all)")
+    phones.expectNothingLeftOver()
+  }
+
+  /// The agent's own RFC timers are traced as its transactions' are: a CANCEL answered with
+  /// 487 arms the §9.1 cancel-wait and the call's end cancels it, on alice's INVITE client
+  /// transaction; the callee's §13.3.1.4 2xx timer is armed with the 200, fires when the first
+  /// ACK is lost (the 200 goes again, the timer is armed for 2·T1), and the next ACK cancels
+  /// it. Behaviour delays (ringing, hang-up) are the script's and are not traced.
+  @Test func anAgentsOwnTimersAreTracedArmedFiredAndCancelled() throws {
+    // A CANCEL answered as the RFC says.
+    let cancelled = try call(.noAnswer, hangUpAfter: nil, cancelAfter: .seconds(1))
+    let trace = cancelled.phones.network.trace
+    // `ms element event duration method/role`.
+    func timerEvents(_ trace: Trace, _ name: String) -> [String] {
+      trace.events.filter {
+        $0.event.hasPrefix("timer-") && $0.field("timer")?.description == name
+      }.map { event in
+        let key = event.field("transaction")?.description ?? ""
+        let owner = key.split(separator: "/").suffix(2).joined(separator: "/")
+        return "\(event.time / 1000) \(event.field("element")?.description ?? "") \(event.event)"
+          + " \(event.field("duration")?.description ?? "") \(owner)"
+      }
+    }
+    #expect(
+      timerEvents(trace, "cancel-wait") == [
+        "1000 alice timer-armed 32000000 INVITE/c", "1020 alice timer-cancelled  INVITE/c",
+      ])
+    #expect(timerEvents(trace, "answer").isEmpty && timerEvents(trace, "hang-up").isEmpty)
+
+    // The 2xx retransmitted once: the first ACK is lost.
+    let phones = try Phones([("alice", .answer()), ("bob", .ring(for: .seconds(1)))])
+    let simulation = phones.simulation
+    phones.network.datagramFault = { datagram in
+      datagram.payload.starts(with: Array("ACK ".utf8)) && simulation.now.microseconds < 1_500_000
+        ? .drop : .pass
+    }
+    let bob = try phones.uri("bob")
+    _ = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(5)) }
+    phones.simulation.runUntilIdle()
+    #expect(
+      timerEvents(phones.network.trace, "2xx") == [
+        "1010 bob timer-armed 500000 INVITE/s", "1510 bob timer-fired  INVITE/s",
+        "1510 bob timer-armed 1000000 INVITE/s", "1530 bob timer-cancelled  INVITE/s",
+      ])
     phones.expectNothingLeftOver()
   }
 

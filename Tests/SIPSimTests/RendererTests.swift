@@ -68,6 +68,26 @@ import Testing
     #expect(text.contains("Timer cancel-wait fired (branch 1)"), "\(text)")
     #expect(text.contains("Timer X fired\n") || text.hasSuffix("Timer X fired"), "\(text)")
     #expect(!text.contains("()"), "\(text)")
+    // Verbose, an arming names its owner the same way.
+    let armed = [
+      events[0],
+      TraceEvent(
+        time: 1, event: "timer-armed",
+        fields: [
+          ("element", .string("proxy")), ("timer", .string("C")), ("branch", .integer(0)),
+          ("duration", .integer(181_000_000)),
+        ]),
+      TraceEvent(
+        time: 2, event: "timer-cancelled",
+        fields: [
+          ("element", .string("proxy")), ("transaction", .string("z9hG4bKa/INVITE/s")),
+          ("timer", .string("2xx")),
+        ]),
+    ]
+    let verbose = Ladder(armed, verbose: true).text()
+    #expect(verbose.contains("Timer C armed (branch 0)"), "\(verbose)")
+    #expect(verbose.contains("Timer 2xx cancelled (INVITE server)"), "\(verbose)")
+    #expect(!Ladder(armed).text().contains("Timer C"))
   }
 
   @Test func mermaid() throws {
