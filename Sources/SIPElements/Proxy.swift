@@ -411,7 +411,10 @@ public actor Proxy: SimulationActor, TransactionCore {
     guard let (server, index) = clients[key], let context = contexts[server],
       let status = response.status
     else {
-      if let status = response.status, (200..<300).contains(status) {
+      // A 2xx to an INVITE whose context has ended (a retransmission in Accepted, RFC 6026)
+      // still goes up (§16.7 step 5). Any other response here is this proxy's own: the 200 to
+      // a CANCEL it sent (§16.10) ends in its CANCEL client transaction, not upstream.
+      if key.method == "INVITE", let status = response.status, (200..<300).contains(status) {
         handle(.strayResponse(response))
       }
       return

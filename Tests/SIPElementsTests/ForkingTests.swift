@@ -183,6 +183,28 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// RFC 3261 §16.7: a response that matches a client transaction is handed to it, and only
+  /// one that matches none is processed as a stateless proxy would. The 200 that answers the
+  /// proxy's own CANCEL (§16.10, §16.7 step 10) matches its CANCEL client transaction and ends
+  /// there; the proxy took it for a late 2xx and tried to forward it statelessly (it failed
+  /// only because the CANCEL's one Via, §9.1, is the proxy's own: "no destination").
+  @Test func theAnswerToTheProxysOwnCancelIsNotForwarded() throws {
+    let lab = try forkLab([.ring(for: .seconds(1)), .noAnswer])
+    let callID = try lab.on("alice") {
+      $0.call(SIPURI(user: "bob", host: "example.com"), hangUpAfter: .seconds(2))
+    }
+    lab.run(for: .seconds(60))
+    let ladder = lab.ladder(callID: callID)
+    #expect(ladder.contains("proxy>bob2 CANCEL") && ladder.contains("bob2>proxy 200"), "\(ladder)")
+    let proxyLog = lab.network.trace.events(named: "log").filter {
+      $0.field("element") == .string("proxy")
+    }.map { $0.field("text")?.description ?? "" }
+    #expect(
+      !proxyLog.contains { $0.contains("stray") || $0.hasPrefix("no destination") }, "\(proxyLog)")
+    #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == true)
+    lab.expectNothingLeftOver()
+  }
+
   /// RFC 3261 §9.1 at a proxy: its CANCEL to a callee that answers the CANCEL but never sends
   /// the 487 leaves the branch pending; 64·T1 after that CANCEL the proxy gives the branch up
   /// (its client transaction destroyed, the branch ended as by a 487), and the response
