@@ -24,7 +24,8 @@ func decodeError(_ json: String) -> TopologyError? {
   @Test func theBundleHoldsEveryPromisedTopology() {
     for name in [
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
-      "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-recursion",
+      "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
+      "proxy-recursion",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
@@ -45,6 +46,27 @@ func decodeError(_ json: String) -> TopologyError? {
         && $0.field("summary")?.description.hasPrefix("INVITE sip:bob@10.0.0.4") == true
     }
     #expect(invitesToBob.count == 1)
+  }
+
+  /// §9.1 at a stateful proxy: bob answers biloxi's CANCEL but sends no 487. Alice's own
+  /// cancel-wait fires first (her CANCEL left a hop earlier), biloxi's 10 ms later on branch 0;
+  /// its 487 finds no transaction at alice, so it is never ACKed and goes out until Timer H.
+  /// Bob's late 200 matches no client transaction at biloxi and goes up statelessly (§16.7).
+  @Test func aStatefulProxyGivesUpItsCancelledBranch() throws {
+    let outcome = try run("proxy-cancel-no-487")
+    #expect(outcome.passed, "\(outcome.failures)")
+    let fired = outcome.trace.filter {
+      $0.event == "timer-fired" && $0.field("timer")?.description == "cancel-wait"
+    }
+    #expect(fired.map { $0.field("element")?.description ?? "" } == ["alice", "biloxi"])
+    #expect(fired.map(\.time) == [35_000_000, 35_010_000])
+    #expect(fired.last?.field("branch") == .integer(0))
+    let cores = outcome.trace.filter { $0.event == "core" }.map {
+      "\($0.field("element")?.description ?? "") \($0.field("what")?.description ?? "")"
+    }
+    #expect(cores.filter { $0 == "alice 487 (stray)" }.count == 11, "\(cores)")
+    #expect(cores.contains("biloxi 200 (stray)") && cores.contains("alice 200 (stray)"))
+    #expect(!cores.contains("alice 487"), "\(cores)")
   }
 
   @Test(arguments: names) func meetsItsExpectations(name: String) throws {
