@@ -13,7 +13,9 @@ import Testing
 
   /// The ladders in Tests/SIPSimTests/Golden were printed by `sipsim run NAME` and read by a
   /// person; a change to them is a change to what users see.
-  @Test(arguments: ["default", "rfc3665-3.9", "cancel-race", "cancel-no-487"])
+  @Test(arguments: [
+    "default", "rfc3665-3.9", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
+  ])
   func matchesItsGolden(name: String) throws {
     let ladder = Ladder(try run(name).trace).text()
     #expect(ladder == (try Self.golden(name)))
