@@ -230,6 +230,56 @@ struct NetworkTests {
     }
   }
 
+  /// A move (RFC 3665 §3.7's address change): the host's sockets close, a datagram in flight
+  /// to the old address and one sent to it later find no host ("no-route"), the restart hooks
+  /// run with the new address so the host binds again, and datagrams to the new address
+  /// arrive. The old address is free for another host; the new one cannot be taken.
+  @Test func aMovedHostIsReachedAtItsNewAddressOnly() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    try network.addHost("a")
+    try network.addHost("b")
+    try network.addHost("c")
+    let inbox = Inbox()
+    let b = try network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
+    let a = try network.bindDatagram(host: "a") { _ in }
+    let old = b.local
+    let new = try #require(IPAddress("192.0.2.7"))
+    let hooked = Inbox()
+    try network.onRestart(of: "b") { host in
+      hooked.append(Array(host.addresses.map(\.description).joined(separator: ",").utf8))
+      _ = try? network.bindDatagram(host: "b", port: 5060) { inbox.append($0.payload) }
+    }
+    try network.schedule(.move("b", to: new), at: SimInstant(microseconds: 1_000_000))
+    simulation.schedule(at: SimInstant(microseconds: 500_000)) { try? a.send([0], to: old) }
+    // In flight across the move, and sent after it, to the old address: no host has it.
+    simulation.schedule(at: SimInstant(microseconds: 995_000)) { try? a.send([1], to: old) }
+    simulation.schedule(at: SimInstant(microseconds: 1_500_000)) {
+      try? a.send([2], to: old)
+      try? a.send([3], to: SocketAddress(new, 5060))
+    }
+    simulation.runUntilIdle()
+    #expect(inbox.all == [[0], [3]])
+    #expect(hooked.all == [Array("192.0.2.7".utf8)])
+    #expect(!b.isOpen)
+    let reasons = network.trace.events(named: "drop").compactMap { string($0, "reason") }
+    #expect(reasons == ["no-route", "no-route"])
+    let moved = try #require(network.trace.events(named: "move").first)
+    #expect(string(moved, "host") == "b" && string(moved, "address") == "192.0.2.7")
+    #expect(network.host(for: old.address) == nil)
+    #expect(network.host(for: new)?.name == "b")
+    #expect(try network.host(named: "b").addresses == [new])
+    // Another host may take the old address; nobody may take one in use.
+    try network.apply(.move("c", to: old.address))
+    #expect(network.host(for: old.address)?.name == "c")
+    #expect(throws: NetworkError.addressInUse("192.0.2.7")) {
+      try network.apply(.move("a", to: new))
+    }
+    // Moving to the address it has is nothing.
+    try network.apply(.move("b", to: new))
+    #expect(network.trace.events(named: "move").count == 2)
+  }
+
   @Test func nameServiceResolvesRecordsHostsAndServices() throws {
     let simulation = Simulation()
     let network = Network(simulation: simulation)

@@ -53,6 +53,12 @@ public enum NetworkChange: Sendable, Equatable {
   case crash(String)
   /// Bring a crashed host back (with no sockets; its restart hooks rebind them).
   case restart(String)
+  /// Give a host `address` in place of every address it had (RFC 3665 §3.7, "Bob changes IP
+  /// address"): its sockets and streams close, as an interface going away would close them;
+  /// packets still in flight to an old address find no host; its restart hooks run, so its
+  /// elements bind again on the new address (at its restart, if the host is down). Name
+  /// records keep the old address, as a real name service would until updated.
+  case move(String, to: IPAddress)
   /// Override the conditions of the link `from` → `to`.
   case link(from: String, to: String, LinkConditions)
   /// Replace the default conditions of every link without an override.
@@ -169,6 +175,9 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// Packets sent so far (datagrams and stream segments), for benchmarks and statistics.
   public var packetsSent: Int64 { nextPacketID - 1 }
   @exclusivity(unchecked) private var networkEventsPending = 0
+  /// Whether any host has moved (``NetworkChange/move(_:to:)``): until one does, an arrival
+  /// need not check that its destination address is still its host's.
+  @exclusivity(unchecked) private var hostsHaveMoved = false
   /// Datagrams in flight, each scheduled as a token (its index here) instead of a closure: a
   /// closure was an allocation per packet, and its context a cold line at the arrival. Freed
   /// slots are reused last-freed first.
@@ -249,7 +258,8 @@ public final class Network: TimerTarget, @unchecked Sendable {
       if candidate < firstAddressIsAssigned.count, firstAddressIsAssigned[candidate] {
         return candidate
       }
-      return hostIndexByV4[UInt64(value)]
+      // A negative index: an address a host moved away from.
+      return hostIndexByV4[UInt64(value)].flatMap { $0 >= 0 ? $0 : nil }
     case .v6: return hostIndexByV6[address]
     }
   }
@@ -271,7 +281,9 @@ public final class Network: TimerTarget, @unchecked Sendable {
     return index
   }
 
-  /// Registers a hook run when `host` restarts after a crash, so its elements can rebind.
+  /// Registers a hook run when `host` restarts after a crash, or moves to a new address while
+  /// up (``NetworkChange/move(_:to:)``), so its elements can bind again: the ``Host`` passed
+  /// has the addresses it has now.
   public func onRestart(of host: String, _ hook: @escaping @Sendable (Host) -> Void)
     throws(NetworkError)
   {
@@ -421,9 +433,33 @@ public final class Network: TimerTarget, @unchecked Sendable {
       guard !hosts[index].isUp else { return }
       hosts[index].isUp = true
       recordChange("restart", ("host", .string(name)))
-      let host = host(at: index)
-      hosts[index].firstRestartHook?(host)
-      for hook in hosts[index].moreRestartHooks { hook(host) }
+      runRestartHooks(index)
+    case .move(let name, let address):
+      let index = try index(of: name)
+      if let owner = hostIndex(for: address) {
+        guard owner == index else { throw .addressInUse(address.description) }
+        if hosts[index].addresses == [address] { return }
+      }
+      for old in hosts[index].addresses {
+        switch old {
+        case .v4(let value): hostIndexByV4.set(UInt64(value), to: -1)
+        case .v6: hostIndexByV6[old] = nil
+        }
+      }
+      switch address {
+      case .v4(let value) where address != Self.assignedAddress(index):
+        hostIndexByV4.set(UInt64(value), to: index)
+      case .v4: break
+      case .v6: hostIndexByV6[address] = index
+      }
+      hosts[index].primaryAddress = address
+      hosts[index].otherAddresses = []
+      firstAddressIsAssigned[index] = address == Self.assignedAddress(index)
+      hostsHaveMoved = true
+      recordChange("move", ("host", .string(name)), ("address", .string(address.description)))
+      guard hosts[index].isUp else { return }
+      closeEverything(onHost: index)
+      runRestartHooks(index)
     case .link(let from, let to, let conditions):
       linkOverrides[Self.pairKey(try index(of: from), try index(of: to))] = conditions
       recordChange("link", ("hosts", .string("\(from)->\(to)")))
@@ -451,7 +487,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
     case .partitionOneWay(let a, let b), .repairOneWay(let a, let b), .link(let a, let b, _):
       _ = try index(of: a)
       _ = try index(of: b)
-    case .crash(let name), .restart(let name):
+    case .crash(let name), .restart(let name), .move(let name, _):
       _ = try index(of: name)
     case .defaultLink:
       break
@@ -463,8 +499,20 @@ public final class Network: TimerTarget, @unchecked Sendable {
     }
   }
 
-  private func recordChange(_ event: String, _ field: (String, TraceValue)) {
-    trace.record(TraceEvent(time: simulation.now.microseconds, event: event, fields: [field]))
+  private func recordChange(_ event: String, _ fields: (String, TraceValue)...) {
+    trace.record(TraceEvent(time: simulation.now.microseconds, event: event, fields: fields))
+  }
+
+  private func runRestartHooks(_ index: Int) {
+    let host = host(at: index)
+    hosts[index].firstRestartHook?(host)
+    for hook in hosts[index].moreRestartHooks { hook(host) }
+  }
+
+  /// Whether `address` still belongs to host `target`: false only for a packet or connection
+  /// attempt sent to an address its host has since moved away from.
+  func stillAt(_ address: IPAddress, _ target: Int) -> Bool {
+    !hostsHaveMoved || hostIndex(for: address) == target
   }
 
   private func closeEverything(onHost index: Int) {
@@ -707,6 +755,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
         fields: [("packet", .integer(packet)), ("reason", .string(reason))])
     }
     guard hosts[target].isUp else { return drop("host-down") }
+    guard stillAt(datagram.to.address, target) else { return drop("no-route") }
     if isBlocked(from, target) { return drop("partition") }
     guard let socket = datagramSocket(on: target, port: datagram.to.port) else {
       return drop("port-unreachable")

@@ -171,6 +171,9 @@ extension Network {
     guard client.state == .connecting else { return }
     let back = oneWayDelay(target, client.hostIndex)
     guard hosts[target].isUp else { return refuse(client, reason: "host-down", after: back) }
+    guard stillAt(client.remote.address, target) else {
+      return refuse(client, reason: "no-route", after: back)
+    }
     if isBlocked(client.hostIndex, target) {
       return refuse(client, reason: "partition", after: back)
     }
