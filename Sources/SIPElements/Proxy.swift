@@ -150,11 +150,12 @@ public actor Proxy: SimulationActor, TransactionCore {
 
   var ownAddress: String { endpoint.addressText }
   var ownPort: Int { Int(endpoint.address.port) }
-  /// The `host:port` of its Vias (§16.3 step 4 looks for them), made once: every request
-  /// asked.
-  let ownVias: [String]
-  /// What it puts in Record-Route (§16.6 step 4), made once: every INVITE forwarded asked.
-  let recordRouteURI: SIPURI
+  /// The `host:port` of its Vias (§16.3 step 4 looks for them), made once (and again if its
+  /// host moves): every request asked.
+  var ownVias: [String]
+  /// What it puts in Record-Route (§16.6 step 4), made once (and again if its host moves):
+  /// every INVITE forwarded asked.
+  var recordRouteURI: SIPURI
 
   /// A URI that names this proxy (no user part; its address, host name or a domain it serves).
   func isOwn(_ uri: SIPURI) -> Bool {
@@ -195,6 +196,13 @@ public actor Proxy: SimulationActor, TransactionCore {
       if let (server, index) = clients[key] {
         failBranch(server, index, status: 503, reason: nil)
       }
+    case .moved:
+      // Its Vias and Record-Routes name the new address from now on; dialogs that recorded
+      // the old one lose their route through it, as they would with a real proxy that moved.
+      let (address, port) = (ownAddress, ownPort)
+      ownVias = ["\(address):\(port)"]
+      recordRouteURI = SIPURI(host: address, port: port, parameters: [SIPParameter("lr")])
+      core.log("moved: Via and Record-Route now name \(address):\(port)")
     }
   }
 

@@ -21,9 +21,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// The host this endpoint runs on (the trace's `element`).
   public nonisolated let hostName: String
   /// The address and port of its listening points (`sent-by` in its Vias).
-  public nonisolated let address: SocketAddress
-  /// `address`'s IP as text, made once: every Via this endpoint writes or checks carries it.
-  public nonisolated let addressText: String
+  ///
+  /// Changed only when its host moves (``Simulation/NetworkChange/move(_:to:)``), by the
+  /// host's restart hook, on the driving thread, which is where every element that reads it
+  /// runs (they share the simulation's executor): read without a hop, as a constant was, and
+  /// without a lock on the hot path (every Via written or checked reads it).
+  public nonisolated(unsafe) private(set) var address: SocketAddress
+  /// `address`'s IP as text, made once per address: every Via this endpoint writes or checks
+  /// carries it.
+  public nonisolated(unsafe) private(set) var addressText: String
   public nonisolated var timers: TimerSettings { settings.timers }
   /// How long an unused stream connection stays open before the endpoint closes it.
   public nonisolated var connectionIdleTimeout: Duration { settings.connectionIdleTimeout }
@@ -147,13 +153,25 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     let reference = WeakBox<SIPEndpoint>()
     udp = try Self.bind(network, host: host, address: address, reference)
     // A crash closes every socket of the host; a restart brings the listening points back (the
-    // element keeps its state: the model is a host cut off, not a reboot).
-    try network.onRestart(of: host) { _ in
-      reference.value?.onDrivingThread { endpoint in
+    // element keeps its state: the model is a host cut off, not a reboot). A move closes them
+    // too and runs the same hook with the host's new address: the listening points open
+    // there, on the same ports, and every Via and Contact written from then on names it.
+    try network.onRestart(of: host) { host in
+      reference.value?.onDrivingThread(passing: host) { endpoint, host in
+        let ip = host.addresses.first(where: { !$0.isV6 }) ?? host.addresses.first
+        let moved = ip.map { $0 != endpoint.address.address } ?? false
+        if moved, let ip {
+          endpoint.address = SocketAddress(ip, endpoint.address.port)
+          endpoint.addressText = ip.description
+        }
         do {
           endpoint.udp = try Self.bind(
             endpoint.network, host: endpoint.hostName, address: endpoint.address, reference)
-          endpoint.log("restarted: listening again on \(endpoint.address)")
+          endpoint.log(
+            moved
+              ? "moved: listening on \(endpoint.address)"
+              : "restarted: listening again on \(endpoint.address)")
+          if moved { endpoint.core?(endpoint, .moved) }
         } catch {
           endpoint.log("restart failed to rebind: \(error)")
         }

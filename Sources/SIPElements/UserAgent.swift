@@ -641,6 +641,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
         offer.media[index].direction = .sendrecv
       }
     }
+    // The address as it is now: the same unless the host moved (RFC 3665 §3.7).
+    offer.readdress(hostAddress)
     var (request, hop) = dialog.makeRequest(method: "INVITE")
     call.dialogs[id] = dialog
     request.append("Contact", contact)
@@ -682,6 +684,31 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       } else if let request {
         synthesize(503, for: request)
       }
+    case .moved:
+      moved()
+    }
+  }
+
+  /// RFC 3665 §3.7: the agent's host has a new address (``SIPEndpoint/address`` names it, and
+  /// so does every Contact and SDP written from now on). Each confirmed call is re-INVITEd
+  /// with the new Contact and an offer naming the new address: a target refresh (§12.2.1.1,
+  /// §14.1), so the other side sends its in-dialog requests there, and an updated session
+  /// (RFC 3264 §8.3.1) for its media. A registration the agent keeps is refreshed at once, so
+  /// the registrar binds the new contact (§10.2.1); the old binding is left to expire. A call
+  /// with a re-INVITE already in progress is left as it is, and logged.
+  func moved() {
+    log("address now \(hostAddress): re-INVITEs its calls and refreshes its registration")
+    for callID in calls.keys.sorted() {
+      guard let call = calls[callID], call.confirmed != nil, call.localSDP != nil else { continue }
+      if call.outgoingReinvite != nil || call.incomingReinvite != nil {
+        log("call \(callID): a re-INVITE is in progress; the new address waits for the next one")
+        continue
+      }
+      reinvite(callID, hold: call.wantsHold)
+    }
+    if registration?.refreshes == true {
+      cancelRegistrationTimer()
+      refreshRegistration()
     }
   }
 

@@ -752,6 +752,10 @@ public enum TransactionEvent: Sendable {
   /// The transport failed: §8.1.3.1 treats it as a 503. The request is nil only for a
   /// non-INVITE server whose final response could not be resent (it had let go of it).
   case transportError(TransactionKey, request: SIPMessage?)
+  /// The host moved to a new address (RFC 3665 §3.7) and the endpoint listens there now: not
+  /// from the layer but from the endpoint, which tells its core so that an agent can re-INVITE
+  /// its calls with the new Contact (a target refresh, §12.2) and register it.
+  case moved
 }
 
 extension TransactionLayerAction: CustomStringConvertible {
@@ -781,6 +785,7 @@ extension TransactionEvent: CustomStringConvertible {
     case .unmatchable(_, let reason): "unmatchable: \(reason)"
     case .timeout(_, let timer, _): "timeout \(timer.rawValue)"
     case .transportError: "transport error"
+    case .moved: "moved"
     }
   }
 }

@@ -158,6 +158,27 @@ func offerAnswer(row: OfferAnswerRow) throws {
   #expect(legacy.isHold)
 }
 
+/// After a move (RFC 3665 §3.7) the offer names the new address in `o=` and every `c=`, with
+/// its address type; an RFC 2543 hold address stays; nothing else changes.
+@Test func readdressNamesTheNewAddressEverywhere() throws {
+  var offer = try SessionDescription(parsing: Array(offerText.utf8))
+  offer.media[1].connections = [
+    SessionDescription.Connection(networkType: "IN", addressType: "IP4", address: "192.0.2.9")
+  ]
+  var moved = offer
+  moved.readdress("2001:db8::7")
+  let text = String(decoding: moved.bytes, as: UTF8.self)
+  #expect(text.contains("o=alice 2890844526 2890844526 IN IP6 2001:db8::7\r\n"), "\(text)")
+  #expect(text.split(separator: "\r\n").filter { $0 == "c=IN IP6 2001:db8::7" }.count == 2)
+  #expect(!text.contains("192.0.2"), "\(text)")
+  #expect(moved.media.map(\.formats) == offer.media.map(\.formats))
+  var legacy = offer
+  legacy.connection?.address = "0.0.0.0"
+  legacy.readdress("192.0.2.200")
+  #expect(legacy.connection?.address == "0.0.0.0" && legacy.origin.address == "192.0.2.200")
+  #expect(legacy.media[1].connections.first?.address == "192.0.2.200")
+}
+
 /// Every kind of line prints as RFC 4566 writes it, in its order, numbers included (the largest
 /// 64-bit ones, a port count), and parses back to the same description.
 @Test func everyLineKindPrintsInOrder() throws {

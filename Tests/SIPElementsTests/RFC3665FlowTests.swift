@@ -172,6 +172,55 @@ func trapezoid(
     lab.expectNothingLeftOver()
   }
 
+  /// §3.7: bob's host moves mid-call (`NetworkChange.move`) and his agent re-INVITEs alice
+  /// from the new address, its Contact and SDP naming it; alice's 200 refreshes her dialog's
+  /// remote target (§12.2), so her BYE goes to the new address. The proxy does not
+  /// Record-Route, so the two talk directly once the call is up, as in the RFC's ladder. Bob
+  /// registers his new contact at the same instant.
+  @Test func sessionWithReInviteAfterAnAddressChange() throws {  // §3.7
+    let lab = Lab()
+    try lab.proxy(
+      "proxy2", domains: ["biloxi.example.com"], location: lab.location(),
+      configuration: ProxyConfiguration(
+        domains: ["biloxi.example.com"], recordRoute: false,
+        registrar: RegistrarPolicy(domains: ["biloxi.example.com"])))
+    try lab.agent(
+      "alice", aor: "sip:alice@atlanta.example.com",
+      configuration: UAConfiguration(outboundProxy: SIPURI(host: "biloxi.example.com")))
+    try lab.agent("bob", aor: "sip:bob@biloxi.example.com", behaviour: .ring(for: .seconds(1)))
+    try lab.on("bob") { $0.register(with: SIPURI(host: "biloxi.example.com")) }
+    lab.run(for: .seconds(1))
+    let callID = try lab.on("alice") { $0.call(bobAOR, hangUpAfter: .seconds(14)) }
+    let old = try lab.network.host(named: "bob").addresses[0]
+    let new = try #require(IPAddress("192.0.2.33"))
+    let movedAt = lab.simulation.now.microseconds + 6_000_000
+    try lab.network.schedule(.move("bob", to: new), at: SimInstant(microseconds: movedAt))
+    lab.run(for: .seconds(60))
+    check(lab, callID, "3.7")
+    let sends = lab.network.trace.events(named: "send")
+    func text(_ event: TraceEvent) -> String {
+      String(decoding: event.payload ?? [], as: UTF8.self)
+    }
+    let reinvite = try #require(
+      sends.first {
+        $0.time >= movedAt && $0.field("summary")?.description.hasPrefix("INVITE") == true
+      })
+    #expect(reinvite.time == movedAt && reinvite.from?.address == new)
+    #expect(text(reinvite).contains("Contact: <sip:bob@192.0.2.33:5060>"), "\(text(reinvite))")
+    #expect(text(reinvite).contains("o=bob ") && text(reinvite).contains("IN IP4 192.0.2.33\r\n"))
+    #expect(!text(reinvite).contains(old.description), "\(text(reinvite))")
+    let bye = try #require(
+      sends.first { $0.field("summary")?.description.hasPrefix("BYE") == true })
+    #expect(bye.to?.address == new && bye.field("callId")?.description == callID)
+    let register = sends.filter {
+      $0.time == movedAt && $0.field("summary")?.description.hasPrefix("REGISTER") == true
+    }
+    #expect(register.count == 1 && text(register[0]).contains("Contact: <sip:bob@192.0.2.33:5060>"))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.ending } == "BYE sent")
+    try lab.on("bob") { $0.stopRefreshing() }
+    lab.expectNothingLeftOver()
+  }
+
   @Test func unsuccessfulNoAnswer() throws {  // §3.8
     let lab = try trapezoid(bob: .noAnswer)
     let callID = try lab.on("alice") { $0.call(bobAOR, cancelAfter: .seconds(5)) }

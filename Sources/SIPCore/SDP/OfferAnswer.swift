@@ -60,6 +60,28 @@ extension SessionDescription {
     return copy
   }
 
+  /// Names `address` as this side's in `o=` and in every `c=` line, session and media level,
+  /// with its address type (`IP6` when it has a colon): a new offer after the host's address
+  /// changed (RFC 3264 §8.3.1; RFC 3665 §3.7). A `c=` of `0.0.0.0`, the RFC 2543 way of holding,
+  /// stays as it is.
+  public mutating func readdress(_ address: String) {
+    let type = address.contains(":") ? "IP6" : "IP4"
+    origin.address = address
+    origin.addressType = type
+    func change(_ connection: inout Connection) {
+      guard connection.address != "0.0.0.0" else { return }
+      connection.address = address
+      connection.addressType = type
+    }
+    if var session = connection {
+      change(&session)
+      connection = session
+    }
+    for index in media.indices {
+      for line in media[index].connections.indices { change(&media[index].connections[line]) }
+    }
+  }
+
   /// A re-offer that puts every active stream on hold (RFC 3264 §8.4): `a=sendonly` (or
   /// `inactive` when it was `recvonly`), version incremented.
   public func holdOffer() -> SessionDescription {
