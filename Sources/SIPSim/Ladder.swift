@@ -116,6 +116,15 @@ public struct Ladder: Sendable {
         rows.append(.banner(time: time, text: event.field("action")?.description ?? ""))
       case "scenario-error":
         rows.append(.banner(time: time, text: "error: \(event.field("text")?.description ?? "")"))
+      case "move":
+        // From here on the host's lane also takes packets to and from its new address.
+        if let host = lane(named: event.field("host")?.description),
+          let address = (event.field("address")?.description).flatMap({ IPAddress($0) })
+        {
+          laneByAddress[address] = host
+        }
+        let what = event.fields.map { $0.1.description }.joined(separator: " ")
+        rows.append(.banner(time: time, text: "move \(what)"))
       case "partition", "repair", "crash", "restart", "link":
         let what = event.fields.map { $0.1.description }.joined(separator: " ")
         rows.append(.banner(time: time, text: "\(event.event) \(what)"))

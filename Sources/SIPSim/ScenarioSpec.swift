@@ -1,3 +1,5 @@
+import Simulation
+
 /// One step of a scenario's timeline: what a user agent does at a virtual instant.
 public struct Step: Sendable, Decodable {
   public enum Action: Sendable {
@@ -95,6 +97,9 @@ public struct FaultSpec: Sendable, Decodable {
     /// The host goes down: its sockets close, packets to it are dropped. `until` restarts it.
     case crash(String)
     case restart(String)
+    /// The host gets `address` in place of its own (RFC 3665 §3.7): its agent re-INVITEs its
+    /// calls and registers again from there.
+    case move(String, address: String)
     /// New conditions for a link (both directions unless `oneWay`), or the default link when
     /// `from` and `to` are absent.
     case link(from: String?, to: String?, oneWay: Bool, LinkSpec)
@@ -131,6 +136,16 @@ public struct FaultSpec: Sendable, Decodable {
       kind = name == "crash" ? .crash(host) : .restart(host)
       at = try c.required("at")
       until = try c.optional("until")
+    case "move":
+      let c = try decoder.strictContainer(["at", "kind", "host", "address"])
+      let host = try c.required("host", as: String.self)
+      let text = try c.required("address", as: String.self)
+      guard IPAddress(text) != nil else {
+        throw c.invalid("address", "'\(text)' is not an IPv4 or IPv6 address")
+      }
+      kind = .move(host, address: text)
+      at = try c.required("at")
+      until = nil
     case "link":
       let extra = ["at", "kind", "from", "to", "oneWay"]
       let c = try decoder.strictContainer(LinkSpec.keys + extra)
@@ -146,7 +161,7 @@ public struct FaultSpec: Sendable, Decodable {
       until = nil
     default:
       throw head.invalid(
-        "kind", "unknown fault '\(name)'; expected partition, crash, restart or link")
+        "kind", "unknown fault '\(name)'; expected partition, crash, restart, move or link")
     }
     if let until, until.duration <= at.duration {
       throw decoder.invalid("'until' (\(until)) must come after 'at' (\(at))")

@@ -356,6 +356,14 @@ public final class TopologyRun: @unchecked Sendable {
         if let until = fault.until { change(.restart(host), at: until, path) }
       case .restart(let host):
         change(.restart(host), at: fault.at, path)
+      case .move(let host, let text):
+        // The decoder refuses anything but an address; a topology built in Swift may not.
+        if let address = IPAddress(text) {
+          // The host was checked; what can fail is the address (another host's).
+          change(.move(host, to: address), at: fault.at, "\(path).address")
+        } else {
+          stepFailures.append("\(path).address: '\(text)' is not an IPv4 or IPv6 address")
+        }
       case .link(let from, let to, let oneWay, let spec):
         if let from, let to {
           let current = (try? network.link(from: from, to: to)) ?? network.defaultLink

@@ -84,7 +84,7 @@ struct TopologyValidator {
       case .partition(let a, let b, _):
         try host(a, "\(path).hosts[0]")
         try host(b, "\(path).hosts[1]")
-      case .crash(let name), .restart(let name):
+      case .crash(let name), .restart(let name), .move(let name, _):
         try host(name, "\(path).host")
       case .link(let from, let to, _, _):
         if let from { try host(from, "\(path).from") }

@@ -25,7 +25,7 @@ func decodeError(_ json: String) -> TopologyError? {
     for name in [
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
       "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
-      "proxy-recursion",
+      "proxy-recursion", "rfc3665-3.7",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
@@ -89,6 +89,24 @@ func decodeError(_ json: String) -> TopologyError? {
     let outcome = try TopologyRun(topology).run()
     #expect(!outcome.passed)
     #expect(outcome.failures.contains { $0.contains("call 'c1' ends with 200: it got 486") })
+  }
+
+  /// A move to an address another host has fails the run at the fault's address, and a move
+  /// built in Swift with no address at all is named too (the decoder refuses it in JSON).
+  @Test func aMoveThatCannotHappenIsNamed() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.7")
+    topology.faults = [.init(at: TimeSpan(.seconds(8)), .move("bob", address: "10.0.0.1"))]
+    let taken = try TopologyRun(topology).run()
+    #expect(
+      taken.failures.contains {
+        $0 == "$.faults[0].address: address 10.0.0.1 already belongs to another host"
+      }, "\(taken.failures)")
+    topology.faults = [.init(at: TimeSpan(.seconds(8)), .move("bob", address: "nowhere"))]
+    let bad = try TopologyRun(topology).run()
+    #expect(
+      bad.failures.contains {
+        $0 == "$.faults[0].address: 'nowhere' is not an IPv4 or IPv6 address"
+      }, "\(bad.failures)")
   }
 
   @Test func aWrongSequenceIsNamedWithWhatWasSent() throws {
@@ -290,6 +308,18 @@ func decodeError(_ json: String) -> TopologyError? {
     (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "faults": [{"at": "1s", "kind": "crash", "host": "b"}]}"#,
       "$.faults[0].host", "no host named 'b'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "faults": [{"at": "1s", "kind": "move", "host": "a", "address": "10.0.0.300"}]}"#,
+      "$.faults[0].address", "'10.0.0.300' is not an IPv4 or IPv6 address"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "faults": [{"at": "1s", "kind": "move", "host": "b", "address": "10.0.0.9"}]}"#,
+      "$.faults[0].host", "no host named 'b'"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "faults": [{"at": "1s", "kind": "move", "host": "a", "address": "10.0.0.9", "until": "2s"}]}"#,
+      "$.faults[0].until", "unknown key 'until'"
     ),
     (
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "expect": {"calls": [{"call": "c"}]}}"#,

@@ -487,15 +487,24 @@ public final class Network: TimerTarget, @unchecked Sendable {
     case .partitionOneWay(let a, let b), .repairOneWay(let a, let b), .link(let a, let b, _):
       _ = try index(of: a)
       _ = try index(of: b)
-    case .crash(let name), .restart(let name), .move(let name, _):
+    case .crash(let name), .restart(let name):
       _ = try index(of: name)
+    case .move(let name, let address):
+      let index = try index(of: name)
+      if let owner = hostIndex(for: address), owner != index {
+        throw .addressInUse(address.description)
+      }
     case .defaultLink:
       break
     }
     networkEventsPending += 1
     simulation.schedule(at: instant) { [self] in
       networkEventsPending -= 1
-      try? apply(change)  // names were checked when scheduled
+      // Names were checked when scheduled; what can still fail (a move to an address another
+      // host has taken since) is traced, not dropped.
+      do throws(NetworkError) { try apply(change) } catch {
+        recordChange("change-failed", ("reason", .string(error.description)))
+      }
     }
   }
 
