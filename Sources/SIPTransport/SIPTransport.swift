@@ -54,6 +54,18 @@ public struct SIPPeer: Sendable, Hashable, Comparable, CustomStringConvertible {
   }
 }
 
+/// What an element knows of a stream connection it holds (TCP, or TLS): the state its own socket
+/// is in. A peer's crash does not show here until a write meets the reset (see
+/// ``TransportRules/reuses(_:)``).
+public enum HeldConnection: Sendable, Hashable {
+  /// Being opened: a message waits for the handshake.
+  case connecting
+  /// Open as far as this side knows.
+  case open
+  /// Closed under the element without its asking: its own host crashed and took the socket.
+  case closed
+}
+
 /// The rules of RFC 3261 §18 and RFC 3581, as pure functions over messages. An element's
 /// transport shell calls them around its sockets.
 public enum TransportRules {
@@ -155,10 +167,13 @@ public enum TransportRules {
     }
   }
 
-  /// Where a server sends a response (§18.2.2, RFC 3581 §4), when it cannot reuse the
-  /// connection the request came on: to `received` (or the sent-by host) at the `rport` value
-  /// (or the sent-by port, or the transport's default port), over the Via's transport. `maddr`
-  /// wins over both (multicast is not modelled; the address is used as a unicast one).
+  /// Where a server sends a response by its top Via (§18.2.2, RFC 3581 §4): to `received` (or
+  /// the sent-by host) at the `rport` value (or the sent-by port, or the transport's default
+  /// port), over the Via's transport. `maddr` wins over both (multicast is not modelled; the
+  /// address is used as a unicast one). Over a reliable transport, with `rport` stamped, this
+  /// is the request's source, the far end of the connection it came on; when that connection is
+  /// no longer open the response goes where ``reliableResponseDestination(topVia:source:held:)``
+  /// says.
   public static func responseDestination(for response: SIPMessage) -> SIPPeer? {
     responseDestination(topVia: response.topVia)
   }
@@ -182,6 +197,53 @@ public enum TransportRules {
       return SIPPeer(host: host, port: port, transport: transport)
     }
     return SIPPeer(host: host, port: via.port ?? transport.defaultPort, transport: transport)
+  }
+
+  /// §18.2.2, first bullet: where a response over a reliable transport goes. Over the
+  /// connection its request came on (`source`, the far end that connection is indexed by)
+  /// "if that connection is still open" (`held`: the state of the connection the element holds
+  /// to `source`, nil for none); else over a new connection to the top Via's `received` (or its
+  /// sent-by host) at the sent-by port, or the transport's default port. Never `rport`: RFC 3581
+  /// §4 changes only the rule for unreliable transports, and the source port it records is the
+  /// client's ephemeral one, where nothing listens. Nil when the top Via names no transport.
+  ///
+  /// A connection closed under the element (its own host crashed) is no longer open. One the
+  /// *client* lost still looks open here: the element finds out only when its write meets the
+  /// reset, which is a transport error of the server transaction (§18.4) if it is still alive.
+  /// §17.2.4 would first have RFC 3263's procedures deliver the response elsewhere (for a
+  /// numeric sent-by, a new connection to it); that is not modelled: the response is lost.
+  ///
+  /// The Via is read only when the connection cannot be reused (an endpoint passes
+  /// `response.topVia`: parsing it for every response on an open connection was waste).
+  public static func reliableResponseDestination(
+    topVia: @autoclosure () -> Via?, source: SIPPeer, held: HeldConnection?
+  ) -> SIPPeer? {
+    if let held, reuses(held) { return source }
+    guard let via = topVia(), let transport = SIPTransportProtocol(viaTransport: via.transport)
+    else { return nil }
+    return SIPPeer(
+      host: via.received ?? via.host, port: via.port ?? transport.defaultPort,
+      transport: transport)
+  }
+
+  /// §18: whether an element sends on the stream connection it holds to a message's far end
+  /// (connections are indexed by the far end's address, port and transport, and shared by the
+  /// client and server sides). One being opened or open is reused: a message waits for the
+  /// handshake or is written at once. One closed under the element, its socket taken by its own
+  /// host's crash, is not: the element knows it is dead, so the message goes over a new
+  /// connection instead of failing on it (the dead one's transactions get a transport error,
+  /// §18.4, as for any connection that fails).
+  ///
+  /// A connection whose *peer* crashed or restarted is another matter: nothing tells this side,
+  /// it stays ``HeldConnection/open``, and the next write on it meets the peer's reset one round
+  /// trip later, as with a real TCP stack. That is "a connection failure" when the transport
+  /// user asked for a request to be sent, which the transport layer reports (§18.4): a transport
+  /// error of every transaction on the connection, which a UAC treats as 503 (§8.1.3.1). RFC
+  /// 3261 asks for no retry over a new connection then; trying another server is the TU's
+  /// business (RFC 3263 §4.3), and RFC 5626's keep-alives, which find a dead flow before it is
+  /// used, are not modelled.
+  public static func reuses(_ held: HeldConnection) -> Bool {
+    held != .closed
   }
 
   /// §18.1.2: a client discards a response whose top Via sent-by is not its own.

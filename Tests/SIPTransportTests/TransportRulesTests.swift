@@ -205,6 +205,51 @@ struct CountingRandom: RandomNumberGenerator {
     }
   }
 
+  /// §18: a held connection being opened or open is reused; one closed under the element (its
+  /// host crashed) is not.
+  @Test func onlyAConnectionClosedUnderTheElementIsNotReused() {
+    #expect(TransportRules.reuses(.connecting))
+    #expect(TransportRules.reuses(.open))
+    #expect(!TransportRules.reuses(.closed))
+  }
+
+  /// §18.2.2, first bullet: a response over a reliable transport goes over the connection its
+  /// request came on while that is open; else over a new connection to `received` at the
+  /// sent-by port (or the default port), never the `rport` source port (RFC 3581 §4 is about
+  /// unreliable transports), and `maddr` plays no part.
+  @Test func reliableResponseOverTheOpenConnectionElseToTheSentByPort() throws {
+    let source = SIPPeer(host: "192.0.2.7", port: 40123, transport: .tcp)
+    var message = try request(via: "SIP/2.0/TCP 10.0.0.1:5070;branch=z9hG4bK1;rport")
+    TransportRules.stampReceived(&message, source: source)
+    let response = message.response(status: 200, toTag: "b")
+    // The Via names the source, the far end of the connection the request came on.
+    #expect(TransportRules.responseDestination(for: response) == source)
+    for held in [HeldConnection.connecting, .open] {
+      #expect(
+        TransportRules.reliableResponseDestination(
+          topVia: response.topVia, source: source, held: held) == source)
+    }
+    let sentBy = SIPPeer(host: "192.0.2.7", port: 5070, transport: .tcp)
+    for held in [HeldConnection.closed, nil] {
+      #expect(
+        TransportRules.reliableResponseDestination(
+          topVia: response.topVia, source: source, held: held) == sentBy)
+    }
+    // No `received` (the source is the sent-by host), no port: the transport's default.
+    let tls = try request(via: "SIP/2.0/TLS 10.0.0.1;branch=z9hG4bK2;maddr=10.9.9.9")
+    #expect(
+      TransportRules.reliableResponseDestination(
+        topVia: tls.topVia, source: SIPPeer(host: "10.0.0.1", port: 40000, transport: .tls),
+        held: nil) == SIPPeer(host: "10.0.0.1", port: 5061, transport: .tls))
+    // No Via, or one naming no transport this package knows: nowhere.
+    #expect(
+      TransportRules.reliableResponseDestination(topVia: nil, source: source, held: nil) == nil)
+    let sctp = try request(via: "SIP/2.0/SCTP 10.0.0.1;branch=z9hG4bK3")
+    #expect(
+      TransportRules.reliableResponseDestination(topVia: sctp.topVia, source: source, held: nil)
+        == nil)
+  }
+
   /// §18.1.1: within 200 bytes of the MTU, or over 1300 bytes with the MTU unknown.
   @Test func sizeSwitch() {
     #expect(!TransportRules.mustUseStream(messageSize: 1300, pathMTU: 1500))
