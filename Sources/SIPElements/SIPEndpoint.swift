@@ -127,6 +127,17 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       self.isOpen = isOpen
       lastActivity = now
     }
+
+    /// What the endpoint knows of the connection: its own socket's state. Closed here means
+    /// closed under it (a crash of its host): every close it makes or is told of removes the
+    /// connection from `connections` at once.
+    var state: HeldConnection {
+      switch stream.state {
+      case .connecting: .connecting
+      case .open: .open
+      case .closed: .closed
+      }
+    }
   }
   var connections: [ConnectionKey: Connection] = [:]
 
@@ -154,7 +165,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     let reference = WeakBox<SIPEndpoint>()
     udp = try Self.bind(network, host: host, address: address, reference)
     // A crash closes every socket of the host; a restart brings the listening points back (the
-    // element keeps its state: the model is a host cut off, not a reboot). A move closes them
+    // element keeps its state: the model is a host cut off, not a reboot). The stream
+    // connections the crash closed stay in `connections` until a send picks one (it is dropped
+    // and a new one opened, see `dropClosed`) or the idle check closes it. A move closes them
     // too and runs the same hook with the host's new address: the listening points open
     // there, on the same ports, and every Via and Contact written from then on names it.
     try network.onRestart(of: host) { host in
@@ -574,17 +587,19 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     var destination: SIPPeer?
     if message.isRequest {
       destination = peer
-    } else if let peer, peer.transport.isReliable,
-      let remote = socketAddress(peer),
-      connections[ConnectionKey(remote: remote, transport: peer.transport)] != nil
-    {
-      destination = peer
     } else if let peer, !peer.transport.isReliable {
       // A server transaction's response over UDP: its peer is where the request's Via said to
       // reply (see `deliver`).
       destination = peer
     } else {
-      destination = TransportRules.responseDestination(for: message)
+      // A server transaction knows its request's source; a response sent outside one finds it
+      // from the top Via (`received` and `rport`, as this endpoint stamps them).
+      let source = peer ?? TransportRules.responseDestination(for: message)
+      if let source, source.transport.isReliable {
+        destination = reliableResponseDestination(message, source: source, transaction: key)
+      } else {
+        destination = source
+      }
     }
     guard let destination, let remote = socketAddress(destination) else {
       log("no destination for \(message.startLineText)")
@@ -602,6 +617,21 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       return
     }
     sendOverStream(bytes, to: remote, transport: destination.transport, transaction: key)
+  }
+
+  /// §18.2.2: the connection the request came on while it is open, else a new one to the top
+  /// Via's sent-by port (`TransportRules.reliableResponseDestination`). A connection to the
+  /// source that this host's crash closed is dropped on the way (see `dropClosed`).
+  func reliableResponseDestination(
+    _ response: SIPMessage, source: SIPPeer, transaction key: TransactionKey?
+  ) -> SIPPeer? {
+    let connectionKey = socketAddress(source).map {
+      ConnectionKey(remote: $0, transport: source.transport)
+    }
+    let held = connectionKey.flatMap { connections[$0] }?.state
+    if held == .closed, let connectionKey { dropClosed(connectionKey, sparing: key) }
+    return TransportRules.reliableResponseDestination(
+      topVia: response.topVia, source: source, held: held)
   }
 
   func socketAddress(_ peer: SIPPeer) -> SocketAddress? {
@@ -622,9 +652,15 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     transaction key: TransactionKey?
   ) {
     let connectionKey = ConnectionKey(remote: remote, transport: transport)
+    var held = connections[connectionKey]
+    if let dead = held, !TransportRules.reuses(dead.state) {
+      // This host crashed under it: a new connection, not a failure (§18).
+      dropClosed(connectionKey, sparing: key)
+      held = nil
+    }
     let connection: Connection
-    if let existing = connections[connectionKey] {
-      connection = existing
+    if let held {
+      connection = held
     } else {
       do {
         let stream = try network.connect(
@@ -709,14 +745,23 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   }
 
   /// A connection failed: every transaction that used it gets a transport error (§17.1.1.2,
-  /// §17.1.2.2, §17.2.4), in the order they used it.
-  func fail(_ key: ConnectionKey, reason: String) {
+  /// §17.1.2.2, §17.2.4), in the order they used it, but `sparing`, which is sending over
+  /// another connection.
+  func fail(_ key: ConnectionKey, reason: String, sparing: TransactionKey? = nil) {
     guard let connection = connections.removeValue(forKey: key) else { return }
     log("\(key.transport.rawValue) to \(key.remote): \(reason)")
     connection.stream.close()
-    for transaction in connection.transactions {
+    for transaction in connection.transactions where transaction != sparing {
       transportError(for: transaction)
     }
+  }
+
+  /// Drops a connection this host's crash closed under the endpoint (a crash tells no socket
+  /// owner; the endpoint finds out when it next picks the connection). It failed like any
+  /// other: the transactions that used it get a transport error, but `sparing`, whose message
+  /// goes over a new connection.
+  func dropClosed(_ key: ConnectionKey, sparing: TransactionKey?) {
+    fail(key, reason: "closed by this host's crash", sparing: sparing)
   }
 
   func touch(_ connection: Connection, key: ConnectionKey) {

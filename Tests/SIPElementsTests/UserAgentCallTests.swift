@@ -346,9 +346,10 @@ import Testing
     phones.expectNothingLeftOver()
   }
 
-  /// A CANCEL whose send fails at once fails its INVITE too when both used one stream: alice's
-  /// host crashed under her TCP connection to bob, so the CANCEL finds it closed and the
-  /// connection's failure is a transport error of every transaction on it (§18.4). The INVITE's
+  /// A CANCEL whose send fails at once fails its INVITE too when both go to one stream: alice's
+  /// host crashed under her TCP connection to bob, so the CANCEL finds it closed and drops it,
+  /// a transport error of the INVITE that used it (§18.4), and the new connection it would take
+  /// cannot be opened from a host that is down, its own transport error. The INVITE's
   /// 503 ends the call at the same instant, after `cancel` has armed the cancel-wait timer, and
   /// the end cancels it. (Reported inside the CANCEL's send, the 503 ended the call there, and
   /// the guard `sendCancel` had against arming for an ended call was all that kept the timer
