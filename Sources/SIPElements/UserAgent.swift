@@ -1280,6 +1280,21 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     // Once, whichever of the paths out of a call gets here first: a second `end` wrote the
     // history entry and the `call-ended` event again.
     guard call.state != .terminated else { return }
+    // A caller's INVITE still unanswered past a provisional when its call ends (a BYE on an
+    // early dialog: §15 forbids the callee one, but a callee whose 2xx never arrived sends its
+    // BYE once §13.3.1.4 gives up, on a dialog confirmed at its end). Nothing will answer that
+    // INVITE (the callee's transaction ended with its 2xx) and its client transaction, in
+    // Proceeding, has no timer: it is CANCELled (§9.1) and let go. A late 2xx is then a stray,
+    // ACKed and ended with BYE.
+    if call.isCaller, call.confirmed == nil, call.finalStatus == nil, call.sawProvisional,
+      let key = call.inviteKey
+    {
+      if !call.cancelSent, let invite = call.invite, let peer = call.invitePeer {
+        call.cancelSent = true
+        send(invite.cancelRequest(), to: peer, branch: key.branch)
+      }
+      endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
+    }
     for (purpose, handle) in call.timers.sorted(by: { $0.key < $1.key }) {
       network.simulation.cancel(handle)
       traceTimer("timer-cancelled", purpose, of: call)

@@ -218,6 +218,28 @@ import Testing
     phones.expectNothingLeftOver()
   }
 
+  /// Bob's 200 never reaches alice (every copy lost), so after 64·T1 he ends the dialog with
+  /// BYE (§13.3.1.4); for alice that BYE ends a call still in its early dialog, with her
+  /// INVITE unanswered. She CANCELs the INVITE and lets its client transaction go: left in
+  /// Proceeding, which has no timer, it lived for ever (nothing would ever answer it: bob's
+  /// server transaction ended with his 2xx).
+  @Test func aByeOnAnEarlyDialogLeavesNoInviteTransactionBehind() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .ring(for: .seconds(1)))])
+    phones.network.datagramFault = { datagram in
+      let text = String(decoding: datagram.payload.prefix(400), as: UTF8.self)
+      return text.hasPrefix("SIP/2.0 200") && text.contains("CSeq: 1 INVITE") ? .drop : .pass
+    }
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(5)) }
+    phones.simulation.run(for: .seconds(120))
+    let ladder = phones.ladder()
+    #expect(ladder.prefix(2) == ["alice>bob INVITE", "bob>alice 180"], "\(ladder)")
+    #expect(ladder.contains("bob>alice BYE") && ladder.contains("alice>bob CANCEL"), "\(ladder)")
+    let alice = try #require(try phones.history("alice").first)
+    #expect(alice.callID == callID && !alice.wasAnswered && alice.ending == "BYE received")
+    phones.expectNothingLeftOver()
+  }
+
   /// `.ignoreCancel` whose 200 comes before the give-up: the CANCEL crossed a 2xx as far as
   /// alice can tell, so she ACKs it and hangs up with BYE (§9.1); no cancel-wait fires.
   @Test func ignoreCancelAnsweringBeforeTheGiveUpIsAckedAndByed() throws {
