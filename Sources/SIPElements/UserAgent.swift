@@ -631,8 +631,12 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// Puts the call on hold (RFC 3264 §8.4) or resumes it with a re-INVITE carrying a new offer.
   /// A 491 (glare) is retried after the §14.1 back-off.
+  ///
+  /// Nothing is sent for a call being hung up (its BYE sent, or waiting for the ACK): §15.1.1
+  /// ends the session when the BYE goes, so there is nothing left to modify.
   public func reinvite(_ callID: String, hold: Bool) {
     guard let call = calls[callID], let id = call.confirmed, call.outgoingReinvite == nil,
+      !call.byeSent.contains(id), !call.byeAfterAck,
       var dialog = call.dialogs[id], let current = call.localSDP
     else { return }
     var offer = hold ? current.holdOffer() : current.incrementedVersion()
