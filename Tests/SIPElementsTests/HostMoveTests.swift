@@ -40,4 +40,38 @@ import Testing
     #expect(try phones.history("alice").first?.callID == callID)
     phones.expectNothingLeftOver()
   }
+
+  /// Bob registers over TCP; his host moves within the connection's idle time. The move
+  /// closed the connection (the network closes every stream of a moved host), so the
+  /// REGISTER that binds the new contact must go on a new one: the endpoint kept the dead
+  /// connection and sent on it, the send failed at once, and the registration ended in 503
+  /// with the old contact still bound.
+  @Test func aRegistrationKeptOverTCPIsRefreshedFromTheNewAddress() throws {
+    let lab = Lab()
+    let location = lab.location()
+    try lab.registrar("registrar", domains: ["example.com"], location: location)
+    try lab.agent("bob", aor: "sip:bob@example.com")
+    let registrar = try SIPURI("sip:example.com;transport=tcp")
+    try lab.on("bob") { $0.register(with: registrar) }
+    lab.run(for: .seconds(5))
+    #expect(try lab.on("bob") { $0.registration?.status } == 200)
+    let new = try #require(IPAddress("192.0.2.9"))
+    let movedAt = lab.now
+    try lab.network.schedule(.move("bob", to: new), at: SimInstant(microseconds: movedAt))
+    lab.run(for: .seconds(1))
+    #expect(try lab.on("bob") { $0.registration?.status } == 200)
+    let register = lab.network.trace.events(named: "deliver").filter {
+      $0.time >= movedAt && $0.field("summary")?.description.hasPrefix("REGISTER") == true
+    }
+    #expect(register.count == 1 && register.first?.transport == .tcp)
+    #expect(register.first.map(Self.text)?.contains("Contact: <sip:bob@192.0.2.9:5060>") == true)
+    let aor = try SIPURI("sip:bob@example.com")
+    let contacts = lab.simulation.inspect {
+      location.assumeIsolated { $0.lookup(aor).map(\.contact.uri.host) }
+    }
+    #expect(contacts.contains("192.0.2.9"), "\(contacts)")
+    try lab.on("bob") { $0.unregister(all: true) }
+    lab.run(for: .seconds(200))  // the connections idle out, their last idle checks run
+    lab.expectNothingLeftOver()
+  }
 }
