@@ -28,8 +28,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// without a lock or a run-time exclusivity check on the hot path (every Via written or
   /// checked reads it; the checks cost 0.4% of a transaction).
   @exclusivity(unchecked) public nonisolated(unsafe) private(set) var address: SocketAddress
-  /// `address`'s IP as text, made once per address: every Via this endpoint writes or checks
-  /// carries it.
+  /// `address`'s IP as a Via's sent-by and a SIP URI's host write it (an IPv6 address in
+  /// brackets, §25.1's IPv6reference), made once per address: every Via this endpoint writes
+  /// or checks carries it.
   @exclusivity(unchecked) public nonisolated(unsafe) private(set) var addressText: String
   public nonisolated var timers: TimerSettings { settings.timers }
   /// How long an unused stream connection stays open before the endpoint closes it.
@@ -158,7 +159,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       throw .noAddress(host: host, ipv6: false)
     }
     address = SocketAddress(ip, port)
-    addressText = ip.description
+    addressText = Self.hostText(ip)
     SIPTraceFields.install(on: network.trace)
     // The sockets call back into this actor; it does not exist yet, so they reach it through a
     // reference set once every stored property is.
@@ -176,7 +177,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
         let moved = ip.map { $0 != endpoint.address.address } ?? false
         if moved, let ip {
           endpoint.address = SocketAddress(ip, endpoint.address.port)
-          endpoint.addressText = ip.description
+          endpoint.addressText = Self.hostText(ip)
         }
         do {
           endpoint.udp = try Self.bind(
@@ -192,6 +193,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       }
     }
     reference.value = self
+  }
+
+  /// `ip` as the host of a Via's sent-by or a SIP URI (§25.1): IPv6 in brackets.
+  static func hostText(_ ip: IPAddress) -> String {
+    ip.isV6 ? "[\(ip)]" : ip.description
   }
 
   /// Binds UDP and TCP on the address's port and TLS on the next, calling back into
@@ -820,8 +826,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       withLayer { layer, actions in layer.receiveResponse(message, branch: branch, into: &actions) }
       return
     }
+    // The source as a sent-by host is written (IPv6 in brackets): compared with the Via's
+    // host, and stamped as its `received` in the form this stack's parser reads (RFC 5118
+    // §4.5 has both forms of an IPv6 `received`).
     let peer = SIPPeer(
-      host: source.address.description, port: Int(source.port), transport: transport)
+      host: Self.hostText(source.address), port: Int(source.port), transport: transport)
     // The top Via is parsed once per message: the transport and the transaction layer share it.
     var topVia = message.topVia
     var replyTo = peer

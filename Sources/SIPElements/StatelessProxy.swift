@@ -37,7 +37,7 @@ public actor StatelessProxy: SimulationActor, TransactionCore {
     box.value = self
   }
 
-  var ownVia: String { "\(endpoint.address.address):\(endpoint.address.port)" }
+  var ownVia: String { "\(endpoint.addressText):\(endpoint.address.port)" }
 
   func handle(_ event: TransactionEvent) {
     switch event {

@@ -209,7 +209,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   var timers: TimerSettings { endpoint.timers }
   var now: Int64 { network.simulation.now.microseconds }
+  /// The address as a URI's host (IPv6 in brackets): Contact, Call-ID.
   var hostAddress: String { endpoint.addressText }
+  /// The address as SDP writes it (`o=`, `c=`; IPv6 bare, RFC 4566 §5.7).
+  var mediaAddress: String { endpoint.address.address.description }
 
   // MARK: Placing calls (§8.1.1, §13.2.1)
 
@@ -646,7 +649,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       }
     }
     // The address as it is now: the same unless the host moved (RFC 3665 §3.7).
-    offer.readdress(hostAddress)
+    offer.readdress(mediaAddress)
     var (request, hop) = dialog.makeRequest(method: "INVITE")
     call.dialogs[id] = dialog
     request.append("Contact", contact)
@@ -1373,10 +1376,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     var sdp = SessionDescription(
       origin: .init(
         username: aor.user ?? "-", sessionID: "\(random.next() % 1_000_000_000)",
-        sessionVersion: 1, addressType: hostAddress.contains(":") ? "IP6" : "IP4",
-        address: hostAddress),
+        sessionVersion: 1, addressType: mediaAddress.contains(":") ? "IP6" : "IP4",
+        address: mediaAddress),
       connection: .init(
-        addressType: hostAddress.contains(":") ? "IP6" : "IP4", address: hostAddress))
+        addressType: mediaAddress.contains(":") ? "IP6" : "IP4", address: mediaAddress))
     var audio = MediaDescription(type: "audio", port: configuration.mediaPort, formats: [])
     for codec in configuration.codecs {
       let name = codec.uppercasedIfNeeded
@@ -1409,7 +1412,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     -> SessionDescription
   {
     var answer = SessionDescription.answer(
-      to: offer, codecs: configuration.codecs, address: hostAddress,
+      to: offer, codecs: configuration.codecs, address: mediaAddress,
       sessionID: previous?.origin.sessionID ?? "\(random.next() % 1_000_000_000)",
       username: aor.user ?? "-", ports: [configuration.mediaPort])
     if let previous { answer.origin.sessionVersion = previous.origin.sessionVersion + 1 }

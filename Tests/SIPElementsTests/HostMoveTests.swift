@@ -74,4 +74,37 @@ import Testing
     lab.run(for: .seconds(200))  // the connections idle out, their last idle checks run
     lab.expectNothingLeftOver()
   }
+
+  /// Bob's host moves to an IPv6 address mid-call. A Via's sent-by and a SIP URI's host
+  /// write an IPv6 address as an IPv6reference, in brackets (§25.1); SDP's `c=` and `o=` write
+  /// it bare, with `IP6`. Unbracketed, `2001:db8::7:5060` read as a port-less address (or
+  /// none at all), and alice's answers to the re-INVITE never reached bob.
+  @Test func aMoveToIPv6WritesBracketedViaAndContact() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .answer())])
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob, hangUpAfter: .seconds(3)) }
+    phones.simulation.run(for: .seconds(1))
+    let new = try #require(IPAddress("2001:db8::7"))
+    let movedAt = phones.simulation.now.microseconds
+    try phones.network.schedule(.move("bob", to: new), at: SimInstant(microseconds: movedAt))
+    phones.simulation.run(for: .seconds(40))
+    let sends = phones.network.trace.events(named: "send")
+    let reinvite = try #require(
+      sends.first {
+        $0.time >= movedAt && $0.field("summary")?.description.hasPrefix("INVITE") == true
+      })
+    let text = Self.text(reinvite)
+    #expect(text.contains("Via: SIP/2.0/UDP [2001:db8::7]:5060;"), "\(text)")
+    #expect(text.contains("Contact: <sip:bob@[2001:db8::7]:5060>"), "\(text)")
+    #expect(text.contains("c=IN IP6 2001:db8::7\r\n") && text.contains(" IN IP6 2001:db8::7\r\ns="))
+    // Answered once (no retransmission for want of a 200), and alice's BYE reaches bob there.
+    #expect(
+      sends.filter { $0.field("summary")?.description.hasPrefix("INVITE") == true }.count == 2)
+    let bye = try #require(
+      sends.first { $0.field("summary")?.description.hasPrefix("BYE") == true })
+    #expect(bye.to?.address == new)
+    #expect(try phones.history("bob").first?.ending == "BYE received")
+    #expect(try phones.history("alice").first?.callID == callID)
+    phones.expectNothingLeftOver()
+  }
 }
