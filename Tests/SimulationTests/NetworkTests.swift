@@ -280,6 +280,24 @@ struct NetworkTests {
     #expect(network.trace.events(named: "move").count == 2)
   }
 
+  /// A host's name resolves to the address it has now: after a move, `resolveFirst` (what a
+  /// sender asks for every message, with the last answer kept) gives the new address, as
+  /// `resolve` does. Address records are left alone (a name service not yet updated).
+  @Test func aMovedHostsNameResolvesToItsNewAddress() throws {
+    let simulation = Simulation()
+    let network = Network(simulation: simulation)
+    try network.addHost("a")
+    try network.addHost("b")
+    network.addAddressRecord("b.example.com", try network.host(named: "b").addresses)
+    let old = try network.host(named: "b").addresses[0]
+    #expect(network.resolveFirst("b") == old)
+    let new = try #require(IPAddress("192.0.2.7"))
+    try network.apply(.move("b", to: new))
+    #expect(network.resolve("b") == [new])
+    #expect(network.resolveFirst("b") == new)
+    #expect(network.resolveFirst("b.example.com") == old)
+  }
+
   @Test func nameServiceResolvesRecordsHostsAndServices() throws {
     let simulation = Simulation()
     let network = Network(simulation: simulation)

@@ -165,7 +165,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   }
   /// The last name ``resolveFirst(_:)`` answered, and its answer: every message a sender sends
   /// to a name resolves it (twice for a request), and each lookup hashed the name. Forgotten
-  /// whenever a host or an address record is added.
+  /// whenever a host or an address record is added, and when a host moves.
   private var lastResolved: (name: String, address: IPAddress?)?
   private var serviceRecords: [String: [ServiceRecord]] = [:]
   var connections: [Int: StreamConnection] = [:]
@@ -454,6 +454,8 @@ public final class Network: TimerTarget, @unchecked Sendable {
       }
       hosts[index].primaryAddress = address
       hosts[index].otherAddresses = []
+      // A name resolved to its host's address may have resolved to this host's old one.
+      lastResolved = nil
       firstAddressIsAssigned[index] = address == Self.assignedAddress(index)
       hostsHaveMoved = true
       recordChange("move", ("host", .string(name)), ("address", .string(address.description)))
