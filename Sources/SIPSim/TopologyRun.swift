@@ -303,15 +303,20 @@ public final class TopologyRun: @unchecked Sendable {
     let network = network
     var names: [IPAddress: String] = [:]
     for host in network.allHosts { for address in host.addresses { names[address] = host.name } }
-    let hostNames = names
+    let firstNames = names
+    // The host an address belongs to as the datagram is sent: a host that moved is found at
+    // its new address; an address nobody has any more still names the host it was first.
+    let hostName: @Sendable (IPAddress) -> String? = { address in
+      network.host(for: address)?.name ?? firstNames[address]
+    }
     network.datagramFault = { datagram in
       let head = MessageHead(datagram.payload)
       var outcome = PacketFault.pass
       for (index, rule) in rules.enumerated() {
         if let method = rule.method, head.method != method { continue }
         if let status = rule.status, head.status != status { continue }
-        if let from = rule.from, hostNames[datagram.from.address] != from { continue }
-        if let to = rule.to, hostNames[datagram.to.address] != to { continue }
+        if let from = rule.from, hostName(datagram.from.address) != from { continue }
+        if let to = rule.to, hostName(datagram.to.address) != to { continue }
         counts.values[index] += 1
         let seen = counts.values[index]
         // `seen - nth < count`, not `seen < nth + count`: a huge count must not overflow.

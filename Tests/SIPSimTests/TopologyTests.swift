@@ -109,6 +109,18 @@ func decodeError(_ json: String) -> TopologyError? {
       }, "\(bad.failures)")
   }
 
+  /// A message fault names hosts, not addresses: after bob moves, "the first INVITE from bob"
+  /// is his re-INVITE from the new address. (The rule's table of names was made when the run
+  /// began, so it knew only bob's first address and never matched.)
+  @Test func aMessageFaultFollowsAMovedHost() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.7")
+    topology.messageFaults = [.init(.drop, method: "INVITE", from: "bob")]
+    let outcome = try TopologyRun(topology).run()
+    let faults = outcome.trace.filter { $0.event == "message-fault" }
+    #expect(faults.map(\.time) == [8_000_000], "\(faults)")
+    #expect(faults.first?.from?.address.description == "10.0.0.33")
+  }
+
   @Test func aWrongSequenceIsNamedWithWhatWasSent() throws {
     var topology = try TopologyLibrary.load("rfc3665-3.9")
     topology.expect.sequences = [.init(call: "c1", messages: ["INVITE", "486"])]
