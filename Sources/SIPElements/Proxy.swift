@@ -196,7 +196,7 @@ public actor Proxy: SimulationActor, TransactionCore {
       if let (server, index) = clients[key] {
         failBranch(server, index, status: 503, reason: nil)
       }
-    case .moved:
+    case .moved(_):
       // Its Vias and Record-Routes name the new address from now on; dialogs that recorded
       // the old one lose their route through it, as they would with a real proxy that moved.
       let (address, port) = (ownAddress, ownPort)

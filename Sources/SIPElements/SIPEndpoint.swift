@@ -175,6 +175,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       reference.value?.onDrivingThread(passing: host) { endpoint, host in
         let ip = host.addresses.first(where: { !$0.isV6 }) ?? host.addresses.first
         let moved = ip.map { $0 != endpoint.address.address } ?? false
+        let before = endpoint.addressText
         if moved, let ip {
           endpoint.address = SocketAddress(ip, endpoint.address.port)
           endpoint.addressText = Self.hostText(ip)
@@ -186,7 +187,7 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
             moved
               ? "moved: listening on \(endpoint.address)"
               : "restarted: listening again on \(endpoint.address)")
-          if moved { endpoint.core?(endpoint, .moved) }
+          if moved { endpoint.core?(endpoint, .moved(from: before)) }
         } catch {
           endpoint.log("restart failed to rebind: \(error)")
         }

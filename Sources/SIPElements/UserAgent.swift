@@ -691,31 +691,58 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       } else if let request {
         synthesize(503, for: request)
       }
-    case .moved:
-      moved()
+    case .moved(let from):
+      moved(from: from)
     }
   }
 
   /// RFC 3665 §3.7: the agent's host has a new address (``SIPEndpoint/address`` names it, and
-  /// so does every Contact and SDP written from now on). Each confirmed call is re-INVITEd
-  /// with the new Contact and an offer naming the new address: a target refresh (§12.2.1.1,
-  /// §14.1), so the other side sends its in-dialog requests there, and an updated session
-  /// (RFC 3264 §8.3.1) for its media. A registration the agent keeps is refreshed at once, so
-  /// the registrar binds the new contact (§10.2.1); the old binding is left to expire. A call
-  /// with a re-INVITE already in progress is left as it is, and logged.
-  func moved() {
-    log("address now \(hostAddress): re-INVITEs its calls and refreshes its registration")
+  /// so does every Contact and SDP written from now on); `old` is the one it had. Each confirmed
+  /// call is re-INVITEd with the new Contact and an offer naming the new address: a target
+  /// refresh (§12.2.1.1, §14.1), so the other side sends its in-dialog requests there, and an
+  /// updated session (RFC 3264 §8.3.1) for its media. An outgoing call still ringing cannot
+  /// hear its INVITE's responses any more (they follow the INVITE's Via to the old address): it
+  /// ends with a BYE on its early dialogs (status 487, ending `moved while ringing`); one with
+  /// no provisional yet is left to Timer B. A registration the agent keeps is refreshed at
+  /// once with the new contact, and the old one removed (`expires=0`, §10.2.2), so calls are no
+  /// longer forked to an address nobody has. A call with a re-INVITE in progress is not
+  /// re-INVITEd (§14.1); the new address reaches it only with a later one, which nothing sends
+  /// (an outgoing re-INVITE's responses are lost the same way, and its 408 ends the dialog).
+  func moved(from old: String) {
+    log("address now \(hostAddress) (was \(old)): re-INVITEs its calls and registers again")
     for callID in calls.keys.sorted() {
-      guard let call = calls[callID], call.confirmed != nil, call.localSDP != nil else { continue }
+      guard let call = calls[callID] else { continue }
+      if call.isCaller, call.confirmed == nil, call.finalStatus == nil, !call.dialogs.isEmpty {
+        // A CANCEL cannot help: it must carry the INVITE's Via (§9.1), so its answers would go
+        // to the old address too, and one with the new Via matches nothing at the callee
+        // (481). A BYE on each early dialog (§15 allows the caller one) reaches the callee, who
+        // answers the INVITE 487 (lost: it follows the INVITE's Via) and stops ringing; the
+        // INVITE's client transaction, which nothing can reach now, is let go.
+        log("call \(callID): its INVITE's responses go to \(old): BYE on its early dialogs")
+        byeEarly(callID)
+        if let key = call.inviteKey {
+          endpoint.onDrivingThread(passing: key) { endpoint, key in endpoint.abandon(key) }
+        }
+        call.finalStatus = 487
+        call.ending = "moved while ringing"
+        end(call)
+        continue
+      }
+      guard call.confirmed != nil, call.localSDP != nil else { continue }
       if call.outgoingReinvite != nil || call.incomingReinvite != nil {
-        log("call \(callID): a re-INVITE is in progress; the new address waits for the next one")
+        log("call \(callID): a re-INVITE is in progress, so none with the new address (§14.1)")
         continue
       }
       reinvite(callID, hold: call.wantsHold)
     }
     if registration?.refreshes == true {
       cancelRegistrationTimer()
-      refreshRegistration()
+      var gone: [UInt8] = []
+      gone.append(UInt8(ascii: "<"))
+      SIPURI.write(
+        scheme: "sip", user: aor.user, host: old, port: Int(endpoint.address.port), to: &gone)
+      gone.append(contentsOf: ">;expires=0".utf8)
+      refreshRegistration(alsoContacts: [String(decoding: gone, as: UTF8.self)])
     }
   }
 

@@ -213,7 +213,7 @@ extension UserAgent {
   /// The refresh at half the grant: what `register(with:expires:refresh:)` does with the
   /// registrar, expiry and refreshing it last asked for (the state moved out and back, where
   /// calling it copied the state three times and compared the registrar's URI with itself).
-  func refreshRegistration() {
+  func refreshRegistration(alsoContacts contacts: [String] = []) {
     guard var state = registration.take() else { return }
     guard state.refreshes else {
       registration = state
@@ -224,7 +224,7 @@ extension UserAgent {
     state.refreshes = state.requested > 0
     let expires = state.requested
     registration = state
-    sendRegister(own: true, contacts: [], expires: expires)
+    sendRegister(own: true, contacts: contacts, expires: expires)
   }
 
   func cancelRegistrationTimer() {

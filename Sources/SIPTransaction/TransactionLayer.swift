@@ -752,10 +752,11 @@ public enum TransactionEvent: Sendable {
   /// The transport failed: §8.1.3.1 treats it as a 503. The request is nil only for a
   /// non-INVITE server whose final response could not be resent (it had let go of it).
   case transportError(TransactionKey, request: SIPMessage?)
-  /// The host moved to a new address (RFC 3665 §3.7) and the endpoint listens there now: not
-  /// from the layer but from the endpoint, which tells its core so that an agent can re-INVITE
-  /// its calls with the new Contact (a target refresh, §12.2) and register it.
-  case moved
+  /// The host moved to a new address (RFC 3665 §3.7) and the endpoint listens there now; `from`
+  /// is the address it had, as a URI's host writes it. Not from the layer but from the
+  /// endpoint, which tells its core so that an agent can re-INVITE its calls with the new
+  /// Contact (a target refresh, §12.2) and register it in place of the old one.
+  case moved(from: String)
 }
 
 extension TransactionLayerAction: CustomStringConvertible {
@@ -785,7 +786,7 @@ extension TransactionEvent: CustomStringConvertible {
     case .unmatchable(_, let reason): "unmatchable: \(reason)"
     case .timeout(_, let timer, _): "timeout \(timer.rawValue)"
     case .transportError: "transport error"
-    case .moved: "moved"
+    case .moved(let from): "moved from \(from)"
     }
   }
 }

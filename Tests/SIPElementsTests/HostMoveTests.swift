@@ -69,10 +69,42 @@ import Testing
     let contacts = lab.simulation.inspect {
       location.assumeIsolated { $0.lookup(aor).map(\.contact.uri.host) }
     }
-    #expect(contacts.contains("192.0.2.9"), "\(contacts)")
+    // The new contact bound, the old one removed in the same REGISTER (`expires=0`).
+    #expect(contacts == ["192.0.2.9"], "\(contacts)")
     try lab.on("bob") { $0.unregister(all: true) }
     lab.run(for: .seconds(200))  // the connections idle out, their last idle checks run
     lab.expectNothingLeftOver()
+  }
+
+  /// Alice's host moves while her INVITE rings: its responses follow the INVITE's Via to the
+  /// old address, and a CANCEL would have to carry that Via (§9.1; with the new one it matched
+  /// nothing at bob, who answered 481 and rang on). She sends a BYE on the early dialog (§15),
+  /// which bob answers 200 (to her new address), answering his INVITE 487 (lost, to the old
+  /// one); her call ends at once. Before, it stayed Early for ever, its INVITE client
+  /// transaction in Proceeding.
+  @Test func aCallerMovingWhileItsInviteRingsEndsTheCallWithABye() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .ring(for: .seconds(60)))])
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.run(for: .seconds(1))
+    let new = try #require(IPAddress("192.0.2.9"))
+    let movedAt = phones.simulation.now.microseconds
+    try phones.network.schedule(.move("alice", to: new), at: SimInstant(microseconds: movedAt))
+    phones.simulation.run(for: .seconds(120))
+    #expect(
+      phones.ladder() == [
+        "?>bob INVITE", "bob>? 180", "alice>bob BYE", "bob>alice 200",
+      ], "\(phones.ladder())")
+    // Bob's 487 to the INVITE went to the old address, where no host is.
+    let drops = phones.network.trace.events(named: "drop").filter {
+      $0.field("summary")?.description == "SIP/2.0 487 Request Terminated"
+    }
+    #expect(!drops.isEmpty && drops.allSatisfy { $0.field("reason")?.description == "no-route" })
+    let alice = try #require(try phones.history("alice").first)
+    #expect(alice.callID == callID && alice.status == 487 && !alice.wasAnswered)
+    #expect(alice.ending == "moved while ringing")
+    #expect(try phones.history("bob").first?.ending == "BYE received")
+    phones.expectNothingLeftOver()
   }
 
   /// Bob's host moves to an IPv6 address mid-call. A Via's sent-by and a SIP URI's host

@@ -216,6 +216,10 @@ func trapezoid(
       $0.time == movedAt && $0.field("summary")?.description.hasPrefix("REGISTER") == true
     }
     #expect(register.count == 1 && text(register[0]).contains("Contact: <sip:bob@192.0.2.33:5060>"))
+    // The same REGISTER removes the old contact (§10.2.2), so no call forks to it any more.
+    #expect(text(register[0]).contains("<sip:bob@\(old):5060>;expires=0"), "\(text(register[0]))")
+    let bindings = lab.network.trace.events(named: "binding").filter { $0.time > movedAt }
+    #expect(bindings.compactMap { $0.field("action")?.description } == ["added", "removed"])
     #expect(try lab.on("alice") { $0.record(of: callID)?.ending } == "BYE sent")
     try lab.on("bob") { $0.stopRefreshing() }
     lab.expectNothingLeftOver()
