@@ -93,20 +93,16 @@ func decodeError(_ json: String) -> TopologyError? {
 
   /// A move to an address another host has fails the run at the fault's address, and a move
   /// built in Swift with no address at all is named too (the decoder refuses it in JSON).
-  @Test func aMoveThatCannotHappenIsNamed() throws {
+  @Test(arguments: [
+    ("10.0.0.1", "address 10.0.0.1 already belongs to another host"),
+    ("nowhere", "'nowhere' is not an IPv4 or IPv6 address"),
+  ])
+  func aMoveThatCannotHappenIsNamed(address: String, message: String) throws {
     var topology = try TopologyLibrary.load("rfc3665-3.7")
-    topology.faults = [.init(at: TimeSpan(.seconds(8)), .move("bob", address: "10.0.0.1"))]
-    let taken = try TopologyRun(topology).run()
+    topology.faults = [.init(at: TimeSpan(.seconds(8)), .move("bob", address: address))]
+    let outcome = try TopologyRun(topology).run()
     #expect(
-      taken.failures.contains {
-        $0 == "$.faults[0].address: address 10.0.0.1 already belongs to another host"
-      }, "\(taken.failures)")
-    topology.faults = [.init(at: TimeSpan(.seconds(8)), .move("bob", address: "nowhere"))]
-    let bad = try TopologyRun(topology).run()
-    #expect(
-      bad.failures.contains {
-        $0 == "$.faults[0].address: 'nowhere' is not an IPv4 or IPv6 address"
-      }, "\(bad.failures)")
+      outcome.failures.contains { $0 == "$.faults[0].address: \(message)" }, "\(outcome.failures)")
   }
 
   /// A message fault names hosts, not addresses: after bob moves, "the first INVITE from bob"
