@@ -374,8 +374,9 @@ public actor Proxy: SimulationActor, TransactionCore {
   /// Arms the proxy's own timer `name` on branch `index` of `context` (Timer C of §16.6 step
   /// 11 and §16.8, the sequential ring timer, the §9.1 cancel-wait), traced as the transaction
   /// timers are: `timer-armed` with its duration, `timer-fired`, and `timer-cancelled` from
-  /// ``stopTimers(_:_:)``, each naming the branch, so a verbose ladder shows Timer C armed when
-  /// the INVITE goes out.
+  /// ``stopTimers(_:_:)``, each naming the branch and, as `context`, the server transaction whose
+  /// request the branch forwards (two calls at one proxy both have a branch 0), so a verbose
+  /// ladder shows Timer C armed when the INVITE goes out.
   func schedule(
     after delay: Duration, timer name: String, _ context: Context, _ index: Int,
     _ body: @escaping @Sendable (isolated Proxy, Context) -> Void
@@ -385,16 +386,22 @@ public actor Proxy: SimulationActor, TransactionCore {
     let at = SimInstant(microseconds: network.simulation.now.microseconds + micros)
     core.record(
       "timer-armed",
-      [
-        ("timer", .string(name)), ("branch", .integer(Int64(index))),
-        ("duration", .integer(micros)),
-      ])
+      Self.timerFields(name, index, server) + [("duration", .integer(micros))])
     return network.simulation.schedule(at: at, into: self) { proxy in
       guard let context = proxy.contexts[server] else { return }
-      proxy.core.record(
-        "timer-fired", [("timer", .string(name)), ("branch", .integer(Int64(index)))])
+      proxy.core.record("timer-fired", Self.timerFields(name, index, server))
       body(proxy, context)
     }
+  }
+
+  /// A proxy timer's trace fields: its name, its branch, and the context's server transaction.
+  static func timerFields(_ name: String, _ index: Int, _ server: TransactionKey) -> [(
+    String, TraceValue
+  )] {
+    [
+      ("timer", .string(name)), ("branch", .integer(Int64(index))),
+      ("context", .string(server.description)),
+    ]
   }
 
   /// A response this proxy makes up for a branch (timeout, transport error): built from the
@@ -441,18 +448,20 @@ public actor Proxy: SimulationActor, TransactionCore {
 
   func stopTimers(_ context: Context, _ index: Int) {
     // Field by field: an array of the three handles was an allocation per branch.
-    if let handle = context.branches[index].timerC { cancel(handle, "C", index) }
-    if let handle = context.branches[index].ringTimer { cancel(handle, "ring", index) }
-    if let handle = context.branches[index].cancelWait { cancel(handle, "cancel-wait", index) }
+    let server = context.serverKey
+    if let handle = context.branches[index].timerC { cancel(handle, "C", index, server) }
+    if let handle = context.branches[index].ringTimer { cancel(handle, "ring", index, server) }
+    if let handle = context.branches[index].cancelWait {
+      cancel(handle, "cancel-wait", index, server)
+    }
     context.branches[index].timerC = nil
     context.branches[index].ringTimer = nil
     context.branches[index].cancelWait = nil
   }
 
-  func cancel(_ handle: TimerHandle, _ name: String, _ index: Int) {
+  func cancel(_ handle: TimerHandle, _ name: String, _ index: Int, _ server: TransactionKey) {
     network.simulation.cancel(handle)
-    core.record(
-      "timer-cancelled", [("timer", .string(name)), ("branch", .integer(Int64(index)))])
+    core.record("timer-cancelled", Self.timerFields(name, index, server))
   }
 
   /// Ends branch `index`'s client transaction here, telling the core nothing, and its timers:

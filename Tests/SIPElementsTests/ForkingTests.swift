@@ -295,6 +295,9 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     #expect(timerC.first?.time == forwarded.dropFirst().first)
     #expect(timerC.first?.field("duration") == .integer(181_000_000))
     #expect(timerC.allSatisfy { $0.field("element") == .string("proxy") })
+    // Each names the response context too: the proxy's INVITE server transaction.
+    let contexts = Set(timerC.compactMap { $0.field("context")?.description })
+    #expect(contexts.count == 1 && contexts.first?.hasSuffix("/INVITE/s") == true, "\(contexts)")
     lab.expectNothingLeftOver()
   }
 
