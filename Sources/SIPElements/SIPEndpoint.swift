@@ -168,7 +168,8 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     // A crash closes every socket of the host; a restart brings the listening points back (the
     // element keeps its state: the model is a host cut off, not a reboot). The stream
     // connections the crash closed stay in `connections` until a send picks one (it is dropped
-    // and a new one opened, see `dropClosed`) or the idle check closes it. A move closes them
+    // and a new one opened, see `dropClosed`) or the idle check drops it, failing the client
+    // transactions still waiting on it. A move closes them
     // too and runs the same hook with the host's new address: the listening points open
     // there, on the same ports, and every Via and Contact written from then on names it.
     try network.onRestart(of: host) { host in
@@ -786,6 +787,21 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     guard let connection = connections[key] else { return }
     connection.idleCheckArmed = false
     let idleUntil = connection.lastActivity + Self.micros(connectionIdleTimeout)
+    if connection.state == .closed, network.simulation.now.microseconds >= idleUntil {
+      // Closed under the endpoint (its host crashed or moved) and picked by no send since. A
+      // server transaction on it still answers over a new connection when it next sends
+      // (§18.2.2). A client transaction still alive waits for a response its server writes on
+      // the dead connection, where it is lost (only a UAS's 2xx retransmission, after the
+      // reset, comes over a new one): an INVITE's in Proceeding, which has no timer, would
+      // wait for ever. The connection failed, so they get a transport error (§18.4).
+      connections[key] = nil
+      log("dropped \(key.transport.rawValue) connection to \(key.remote), closed by a crash")
+      for transaction in connection.transactions
+      where transaction.role == .client && layer.state(of: transaction) != nil {
+        transportError(for: transaction)
+      }
+      return
+    }
     let busy = connection.transactions.contains { layer.state(of: $0) != nil }
     if network.simulation.now.microseconds >= idleUntil && !busy {
       connections[key] = nil

@@ -131,7 +131,8 @@ import Testing
   /// Scenario 2 on the response path, pinned as it is: alice crashed and restarted after her
   /// request reached bob over TCP, and bob's response is written on the connection, which he
   /// cannot know is dead. It meets alice's reset; his non-INVITE server transaction ended with
-  /// the send (Timer J is zero over TCP), so no one is told, and alice's Timer F fires at 32 s.
+  /// the send (Timer J is zero over TCP), so no one is told, and alice's transaction ends at
+  /// 32 s (her idle check's transport error, at the instant of her Timer F).
   /// Not what RFC 3261 §17.2.4 asks: a server transaction whose response fails first tries
   /// RFC 3263's procedures to deliver it elsewhere (a numeric sent-by: a new connection there).
   /// The endpoint would have to keep what it wrote on a connection until the reset came back.
@@ -144,7 +145,9 @@ import Testing
     scenario.simulation.run(until: Self.at(seconds: 3))
     try held.answer(200, on: try scenario.endpoint("bob"), in: scenario.simulation)
     scenario.simulation.runUntilIdle()
-    #expect(scenario.log.all == ["30 bob OPTIONS", "32000 alice timeout F"])
+    // At 32 s alice's idle check drops the connection her crash closed, and her transaction
+    // on it gets a transport error, just before its Timer F would have fired.
+    #expect(scenario.log.all == ["30 bob OPTIONS", "32000 alice transport error"])
     let resets = scenario.network.trace.events(named: "reset").map { $0.time / 1000 }
     #expect(resets == [3020])
     scenario.expectNothingLeftOver()
@@ -234,6 +237,30 @@ import Testing
       proxy.assumeIsolated { [$0.liveContexts, $0.armedTimers] }
     }
     #expect(alive == [0, 0])
+  }
+  /// Bob rings over TCP, alice's host crashes and comes back, bob rejects. His 486 is written
+  /// on the dead connection and lost (no 2xx retransmission carries it over a new one). Alice's
+  /// INVITE client transaction, in Proceeding (no timer), waited for ever on a connection no
+  /// send picks again (its idle check re-armed itself while the transaction lived); the idle
+  /// check now drops the dead connection at 32 s with a transport error (a 503 to the UA).
+  @Test func aCallRejectedAcrossTheCallersRestartEnds() throws {
+    let phones = try Phones([
+      ("alice", .answer()),
+      (
+        "bob",
+        .custom { agent, call in
+          agent.ring(call.callID)
+          agent.after(.seconds(5)) { $0.reject(call.callID, status: 486) }
+        }
+      ),
+    ])
+    let target = try SIPURI("sip:bob@10.0.0.2;transport=tcp")
+    _ = try phones.on("alice") { $0.call(target) }
+    try Self.crashAndRestart("alice", in: phones.network)
+    phones.simulation.run(for: .seconds(300))
+    let record = try #require(try phones.history("alice").first)
+    #expect(!record.wasAnswered)
+    phones.expectNothingLeftOver()
   }
 }
 
