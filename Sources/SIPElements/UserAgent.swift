@@ -702,8 +702,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// refresh (§12.2.1.1, §14.1), so the other side sends its in-dialog requests there, and an
   /// updated session (RFC 3264 §8.3.1) for its media. An outgoing call still ringing cannot
   /// hear its INVITE's responses any more (they follow the INVITE's Via to the old address): it
-  /// ends with a BYE on its early dialogs (status 487, ending `moved while ringing`); one with
-  /// no provisional yet is left to Timer B. A registration the agent keeps is refreshed at
+  /// ends with a BYE on its early dialogs (status 487, ending `moved while ringing`), or, past
+  /// only a 100 Trying, with none; one with no provisional yet is left to Timer B. A registration the agent keeps is refreshed at
   /// once with the new contact, and the old one removed (`expires=0`, §10.2.2), so calls are no
   /// longer forked to an address nobody has. A call with a re-INVITE in progress is not
   /// re-INVITEd (§14.1); the new address reaches it only with a later one, which nothing sends
@@ -712,12 +712,16 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     log("address now \(hostAddress) (was \(old)): re-INVITEs its calls and registers again")
     for callID in calls.keys.sorted() {
       guard let call = calls[callID] else { continue }
-      if call.isCaller, call.confirmed == nil, call.finalStatus == nil, !call.dialogs.isEmpty {
+      if call.isCaller, call.confirmed == nil, call.finalStatus == nil,
+        !call.dialogs.isEmpty || call.sawProvisional
+      {
         // A CANCEL cannot help: it must carry the INVITE's Via (§9.1), so its answers would go
         // to the old address too, and one with the new Via matches nothing at the callee
         // (481). A BYE on each early dialog (§15 allows the caller one) reaches the callee, who
         // answers the INVITE 487 (lost: it follows the INVITE's Via) and stops ringing; the
-        // INVITE's client transaction, which nothing can reach now, is let go.
+        // INVITE's client transaction, which nothing can reach now, is let go. One that saw
+        // only a 100 Trying has no early dialog to BYE, and its transaction, in Proceeding, no
+        // Timer B: it is let go too, and the callee's answer is lost with its 2xx.
         log("call \(callID): its INVITE's responses go to \(old): BYE on its early dialogs")
         byeEarly(callID)
         if let key = call.inviteKey {

@@ -139,4 +139,19 @@ import Testing
     #expect(try phones.history("alice").first?.callID == callID)
     phones.expectNothingLeftOver()
   }
+
+  /// Alice's INVITE got only bob's 100 Trying (Proceeding: no Timer B) when her host moves.
+  /// Its responses follow the Via to the old address and she has no early dialog to BYE: the
+  /// call ends and its INVITE client transaction is let go. Before, it stayed in Proceeding for
+  /// ever.
+  @Test func aCallerMovedWithOnly100TryingEnds() throws {
+    let phones = try Phones([("alice", .answer()), ("bob", .answer(after: .seconds(5)))])
+    let bob = try phones.uri("bob")
+    _ = try phones.on("alice") { $0.call(bob) }
+    let new = try #require(IPAddress("192.0.2.9"))
+    try phones.network.schedule(.move("alice", to: new), at: SimInstant(microseconds: 1_000_000))
+    phones.simulation.run(for: .seconds(300))
+    #expect(try phones.history("alice").first?.ending == "moved while ringing")
+    phones.expectNothingLeftOver()
+  }
 }
