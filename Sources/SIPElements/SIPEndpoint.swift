@@ -755,21 +755,26 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   /// A connection failed: every transaction that used it gets a transport error (§17.1.1.2,
   /// §17.1.2.2, §17.2.4), in the order they used it, but `sparing`, which is sending over
   /// another connection.
-  func fail(_ key: ConnectionKey, reason: String, sparing: TransactionKey? = nil) {
+  func fail(
+    _ key: ConnectionKey, reason: String, sparing: TransactionKey? = nil,
+    sparingServers: Bool = false
+  ) {
     guard let connection = connections.removeValue(forKey: key) else { return }
     log("\(key.transport.rawValue) to \(key.remote): \(reason)")
     connection.stream.close()
     for transaction in connection.transactions where transaction != sparing {
+      if sparingServers && transaction.role == .server { continue }
       transportError(for: transaction)
     }
   }
 
   /// Drops a connection this host's crash closed under the endpoint (a crash tells no socket
   /// owner; the endpoint finds out when it next picks the connection). It failed like any
-  /// other: the transactions that used it get a transport error, but `sparing`, whose message
-  /// goes over a new connection.
+  /// other: the client transactions that used it get a transport error (their responses would
+  /// come on it), but not `sparing`, whose message goes over a new connection, nor any server
+  /// transaction, whose responses can go over a new one too (§18.2.2).
   func dropClosed(_ key: ConnectionKey, sparing: TransactionKey?) {
-    fail(key, reason: "closed by this host's crash", sparing: sparing)
+    fail(key, reason: "closed by this host's crash", sparing: sparing, sparingServers: true)
   }
 
   func touch(_ connection: Connection, key: ConnectionKey) {

@@ -39,7 +39,7 @@ import Testing
         endpoint.setCore { endpoint, event in
           log.append("\(simulation.now.microseconds / 1000) \(endpoint.hostName) \(event)")
           if case .request(let request, let key?) = event {
-            held.value.withLock { $0 = (request, key) }
+            held.value.withLock { $0.append((request, key)) }
           }
         }
       }
@@ -97,6 +97,43 @@ import Testing
     #expect(scenario.log.all == ["30 alice OPTIONS", "3030 bob 200"])
     // bob's connection came from an ephemeral port; alice's goes to bob's sent-by port.
     #expect(Self.connects(from: "10.0.0.1", in: scenario.network) == ["10.0.0.2:5060"])
+    scenario.expectNothingLeftOver()
+  }
+
+  /// Two requests from bob over one connection, both held by alice's core across her crash and
+  /// restart. Answering the first drops the dead connection and opens a new one (§18.2.2); the
+  /// second's server transaction is spared, like the sender: it too can answer over a new
+  /// connection, and does a second later. Before, dropping the connection failed it with a
+  /// transport error ("3000 alice transport error") though its answer could still go out.
+  @Test func aDeadConnectionDroppedByOneAnswerSparesTheOtherServerTransactions() throws {
+    let scenario = try Scenario()
+    try scenario.core("bob")
+    let held = try Self.holdingCore("alice", in: scenario)
+    // INVITEs: their server transactions send 100 Trying on the connection at 200 ms, so both
+    // are among the transactions that used it when it dies.
+    for number in 1...2 {
+      var request = makeRequest("INVITE", to: "sip:alice@10.0.0.1")
+      request.set("From", "Bob <sip:bob@10.0.0.2>;tag=7\(number)")
+      request.set("Call-ID", "dead-invite-\(number)@10.0.0.2")
+      try scenario.send(request, from: "bob", to: peer("10.0.0.1", .tcp))
+    }
+    try Self.crashAndRestart("alice", in: scenario.network)
+    let alice = try scenario.endpoint("alice")
+    scenario.simulation.run(until: Self.at(seconds: 3))
+    try held.answer(486, index: 0, on: alice, in: scenario.simulation)
+    scenario.simulation.run(until: Self.at(seconds: 4))
+    try held.answer(486, index: 1, on: alice, in: scenario.simulation)
+    scenario.simulation.runUntilIdle()
+    // Alice's second transaction is not failed: its 486 goes out at 4 s over the connection the
+    // first opened. Bob, the peer of the crashed host, learns of the reset when his ACK for
+    // the first 486 meets it (3050 ms, §18.4), which fails his other INVITE: the second 486
+    // reaches him as a stray, and neither ACK reaches alice (Timer H at 32 s after each).
+    #expect(
+      scenario.log.all == [
+        "30 alice INVITE", "30 alice INVITE", "240 bob 100", "240 bob 100", "3030 bob 486",
+        "3050 bob transport error", "4010 bob 486 (stray)", "35000 alice timeout H",
+        "36000 alice timeout H",
+      ], "\(scenario.log.all)")
     scenario.expectNothingLeftOver()
   }
 
@@ -266,14 +303,17 @@ import Testing
 
 /// The last request a core kept to answer later.
 final class HeldRequest: Sendable {
-  let value = Mutex<(SIPMessage, TransactionKey)?>(nil)
+  let value = Mutex<[(SIPMessage, TransactionKey)]>([])
 
-  /// Answers the kept request with `status` now.
+  /// Answers a kept request (the last one, or the one at `index`) with `status` now.
   func answer(
-    _ status: Int, on endpoint: SIPEndpoint, in simulation: Simulation,
+    _ status: Int, index: Int? = nil, on endpoint: SIPEndpoint, in simulation: Simulation,
     sourceLocation: SourceLocation = #_sourceLocation
   ) throws {
-    let (request, key) = try #require(value.withLock { $0 }, sourceLocation: sourceLocation)
+    let kept = value.withLock { $0 }
+    let position = index ?? kept.count - 1
+    let (request, key) = try #require(
+      kept.indices.contains(position) ? kept[position] : nil, sourceLocation: sourceLocation)
     simulation.inspect {
       endpoint.assumeIsolated { $0.respond(request.response(status: status, toTag: "h1"), in: key) }
     }
