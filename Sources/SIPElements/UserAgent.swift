@@ -59,6 +59,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     var nextTimerID: UInt64 = 1
     var agentTimers: [UInt64: TimerHandle] = [:]
     var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
+    var extraContacts: [String] = []
 
     init(merged: MergedRequestDetector) { self.merged = merged }
   }
@@ -144,6 +145,16 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// pointer where an optional message and its retry count took 80 bytes.
   @exclusivity(unchecked) var pendingRegister: PendingRegister?
   @exclusivity(unchecked) var registrationTimer: TimerHandle?
+  /// The contacts it registers besides its own (`<uri>` texts), carried by every refresh and
+  /// removed by `unregister()` with its own: the agent's to keep alive. In the book: nearly
+  /// every agent registers none, and a registrar's million subscribers keep no array for it.
+  var extraContacts: [String] {
+    get { book?.extraContacts ?? [] }
+    set {
+      guard book != nil || !newValue.isEmpty else { return }
+      openBook.extraContacts = newValue
+    }
+  }
   /// Requests sent outside calls (OPTIONS), by Call-ID.
   var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] {
     get { book?.outsideRequests ?? [:] }

@@ -9,7 +9,7 @@ extension UserAgent {
 
   /// Registers this agent's contact (and `extraContacts`) for its address-of-record with
   /// `registrar` (a URI such as `sip:biloxi.example.com`), and, with `refresh`, registers again
-  /// at half of the granted expiry so the binding never lapses. Every REGISTER of the agent
+  /// at half of the granted expiry so the bindings never lapse (the extra contacts too). Every REGISTER of the agent
   /// shares one Call-ID with a rising CSeq (§10.2.4); challenges are answered from the
   /// credential store; 423 is retried with the registrar's Min-Expires (§10.2.8). The result
   /// comes as ``UAEvent/response(callID:method:status:)`` and in ``registration``.
@@ -35,20 +35,24 @@ extension UserAgent {
     state.requested = expires
     state.status = nil
     state.refreshes = refresh && expires > 0
+    let extras = extraContacts.map { "<\($0)>" }
+    self.extraContacts = expires > 0 ? extras : []
     registration = state
-    sendRegister(own: true, contacts: extraContacts.map { "<\($0)>" }, expires: expires)
+    sendRegister(own: true, contacts: extras, expires: expires)
   }
 
-  /// Removes this agent's binding (Expires: 0), or with `all` every binding of its
-  /// address-of-record (`Contact: *`, §10.2.2), and stops refreshing.
+  /// Removes this agent's binding and the extra contacts it registered (Expires: 0), or with
+  /// `all` every binding of its address-of-record (`Contact: *`, §10.2.2), and stops refreshing.
   public func unregister(all: Bool = false) {
     guard var state = registration else { return }
     state.cseq += 1
     state.refreshes = false
     state.requested = 0
+    let extras = extraContacts
+    extraContacts = []
     registration = state
     cancelRegistrationTimer()
-    sendRegister(own: !all, contacts: all ? ["*"] : [], expires: 0)
+    sendRegister(own: !all, contacts: all ? ["*"] : extras, expires: 0)
   }
 
   /// Asks the registrar for the current bindings: a REGISTER without Contact (§10.2.3).
@@ -223,8 +227,9 @@ extension UserAgent {
     state.status = nil
     state.refreshes = state.requested > 0
     let expires = state.requested
+    let extras = extraContacts
     registration = state
-    sendRegister(own: true, contacts: contacts, expires: expires)
+    sendRegister(own: true, contacts: extras + contacts, expires: expires)
   }
 
   func cancelRegistrationTimer() {

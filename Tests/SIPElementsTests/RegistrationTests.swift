@@ -38,6 +38,27 @@ let biloxiRegistrar = SIPURI(host: "biloxi.example.com")
       sourceLocation: sourceLocation)
   }
 
+  /// Contacts registered with the agent's own (`extraContacts`, RFC 3665 §2.2's second device)
+  /// are the agent's to keep: a refresh carries them too, so they do not lapse at the first
+  /// grant, and `unregister()` removes them with its own. Before, only the first REGISTER
+  /// carried them.
+  @Test func extraContactsAreRefreshedAndRemovedWithTheAgentsOwn() throws {
+    let (lab, location) = try registrarLab()
+    let mobile = try SIPURI("sip:bob@192.0.2.44")
+    try lab.on("bob") {
+      $0.register(with: biloxiRegistrar, expires: 60, refresh: true, extraContacts: [mobile])
+    }
+    lab.run(for: .seconds(200))
+    #expect(bindings(location, lab) == ["sip:bob@10.0.0.2:5060", "sip:bob@192.0.2.44"])
+    let events = lab.network.trace.events(named: "binding")
+    #expect(
+      !events.contains { $0.field("action")?.description == "expired" }, "\(events.count)")
+    try lab.on("bob") { $0.unregister() }
+    lab.run(for: .seconds(40))
+    #expect(bindings(location, lab).isEmpty)
+    lab.expectNothingLeftOver(allowingBindings: false)
+  }
+
   func bindings(_ location: LocationService, _ lab: Lab) -> [String] {
     lab.simulation.inspect {
       location.assumeIsolated { $0.lookup(bobAOR).map(\.contact.uri.description) }
