@@ -120,10 +120,7 @@ public actor Proxy: SimulationActor, TransactionCore {
     let endpoint = try SIPEndpoint(network: network, host: host, port: port, timers: timers)
     self.endpoint = endpoint
     self.network = network
-    let address = endpoint.addressText
-    let ownPort = Int(endpoint.address.port)
-    ownVias = ["\(address):\(ownPort)"]
-    recordRouteURI = SIPURI(host: address, port: ownPort, parameters: [SIPParameter("lr")])
+    (ownVias, recordRouteURI) = Self.ownParts(endpoint.addressText, Int(endpoint.address.port))
     simulationExecutor = network.simulation.executor
     self.location = location
     self.configuration = configuration
@@ -156,6 +153,11 @@ public actor Proxy: SimulationActor, TransactionCore {
   /// What it puts in Record-Route (§16.6 step 4), made once (and again if its host moves):
   /// every INVITE forwarded asked.
   var recordRouteURI: SIPURI
+
+  /// ``ownVias`` and ``recordRouteURI`` for a proxy listening at `address`, `port`.
+  static func ownParts(_ address: String, _ port: Int) -> ([String], SIPURI) {
+    (["\(address):\(port)"], SIPURI(host: address, port: port, parameters: [SIPParameter("lr")]))
+  }
 
   /// A URI that names this proxy (no user part; its address, host name or a domain it serves).
   func isOwn(_ uri: SIPURI) -> Bool {
@@ -196,13 +198,11 @@ public actor Proxy: SimulationActor, TransactionCore {
       if let (server, index) = clients[key] {
         failBranch(server, index, status: 503, reason: nil)
       }
-    case .moved(_):
+    case .moved:
       // Its Vias and Record-Routes name the new address from now on; dialogs that recorded
       // the old one lose their route through it, as they would with a real proxy that moved.
-      let (address, port) = (ownAddress, ownPort)
-      ownVias = ["\(address):\(port)"]
-      recordRouteURI = SIPURI(host: address, port: port, parameters: [SIPParameter("lr")])
-      core.log("moved: Via and Record-Route now name \(address):\(port)")
+      (ownVias, recordRouteURI) = Self.ownParts(ownAddress, ownPort)
+      core.log("moved: Via and Record-Route now name \(ownAddress):\(ownPort)")
     }
   }
 

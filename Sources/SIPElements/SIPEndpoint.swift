@@ -169,9 +169,9 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     // element keeps its state: the model is a host cut off, not a reboot). The stream
     // connections the crash closed stay in `connections` until a send picks one (it is dropped
     // and a new one opened, see `dropClosed`) or the idle check drops it, failing the client
-    // transactions still waiting on it. A move closes them
-    // too and runs the same hook with the host's new address: the listening points open
-    // there, on the same ports, and every Via and Contact written from then on names it.
+    // transactions still waiting on it. A move closes them too and runs the same hook with the
+    // host's new address: the listening points open there, on the same ports, and every Via
+    // and Contact written from then on names it.
     try network.onRestart(of: host) { host in
       reference.value?.onDrivingThread(passing: host) { endpoint, host in
         let ip = host.addresses.first(where: { !$0.isV6 }) ?? host.addresses.first
@@ -768,13 +768,16 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     }
   }
 
-  /// Drops a connection this host's crash closed under the endpoint (a crash tells no socket
-  /// owner; the endpoint finds out when it next picks the connection). It failed like any
+  /// Drops a connection this host's crash or move closed under the endpoint (the network tells
+  /// no socket owner; the endpoint finds out when a send or the idle check picks the
+  /// connection). It failed like any
   /// other: the client transactions that used it get a transport error (their responses would
   /// come on it), but not `sparing`, whose message goes over a new connection, nor any server
   /// transaction, whose responses can go over a new one too (§18.2.2).
   func dropClosed(_ key: ConnectionKey, sparing: TransactionKey?) {
-    fail(key, reason: "closed by this host's crash", sparing: sparing, sparingServers: true)
+    fail(
+      key, reason: "closed when this host crashed or moved", sparing: sparing,
+      sparingServers: true)
   }
 
   func touch(_ connection: Connection, key: ConnectionKey) {
@@ -794,17 +797,11 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
     let idleUntil = connection.lastActivity + Self.micros(connectionIdleTimeout)
     if connection.state == .closed, network.simulation.now.microseconds >= idleUntil {
       // Closed under the endpoint (its host crashed or moved) and picked by no send since. A
-      // server transaction on it still answers over a new connection when it next sends
-      // (§18.2.2). A client transaction still alive waits for a response its server writes on
-      // the dead connection, where it is lost (only a UAS's 2xx retransmission, after the
-      // reset, comes over a new one): an INVITE's in Proceeding, which has no timer, would
-      // wait for ever. The connection failed, so they get a transport error (§18.4).
-      connections[key] = nil
-      log("dropped \(key.transport.rawValue) connection to \(key.remote), closed by a crash")
-      for transaction in connection.transactions
-      where transaction.role == .client && layer.state(of: transaction) != nil {
-        transportError(for: transaction)
-      }
+      // client transaction still alive waits for a response its server writes on the dead
+      // connection, where it is lost (only a UAS's 2xx retransmission, after the reset, comes
+      // over a new one): an INVITE's in Proceeding, which has no timer, would wait for ever.
+      // Dropped as a send would drop it: its client transactions get a transport error (§18.4).
+      dropClosed(key, sparing: nil)
       return
     }
     let busy = connection.transactions.contains { layer.state(of: $0) != nil }

@@ -347,11 +347,14 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   }
 
   /// Appends ``contact``'s bytes to `text`.
-  func writeContact(to text: inout [UInt8]) {
+  /// `<sip:user@host:port>` at `host` (the agent's address unless told: a moved agent writes
+  /// its old one to remove it).
+  func writeContact(to text: inout [UInt8], host: String? = nil) {
     // From the parts: making the URI first cost as much again.
     text.append(UInt8(ascii: "<"))
     SIPURI.write(
-      scheme: "sip", user: aor.user, host: hostAddress, port: Int(endpoint.address.port), to: &text)
+      scheme: "sip", user: aor.user, host: host ?? hostAddress, port: Int(endpoint.address.port),
+      to: &text)
     text.append(UInt8(ascii: ">"))
   }
 
@@ -714,9 +717,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// updated session (RFC 3264 §8.3.1) for its media. An outgoing call still ringing cannot
   /// hear its INVITE's responses any more (they follow the INVITE's Via to the old address): it
   /// ends with a BYE on its early dialogs (status 487, ending `moved while ringing`), or, past
-  /// only a 100 Trying, with none; one with no provisional yet is left to Timer B. A registration the agent keeps is refreshed at
-  /// once with the new contact, and the old one removed (`expires=0`, §10.2.2), so calls are no
-  /// longer forked to an address nobody has. A call with a re-INVITE in progress is not
+  /// only a 100 Trying, with none; one with no provisional yet is left to Timer B. A
+  /// registration the agent keeps is refreshed at once with the new contact, and the old one
+  /// removed (`expires=0`, §10.2.2), so calls are no longer forked to an address nobody has. A call with a re-INVITE in progress is not
   /// re-INVITEd (§14.1); the new address reaches it only with a later one, which nothing sends
   /// (an outgoing re-INVITE's responses are lost the same way, and its 408 ends the dialog).
   func moved(from old: String) {
@@ -753,10 +756,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     if registration?.refreshes == true {
       cancelRegistrationTimer()
       var gone: [UInt8] = []
-      gone.append(UInt8(ascii: "<"))
-      SIPURI.write(
-        scheme: "sip", user: aor.user, host: old, port: Int(endpoint.address.port), to: &gone)
-      gone.append(contentsOf: ">;expires=0".utf8)
+      writeContact(to: &gone, host: old)
+      gone.append(contentsOf: ";expires=0".utf8)
       refreshRegistration(alsoContacts: [String(decoding: gone, as: UTF8.self)])
     }
   }
