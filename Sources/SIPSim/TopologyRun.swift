@@ -69,6 +69,10 @@ public final class TopologyRun: @unchecked Sendable {
   /// Final statuses of requests outside calls (OPTIONS), by Call-ID.
   let outsideStatuses = StatusBook()
   var stepFailures: [String] = []
+  /// The paths of the network changes scheduled, by their instant (µs): a change that fails
+  /// when it comes (a move to an address another host took meanwhile) is traced
+  /// (`change-failed`) and named here by its path.
+  var changePaths: [Int64: [String]] = [:]
   let timers: TimerSettings
 
   /// Builds the simulation; throws naming the JSON path of the first inconsistency.
@@ -386,8 +390,10 @@ public final class TopologyRun: @unchecked Sendable {
   }
 
   func change(_ change: NetworkChange, at span: TimeSpan, _ path: String) {
+    let at = micros(span.duration)
     do {
-      try network.schedule(change, at: SimInstant(microseconds: micros(span.duration)))
+      try network.schedule(change, at: SimInstant(microseconds: at))
+      changePaths[at, default: []].append(path)
     } catch {
       stepFailures.append("\(path): \(error)")
     }
@@ -492,6 +498,10 @@ public final class TopologyRun: @unchecked Sendable {
       } while simulation.now.microseconds < limit && !leftovers().isEmpty
     }
     var failures = stepFailures
+    for failed in network.trace.events(named: "change-failed") {
+      let paths = changePaths[failed.time]?.joined(separator: " or ") ?? "a network change"
+      failures.append("\(paths): \(failed.field("reason")?.description ?? "failed")")
+    }
     var checks: [String] = []
     func check(_ holds: Bool, _ text: String, _ observed: String) {
       if holds { checks.append(text) } else { failures.append("\(text): \(observed)") }

@@ -105,6 +105,21 @@ func decodeError(_ json: String) -> TopologyError? {
       outcome.failures.contains { $0 == "$.faults[0].address: \(message)" }, "\(outcome.failures)")
   }
 
+  /// Two moves to one address: both pass when scheduled (nobody has it yet), the second fails
+  /// when it comes, and the run names it by its path instead of only tracing it.
+  @Test func aMoveThatFailsWhenItComesIsNamed() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.7")
+    topology.faults = [
+      .init(at: TimeSpan(.seconds(8)), .move("bob", address: "10.0.0.50")),
+      .init(at: TimeSpan(.seconds(9)), .move("proxy2", address: "10.0.0.50")),
+    ]
+    let outcome = try TopologyRun(topology).run()
+    #expect(
+      outcome.failures.contains {
+        $0 == "$.faults[1].address: address 10.0.0.50 already belongs to another host"
+      }, "\(outcome.failures)")
+  }
+
   /// A message fault names hosts, not addresses: after bob moves, "the first INVITE from bob"
   /// is his re-INVITE from the new address. (The rule's table of names was made when the run
   /// began, so it knew only bob's first address and never matched.)
