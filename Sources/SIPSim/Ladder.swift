@@ -123,8 +123,7 @@ public struct Ladder: Sendable {
         {
           laneByAddress[address] = host
         }
-        let what = event.fields.map { $0.1.description }.joined(separator: " ")
-        rows.append(.banner(time: time, text: "move \(what)"))
+        fallthrough  // and a banner, as for the other network changes
       case "partition", "repair", "crash", "restart", "link":
         let what = event.fields.map { $0.1.description }.joined(separator: " ")
         rows.append(.banner(time: time, text: "\(event.event) \(what)"))
