@@ -783,6 +783,13 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
   func touch(_ connection: Connection, key: ConnectionKey) {
     connection.lastActivity = network.simulation.now.microseconds
     guard !connection.idleCheckArmed else { return }
+    armIdleCheck(connection, key: key)
+  }
+
+  /// Arms the connection's one idle check for the idle timeout after its last activity. A
+  /// check that finds later activity re-arms from that activity, not from the check's own
+  /// instant: a connection closes the idle timeout after its last message, not up to twice it.
+  private func armIdleCheck(_ connection: Connection, key: ConnectionKey) {
     connection.idleCheckArmed = true
     let at = SimInstant(
       microseconds: connection.lastActivity + Self.micros(connectionIdleTimeout))
@@ -811,7 +818,10 @@ public actor SIPEndpoint: SimulationActor, TimerTarget {
       log("closed idle \(key.transport.rawValue) connection to \(key.remote)")
     } else {
       connection.transactions.removeAll { layer.state(of: $0) == nil }
-      touch(connection, key: key)
+      // A transaction still alive on it is use: the timeout runs again from now. Otherwise
+      // it runs from the last message.
+      if busy { connection.lastActivity = network.simulation.now.microseconds }
+      armIdleCheck(connection, key: key)
     }
   }
 

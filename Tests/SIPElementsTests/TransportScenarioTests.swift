@@ -112,6 +112,29 @@ import Testing
     scenario.expectNothingLeftOver()
   }
 
+  /// A connection closes the idle timeout (32 s) after its last message, not later: traffic at
+  /// 0 and 10 s on one TCP connection closes it at 42 s (the last response's arrival plus 32
+  /// s), though its first idle check, armed at 0, ran at 32 s and found it busy then.
+  @Test func anIdleConnectionClosesTheIdleTimeoutAfterItsLastMessage() throws {
+    let scenario = try Scenario()
+    try scenario.core("alice")
+    try scenario.core("bob") { request in [request.response(status: 200, toTag: "b1")] }
+    try scenario.send(makeRequest("OPTIONS"), from: "alice", to: peer("10.0.0.2", .tcp))
+    scenario.simulation.run(for: .seconds(10))
+    var second = makeRequest("OPTIONS")
+    second.set("Call-ID", "second@10.0.0.1")
+    try scenario.send(second, from: "alice", to: peer("10.0.0.2", .tcp))
+    scenario.simulation.runUntilIdle()
+    #expect(scenario.network.trace.events(named: "connect").count == 1)
+    let closes = scenario.network.trace.events(named: "log").filter {
+      $0.field("text")?.description.hasPrefix("closed idle") ?? false
+    }.map { "\($0.field("element")?.description ?? "?") \($0.time / 1000)" }
+    // Alice's last message is bob's second 200, arriving at 10.020 s; bob's, that 200 sent at
+    // 10.010 s. Timer K and J are zero over TCP, so nothing keeps either side busy past them.
+    #expect(closes.sorted() == ["alice 42020", "bob 42010"])
+    scenario.expectNothingLeftOver()
+  }
+
   /// §18.1.1 with the peer named by a domain: the name is resolved to find the link's MTU, so a
   /// 750-byte request over a 900-byte-MTU link goes over TCP (under 1300 bytes, it would have
   /// stayed on UDP had the MTU been unknown).
