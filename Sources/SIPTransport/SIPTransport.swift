@@ -205,7 +205,9 @@ public enum TransportRules {
   /// to `source`, nil for none); else over a new connection to the top Via's `received` (or its
   /// sent-by host) at the sent-by port, or the transport's default port. Never `rport`: RFC 3581
   /// §4 changes only the rule for unreliable transports, and the source port it records is the
-  /// client's ephemeral one, where nothing listens. Nil when the top Via names no transport.
+  /// client's ephemeral one, where nothing listens. Nor `maddr`: the second bullet, which
+  /// names it, begins "Otherwise" and so covers only unreliable transports. Nil when the top
+  /// Via names no transport.
   ///
   /// A connection closed under the element (its own host crashed) is no longer open. One the
   /// *client* lost still looks open here: the element finds out only when its write meets the
