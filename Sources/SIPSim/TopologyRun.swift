@@ -32,13 +32,35 @@ public struct RunOptions: Sendable {
 /// did not hold.
 public struct RunOutcome: Sendable {
   public var trace: [TraceEvent]
+  /// Each unmet expectation or failed step, in the order the run checked them; empty when the
+  /// run passed.
+  public var unmet: [Unmet]
   /// One sentence per unmet expectation or failed step; empty when the run passed.
-  public var failures: [String]
+  public var failures: [String] { unmet.map(\.sentence) }
   /// One sentence per expectation that held (for `--verbose`).
   public var checks: [String]
   public var seed: UInt64
   public var duration: Duration
   public var passed: Bool { failures.isEmpty }
+}
+
+/// An expectation that did not hold, or a step or fault that failed: what was expected (or
+/// the topology path that failed) and what happened instead. Kept apart so that runs over many
+/// seeds (``Sweep``) can group failures by expectation while what was observed varies.
+public struct Unmet: Sendable, Equatable {
+  /// The expectation as the topology states it ("call 'c1' ends with 200"), or the path in the
+  /// topology file of the step or fault that failed ("$.faults[0].address").
+  public var expectation: String
+  /// What happened instead ("it got 408"); empty when the expectation says it all.
+  public var observed: String
+
+  public init(_ expectation: String, observed: String = "") {
+    self.expectation = expectation
+    self.observed = observed
+  }
+
+  /// One sentence: "call 'c1' ends with 200: it got 408".
+  public var sentence: String { observed.isEmpty ? expectation : "\(expectation): \(observed)" }
 }
 
 /// A topology made real: a ``Simulation`` and a ``Network`` holding one element actor per
@@ -68,7 +90,7 @@ public final class TopologyRun: @unchecked Sendable {
   var requests: [String: (ua: String, callID: String)] = [:]
   /// Final statuses of requests outside calls (OPTIONS), by Call-ID.
   let outsideStatuses = StatusBook()
-  var stepFailures: [String] = []
+  var stepFailures: [Unmet] = []
   /// The paths of the network changes scheduled, by their instant (µs): a change that fails
   /// when it comes (a move to an address another host took meanwhile) is traced
   /// (`change-failed`) and named here by its path.
@@ -371,7 +393,8 @@ public final class TopologyRun: @unchecked Sendable {
           // The host was checked; what can fail is the address (another host's).
           change(.move(host, to: address), at: fault.at, "\(path).address")
         } else {
-          stepFailures.append("\(path).address: '\(text)' is not an IPv4 or IPv6 address")
+          stepFailures.append(
+            Unmet("\(path).address", observed: "'\(text)' is not an IPv4 or IPv6 address"))
         }
       case .link(let from, let to, let oneWay, let spec):
         if let from, let to {
@@ -395,7 +418,7 @@ public final class TopologyRun: @unchecked Sendable {
       try network.schedule(change, at: SimInstant(microseconds: at))
       changePaths[at, default: []].append(path)
     } catch {
-      stepFailures.append("\(path): \(error)")
+      stepFailures.append(Unmet(path, observed: "\(error)"))
     }
   }
 
@@ -412,7 +435,7 @@ public final class TopologyRun: @unchecked Sendable {
 
   func perform(_ step: Step, path: String) {
     func fail(_ message: String) {
-      stepFailures.append("\(path): \(message)")
+      stepFailures.append(Unmet(path, observed: message))
       network.trace.record(
         TraceEvent(
           time: simulation.now.microseconds, event: "scenario-error",
@@ -500,16 +523,16 @@ public final class TopologyRun: @unchecked Sendable {
     var failures = stepFailures
     for failed in network.trace.events(named: "change-failed") {
       let paths = changePaths[failed.time]?.joined(separator: " or ") ?? "a network change"
-      failures.append("\(paths): \(failed.field("reason")?.description ?? "failed")")
+      failures.append(Unmet(paths, observed: failed.field("reason")?.description ?? "failed"))
     }
     var checks: [String] = []
     func check(_ holds: Bool, _ text: String, _ observed: String) {
-      if holds { checks.append(text) } else { failures.append("\(text): \(observed)") }
+      if holds { checks.append(text) } else { failures.append(Unmet(text, observed: observed)) }
     }
     let expect = topology.expect
     for outcome in expect.calls {
       guard let placed = calls[outcome.call], let agent = agent(named: placed.caller) else {
-        failures.append("call '\(outcome.call)' was never placed")
+        failures.append(Unmet("call '\(outcome.call)' was never placed"))
         continue
       }
       let record = simulation.inspect { agent.assumeIsolated { $0.record(of: placed.callID) } }
@@ -552,7 +575,7 @@ public final class TopologyRun: @unchecked Sendable {
     }
     for outcome in expect.requests {
       guard let sent = requests[outcome.name] else {
-        failures.append("request '\(outcome.name)' was never sent")
+        failures.append(Unmet("request '\(outcome.name)' was never sent"))
         continue
       }
       let status = outsideStatuses.statuses[sent.callID]
@@ -572,7 +595,7 @@ public final class TopologyRun: @unchecked Sendable {
       check(left.isEmpty, "nothing left over", left.joined(separator: "; "))
     }
     return RunOutcome(
-      trace: network.trace.events, failures: failures, checks: checks,
+      trace: network.trace.events, unmet: failures, checks: checks,
       seed: simulation.seed, duration: .microseconds(simulation.now.microseconds))
   }
 

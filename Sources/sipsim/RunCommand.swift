@@ -69,23 +69,9 @@ enum RunCommand {
           return .failure(Exit(code: 2))
         }
         options.run.seed = seed
-      case "--loss":
-        guard let text = value(argument) else { return .failure(Exit(code: 2)) }
-        guard let loss = Double(text), (0...1).contains(loss) else {
-          CLI.fail("--loss takes a probability from 0 to 1, not '\(text)'")
+      case "--loss", "--latency", "--duration":
+        guard let text = value(argument), linkOption(argument, text, into: &options.run) else {
           return .failure(Exit(code: 2))
-        }
-        options.run.loss = loss
-      case "--latency", "--duration":
-        guard let text = value(argument) else { return .failure(Exit(code: 2)) }
-        guard let span = TimeSpan.parse(text) else {
-          CLI.fail("\(argument) takes a time span such as 20ms or 1.5s, not '\(text)'")
-          return .failure(Exit(code: 2))
-        }
-        if argument == "--latency" {
-          options.run.latency = span
-        } else {
-          options.run.duration = span
         }
       case "--ladder":
         guard let text = value(argument) else { return .failure(Exit(code: 2)) }
@@ -125,6 +111,29 @@ enum RunCommand {
     }
     if let target = positional.first { options.target = target }
     return .success(options)
+  }
+
+  /// `--loss`, `--latency` or `--duration` with its value, which `run` and `sweep` share: what
+  /// a run may change without editing the topology. False after printing what is wrong.
+  static func linkOption(_ flag: String, _ text: String, into run: inout RunOptions) -> Bool {
+    if flag == "--loss" {
+      guard let loss = Double(text), (0...1).contains(loss) else {
+        CLI.fail("--loss takes a probability from 0 to 1, not '\(text)'")
+        return false
+      }
+      run.loss = loss
+      return true
+    }
+    guard let span = TimeSpan.parse(text) else {
+      CLI.fail("\(flag) takes a time span such as 20ms or 1.5s, not '\(text)'")
+      return false
+    }
+    if flag == "--latency" {
+      run.latency = span
+    } else {
+      run.duration = span
+    }
+    return true
   }
 
   static func run(_ arguments: [String]) -> Int32 {

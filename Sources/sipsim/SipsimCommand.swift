@@ -8,6 +8,7 @@ enum SipsimCommand {
 
     Commands:
       run [NAME|PATH]      run a topology and print its ladder (default: `default`)
+      sweep [NAME|PATH]    run a topology over many seeds; which seeds fail, and how
       list                 the bundled topologies, a line each
       demo                 the built-in kernel demo (no SIP)
       parse FILE...        parse SIP messages from files (datagram semantics)
@@ -28,6 +29,7 @@ enum SipsimCommand {
     let rest = Array(arguments.dropFirst())
     switch command {
     case "run": return RunCommand.run(rest)
+    case "sweep": return SweepCommand.run(rest)
     case "list": return ListCommand.run(rest)
     case "demo": return KernelDemo.run(rest)
     case "parse": return ParseCommand.run(rest)
