@@ -1232,6 +1232,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       let verdict = call.dialogs[id]?.receive(request: request)
     else {
       refuse(request, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
+      if method == "BYE" { byeOnAnUnknownDialog(request) }
       return
     }
     if verdict == .outOfOrder {
@@ -1258,6 +1259,23 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     default:
       refuse(request, key: key, Rejection(405, "Method Not Allowed"))
     }
+  }
+
+  /// A BYE that matched no dialog (answered 481, §15.1.2) but names a call of ours that is
+  /// still waiting for its INVITE's final response, with our tag as its To tag: the callee made a
+  /// dialog with its 2xx, which never reached us, and has now ended it (§13.3.1.4 once its 2xx
+  /// went unacknowledged for 64·T1, or its user hung up). No final response will come: the
+  /// callee's INVITE transaction ended with its 2xx. Our INVITE, in Proceeding if a provisional
+  /// came, has no timer (Figure 5) and would wait for ever, so the call ends: ``end(_:)``
+  /// CANCELs the INVITE and lets its transaction go (one still Calling ends at Timer B). With
+  /// forking, another branch's late 2xx is then a stray, ACKed and ended with BYE.
+  func byeOnAnUnknownDialog(_ bye: SIPMessage) {
+    guard let callID = bye.callID, let call = calls[callID], call.isCaller,
+      call.confirmed == nil, call.finalStatus == nil, bye.toTag == call.localTag
+    else { return }
+    log("call \(callID): BYE on a dialog its lost 2xx made: ending the unanswered call")
+    call.ending = "BYE for a dialog whose 2xx never came"
+    end(call)
   }
 
   /// §14.2: a re-INVITE. Glare (491) and overlap (500 with Retry-After) first; else answer the

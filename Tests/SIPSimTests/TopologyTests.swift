@@ -132,6 +132,36 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(faults.first?.from?.address.description == "10.0.0.33")
   }
 
+  /// Found by `sipsim sweep lossy-retransmission --loss 0.3` (seed 41): alice saw only the
+  /// proxy's 100 Trying; bob's 180 and every 200 were lost on their way to her. Bob gave up
+  /// (§13.3.1.4) and sent BYE on the dialog his 2xx made, which alice never learned of: 481
+  /// (§15.1.2). Her INVITE, in Proceeding, which has no timer, then waited for ever and her
+  /// call never ended. The BYE shows the callee ended a dialog of her call: she CANCELs the
+  /// INVITE, lets its transaction go, and ends the call unanswered.
+  @Test func aCallersLost2xxThenTheCalleesByeEndsTheCall() throws {
+    var topology = try TopologyLibrary.load("lossy-retransmission")
+    topology.links.pairs = []
+    topology.messageFaults = [
+      .init(.drop, status: 180, from: "atlanta", to: "alice"),
+      .init(.drop, status: 200, from: "atlanta", to: "alice", count: 100),
+    ]
+    topology.expect.calls = [.init(call: "c1", answered: false)]
+    topology.expect.nothingLeftOver = true
+    let outcome = try TopologyRun(topology).run()
+    #expect(outcome.failures == [])
+    let ended = outcome.trace.filter {
+      $0.event == "call-ended" && $0.field("side") == .string("caller")
+    }
+    #expect(ended.count == 1)
+    #expect(ended.first?.field("status") == .string("none"))
+    #expect(ended.first?.field("ending")?.description.contains("BYE") == true, "\(ended)")
+    let aliceSent = outcome.trace.filter {
+      $0.event == "send" && $0.from?.address.description == "10.0.0.1"
+    }.compactMap { $0.field("summary")?.description }
+    #expect(aliceSent.contains { $0.hasPrefix("CANCEL") }, "\(aliceSent)")
+    #expect(aliceSent.contains { $0.hasPrefix("SIP/2.0 481") }, "\(aliceSent)")
+  }
+
   @Test func aWrongSequenceIsNamedWithWhatWasSent() throws {
     var topology = try TopologyLibrary.load("rfc3665-3.9")
     topology.expect.sequences = [.init(call: "c1", messages: ["INVITE", "486"])]
