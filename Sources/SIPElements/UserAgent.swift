@@ -366,6 +366,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.invite = invite
     call.invitePeer = peer
     call.sawProvisional = false
+    // A new INVITE (a retry, a redirect, a fail-over) is a new transaction, in Calling.
+    cancelTimer(call, "C")
     // A send that fails at once (no address for the proxy) reports its transport error as the
     // endpoint's next event, after this returns: the key is the live INVITE's.
     call.inviteKey = send(invite, to: peer)
@@ -410,6 +412,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       let peer = call.invitePeer
     else { return }
     call.cancelSent = true
+    cancelTimer(call, "C")
     send(invite.cancelRequest(), to: peer, branch: key.branch)
     // §9.1: a UAS need not answer the cancelled INVITE (an RFC 2543 one sends no 487), and
     // the CANCEL may get no answer at all; with no final response by 64·T1 the INVITE is
@@ -425,6 +428,29 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// does (487, Request Terminated), with a line in the log saying that no 487 came; the timer's
   /// `timer-fired` event before it (``traceTimer(_:_:of:duration:)``) shows a ladder without the
   /// log what ended the transaction.
+  /// Arms (or restarts) the agent's Timer C for the call's INVITE, in Proceeding now: a
+  /// provisional came (``UAConfiguration/timerC``). A 100 Trying arms it once; each later
+  /// provisional restarts it, as a proxy's is (§16.7 step 2), so a callee that rings for long
+  /// and says so every minute (§13.3.1.1) is not cancelled.
+  func armTimerC(_ call: Call) {
+    guard let timeout = configuration.timerC, !call.cancelSent else { return }
+    // A restart is traced as the proxy traces one: armed again, no cancellation in between.
+    if let running = call.timers.removeValue(forKey: "C") { network.simulation.cancel(running) }
+    let callID = call.callID
+    after(timeout, call: call, purpose: "C") { agent in agent.timerCFired(callID) }
+  }
+
+  /// Timer C fired: the INVITE has had no final response for that long since its last
+  /// provisional, and Proceeding has no timer of its own (Figure 5). The agent CANCELs it, as a
+  /// proxy does on its Timer C (§16.6 step 11): a 487 then ends the call; with none, the §9.1
+  /// give-up (`cancel-wait`, 64·T1) lets the INVITE go.
+  func timerCFired(_ callID: String) {
+    guard let call = calls[callID], call.isCaller, call.confirmed == nil, call.finalStatus == nil
+    else { return }
+    log("call \(callID): no final response within Timer C: CANCEL (§9.1, as §16.6 step 11)")
+    sendCancel(call)
+  }
+
   func giveUpCancelledInvite(_ callID: String) {
     guard let call = calls[callID], call.confirmed == nil, call.finalStatus == nil else { return }
     log("no final response 64·T1 after CANCEL: the INVITE is considered cancelled (§9.1)")
@@ -635,6 +661,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     case "cancel-wait": (name, key) = ("cancel-wait", call.inviteKey)
     case Call.initial2xx, Call.reinvite2xx: (name, key) = ("2xx", call.successes[purpose]?.key)
     case "glare": (name, key) = ("glare", nil)
+    case "C": (name, key) = ("C", call.inviteKey)
     default: return
     }
     record(
@@ -849,6 +876,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
         call.sawProvisional = true
         if call.cancelWanted { sendCancel(call) }
       }
+      armTimerC(call)
       if status > 100, let request = call.invite,
         let id = DialogID(receivedResponse: response), call.dialogs.index(forKey: id) == nil,
         let dialog = try? Dialog.uac(request: request, response: response)
@@ -990,6 +1018,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     call.confirmed = id
     call.finalStatus = 200
+    cancelTimer(call, "C")
     call.setRemote(remote, from: response.body)
     emit(.response(callID: call.callID, method: "INVITE", status: 200))
     setState(call, .confirmed)

@@ -209,13 +209,24 @@ public struct UAConfiguration: Sendable {
   /// long run's memory does not grow with every call (a record holds both session
   /// descriptions); the trace keeps every call's end (`call-ended`) regardless.
   public var historyLimit: Int
+  /// How long an outgoing INVITE may wait for its final response once a provisional came,
+  /// restarted by each later provisional, before the agent CANCELs it (§9.1): a proxy's Timer
+  /// C (§16.6 step 11, more than 3 minutes), applied by the UAC core. RFC 3261 gives an INVITE
+  /// client transaction in Proceeding no timer (Figure 5): when its final response is lost for
+  /// good (every retransmission of a 486 dropped, a proxy that crashed after its 100 Trying)
+  /// the call would wait for ever. nil waits for ever, as the figure does. The default, 4
+  /// minutes, is longer than a proxy's (181 s by default), so a proxy's Timer C acts first and
+  /// the agent's is the last resort.
+  public var timerC: Duration?
 
   public init(
     outboundProxy: SIPURI? = nil, routes: [SIPURI] = [],
     capabilities: UACapabilities = UACapabilities(), codecs: [String] = ["PCMU", "PCMA"],
     mediaPort: Int = 49170, maxRedirects: Int = 5, maxRetries: Int = 2,
-    fallbackProxies: [SIPURI] = [], credentials: CredentialStore? = nil, historyLimit: Int = 100
+    fallbackProxies: [SIPURI] = [], credentials: CredentialStore? = nil, historyLimit: Int = 100,
+    timerC: Duration? = .seconds(240)
   ) {
+    self.timerC = timerC
     self.historyLimit = max(0, historyLimit)
     self.fallbackProxies = fallbackProxies
     self.credentials = credentials
@@ -251,7 +262,7 @@ extension UAConfiguration {
       && routes == other.routes && capabilities == other.capabilities && codecs == other.codecs
       && mediaPort == other.mediaPort && maxRedirects == other.maxRedirects
       && maxRetries == other.maxRetries && fallbackProxies == other.fallbackProxies
-      && historyLimit == other.historyLimit
+      && historyLimit == other.historyLimit && timerC == other.timerC
   }
 }
 

@@ -284,13 +284,21 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     }
     lab.run(for: .seconds(60))
     let forwarded = lab.sent(callID: callID).filter { $0.token == "INVITE" }.map(\.time)
-    let timerC = lab.network.trace.events.filter {
+    let allTimerC = lab.network.trace.events.filter {
       $0.event.hasPrefix("timer-") && $0.field("timer")?.description == "C"
     }
+    let timerC = allTimerC.filter { $0.field("element") == .string("proxy") }
     #expect(
       timerC.map { "\($0.event) \($0.field("branch")?.description ?? "")" } == [
         "timer-armed 0", "timer-armed 0", "timer-cancelled 0",
       ])
+    // Alice's own Timer C (the UAC's last resort) goes the same way: armed by the 100 Trying,
+    // again by the 180, cancelled by the 200; it names her INVITE client transaction.
+    let alices = allTimerC.filter { $0.field("element") == .string("alice") }
+    #expect(alices.map(\.event) == ["timer-armed", "timer-armed", "timer-cancelled"])
+    #expect(alices.first?.field("duration") == .integer(240_000_000))
+    #expect(
+      alices.allSatisfy { $0.field("transaction")?.description.hasSuffix("/INVITE/c") == true })
     // Armed as the proxy's INVITE leaves (the second INVITE sent), for the configured 181 s.
     #expect(timerC.first?.time == forwarded.dropFirst().first)
     #expect(timerC.first?.field("duration") == .integer(181_000_000))
@@ -310,7 +318,8 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     let fired = lab.network.trace.events(named: "timer-fired").filter {
       $0.field("timer")?.description == "C"
     }
-    #expect(fired.count == 1)
+    // The proxy's; alice's own (4 minutes) is cancelled by the 487 it brings.
+    #expect(fired.count == 1 && fired.first?.field("element") == .string("proxy"))
     #expect(fired.first.map { $0.time - 1_000_000 } ?? 0 >= 180_000_000)
     lab.expectNothingLeftOver()
   }

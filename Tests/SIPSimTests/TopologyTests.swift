@@ -162,6 +162,35 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(aliceSent.contains { $0.hasPrefix("SIP/2.0 481") }, "\(aliceSent)")
   }
 
+  /// Found by `sipsim sweep rfc3665-3.9 --loss 0.4` (seed 137): alice had proxy1's 100 Trying,
+  /// then every retransmission of the 486 was lost on its way to her. Proxy1 gave up at Timer H;
+  /// alice's INVITE, in Proceeding, which has no timer (Figure 5), waited for ever. Her own Timer
+  /// C (4 minutes after the last provisional) now CANCELs it; the CANCEL finds no transaction
+  /// anywhere (481s), and 64·T1 later the §9.1 give-up ends the call as cancelled.
+  @Test func aCallersTimerCEndsAnInviteWhoseFinalResponseWasLost() throws {
+    var topology = try TopologyLibrary.load("rfc3665-3.9")
+    topology.messageFaults = [.init(.drop, status: 486, from: "proxy1", to: "alice", count: 100)]
+    topology.expect.sequences = []
+    topology.expect.calls = [.init(call: "c1", answered: false, status: 487)]
+    let outcome = try TopologyRun(topology).run()
+    #expect(outcome.failures == [])
+    let alice = outcome.trace.filter { $0.field("element") == .string("alice") }
+    let fired = alice.filter { $0.event == "timer-fired" && $0.field("timer") == .string("C") }
+    let trying = outcome.trace.first {
+      $0.event == "deliver" && $0.to?.address.description == "10.0.0.1"
+        && $0.field("summary") == .string("SIP/2.0 100 Trying")
+    }
+    #expect(fired.count == 1)
+    #expect(fired.first.map(\.time) == trying.map { $0.time + 240_000_000 })
+    let cancels = outcome.trace.filter {
+      $0.event == "send" && $0.from?.address.description == "10.0.0.1"
+        && $0.field("summary")?.description.hasPrefix("CANCEL") == true
+    }
+    #expect(cancels.first?.time == fired.first?.time)
+    let ended = alice.first { $0.event == "call-ended" }
+    #expect(ended?.field("ending") == .string("CANCEL (no final response)"))
+  }
+
   @Test func aWrongSequenceIsNamedWithWhatWasSent() throws {
     var topology = try TopologyLibrary.load("rfc3665-3.9")
     topology.expect.sequences = [.init(call: "c1", messages: ["INVITE", "486"])]
