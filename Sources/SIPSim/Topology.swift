@@ -19,6 +19,8 @@ public struct Topology: Sendable, Decodable {
   public var timers: TimerSpec
   public var links: LinksSpec
   public var hosts: [HostSpec]
+  /// Address, SRV and NAPTR records beyond the hosts' `domains` (RFC 3263 server location).
+  public var dns: DNSSpec
   public var users: [UserSpec]
   public var scenario: [Step]
   public var faults: [FaultSpec]
@@ -29,7 +31,8 @@ public struct Topology: Sendable, Decodable {
     name: String, summary: String = "", notes: String? = nil, seed: UInt64 = 1,
     duration: TimeSpan? = nil, timers: TimerSpec = TimerSpec(), links: LinksSpec = LinksSpec(),
     hosts: [HostSpec], users: [UserSpec] = [], scenario: [Step] = [], faults: [FaultSpec] = [],
-    messageFaults: [MessageFault] = [], expect: Expectations = Expectations()
+    messageFaults: [MessageFault] = [], expect: Expectations = Expectations(),
+    dns: DNSSpec = DNSSpec()
   ) {
     self.name = name
     self.summary = summary
@@ -39,6 +42,7 @@ public struct Topology: Sendable, Decodable {
     self.timers = timers
     self.links = links
     self.hosts = hosts
+    self.dns = dns
     self.users = users
     self.scenario = scenario
     self.faults = faults
@@ -49,7 +53,7 @@ public struct Topology: Sendable, Decodable {
   public init(from decoder: any Decoder) throws {
     let c = try decoder.strictContainer([
       "name", "summary", "notes", "seed", "duration", "timers", "links", "hosts", "users",
-      "scenario", "faults", "messageFaults", "expect",
+      "scenario", "faults", "messageFaults", "expect", "dns",
     ])
     name = try c.optional("name") ?? ""
     summary = try c.optional("summary") ?? ""
@@ -59,6 +63,7 @@ public struct Topology: Sendable, Decodable {
     timers = try c.optional("timers") ?? TimerSpec()
     links = try c.optional("links") ?? LinksSpec()
     hosts = try c.required("hosts")
+    dns = try c.optional("dns") ?? DNSSpec()
     users = try c.optional("users") ?? []
     scenario = try c.optional("scenario") ?? []
     faults = try c.optional("faults") ?? []

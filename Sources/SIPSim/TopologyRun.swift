@@ -194,6 +194,7 @@ public final class TopologyRun: @unchecked Sendable {
             ("domains", .string(spec.domains.joined(separator: " "))),
           ]))
     }
+    addRecords(topology.dns)
     for (index, pair) in topology.links.pairs.enumerated() {
       let forward = Self.conditions(pair.link, over: base)
       var changed = forward
@@ -216,6 +217,40 @@ public final class TopologyRun: @unchecked Sendable {
       }
     }
     installMessageFaults()
+  }
+
+  /// The file's DNS records, into the network's name service, each traced at 0 (`dns`) so a
+  /// trace says what its elements resolved against. The validator checked every address.
+  func addRecords(_ dns: DNSSpec) {
+    func trace(_ type: String, _ name: String, _ value: String) {
+      network.trace.record(
+        TraceEvent(
+          time: 0, event: "dns",
+          fields: [("type", .string(type)), ("name", .string(name)), ("value", .string(value))]))
+    }
+    for record in dns.a {
+      let addresses = record.addresses.compactMap { IPAddress($0) }
+      network.addAddressRecord(record.name, addresses)
+      trace("A", record.name, addresses.map(\.description).joined(separator: " "))
+    }
+    for record in dns.srv {
+      network.addServiceRecord(
+        ServiceRecord(
+          name: record.name, priority: record.priority, weight: record.weight, port: record.port,
+          target: record.target))
+      trace(
+        "SRV", record.name, "\(record.priority) \(record.weight) \(record.port) \(record.target)")
+    }
+    for record in dns.naptr {
+      network.addNamingAuthorityRecord(
+        NamingAuthorityRecord(
+          name: record.name, order: record.order, preference: record.preference,
+          flags: record.flags, service: record.service, replacement: record.replacement))
+      trace(
+        "NAPTR", record.name,
+        "\(record.order) \(record.preference) \"\(record.flags)\" \"\(record.service)\" \(record.replacement)"
+      )
+    }
   }
 
   func buildElement(_ spec: HostSpec, path: String) throws {

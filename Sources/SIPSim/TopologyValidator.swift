@@ -17,6 +17,7 @@ struct TopologyValidator {
       names.append(host.name)
       if case .userAgent = host.role { uaNames.append(host.name) }
     }
+    try validateDNS(hostNames: names)
     func host(_ name: String, _ path: String) throws(TopologyError) {
       guard names.contains(name) else {
         throw TopologyError(

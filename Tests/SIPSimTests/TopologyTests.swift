@@ -457,6 +457,92 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(error?.description.hasPrefix("t.json: \(path)") == true || error?.file == nil)
   }
 
+  /// DNS records (RFC 3263 server location): each mistake named at its path in `dns`.
+  @Test(arguments: [
+    (
+      #"{"srv": [{"name": "biloxi.example.com", "port": 5060, "target": "a"}]}"#,
+      "$.dns.srv[0].name", "is not an SRV name"
+    ),
+    (
+      #"{"srv": [{"name": "_sip._udp.b", "port": 0, "target": "a"}]}"#, "$.dns.srv[0].port",
+      "1 to 65535"
+    ),
+    (
+      #"{"srv": [{"name": "_sip._udp.b", "port": 5060, "weight": 70000, "target": "a"}]}"#,
+      "$.dns.srv[0].weight", "0 to 65535, not 70000"
+    ),
+    (
+      #"{"srv": [{"name": "_sip._udp.b", "port": 5060}]}"#, "$.dns.srv[0].target",
+      "missing required key"
+    ),
+    (
+      #"{"srv": [{"name": "_sip._udp.b", "port": 5060, "target": "nowhere"}]}"#,
+      "$.dns.srv[0].target", "'nowhere' resolves to nothing"
+    ),
+    (
+      #"{"srv": [{"name": "_sip._udp.b", "port": 5060, "target": "a", "ttl": 5}]}"#,
+      "$.dns.srv[0].ttl", "unknown key 'ttl'"
+    ),
+    (
+      #"{"a": [{"name": "backup.b", "addresses": ["10.0.0.300"]}]}"#, "$.dns.a[0].addresses[0]",
+      "not an IPv4 or IPv6 address"
+    ),
+    (
+      #"{"a": [{"name": "backup.b", "addresses": []}]}"#, "$.dns.a[0].addresses", "needs an address"
+    ),
+    (
+      #"{"naptr": [{"name": "b", "order": 10, "service": "SIP+D2U", "replacement": "_sip._udp.b"}]}"#,
+      "$.dns.naptr[0].replacement", "no SRV record named '_sip._udp.b'"
+    ),
+    (
+      #"{"naptr": [{"name": "b", "order": 10, "flags": "x", "service": "SIP+D2U", "replacement": "_sip._udp.b"}]}"#,
+      "$.dns.naptr[0].flags", "not 'x'"
+    ),
+    (
+      #"{"naptr": [{"name": "b", "service": "SIP+D2U", "replacement": "_sip._udp.b"}]}"#,
+      "$.dns.naptr[0].order", "missing required key"
+    ),
+    (#"{"mx": []}"#, "$.dns.mx", "unknown key 'mx'"),
+  ])
+  func dnsRecordErrorsNameTheirPath(dns: String, path: String, message: String) {
+    let json = #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "dns": "# + dns + "}"
+    let error = decodeError(json)
+    #expect(error?.path == path, "\(String(describing: error))")
+    #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+  }
+
+  /// A file's DNS records reach the network's name service (SRV targets naming a host, a
+  /// host's domain or an `a` record), each traced at 0 as a `dns` event.
+  @Test func dnsRecordsReachTheNameService() throws {
+    let json = #"""
+      {"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"},
+                 {"name": "p1", "role": "none", "domains": ["p1.b"]}],
+       "dns": {"a": [{"name": "backup.b", "addresses": ["192.0.2.9"]}],
+               "srv": [{"name": "_sip._udp.b", "priority": 20, "weight": 5, "port": 5070, "target": "backup.b"},
+                       {"name": "_sip._udp.b", "priority": 10, "port": 5060, "target": "p1.b"},
+                       {"name": "_sip._tcp.b", "port": 5060, "target": "a"}],
+               "naptr": [{"name": "b", "order": 10, "preference": 5, "service": "SIP+D2T",
+                          "replacement": "_sip._tcp.b"}]}}
+      """#
+    let run = try TopologyRun(try TopologyLibrary.decode(Data(json.utf8)))
+    let network = run.network
+    #expect(network.hasServiceRecords)
+    #expect(network.resolve("backup.b").map(\.description) == ["192.0.2.9"])
+    #expect(network.services("_sip._udp.b").map(\.target) == ["p1.b", "backup.b"])
+    #expect(network.services("_sip._udp.b").map(\.weight) == [0, 5])
+    let pointer = try #require(network.namingAuthorityRecords("b").first)
+    #expect(pointer.service == "SIP+D2T" && pointer.flags == "s" && pointer.preference == 5)
+    let traced = network.trace.events.filter { $0.event == "dns" }.map {
+      "\($0.field("type")?.description ?? "") \($0.field("name")?.description ?? ""): \($0.field("value")?.description ?? "")"
+    }
+    #expect(
+      traced == [
+        "A backup.b: 192.0.2.9", "SRV _sip._udp.b: 20 5 5070 backup.b",
+        "SRV _sip._udp.b: 10 0 5060 p1.b",
+        "SRV _sip._tcp.b: 0 0 5060 a", "NAPTR b: 10 5 \"s\" \"SIP+D2T\" _sip._tcp.b",
+      ])
+  }
+
   /// `{"kind": "ignoreCancel", "for": …}` is the broken callee of `cancel-no-487`: it decodes
   /// to `UABehaviour.ignoreCancel(ringing:)` with its `for`, as a string or in a scenario step.
   @Test func ignoreCancelDecodes() throws {

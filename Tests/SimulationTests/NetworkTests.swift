@@ -318,6 +318,32 @@ struct NetworkTests {
     #expect(throws: NetworkError.unknownHost("nobody")) { try network.apply(.crash("nobody")) }
   }
 
+  /// NAPTR records are kept as added, by name (case-insensitive); the store says whether it
+  /// holds any SRV or NAPTR record at all, which is what lets a sender skip the queries.
+  @Test func nameServiceKeepsPointerRecordsAndSaysWhetherAnyServiceRecordExists() {
+    let network = Network(simulation: Simulation())
+    #expect(!network.hasServiceRecords)
+    network.addAddressRecord("biloxi.example.com", [.v4(0x0A00_0009)])
+    #expect(!network.hasServiceRecords)
+    network.addNamingAuthorityRecord(
+      NamingAuthorityRecord(
+        name: "Biloxi.example.com", order: 20, preference: 10, flags: "s", service: "SIP+D2U",
+        replacement: "_sip._udp.biloxi.example.com"))
+    network.addNamingAuthorityRecord(
+      NamingAuthorityRecord(
+        name: "biloxi.example.com", order: 10, preference: 10, flags: "s", service: "SIP+D2T",
+        replacement: "_sip._tcp.biloxi.example.com"))
+    #expect(network.hasServiceRecords)
+    #expect(
+      network.namingAuthorityRecords("BILOXI.example.com").map(\.service) == ["SIP+D2U", "SIP+D2T"])
+    #expect(network.namingAuthorityRecords("atlanta.example.com").isEmpty)
+    let other = Network(simulation: Simulation())
+    other.addServiceRecord(
+      ServiceRecord(name: "_sip._udp.b.example.com", weight: 5, port: 5060, target: "b"))
+    #expect(other.hasServiceRecords)
+    #expect(other.services("_SIP._udp.b.example.com").map(\.weight) == [5])
+  }
+
   @Test(arguments: [
     ("192.0.2.1", "192.0.2.1"), ("0.0.0.0", "0.0.0.0"), ("255.255.255.255", "255.255.255.255"),
     ("10.100.9.250", "10.100.9.250"), ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"), ("::", "::"),

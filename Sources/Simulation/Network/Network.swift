@@ -168,6 +168,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// whenever a host or an address record is added, and when a host moves.
   private var lastResolved: (name: String, address: IPAddress?)?
   private var serviceRecords: [String: [ServiceRecord]] = [:]
+  private var pointerRecords: [String: [NamingAuthorityRecord]] = [:]
   var connections: [Int: StreamConnection] = [:]
   private var nextConnectionID = 1
   private var nextListenerID: UInt32 = 1
@@ -306,6 +307,22 @@ public final class Network: TimerTarget, @unchecked Sendable {
     serviceRecords[record.name.lowercased(), default: []].append(record)
   }
 
+  /// Name service: a naming authority pointer record (`NAPTR`, RFC 3403) for `record.name`
+  /// (case-insensitive), kept after any already there. The store gives them no meaning: what a
+  /// service field says, and in what order records are used, is the reader's business.
+  public func addNamingAuthorityRecord(_ record: NamingAuthorityRecord) {
+    pointerRecords[record.name.lowercased(), default: []].append(record)
+  }
+
+  /// The NAPTR records named `name`, in the order they were added.
+  public func namingAuthorityRecords(_ name: String) -> [NamingAuthorityRecord] {
+    pointerRecords[name.lowercased()] ?? []
+  }
+
+  /// Whether any SRV or NAPTR record exists: a reader that finds none can go straight to
+  /// address records without a query per name (every message sent to a name asks).
+  public var hasServiceRecords: Bool { !serviceRecords.isEmpty || !pointerRecords.isEmpty }
+
   /// Resolves a domain name to addresses: its address records, or else the host of that name.
   public func resolve(_ domain: String) -> [IPAddress] {
     if let records = addressRecords[Self.recordKey(domain)] { return records }
@@ -335,7 +352,8 @@ public final class Network: TimerTarget, @unchecked Sendable {
     domain.utf8.contains { $0 >= 65 && $0 <= 90 } ? domain.lowercased() : domain
   }
 
-  /// Service records for `name`, by priority, then in the order they were added.
+  /// Service records for `name` (case-insensitive), by priority, then in the order they were
+  /// added.
   public func services(_ name: String) -> [ServiceRecord] {
     let records = serviceRecords[name.lowercased()] ?? []
     return records.enumerated().sorted {
@@ -812,7 +830,9 @@ public enum PacketFault: Sendable, Equatable {
   case duplicate
 }
 
-/// A service record (RFC 2782), enough of RFC 3263 for a SIP URI's domain to find its proxy.
+/// A service record (`SRV`, RFC 2782): where a service at a domain is served, and in what
+/// order to try its servers (`priority`, then `weight`). The store keeps them; ordering and
+/// choosing among them is the reader's business.
 public struct ServiceRecord: Sendable, Equatable {
   /// For example `_sip._udp.biloxi.example.com`.
   public var name: String
@@ -829,6 +849,33 @@ public struct ServiceRecord: Sendable, Equatable {
     self.weight = weight
     self.port = port
     self.target = target
+  }
+}
+
+/// A naming authority pointer record (`NAPTR`, RFC 3403), as far as a name service stores
+/// one: a domain's `order`ed and `preference`d rewrites to another name (`replacement`), each
+/// for a `service` (`SIP+D2U` and friends, RFC 3263) with `flags` saying what the replacement
+/// names (`s`: SRV records). The regular-expression field is not modelled (RFC 3263 leaves it
+/// empty).
+public struct NamingAuthorityRecord: Sendable, Equatable {
+  /// The domain it belongs to (`biloxi.example.com`).
+  public var name: String
+  public var order: UInt16
+  public var preference: UInt16
+  public var flags: String
+  public var service: String
+  public var replacement: String
+
+  public init(
+    name: String, order: UInt16, preference: UInt16, flags: String, service: String,
+    replacement: String
+  ) {
+    self.name = name
+    self.order = order
+    self.preference = preference
+    self.flags = flags
+    self.service = service
+    self.replacement = replacement
   }
 }
 
