@@ -1,7 +1,7 @@
 public import SIPCore
 import SIPDialog
 public import SIPTransaction
-public import SIPTransport
+import SIPTransport
 public import Simulation
 
 /// A SIP user agent (RFC 3261 §8, §12–15): the UAC and UAS cores over a ``SIPEndpoint``. It
@@ -58,8 +58,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     var endedQueue: [(expiry: Int64, id: DialogID)] = []
     var nextTimerID: UInt64 = 1
     var agentTimers: [UInt64: TimerHandle] = [:]
-    var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] = [:]
+    var outsideRequests: [String: OutsideRequest] = [:]
     var extraContacts: [String] = []
+    /// RFC 3263 state (SRV draws, servers out of use), made when first needed.
+    var locator: LocatorState?
 
     init(merged: MergedRequestDetector) { self.merged = merged }
   }
@@ -156,7 +158,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
   }
   /// Requests sent outside calls (OPTIONS), by Call-ID.
-  var outsideRequests: [String: (request: SIPMessage, peer: SIPPeer, retries: Int)] {
+  var outsideRequests: [String: OutsideRequest] {
     get { book?.outsideRequests ?? [:] }
     _modify { yield &openBook.outsideRequests }
   }
@@ -272,9 +274,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       "OPTIONS", to: target, callID: callID, tag: hex(random.next() & 0xffff_ffff), cseq: 1)
     request.append("Accept", configuration.capabilities.acceptHeader)
     request.append("Content-Length", "0")
-    let peer = nextHop(for: target)
-    outsideRequests[callID] = (request, peer, 0)
-    send(request, to: peer)
+    let targets = targets(for: preloadedRoutes.first ?? target)
+    outsideRequests[callID] = OutsideRequest(request: request, targets: targets)
+    send(request, to: targets.current)
     return callID
   }
 
@@ -334,7 +336,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// Where a request for `target` goes first (§8.1.2): the first route, else the target.
   func nextHop(for target: SIPURI) -> SIPPeer {
-    SIPPeer(uri: preloadedRoutes.first ?? target)
+    peer(for: preloadedRoutes.first ?? target)
   }
 
   /// `<sip:user@address:port>`, printed into one buffer: every REGISTER, INVITE and answer asks
@@ -362,7 +364,11 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     guard let uri = invite.requestURI else { return }
     var invite = invite
     credentials?.store.authorize(&invite, cnonce: hex(random.next()))
-    let peer = SIPPeer(uri: invite.routes.first?.uri ?? uri)
+    // RFC 3263 §4: the next hop's targets; the INVITE goes to the first, and fails over to the
+    // rest (`failOver(_:reason:)`).
+    let targets = targets(for: invite.routes.first?.uri ?? uri)
+    let peer = targets.current
+    call.targets = targets
     call.invite = invite
     call.invitePeer = peer
     call.sawProvisional = false
@@ -500,7 +506,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.byeSent.append(id)
     var bye = made.request
     bye.append("Content-Length", "0")
-    send(bye, to: SIPPeer(uri: made.nextHop))
+    send(bye, to: peer(for: made.nextHop))
   }
 
   // MARK: Answering (§13.3)
@@ -698,7 +704,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.pendingOffer = offer
     call.wantsHold = hold
     call.outgoingReinvite = request.cseq?.sequence
-    send(request, to: SIPPeer(uri: hop))
+    send(request, to: peer(for: hop))
   }
 
   // MARK: Events from the transaction layer
@@ -724,13 +730,13 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
         log("server transaction \(key) ended by Timer \(timer.rawValue)")
       } else if let request {
         // A client transaction times out (B, F) while it keeps its request.
-        synthesize(408, for: request)
+        synthesize(408, for: request, key: key, reason: "Timer \(timer.rawValue)")
       }
     case .transportError(let key, let request):
       if key.role == .server {
         log("could not send a response in \(key): transport error")
       } else if let request {
-        synthesize(503, for: request)
+        synthesize(503, for: request, key: key, reason: "transport error")
       }
     case .moved(let from):
       moved(from: from)
@@ -791,10 +797,24 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// §8.1.3.1: a client transaction's timeout is a 408, its transport error a 503, for the UAC
   /// core, which handles them like any response.
-  func synthesize(_ status: Int, for request: SIPMessage) {
+  ///
+  /// First, RFC 3263 §4.3: a request outside a dialog whose server never answered (`reason`:
+  /// the timer that fired, or `transport error`) goes to the next server instead.
+  func synthesize(_ status: Int, for request: SIPMessage, key: TransactionKey, reason: String) {
     guard request.isRequest, request.method != "ACK" else { return }
     if request.method == "INVITE", let callID = request.callID, let call = calls[callID],
-      call.isCaller, call.confirmed == nil, failOver(call)
+      call.isCaller, call.confirmed == nil
+    {
+      // A transaction the INVITE already failed over from is not the INVITE's any more (it
+      // carries the same CSeq: its 408 would end the call).
+      guard call.inviteKey == nil || call.inviteKey == key else {
+        log("\(reason) on \(key), which the INVITE failed over from: ignored")
+        return
+      }
+      if failOver(call, reason: reason) { return }
+    }
+    if let callID = request.callID, let outside = outsideRequests[callID],
+      status == 503 || !outside.answered, failOverOutside(callID, reason: reason)
     {
       return
     }
@@ -824,13 +844,21 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     guard let callID = response.callID else { return }
     if let outside = outsideRequests[callID] {
-      guard effective >= 200 else { return }
+      guard effective >= 200 else {
+        // RFC 3263 §4.3: a server that answered at all is not failed over from on Timer F.
+        outsideRequests[callID]?.answered = true
+        return
+      }
+      if status == 503, failOverOutside(callID, response: response) { return }
       if retryAfterChallenge(
         outside.request, response, retries: outside.retries,
         resend: {
           agent, request in
-          agent.outsideRequests[callID] = (request, outside.peer, outside.retries + 1)
-          agent.send(request, to: outside.peer)
+          var retried = outside
+          retried.request = request
+          retried.retries += 1
+          agent.outsideRequests[callID] = retried
+          agent.send(request, to: outside.targets.current)
         })
       {
         return
@@ -917,7 +945,13 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       sendInvite(invite, call: call)
       return true
     }
-    if status == 503, call.confirmed == nil, failOver(call) { return true }
+    if status == 503, call.confirmed == nil {
+      // RFC 3261 §21.5.4: with Retry-After, no request goes to that server meanwhile.
+      if let seconds = response.retryAfter?.seconds, let peer = call.invitePeer {
+        locator.markUnavailable(peer, for: seconds)
+      }
+      if failOver(call, reason: "503") { return true }
+    }
     guard call.retries < configuration.maxRetries else { return false }
     var retry: SIPMessage?
     switch status {
@@ -1007,7 +1041,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     } else {
       ack.append("Content-Length", "0")
     }
-    let peer = SIPPeer(uri: hop)
+    let peer = self.peer(for: hop)
     call.acks[id] = (ack, peer)
     send(ack, to: peer)
     guard firstAnswer else {
@@ -1053,13 +1087,13 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     guard var dialog = try? Dialog.uac(request: request, response: response) else { return }
     var (ack, hop) = dialog.makeRequest(method: "ACK", sequence: response.cseq?.sequence ?? 1)
     ack.append("Content-Length", "0")
-    send(ack, to: SIPPeer(uri: hop))
+    send(ack, to: peer(for: hop))
     pruneEndedDialogs()
     if endedDialogs[id] == nil {
       rememberEnded(id)
       var (bye, byeHop) = dialog.makeRequest(method: "BYE")
       bye.append("Content-Length", "0")
-      send(bye, to: SIPPeer(uri: byeHop))
+      send(bye, to: peer(for: byeHop))
     }
   }
 
@@ -1078,7 +1112,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
         method: "ACK", sequence: response.cseq?.sequence ?? dialog.localSequence)
       ack.append("Content-Length", "0")
       call.dialogs[id] = dialog
-      let peer = SIPPeer(uri: hop)
+      let peer = self.peer(for: hop)
       call.acks[id] = (ack, peer)
       send(ack, to: peer)
       call.outgoingReinvite = nil
@@ -1550,6 +1584,8 @@ final class Call {
   var invite: SIPMessage?
   var inviteKey: TransactionKey?
   var invitePeer: SIPPeer?
+  /// The INVITE's RFC 3263 targets (``invitePeer`` is the current one).
+  var targets: ServerTargets?
   var sawProvisional = false
   var cancelWanted = false
   var cancelSent = false
@@ -1607,22 +1643,5 @@ final class Call {
   func setRemote(_ sdp: SessionDescription?, from body: [UInt8]) {
     remoteSDP = sdp
     remoteSDPBytes = sdp == nil ? nil : body
-  }
-}
-
-extension SIPPeer {
-  /// The peer a URI names (§8.1.2, without RFC 3263's NAPTR/SRV steps): its host and port,
-  /// TLS for `sips`, TCP for `transport=tcp`, else UDP.
-  public init(uri: SIPURI) {
-    let transport: SIPTransportProtocol
-    if uri.scheme == "sips" {
-      transport = .tls
-    } else if let name = uri.parameter("transport") ?? nil, name.lowercased() == "tcp" {
-      transport = .tcp
-    } else {
-      transport = .udp
-    }
-    let host = uri.parameter("maddr").flatMap { $0 } ?? uri.host
-    self.init(host: host, port: uri.port ?? transport.defaultPort, transport: transport)
   }
 }

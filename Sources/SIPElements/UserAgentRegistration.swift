@@ -79,8 +79,13 @@ extension UserAgent {
     let request = registerRequest(
       pending, registrar: registrar, callID: callID, cseq: cseq, routes: routes)
     pendingRegister = pending
-    // §8.1.2, as `nextHop(for:)`: the first route, else the registrar (its peer worked out once).
-    send(consume request, to: routes.first.map(SIPPeer.init(uri:)) ?? registrar.peer)
+    // §8.1.2, as `nextHop(for:)`: the first route, else the registrar (its peer worked out
+    // once, when no SRV or NAPTR record can change it; else RFC 3263's first target).
+    let peer =
+      LocatorState.direct(book?.locator, network: network)
+      ? routes.first.map(SIPPeer.init(uri:)) ?? registrar.peer
+      : self.peer(for: routes.first ?? registrar.uri)
+    send(consume request, to: peer)
   }
 
   /// The REGISTER `pending` describes: built when it is first sent, and built again for a
@@ -241,25 +246,5 @@ extension UserAgent {
   public func stopRefreshing() {
     registration?.refreshes = false
     cancelRegistrationTimer()
-  }
-
-  // MARK: Fail-over (RFC 3263 §4.3)
-
-  /// Sends the INVITE through the next fallback proxy after the current one did not answer;
-  /// false when there is none left.
-  func failOver(_ call: Call) -> Bool {
-    guard var invite = call.invite, !call.cancelWanted else { return false }
-    let next = call.proxyIndex + 1
-    let routes = preloadedRoutes(proxy: next)
-    guard configuration.outboundProxy != nil, next <= configuration.fallbackProxies.count,
-      let first = routes.first
-    else { return false }
-    call.proxyIndex = next
-    log("no answer through the proxy: trying \(first) (RFC 3263 §4.3)")
-    invite.remove("Route")
-    for route in routes.reversed() { invite.prepend("Route", "<\(route)>") }
-    invite.set("CSeq", "\((invite.cseq?.sequence ?? 1) + 1) INVITE")
-    sendInvite(invite, call: call)
-    return true
   }
 }

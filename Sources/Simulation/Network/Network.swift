@@ -305,6 +305,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// Name service: a service record (`SRV`, RFC 2782) such as `_sip._udp.biloxi.example.com`.
   public func addServiceRecord(_ record: ServiceRecord) {
     serviceRecords[record.name.lowercased(), default: []].append(record)
+    hasServiceRecords = true
   }
 
   /// Name service: a naming authority pointer record (`NAPTR`, RFC 3403) for `record.name`
@@ -312,6 +313,7 @@ public final class Network: TimerTarget, @unchecked Sendable {
   /// service field says, and in what order records are used, is the reader's business.
   public func addNamingAuthorityRecord(_ record: NamingAuthorityRecord) {
     pointerRecords[record.name.lowercased(), default: []].append(record)
+    hasServiceRecords = true
   }
 
   /// The NAPTR records named `name`, in the order they were added.
@@ -320,8 +322,9 @@ public final class Network: TimerTarget, @unchecked Sendable {
   }
 
   /// Whether any SRV or NAPTR record exists: a reader that finds none can go straight to
-  /// address records without a query per name (every message sent to a name asks).
-  public var hasServiceRecords: Bool { !serviceRecords.isEmpty || !pointerRecords.isEmpty }
+  /// address records without a query per name (every request sent asks: a stored flag, read
+  /// without a run-time exclusivity check, like the other state every message touches).
+  @exclusivity(unchecked) public private(set) var hasServiceRecords = false
 
   /// Resolves a domain name to addresses: its address records, or else the host of that name.
   public func resolve(_ domain: String) -> [IPAddress] {
