@@ -28,7 +28,9 @@ public enum LadderRow: Sendable, Equatable {
 
 /// Ladder diagrams (text and Mermaid) from a trace: a lane per host (from the trace's `host`
 /// events, in order), an arrow per message sent, retransmissions and drops marked, and the
-/// timers, transaction, dialog and call state changes of each element beside its lane.
+/// timers, transaction, dialog and call state changes of each element beside its lane, with
+/// its RFC 3263 server locations (`SRV sip:bob@biloxi.example.com: 10.0.0.2:5060/UDP …`) and
+/// fail-overs (`fail-over 10.0.0.2:5060/UDP>10.0.0.3:5060/UDP (Timer B)`).
 public struct Ladder: Sendable {
   public var lanes: [String]
   public var rows: [LadderRow]
@@ -106,6 +108,24 @@ public struct Ladder: Sendable {
         guard let lane = lane(named: element) else { continue }
         rows.append(
           .note(time: time, lane: lane, text: "dialog \(event.field("state")?.description ?? "")"))
+      case "server-location":
+        // RFC 3263: how the element found the servers for a URI, and their order.
+        guard let lane = lane(named: element) else { continue }
+        rows.append(
+          .note(
+            time: time, lane: lane,
+            text: "\(event.field("rule")?.description ?? "") "
+              + "\(event.field("uri")?.description ?? ""): "
+              + "\(event.field("targets")?.description ?? "")"))
+      case "fail-over":
+        // RFC 3263 §4.3: the next server, and why.
+        guard let lane = lane(named: element) else { continue }
+        rows.append(
+          .note(
+            time: time, lane: lane,
+            text: "fail-over \(event.field("from")?.description ?? "")>"
+              + "\(event.field("to")?.description ?? "") "
+              + "(\(event.field("reason")?.description ?? ""))"))
       case "binding":
         rows.append(
           .banner(

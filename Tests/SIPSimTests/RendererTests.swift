@@ -15,7 +15,7 @@ import Testing
   /// person; a change to them is a change to what users see.
   @Test(arguments: [
     "default", "rfc3665-3.9", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
-    "rfc3665-3.7",
+    "rfc3665-3.7", "rfc3263-failover",
   ])
   func matchesItsGolden(name: String) throws {
     let ladder = Ladder(try run(name).trace).text()
@@ -41,6 +41,39 @@ import Testing
     #expect(text.contains("INVITE (re)"))
     #expect(text.contains("Timer A fired (INVITE client)"))
     #expect(text.contains("call Early>Confirmed"))
+  }
+
+  /// RFC 3263: a server location and a fail-over are notes beside the element's lane.
+  @Test func serverLocationAndFailOverAreNotes() {
+    let events = [
+      TraceEvent(
+        time: 0, event: "host",
+        fields: [("name", .string("alice")), ("address", .string("10.0.0.1"))]),
+      TraceEvent(
+        time: 1, event: "server-location",
+        fields: [
+          ("element", .string("alice")), ("uri", .string("sip:bob@biloxi.example.com")),
+          ("rule", .string("SRV")), ("transport", .string("UDP")),
+          ("queries", .string("SRV _sip._udp.biloxi.example.com: p1:5060 p2:5060")),
+          ("targets", .string("10.0.0.2:5060/UDP 10.0.0.3:5060/UDP")),
+        ]),
+      TraceEvent(
+        time: 2, event: "fail-over",
+        fields: [
+          ("element", .string("alice")), ("method", .string("INVITE")),
+          ("from", .string("10.0.0.2:5060/UDP")), ("to", .string("10.0.0.3:5060/UDP")),
+          ("reason", .string("Timer B")),
+        ]),
+    ]
+    let notes = Ladder(events).rows.compactMap { row -> String? in
+      if case .note(_, 0, let text) = row { return text }
+      return nil
+    }
+    #expect(
+      notes == [
+        "SRV sip:bob@biloxi.example.com: 10.0.0.2:5060/UDP 10.0.0.3:5060/UDP",
+        "fail-over 10.0.0.2:5060/UDP>10.0.0.3:5060/UDP (Timer B)",
+      ])
   }
 
   /// A transaction's timer names its transaction; a proxy's own (Timer C, the §9.1

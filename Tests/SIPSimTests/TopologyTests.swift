@@ -25,10 +25,35 @@ func decodeError(_ json: String) -> TopologyError? {
     for name in [
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
       "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
-      "proxy-recursion", "rfc3665-3.7",
+      "proxy-recursion", "rfc3665-3.7", "rfc3263-failover",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
+  }
+
+  /// RFC 3263: alice finds biloxi's proxies by NAPTR then SRV, in priority order; proxy1 is
+  /// down, so Timer B fails her over to proxy2 with the same INVITE (CSeq) on a new branch.
+  @Test func aCallerFailsOverToTheNextSRVTarget() throws {
+    let outcome = try run("rfc3263-failover")
+    #expect(outcome.passed, "\(outcome.failures)")
+    let location = try #require(outcome.trace.first { $0.event == "server-location" })
+    #expect(location.field("rule")?.description == "NAPTR")
+    #expect(
+      location.field("queries")?.description
+        == "NAPTR biloxi.example.com: SIP+D2U; "
+        + "SRV _sip._udp.biloxi.example.com: p1.biloxi.example.com:5060 p2.biloxi.example.com:5060")
+    let failOver = try #require(outcome.trace.first { $0.event == "fail-over" })
+    #expect(failOver.field("reason")?.description == "Timer B")
+    #expect(failOver.time == 33_000_000)
+    let invites = outcome.trace.filter {
+      $0.event == "send" && $0.field("summary")?.description.hasPrefix("INVITE") == true
+        && $0.from?.description.hasPrefix("10.0.0.1:") == true
+    }
+    let first = try #require(invites.first)
+    let last = try #require(invites.last)
+    #expect(last.to?.description == "10.0.0.3:5060")
+    #expect(first.field("cseq")?.description == last.field("cseq")?.description)
+    #expect(first.field("branch")?.description != last.field("branch")?.description)
   }
 
   /// §16.7 step 4: the recursing proxy takes the 302 itself; alice is delivered no 3xx, and the
