@@ -296,6 +296,33 @@ public enum SessionRules {
     min(interval * 2, t2)
   }
 
+  /// How long an INVITE stays valid (RFC 3261 §13.2.1, §13.3.1 step 1): its Expires header
+  /// field, read as §20.19 and §25.1 define it, a single `delta-seconds` (`1*DIGIT`, whitespace
+  /// around it allowed). The UAC CANCELs an invitation still unanswered when it lapses, and the
+  /// UAS answers one it has not answered yet with 487.
+  ///
+  /// A number above §20.19's range (0 to 2^32 − 1) is read as 2^32 − 1 seconds, about 136
+  /// years: the caller asked for longer than the field can say, and the clamp keeps the timer
+  /// (virtual microseconds in an `Int64`) far from overflowing, however many digits come. A
+  /// value that is not digits, or a second Expires field (the header is single-valued, §20.19),
+  /// is ``InviteExpiry/malformed``.
+  public static func inviteExpiry(of invite: SIPMessage) -> InviteExpiry {
+    let fields = invite.fields("Expires")
+    guard let field = fields.first else { return .unlimited }
+    guard fields.count == 1 else { return .malformed }
+    let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+    var value = Array(field.value.utf8.drop(while: isSpace))
+    while let last = value.last, isSpace(last) { value.removeLast() }
+    guard !value.isEmpty else { return .malformed }
+    var seconds: UInt64 = 0
+    for byte in value {
+      guard (0x30...0x39).contains(byte) else { return .malformed }
+      // Never above 2^32 − 1 before this step, so times ten plus nine fits in 64 bits.
+      seconds = min(seconds * 10 + UInt64(byte - 0x30), UInt64(UInt32.max))
+    }
+    return .seconds(UInt32(clamping: seconds))
+  }
+
   /// The instants (from the first send) at which a UAS sends its 2xx while no ACK comes:
   /// 0, T1, 3·T1, 7·T1, … with the interval capped at T2, until 64·T1 (§13.3.1.4).
   public static func successSchedule(t1: Duration, t2: Duration) -> [Duration] {
@@ -309,4 +336,15 @@ public enum SessionRules {
     }
     return times
   }
+}
+
+/// What an INVITE's Expires header field says about how long the invitation stands (RFC 3261
+/// §13.2.1, §13.3.1 step 1, §20.19): ``SessionRules/inviteExpiry(of:)`` reads it.
+public enum InviteExpiry: Sendable, Hashable {
+  /// No Expires: the invitation stands until it is answered or cancelled.
+  case unlimited
+  /// It lapses this many seconds after it was sent (at the UAC) or received (at the UAS).
+  case seconds(UInt32)
+  /// An Expires field that is not one `delta-seconds` (§25.1: `1*DIGIT`), or more than one.
+  case malformed
 }

@@ -157,6 +157,28 @@ import Testing
         == status)
   }
 
+  /// §20.19 / §25.1: Expires is one `delta-seconds`; above 2^32 − 1 it is read as 2^32 − 1
+  /// (no overflow however many digits); anything else, or two fields, is malformed.
+  @Test(
+    arguments: [
+      (nil, .unlimited), ("5", .seconds(5)), ("0", .seconds(0)), (" 30 ", .seconds(30)),
+      ("0005", .seconds(5)), ("4294967295", .seconds(UInt32.max)),
+      ("4294967296", .seconds(UInt32.max)),
+      ("99999999999999999999999999999999999999", .seconds(UInt32.max)),
+      ("", .malformed), ("soon", .malformed), ("-1", .malformed), ("5s", .malformed),
+      ("1.5", .malformed), ("5, 6", .malformed), ("+5", .malformed),
+    ] as [(String?, InviteExpiry)])
+  func inviteExpiry(_ value: String?, _ expiry: InviteExpiry) {
+    let invite = Self.request("INVITE", value.map { [("Expires", $0)] } ?? [])
+    #expect(SessionRules.inviteExpiry(of: invite) == expiry)
+  }
+
+  @Test func twoExpiresFieldsAreMalformed() {
+    var invite = Self.request("INVITE", [("Expires", "5")])
+    invite.append("Expires", "5")
+    #expect(SessionRules.inviteExpiry(of: invite) == .malformed)
+  }
+
   @Test func successSchedule() {
     let times = SessionRules.successSchedule(t1: .milliseconds(500), t2: .seconds(4))
     #expect(
