@@ -62,6 +62,12 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     var extraContacts: [String] = []
     /// RFC 3263 state (SRV draws, servers out of use), made when first needed.
     var locator: LocatorState?
+    /// Incoming INVITEs this agent ended with a non-2xx final response (a rejection, a 487),
+    /// with the To tag of that response, in the order they ended: a CANCEL arriving while the
+    /// INVITE's server transaction lives on still gets 200 with that tag (§9.2). Each is kept
+    /// for the longest that transaction can live after its final response (64·T1 in Completed,
+    /// then T4 in Confirmed), so this is also expiry order and pruning takes from the front.
+    var finishedInvites: [(expiry: Int64, key: TransactionKey, tag: String)] = []
 
     init(merged: MergedRequestDetector) { self.merged = merged }
   }
@@ -1267,12 +1273,25 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
 
   /// §9.2: 200 to the CANCEL; 487 to the INVITE if it has no final response yet (unless the
   /// call came under ``UABehaviour/ignoreCancel(ringing:)``, a callee broken on purpose).
+  ///
+  /// A CANCEL that comes after the INVITE's non-2xx final response ended the call (it crossed
+  /// a rejection, or the invitation's own 487) still matches the INVITE's server transaction
+  /// while that lives: §9.2 answers it 200, with the To tag of the INVITE's response, and it
+  /// changes nothing. Only a CANCEL matching no transaction gets 481.
   func receiveCancel(_ cancel: SIPMessage, key: TransactionKey) {
-    guard let callID = cancel.callID, let call = calls[callID], !call.isCaller,
-      let inviteKey = TransactionKey.inviteServer(cancelledBy: cancel),
-      inviteKey == call.serverKey
+    guard let callID = cancel.callID,
+      let inviteKey = TransactionKey.inviteServer(cancelledBy: cancel)
     else {
       refuse(cancel, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
+      return
+    }
+    guard let call = calls[callID], !call.isCaller, inviteKey == call.serverKey else {
+      if let tag = finishedInviteTag(inviteKey) {
+        emit(.request(callID: callID, method: "CANCEL"))
+        respond(cancel.response(status: 200, toTag: tag), in: key)
+      } else {
+        refuse(cancel, key: key, Rejection(481, "Call/Transaction Does Not Exist"))
+      }
       return
     }
     emit(.request(callID: callID, method: "CANCEL"))
@@ -1287,6 +1306,32 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.ending = "CANCEL"
     respond(request.response(status: 487, toTag: call.localTag), in: call.serverKey)
     end(call)
+  }
+
+  /// The To tag of the non-2xx final response this agent sent to the INVITE of `key`, while
+  /// that INVITE's server transaction is still alive; nil otherwise.
+  func finishedInviteTag(_ key: TransactionKey) -> String? {
+    guard let book, !book.finishedInvites.isEmpty else { return nil }
+    let current = now
+    let expired = book.finishedInvites.prefix { $0.expiry <= current }.count
+    if expired > 0 { book.finishedInvites.removeFirst(expired) }
+    guard let tag = book.finishedInvites.last(where: { $0.key == key })?.tag else { return nil }
+    let alive = endpoint.onDrivingThread(passing: key) { endpoint, key in
+      endpoint.state(of: key).map { $0 != .terminated } ?? false
+    }
+    return alive ? tag : nil
+  }
+
+  /// Remembers that `call`, an incoming one, ended with a non-2xx final response (see
+  /// `CallBook.finishedInvites`).
+  func rememberFinishedInvite(_ call: Call) {
+    guard !call.isCaller, let status = call.finalStatus, status >= 300, let key = call.serverKey
+    else { return }
+    let current = now
+    let expired = openBook.finishedInvites.prefix { $0.expiry <= current }.count
+    if expired > 0 { openBook.finishedInvites.removeFirst(expired) }
+    let lifetime = SIPEndpoint.micros(timers.transactionTimeout) + SIPEndpoint.micros(timers.t4)
+    openBook.finishedInvites.append((current + lifetime, key, call.localTag))
   }
 
   func inDialog(_ request: SIPMessage, method: String, key: TransactionKey) {
@@ -1438,6 +1483,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       rememberEnded(id)
       traceDialog(id, .terminated)
     }
+    rememberFinishedInvite(call)
     setState(call, .terminated)
     calls[call.callID] = nil
     credentials?.store.forget(callID: call.callID)

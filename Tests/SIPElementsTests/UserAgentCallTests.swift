@@ -258,6 +258,45 @@ import Testing
       })
   }
 
+  /// RFC 3261 §9.2: a CANCEL that reaches the callee just after the INVITE's final response (a
+  /// 486 sent 5 ms before it) still matches the INVITE's server transaction, alive in Completed:
+  /// "as long as the CANCEL matched an existing transaction, the UAS answers the CANCEL request
+  /// itself with a 200", with the To tag of the INVITE's response, and nothing else changes.
+  /// (The 486 had ended the call, and a CANCEL finding no call got 481, the answer for one
+  /// that matches no transaction.)
+  @Test func aCancelCrossingTheFinalResponseGets200WithItsToTag() throws {
+    let phones = try Phones([
+      ("alice", .answer()),
+      (
+        "bob",
+        .custom { agent, call in
+          agent.ring(call.callID)
+          agent.after(.seconds(2)) { agent in agent.reject(call.callID, status: 486) }
+        }
+      ),
+    ])
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.run(for: .milliseconds(2005))
+    try phones.on("alice") { $0.cancel(callID) }
+    phones.simulation.runUntilIdle()
+    #expect(
+      phones.ladder() == [
+        "alice>bob INVITE", "bob>alice 180", "alice>bob CANCEL", "bob>alice 486", "bob>alice 200",
+        "alice>bob ACK",
+      ])
+    #expect(
+      phones.events.all.contains("2015 bob \(callID) got CANCEL"), "\(phones.events.all)")
+    let responses = try phones.network.trace.events(named: "deliver").compactMap(\.payloadText)
+      .filter { $0.hasPrefix("SIP/2.0 ") }.map { try SIPMessage.parse($0) }
+    let busy = try #require(responses.first { $0.status == 486 })
+    let cancelled = try #require(responses.first { $0.cseq?.method == "CANCEL" })
+    #expect(cancelled.status == 200 && cancelled.toTag != nil && cancelled.toTag == busy.toTag)
+    #expect(try phones.history("alice").first?.status == 486)
+    #expect(try phones.history("bob").first?.ending == "486 sent")
+    phones.expectNothingLeftOver()
+  }
+
   /// The callee answers, then hangs up itself after 1 s of talk.
   @Test func answerThenHangUp() throws {
     let result = try call(

@@ -97,6 +97,39 @@ import Testing
     _ = bob
   }
 
+  /// §9.2: a CANCEL matching the INVITE's server transaction gets 200, with the To tag of the
+  /// INVITE's final response, even once that response (a 486 at 10 ms) has ended the call: the
+  /// transaction lives on, in Completed and, after the ACK, in Confirmed for T4. Once it has
+  /// ended (T4 after the ACK, at 5.03 s) the CANCEL matches nothing and gets 481.
+  @Test(arguments: [(Duration.seconds(1), 200), (.seconds(6), 481)])
+  func aCancelAfterTheInvitesRejection(after: Duration, status: Int) throws {
+    let scenario = try Scenario(hosts: ["alice", "bob"], silent: ["bob"])
+    let bob = try UserAgent(
+      network: scenario.network, host: "bob", aor: SIPURI(user: "bob", host: "10.0.0.2"),
+      behaviour: .busy)
+    try scenario.core("alice")
+    var invite = makeRequest("INVITE")
+    invite.set("Contact", "<sip:alice@10.0.0.1>")
+    let key = try #require(try scenario.send(invite, from: "alice", to: peer("10.0.0.2")))
+    scenario.simulation.run(for: after)
+    let alice = try scenario.endpoint("alice")
+    scenario.simulation.inspect {
+      alice.assumeIsolated {
+        _ = $0.sendRequest(invite.cancelRequest(), to: peer("10.0.0.2"), branch: key.branch)
+      }
+    }
+    scenario.simulation.runUntilIdle()
+    let responses = try scenario.network.trace.events(named: "deliver").compactMap(\.payloadText)
+      .filter { $0.hasPrefix("SIP/2.0") }.map { try SIPMessage.parse($0) }
+    #expect(
+      responses.map { "\($0.status ?? 0) \($0.cseq?.method ?? "")" } == [
+        "486 INVITE", "\(status) CANCEL",
+      ])
+    if status == 200 { #expect(responses.last?.toTag == responses.first?.toTag) }
+    #expect(scenario.network.leftovers.isEmpty)
+    _ = bob
+  }
+
   /// A request with a CSeq lower than the dialog's remote sequence: 500 (§12.2.2).
   @Test func outOfOrderCSeq() throws {
     let phones = try Phones([("alice", .answer()), ("bob", .answer())])
