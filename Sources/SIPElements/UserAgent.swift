@@ -568,6 +568,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       log("cannot make a dialog: \(error)")
     }
     setState(call, .confirmed)
+    // The final response is sent: the invitation can no longer expire (§13.3.1 step 1).
+    cancelTimer(call, Call.expires)
     sendSuccess(ok, in: call.serverKey, call: call, purpose: Call.initial2xx)
   }
 
@@ -661,10 +663,12 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// RFC 3261 asks of the agent itself rather than of a transaction, named as the trace names
   /// transaction timers, with the transaction it watches where it watches one: `cancel-wait`
   /// (§9.1, the INVITE client transaction), `2xx` (§13.3.1.4, the 2xx's retransmissions, on
-  /// the INVITE server transaction; RFC 6026 leaves them to the core) and `glare` (§14.1).
-  /// So a verbose ladder shows the agent arming them as it shows Timer A, and a plain one
-  /// shows them fire. A behaviour's delays (answer, hang-up, cancel-after) are the script's,
-  /// not the protocol's, and are not traced.
+  /// the INVITE server transaction; RFC 6026 leaves them to the core), `glare` (§14.1) and
+  /// `expires` (an INVITE's Expires: §13.2.1 on the INVITE client transaction at the caller,
+  /// §13.3.1 step 1 on the INVITE server transaction at the callee). So a verbose ladder shows
+  /// the agent arming them as it shows Timer A, and a plain one shows them fire. A behaviour's
+  /// delays (answer, hang-up, cancel-after) are the script's, not the protocol's, and are not
+  /// traced.
   func traceTimer(_ event: String, _ purpose: String, of call: Call, duration: Duration? = nil) {
     guard network.trace.isRecording else { return }
     let name: String
@@ -674,6 +678,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     case Call.initial2xx, Call.reinvite2xx: (name, key) = ("2xx", call.successes[purpose]?.key)
     case "glare": (name, key) = ("glare", nil)
     case "C": (name, key) = ("C", call.inviteKey)
+    case Call.expires: (name, key) = ("expires", call.isCaller ? call.inviteKey : call.serverKey)
     default: return
     }
     record(
@@ -1216,6 +1221,14 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       refuse(request, key: key, Rejection(482, "Loop Detected"))
       return
     }
+    // RFC 3261 §13.3.1 step 1: an Expires limits how long the invitation stands. One that is
+    // not a delta-seconds (§20.19, §25.1) cannot say when: the request is malformed, refused
+    // with 400 naming the header (§21.4.1) rather than rung without the limit the caller set.
+    let expiry = SessionRules.inviteExpiry(of: request)
+    if expiry == .malformed {
+      refuse(request, key: key, Rejection(400, "Bad Request (malformed Expires header)"))
+      return
+    }
     var offer: SessionDescription?
     if !request.body.isEmpty {
       do {
@@ -1236,6 +1249,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     calls[callID] = call
     emit(.request(callID: callID, method: "INVITE"))
     setState(call, .calling)
+    // Armed before the behaviour runs, so an answer at once cancels it; `Expires: 0` fires at
+    // this instant, after the behaviour's own first step (a 180 goes first).
+    if case .seconds(let seconds) = expiry { armExpiry(call, seconds: seconds) }
     switch behaviour {
     case .answer(let delay):
       if delay == .zero {
@@ -1296,16 +1312,44 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     emit(.request(callID: callID, method: "CANCEL"))
     respond(cancel.response(status: 200, toTag: call.localTag), in: key)
-    guard call.finalStatus == nil, let request = call.request else { return }
+    guard call.finalStatus == nil else { return }
     if call.ignoresCancel {
       // The behaviour's answer timer still runs: its 200 is the INVITE's final response.
       log("CANCEL answered, but no 487 for the INVITE (ignoreCancel, against §9.2): it rings on")
       return
     }
+    terminateInvite(call, ending: "CANCEL")
+  }
+
+  /// Ends an incoming call not answered yet with 487 Request Terminated to its INVITE: the
+  /// answer to a CANCEL (§9.2) and to an invitation that expired (§13.3.1 step 1).
+  func terminateInvite(_ call: Call, ending: String) {
+    guard !call.isCaller, call.finalStatus == nil, let request = call.request else { return }
     call.finalStatus = 487
-    call.ending = "CANCEL"
+    call.ending = ending
     respond(request.response(status: 487, toTag: call.localTag), in: call.serverKey)
     end(call)
+  }
+
+  /// Arms the call's `expires` timer for an INVITE's Expires, `seconds` from now: from its
+  /// sending at the caller (§13.2.1), from its receipt at the callee (§13.3.1 step 1, as §20.19
+  /// measures it). At most 2^32 − 1 seconds (``SessionRules/inviteExpiry(of:)`` clamps), about
+  /// 4.3·10^15 virtual microseconds: far inside the `Int64` the clock counts in.
+  func armExpiry(_ call: Call, seconds: UInt32) {
+    let callID = call.callID
+    after(.seconds(Int64(seconds)), call: call, purpose: Call.expires) { agent in
+      agent.invitationExpired(callID)
+    }
+  }
+
+  /// The `expires` timer fired with no final response for the INVITE yet. The callee answers
+  /// 487 and the call ends (§13.3.1 step 1).
+  func invitationExpired(_ callID: String) {
+    guard let call = calls[callID], call.finalStatus == nil, call.confirmed == nil else { return }
+    if !call.isCaller {
+      log("the invitation expired with no final response sent: 487 (Expires, §13.3.1)")
+      terminateInvite(call, ending: "expired")
+    }
   }
 
   /// The To tag of the non-2xx final response this agent sent to the INVITE of `key`, while
@@ -1658,6 +1702,8 @@ final class Call {
   var successes: [String: PendingSuccess] = [:]
   static let initial2xx = "2xx"
   static let reinvite2xx = "re-INVITE 2xx"
+  /// The timer of the INVITE's Expires (§13.2.1 at the caller, §13.3.1 step 1 at the callee).
+  static let expires = "expires"
 
   struct PendingSuccess {
     var response: SIPMessage
