@@ -253,6 +253,11 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     calls[callID] = call
     var invite = outsideRequest("INVITE", to: target, callID: callID, tag: call.localTag, cseq: 1)
     for header in headers { invite.append(header.name, header.value ?? "") }
+    // §13.2.1: the UAC MAY limit the invitation with Expires; one given among `headers` wins
+    // (two would make the header malformed, §20.19).
+    if let seconds = configuration.inviteExpires, invite.value("Expires") == nil {
+      invite.append("Expires", "\(seconds)")
+    }
     invite.append("Contact", contact)
     invite.append("Allow", configuration.capabilities.allowHeader)
     if offer {
@@ -375,6 +380,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     let targets = targets(for: invite.routes.first?.uri ?? uri)
     let peer = targets.current
     call.targets = targets
+    // The last INVITE's expiry ends with it: each INVITE of the call (a retry, a redirect, a
+    // fail-over) is an invitation of its own, measured from its own sending (§20.19).
+    cancelTimer(call, Call.expires)
     call.invite = invite
     call.invitePeer = peer
     call.sawProvisional = false
@@ -383,6 +391,13 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     // A send that fails at once (no address for the proxy) reports its transport error as the
     // endpoint's next event, after this returns: the key is the live INVITE's.
     call.inviteKey = send(invite, to: peer)
+    // §13.2.1: an Expires reached with no final response CANCELs the INVITE. Armed after the
+    // send, so the timer's trace names the INVITE's client transaction.
+    switch SessionRules.inviteExpiry(of: invite) {
+    case .seconds(let seconds): armExpiry(call, seconds: seconds)
+    case .malformed: log("the INVITE's Expires is not a delta-seconds (§20.19): no expiry timer")
+    case .unlimited: break
+    }
   }
 
   @discardableResult
@@ -935,7 +950,11 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     if retryInvite(after: response, status: status, call: call) { return }
     call.finalStatus = status
     emit(.response(callID: callID, method: "INVITE", status: status))
-    call.ending = status == 487 ? "CANCEL" : "\(status) received"
+    if status == 487 {
+      call.ending = call.expired ? "expired" : "CANCEL"
+    } else {
+      call.ending = "\(status) received"
+    }
     end(call)
   }
 
@@ -1064,6 +1083,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.confirmed = id
     call.finalStatus = 200
     cancelTimer(call, "C")
+    // The final response came: the invitation can no longer expire (§13.2.1).
+    cancelTimer(call, Call.expires)
     call.setRemote(remote, from: response.body)
     emit(.response(callID: call.callID, method: "INVITE", status: 200))
     setState(call, .confirmed)
@@ -1342,11 +1363,17 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
   }
 
-  /// The `expires` timer fired with no final response for the INVITE yet. The callee answers
+  /// The `expires` timer fired with no final response for the INVITE yet. The caller CANCELs
+  /// it (§13.2.1) by `cancel`'s path: at once after a provisional response, else when the
+  /// first one comes (§9.1); the 487 that follows ends the call as expired. The callee answers
   /// 487 and the call ends (§13.3.1 step 1).
   func invitationExpired(_ callID: String) {
     guard let call = calls[callID], call.finalStatus == nil, call.confirmed == nil else { return }
-    if !call.isCaller {
+    if call.isCaller {
+      log("the invitation expired with no final response: CANCEL (Expires, §13.2.1)")
+      call.expired = true
+      cancel(callID)
+    } else {
       log("the invitation expired with no final response sent: 487 (Expires, §13.3.1)")
       terminateInvite(call, ending: "expired")
     }
@@ -1679,6 +1706,8 @@ final class Call {
   var sawProvisional = false
   var cancelWanted = false
   var cancelSent = false
+  /// Its INVITE's Expires was reached with no final response, and it CANCELled (§13.2.1).
+  var expired = false
   var redirects: RedirectTargets?
   var retries = 0
   /// Which outbound proxy the INVITE went through (0: the configured one; then fallbacks).

@@ -218,16 +218,24 @@ public struct UAConfiguration: Sendable {
   /// minutes, is longer than a proxy's (181 s by default), so a proxy's Timer C acts first and
   /// the agent's is the last resort.
   public var timerC: Duration?
+  /// An `Expires` (seconds) put on the INVITE of every call it places, limiting how long the
+  /// invitation stands (RFC 3261 §13.2.1): with no final response by then the agent CANCELs
+  /// the INVITE (§9.1), and a callee that honours it answers 487 on its own (§13.3.1 step 1).
+  /// An Expires among `call`'s `headers` takes its place. Nil (the default): none. Re-INVITEs
+  /// never carry it.
+  public var inviteExpires: UInt32?
 
   public init(
     outboundProxy: SIPURI? = nil, routes: [SIPURI] = [],
     capabilities: UACapabilities = UACapabilities(), codecs: [String] = ["PCMU", "PCMA"],
     mediaPort: Int = 49170, maxRedirects: Int = 5, maxRetries: Int = 2,
     fallbackProxies: [SIPURI] = [], credentials: CredentialStore? = nil, historyLimit: Int = 100,
-    timerC: Duration? = .seconds(240)
+    timerC: Duration? = .seconds(240),
+    inviteExpires: UInt32? = nil
   ) {
     self.timerC = timerC
     self.historyLimit = max(0, historyLimit)
+    self.inviteExpires = inviteExpires
     self.fallbackProxies = fallbackProxies
     self.credentials = credentials
     self.outboundProxy = outboundProxy
@@ -262,7 +270,7 @@ extension UAConfiguration {
       && routes == other.routes && capabilities == other.capabilities && codecs == other.codecs
       && mediaPort == other.mediaPort && maxRedirects == other.maxRedirects
       && maxRetries == other.maxRetries && fallbackProxies == other.fallbackProxies
-      && historyLimit == other.historyLimit && timerC == other.timerC
+      && historyLimit == other.historyLimit && timerC == other.timerC && inviteExpires == other.inviteExpires
   }
 }
 
