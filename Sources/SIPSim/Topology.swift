@@ -309,11 +309,17 @@ public struct UASpec: Sendable {
   /// The password it answers challenges with, when it differs from its entry in `users` (a
   /// user who mistyped it, RFC 3665 §2.5).
   public var password: String?
+  /// The `Expires` (whole seconds, 0 to 2^32 − 1 as RFC 3261 §20.19 allows) on the INVITEs of
+  /// the calls it places: unanswered by then, it CANCELs them (§13.2.1). See
+  /// `UAConfiguration.inviteExpires`.
+  public var inviteExpires: UInt32?
 
   public init(
     aor: String, displayName: String? = nil, proxy: String? = nil, fallbackProxies: [String] = [],
-    behaviour: BehaviourSpec = BehaviourSpec(kind: .answer), codecs: [String]? = nil
+    behaviour: BehaviourSpec = BehaviourSpec(kind: .answer), codecs: [String]? = nil,
+    inviteExpires: UInt32? = nil
   ) {
+    self.inviteExpires = inviteExpires
     self.aor = aor
     self.displayName = displayName
     self.proxy = proxy
@@ -324,6 +330,7 @@ public struct UASpec: Sendable {
 
   static let keys = [
     "aor", "displayName", "proxy", "fallbackProxies", "behaviour", "codecs", "password",
+    "inviteExpires",
   ]
 
   init(_ c: KeyedDecodingContainer<AnyKey>) throws {
@@ -334,6 +341,27 @@ public struct UASpec: Sendable {
     behaviour = try c.optional("behaviour") ?? BehaviourSpec(kind: .answer)
     codecs = try c.optional("codecs")
     password = try c.optional("password")
+    inviteExpires = nil
+    if c.contains("inviteExpires") {
+      // Read as a number and checked here, so every wrong value gets one sentence at this path
+      // (read as a UInt32, a negative or too large one failed as "The given data was not valid
+      // JSON." at `$`).
+      let number = try? c.decode(Double.self, forKey: "inviteExpires")
+      guard let value = number, value.rounded(.towardZero) == value, value >= 0,
+        value <= Double(UInt32.max)
+      else {
+        let text = try? c.decode(String.self, forKey: "inviteExpires")
+        let shown =
+          number.map { abs($0) < 1e15 && $0.rounded() == $0 ? String(Int64($0)) : "\($0)" }
+          ?? text.map { "'\($0)'" }
+          ?? ((try? c.decodeNil(forKey: "inviteExpires")) == true ? "null" : "a list or an object")
+        throw c.invalid(
+          "inviteExpires",
+          "expected a whole number of seconds from 0 to 4294967295 (RFC 3261 §20.19), not \(shown)"
+        )
+      }
+      inviteExpires = UInt32(value)
+    }
   }
 }
 

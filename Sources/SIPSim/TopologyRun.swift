@@ -269,6 +269,7 @@ public final class TopologyRun: @unchecked Sendable {
         },
         credentials: credentials.isEmpty ? nil : CredentialStore(accounts: credentials))
       if let codecs = ua.codecs { configuration.codecs = codecs }
+      configuration.inviteExpires = ua.inviteExpires
       let agent = try UserAgent(
         network: network, host: spec.name, aor: aor, displayName: ua.displayName,
         behaviour: ua.behaviour.behaviour, configuration: configuration, timers: timers)

@@ -474,6 +474,22 @@ func decodeError(_ json: String) -> TopologyError? {
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "scenario": [{"at": "1s", "action": "behaviour", "ua": "a", "behaviour": {"kind": "ignoreCancel"}}]}"#,
       "$.scenario[0].behaviour", "'ignoreCancel' needs 'for'"
     ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "inviteExpires": -1}]}"#,
+      "$.hosts[0].inviteExpires", "a whole number of seconds from 0 to 4294967295"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "inviteExpires": 4294967296}]}"#,
+      "$.hosts[0].inviteExpires", "a whole number of seconds from 0 to 4294967295"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "inviteExpires": 1.5}]}"#,
+      "$.hosts[0].inviteExpires", "a whole number of seconds from 0 to 4294967295"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "inviteExpires": "30s"}]}"#,
+      "$.hosts[0].inviteExpires", "4294967295 (RFC 3261 §20.19), not '30s'"
+    ),
   ])
   func namesThePathAndTheProblem(json: String, path: String, message: String) {
     let error = decodeError(json)
@@ -595,6 +611,43 @@ func decodeError(_ json: String) -> TopologyError? {
       return
     }
     #expect(later == .milliseconds(1500))
+  }
+
+  /// `inviteExpires` is the user agent's ``UAConfiguration/inviteExpires``: whole seconds, the
+  /// Expires of RFC 3261 §13.2.1, from 0 to 2^32 − 1 (§20.19); absent, none.
+  @Test func inviteExpiresDecodes() throws {
+    let json = #"""
+      {"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "inviteExpires": 4294967295},
+                 {"name": "b", "role": "ua", "aor": "sip:b@x", "inviteExpires": 0},
+                 {"name": "c", "role": "ua", "aor": "sip:c@x"}]}
+      """#
+    let topology = try TopologyLibrary.decode(Data(json.utf8))
+    let values = topology.hosts.map { host -> UInt32?? in
+      guard case .userAgent(let ua) = host.role else { return nil }
+      return .some(ua.inviteExpires)
+    }
+    #expect(values == [.some(4_294_967_295), .some(0), .some(nil)])
+  }
+
+  /// A topology's `inviteExpires` reaches the agent: alice's INVITE says `Expires: 3` and, bob
+  /// only ringing, she CANCELs it at exactly 3 s.
+  @Test func inviteExpiresReachesTheAgent() throws {
+    let json = #"""
+      {"hosts": [{"name": "alice", "role": "ua", "aor": "sip:alice@x", "inviteExpires": 3},
+                 {"name": "bob", "role": "ua", "aor": "sip:bob@y", "behaviour": "noAnswer"}],
+       "scenario": [{"at": "0s", "action": "call", "from": "alice", "to": "sip:bob@10.0.0.2",
+                     "call": "c1"}],
+       "expect": {"calls": [{"call": "c1", "answered": false, "status": 487}]}}
+      """#
+    let outcome = try TopologyRun(try TopologyLibrary.decode(Data(json.utf8))).run()
+    #expect(outcome.passed, "\(outcome.failures)")
+    let sent = outcome.trace.filter { $0.event == "send" }
+    let invite = sent.first { $0.field("summary")?.description.hasPrefix("INVITE ") == true }
+    #expect(
+      invite?.payload.map { String(decoding: $0, as: UTF8.self).contains("\r\nExpires: 3\r\n") }
+        == true)
+    let cancels = sent.filter { $0.field("summary")?.description.hasPrefix("CANCEL ") == true }
+    #expect(cancels.map(\.time) == [3_000_000])
   }
 
   /// A file's errors name it as the user wrote it: a relative path stays relative.
