@@ -25,7 +25,7 @@ func decodeError(_ json: String) -> TopologyError? {
     for name in [
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
       "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
-      "proxy-recursion", "rfc3665-3.7", "rfc3263-failover",
+      "proxy-recursion", "rfc3665-3.7", "rfc3263-failover", "invite-expires",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
@@ -92,6 +92,25 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(cores.filter { $0 == "alice 487 (stray)" }.count == 11, "\(cores)")
     #expect(cores.contains("biloxi 200 (stray)") && cores.contains("alice 200 (stray)"))
     #expect(!cores.contains("alice 487"), "\(cores)")
+  }
+
+  /// RFC 3261 §13.2.1 and §13.3.1 step 1: in c1 alice's expires timer fires at 5 s and her
+  /// CANCEL ends the INVITE, cancelling bob's (armed 0.5 s late, with the retransmitted
+  /// INVITE); in c2 her CANCEL is lost and bob's own timer sends the 487, 10 ms after hers.
+  @Test func bothAgentsExpireAnInvitation() throws {
+    let outcome = try run("invite-expires")
+    #expect(outcome.passed, "\(outcome.failures)")
+    func timers(_ event: String) -> [String] {
+      outcome.trace.filter { $0.event == event && $0.field("timer")?.description == "expires" }
+        .map { "\($0.time / 1000) \($0.field("element")?.description ?? "")" }
+    }
+    #expect(timers("timer-armed") == ["0 alice", "510 bob", "10000 alice", "10010 bob"])
+    #expect(timers("timer-fired") == ["5000 alice", "15000 alice", "15010 bob"])
+    #expect(timers("timer-cancelled") == ["5010 bob"])
+    let ends = outcome.trace.filter { $0.event == "call-ended" }.map {
+      "\($0.field("side")?.description ?? "") \($0.field("ending")?.description ?? "")"
+    }
+    #expect(ends == ["callee CANCEL", "caller expired", "callee expired", "caller expired"])
   }
 
   @Test(arguments: names) func meetsItsExpectations(name: String) throws {
