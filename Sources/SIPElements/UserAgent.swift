@@ -239,6 +239,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// this agent answers in the ACK, §13.2.1). Returns the Call-ID.
   ///
   /// - Parameters:
+  ///   - headers: extra header fields for the INVITE. An `Expires` among them limits how long
+  ///     the invitation stands (RFC 3261 §13.2.1) in place of
+  ///     ``UAConfiguration/inviteExpires``: unanswered by then, the INVITE is CANCELled.
   ///   - hangUpAfter: sends BYE this long after the call is answered.
   ///   - cancelAfter: sends CANCEL if the call is not answered within this time.
   @discardableResult
