@@ -343,9 +343,9 @@ public struct UASpec: Sendable {
     password = try c.optional("password")
     inviteExpires = nil
     if c.contains("inviteExpires") {
-      // Read as a number and checked here, so every wrong value gets one sentence at this path
-      // (read as a UInt32, a negative or too large one failed as "The given data was not valid
-      // JSON." at `$`).
+      // Read as a number and checked here, so every wrong value, a string or a fraction as
+      // much as a number out of range, gets one sentence: the range §20.19 allows, and what
+      // was written.
       let number = try? c.decode(Double.self, forKey: "inviteExpires")
       guard let value = number, value.rounded(.towardZero) == value, value >= 0,
         value <= Double(UInt32.max)

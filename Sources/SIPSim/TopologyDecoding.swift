@@ -58,11 +58,30 @@ extension Decoder {
 
 extension KeyedDecodingContainer where Key == AnyKey {
   func optional<T: Decodable>(_ key: AnyKey, as type: T.Type = T.self) throws -> T? {
-    try decodeIfPresent(T.self, forKey: key)
+    try naming(key, T.self) { try decodeIfPresent(T.self, forKey: key) }
   }
 
   func required<T: Decodable>(_ key: AnyKey, as type: T.Type = T.self) throws -> T {
-    try decode(T.self, forKey: key)
+    try naming(key, T.self) { try decode(T.self, forKey: key) }
+  }
+
+  /// Runs `decode`, naming `key`'s path when the value is a number its type cannot hold (an
+  /// integer out of range, or with a fraction): Foundation's decoder throws its own error
+  /// there, not a `DecodingError`, and reports it at no path at all ("The given data was not
+  /// valid JSON." at `$`), where every other error names its path.
+  private func naming<T, Result>(_ key: AnyKey, _ type: T.Type, _ decode: () throws -> Result)
+    throws -> Result
+  {
+    do {
+      return try decode()
+    } catch let error as DecodingError {
+      throw error
+    } catch {
+      guard let integer = T.self as? any FixedWidthInteger.Type else {
+        throw invalid(key, "expected \(DecodingError.describe(T.self))")
+      }
+      throw invalid(key, "expected an integer from \(integer.min) to \(integer.max)")
+    }
   }
 
   /// An error at `key`'s path.

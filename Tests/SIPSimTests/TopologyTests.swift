@@ -509,6 +509,22 @@ func decodeError(_ json: String) -> TopologyError? {
       #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "inviteExpires": "30s"}]}"#,
       "$.hosts[0].inviteExpires", "4294967295 (RFC 3261 §20.19), not '30s'"
     ),
+    (
+      #"{"seed": -1, "hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}]}"#, "$.seed",
+      "expected an integer from 0 to 18446744073709551615"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "scenario": [{"at": "1s", "action": "register", "ua": "a", "expires": 99999999999}]}"#,
+      "$.scenario[0].expires", "expected an integer from 0 to 4294967295"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}], "messageFaults": [{"action": "drop", "nth": 1.5}]}"#,
+      "$.messageFaults[0].nth", "expected an integer from"
+    ),
+    (
+      #"{"hosts": [{"name": "r", "role": "registrar", "minExpires": -60}]}"#,
+      "$.hosts[0].minExpires", "expected an integer from 0 to 4294967295"
+    ),
   ])
   func namesThePathAndTheProblem(json: String, path: String, message: String) {
     let error = decodeError(json)
