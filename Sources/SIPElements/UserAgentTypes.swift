@@ -270,7 +270,8 @@ extension UAConfiguration {
       && routes == other.routes && capabilities == other.capabilities && codecs == other.codecs
       && mediaPort == other.mediaPort && maxRedirects == other.maxRedirects
       && maxRetries == other.maxRetries && fallbackProxies == other.fallbackProxies
-      && historyLimit == other.historyLimit && timerC == other.timerC && inviteExpires == other.inviteExpires
+      && historyLimit == other.historyLimit && timerC == other.timerC
+      && inviteExpires == other.inviteExpires
   }
 }
 
