@@ -313,12 +313,24 @@ public struct UASpec: Sendable {
   /// the calls it places: unanswered by then, it CANCELs them (§13.2.1). See
   /// `UAConfiguration.inviteExpires`.
   public var inviteExpires: UInt32?
+  /// The agent's own Timer C (`UAConfiguration.timerC`): how long its INVITE may wait in
+  /// Proceeding for a final response before it CANCELs it. `.default` keeps the agent's (4
+  /// minutes); `.off` waits for ever, as RFC 3261's Figure 5 does (key `"timerC": "off"`).
+  public var timerC: TimerCSpec
+
+  /// A user agent's Timer C setting, as a topology writes it.
+  public enum TimerCSpec: Sendable, Equatable {
+    case `default`
+    case off
+    case after(TimeSpan)
+  }
 
   public init(
     aor: String, displayName: String? = nil, proxy: String? = nil, fallbackProxies: [String] = [],
     behaviour: BehaviourSpec = BehaviourSpec(kind: .answer), codecs: [String]? = nil,
-    inviteExpires: UInt32? = nil
+    inviteExpires: UInt32? = nil, timerC: TimerCSpec = .default
   ) {
+    self.timerC = timerC
     self.inviteExpires = inviteExpires
     self.aor = aor
     self.displayName = displayName
@@ -330,7 +342,7 @@ public struct UASpec: Sendable {
 
   static let keys = [
     "aor", "displayName", "proxy", "fallbackProxies", "behaviour", "codecs", "password",
-    "inviteExpires",
+    "inviteExpires", "timerC",
   ]
 
   init(_ c: KeyedDecodingContainer<AnyKey>) throws {
@@ -341,6 +353,12 @@ public struct UASpec: Sendable {
     behaviour = try c.optional("behaviour") ?? BehaviourSpec(kind: .answer)
     codecs = try c.optional("codecs")
     password = try c.optional("password")
+    timerC = .default
+    if (try? c.decode(String.self, forKey: "timerC")) == "off" {
+      timerC = .off
+    } else if let span: TimeSpan = try c.optional("timerC") {
+      timerC = .after(span)
+    }
     inviteExpires = nil
     if c.contains("inviteExpires") {
       // Read as a number and checked here, so every wrong value, a string or a fraction as

@@ -270,6 +270,11 @@ public final class TopologyRun: @unchecked Sendable {
         credentials: credentials.isEmpty ? nil : CredentialStore(accounts: credentials))
       if let codecs = ua.codecs { configuration.codecs = codecs }
       configuration.inviteExpires = ua.inviteExpires
+      switch ua.timerC {
+      case .default: break
+      case .off: configuration.timerC = nil
+      case .after(let span): configuration.timerC = span.duration
+      }
       let agent = try UserAgent(
         network: network, host: spec.name, aor: aor, displayName: ua.displayName,
         behaviour: ua.behaviour.behaviour, configuration: configuration, timers: timers)

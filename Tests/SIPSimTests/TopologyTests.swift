@@ -510,6 +510,14 @@ func decodeError(_ json: String) -> TopologyError? {
       "$.hosts[0].inviteExpires", "4294967295 (RFC 3261 §20.19), not '30s'"
     ),
     (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "timerC": "soon"}]}"#,
+      "$.hosts[0].timerC", "'soon' is not a time span"
+    ),
+    (
+      #"{"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "timerC": -5}]}"#,
+      "$.hosts[0].timerC", "is not a time span"
+    ),
+    (
       #"{"seed": -1, "hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x"}]}"#, "$.seed",
       "expected an integer from 0 to 18446744073709551615"
     ),
@@ -531,6 +539,19 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(error?.path == path, "\(String(describing: error))")
     #expect(error?.message.contains(message) == true, "\(String(describing: error))")
     #expect(error?.description.hasPrefix("t.json: \(path)") == true || error?.file == nil)
+  }
+
+  /// A user agent's Timer C from the topology: a time span, `"off"` (wait for ever, as Figure 5
+  /// does), or left out (the agent's 4 minutes).
+  @Test func aUserAgentsTimerCIsSetOffOrLeftAlone() throws {
+    let json = #"""
+      {"hosts": [{"name": "a", "role": "ua", "aor": "sip:a@x", "timerC": "2m"},
+                 {"name": "b", "role": "ua", "aor": "sip:b@y", "timerC": "off"},
+                 {"name": "c", "role": "ua", "aor": "sip:c@z"}]}
+      """#
+    let run = try TopologyRun(try TopologyLibrary.decode(Data(json.utf8)))
+    let settings = run.agents.map { $0.agent.configuration.timerC }
+    #expect(settings == [.seconds(120), nil, .seconds(240)])
   }
 
   /// DNS records (RFC 3263 server location): each mistake named at its path in `dns`.
