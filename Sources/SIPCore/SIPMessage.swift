@@ -139,6 +139,19 @@ public struct SIPMessage: Sendable, Hashable {
     return result
   }
 
+  /// Every field that is `known`, in order: ``fields(_:)`` without canonicalizing and hashing
+  /// a name, and without an allocation when there is none (the common case for a header read
+  /// on every message, such as an INVITE's Expires).
+  package func fields(_ known: KnownHeader) -> [SIPHeaderField] {
+    var result: [SIPHeaderField] = []
+    var index = firstIndex(known)
+    while let found = index {
+      result.append(headers[found])
+      index = firstIndex(known, from: found + 1)
+    }
+    return result
+  }
+
   /// The value of the first field named `name`.
   public func value(_ name: String) -> String? {
     firstIndex(named: HeaderName.canonical(name)).map { headers[$0].value }

@@ -307,7 +307,7 @@ public enum SessionRules {
   /// value that is not digits, or a second Expires field (the header is single-valued, §20.19),
   /// is ``InviteExpiry/malformed``.
   public static func inviteExpiry(of invite: SIPMessage) -> InviteExpiry {
-    let fields = invite.fields("Expires")
+    let fields = invite.fields(.expires)
     guard let field = fields.first else { return .unlimited }
     guard fields.count == 1 else { return .malformed }
     let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }

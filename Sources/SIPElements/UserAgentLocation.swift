@@ -57,7 +57,7 @@ extension UserAgent {
       call.invitePeer = next
       call.sawProvisional = false
       // A new transaction, in Calling: the last one's Timer C is not its.
-      cancelTimer(call, "C")
+      cancelTimerC(call)
       // A send that fails at once reports its error as the endpoint's next event.
       call.inviteKey = send(invite, to: next)
       return true
