@@ -1535,6 +1535,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   }
 
   func cancelTimer(_ call: Call, _ purpose: String) {
+    // Most calls have no timer of the kind asked for, often none at all: skip hashing the name.
+    guard !call.timers.isEmpty else { return }
     if let handle = call.timers.removeValue(forKey: purpose) {
       network.simulation.cancel(handle)
       traceTimer("timer-cancelled", purpose, of: call)
