@@ -12,19 +12,40 @@ public struct RunOptions: Sendable {
   public var loss: Double?
   /// Fixed latency of every link.
   public var latency: Duration?
+  /// Uniform jitter of at most this much on every link (added to its latency).
+  public var jitter: Duration?
+  /// Duplication probability on every link.
+  public var duplicate: Double?
+  /// Reordering probability on every link (a datagram held back by the link's reorder delay).
+  public var reorder: Double?
   public var duration: Duration?
   /// Keep packet payloads in the trace (the JSONL payload key, pcap, the SIP fields).
   public var keepPayloads: Bool
 
   public init(
     seed: UInt64? = nil, loss: Double? = nil, latency: Duration? = nil, duration: Duration? = nil,
-    keepPayloads: Bool = true
+    keepPayloads: Bool = true, jitter: Duration? = nil, duplicate: Double? = nil,
+    reorder: Double? = nil
   ) {
     self.seed = seed
     self.loss = loss
     self.latency = latency
+    self.jitter = jitter
+    self.duplicate = duplicate
+    self.reorder = reorder
     self.duration = duration
     self.keepPayloads = keepPayloads
+  }
+
+  /// `link` with what these options set on every link: the topology's own values give way.
+  func applied(to link: LinkConditions) -> LinkConditions {
+    var changed = link
+    if let loss { changed.lossProbability = loss }
+    if let latency { changed.latency = latency }
+    if let jitter { changed.jitter = .uniform(max: jitter) }
+    if let duplicate { changed.duplicateProbability = duplicate }
+    if let reorder { changed.reorderProbability = reorder }
+    return changed
   }
 }
 
@@ -103,9 +124,7 @@ public final class TopologyRun: @unchecked Sendable {
     self.topology = topology
     let seed = options.seed ?? topology.seed
     simulation = Simulation(seed: seed)
-    var base = Self.conditions(topology.links.default, over: LinkConditions())
-    if let loss = options.loss { base.lossProbability = loss }
-    if let latency = options.latency { base.latency = latency }
+    let base = options.applied(to: Self.conditions(topology.links.default, over: LinkConditions()))
     network = Network(simulation: simulation, defaultLink: base)
     network.trace.keepsPayloads = options.keepPayloads
     timers = TimerSettings(
@@ -196,10 +215,7 @@ public final class TopologyRun: @unchecked Sendable {
     }
     addRecords(topology.dns)
     for (index, pair) in topology.links.pairs.enumerated() {
-      let forward = Self.conditions(pair.link, over: base)
-      var changed = forward
-      if let loss = options.loss { changed.lossProbability = loss }
-      if let latency = options.latency { changed.latency = latency }
+      let changed = options.applied(to: Self.conditions(pair.link, over: base))
       do {
         try network.setLink(changed, from: pair.from, to: pair.to, oneWay: pair.oneWay)
       } catch {

@@ -7,7 +7,8 @@ import Simulation
 /// usage or topology error.
 enum RunCommand {
   static let usage = """
-    usage: sipsim run [NAME|PATH] [--seed N] [--loss P] [--latency D] [--duration D]
+    usage: sipsim run [NAME|PATH] [--seed N] [--loss P] [--latency D] [--jitter D]
+                      [--duplicate P] [--reorder P] [--duration D]
                       [--ladder text|mermaid|none] [--width N] [--trace FILE.jsonl]
                       [--pcap FILE.pcap] [--stats] [--verbose]
 
@@ -18,6 +19,9 @@ enum RunCommand {
       --seed N        seed of every random draw (default: the topology's)
       --loss P        loss probability 0...1 on every link
       --latency D     fixed one-way latency of every link (500ms, 2s, 20us)
+      --jitter D      uniform jitter of at most D on every link
+      --duplicate P   duplication probability 0...1 on every link
+      --reorder P     reordering probability 0...1 on every link
       --duration D    virtual time to run (default: the topology's)
       --ladder KIND   text (default), mermaid or none
       --width N       text ladder width in columns (default 100)
@@ -69,7 +73,7 @@ enum RunCommand {
           return .failure(Exit(code: 2))
         }
         options.run.seed = seed
-      case "--loss", "--latency", "--duration":
+      case _ where linkFlags.contains(argument):
         guard let text = value(argument), linkOption(argument, text, into: &options.run) else {
           return .failure(Exit(code: 2))
         }
@@ -116,25 +120,39 @@ enum RunCommand {
   /// `--loss`, `--latency` or `--duration` with its value, which `run` and `sweep` share: what
   /// a run may change without editing the topology. False after printing what is wrong.
   static func linkOption(_ flag: String, _ text: String, into run: inout RunOptions) -> Bool {
-    if flag == "--loss" {
-      guard let loss = Double(text), (0...1).contains(loss) else {
-        CLI.fail("--loss takes a probability from 0 to 1, not '\(text)'")
+    switch flag {
+    case "--loss", "--duplicate", "--reorder":
+      guard let probability = Double(text), (0...1).contains(probability) else {
+        CLI.fail("\(flag) takes a probability from 0 to 1, not '\(text)'")
         return false
       }
-      run.loss = loss
-      return true
-    }
-    guard let span = TimeSpan.parse(text) else {
-      CLI.fail("\(flag) takes a time span such as 20ms or 1.5s, not '\(text)'")
-      return false
-    }
-    if flag == "--latency" {
-      run.latency = span
-    } else {
-      run.duration = span
+      if flag == "--loss" {
+        run.loss = probability
+      } else if flag == "--duplicate" {
+        run.duplicate = probability
+      } else {
+        run.reorder = probability
+      }
+    default:
+      guard let span = TimeSpan.parse(text) else {
+        CLI.fail("\(flag) takes a time span such as 20ms or 1.5s, not '\(text)'")
+        return false
+      }
+      if flag == "--latency" {
+        run.latency = span
+      } else if flag == "--jitter" {
+        run.jitter = span
+      } else {
+        run.duration = span
+      }
     }
     return true
   }
+
+  /// The flags ``linkOption(_:_:into:)`` takes.
+  static let linkFlags: Set<String> = [
+    "--loss", "--latency", "--jitter", "--duplicate", "--reorder", "--duration",
+  ]
 
   static func run(_ arguments: [String]) -> Int32 {
     let options: Options

@@ -8,7 +8,8 @@ import Simulation
 enum SweepCommand {
   static let usage = """
     usage: sipsim sweep [NAME|PATH] [--seeds A...B | --seeds N] [--loss P] [--latency D]
-                        [--duration D] [--json] [--quiet]
+                        [--jitter D] [--duplicate P] [--reorder P] [--duration D]
+                        [--json] [--quiet]
 
     Runs a topology (a bundled NAME from `sipsim list`, or a PATH to a .json file; default:
     `default`) once for each seed and checks its expectations each time. Prints how many seeds
@@ -20,6 +21,9 @@ enum SweepCommand {
       --seeds N       the same as 1...N
       --loss P        loss probability 0...1 on every link
       --latency D     fixed one-way latency of every link (500ms, 2s, 20us)
+      --jitter D      uniform jitter of at most D on every link
+      --duplicate P   duplication probability 0...1 on every link
+      --reorder P     reordering probability 0...1 on every link
       --duration D    virtual time to run each seed (default: the topology's)
       --json          the report as one JSON object on standard output
       --quiet         no progress on standard error
@@ -84,7 +88,7 @@ enum SweepCommand {
       case "--seed":
         CLI.fail("sweep runs many seeds: give them with --seeds A...B", usage: usage)
         return failure
-      case "--loss", "--latency", "--duration":
+      case _ where RunCommand.linkFlags.contains(argument):
         guard let text = value(argument),
           RunCommand.linkOption(argument, text, into: &options.run)
         else { return failure }
@@ -142,6 +146,9 @@ enum SweepCommand {
     var words = ["sipsim", "run", options.target, "--seed", "{seed}"]
     if let loss = options.run.loss { words += ["--loss", "\(loss)"] }
     if let latency = options.run.latency { words += ["--latency", TimeSpan.format(latency)] }
+    if let jitter = options.run.jitter { words += ["--jitter", TimeSpan.format(jitter)] }
+    if let duplicate = options.run.duplicate { words += ["--duplicate", "\(duplicate)"] }
+    if let reorder = options.run.reorder { words += ["--reorder", "\(reorder)"] }
     if let duration = options.run.duration { words += ["--duration", TimeSpan.format(duration)] }
     return words.joined(separator: " ")
   }

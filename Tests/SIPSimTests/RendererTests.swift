@@ -206,7 +206,8 @@ import Testing
 @Suite struct CommandLineTests {
   @Test(arguments: [
     ["--seed", "x"], ["--loss", "2"], ["--latency", "fast"], ["--ladder", "svg"], ["--frobnicate"],
-    ["--trace"], ["a", "b"], ["--width", "5"],
+    ["--trace"], ["a", "b"], ["--width", "5"], ["--duplicate", "1.5"], ["--reorder", "x"],
+    ["--jitter", "fast"],
   ])
   func badFlagsExitTwo(arguments: [String]) {
     guard case .failure(let exit) = RunCommand.parse(arguments) else {
@@ -221,6 +222,7 @@ import Testing
       case .success(let options) = RunCommand.parse([
         "forking", "--seed", "9", "--loss", "0.1", "--latency", "30ms", "--duration", "1m",
         "--ladder", "mermaid", "--stats", "--verbose", "--trace", "t.jsonl", "--pcap", "p.pcap",
+        "--jitter", "5ms", "--duplicate", "0.05", "--reorder", "0.2",
       ])
     else {
       Issue.record("did not parse")
@@ -230,6 +232,53 @@ import Testing
     #expect(options.run.latency == .milliseconds(30) && options.run.duration == .seconds(60))
     #expect(options.ladder == "mermaid" && options.stats && options.verbose)
     #expect(options.trace == "t.jsonl" && options.pcap == "p.pcap")
+    #expect(options.run.jitter == .milliseconds(5) && options.run.duplicate == 0.05)
+    #expect(options.run.reorder == 0.2)
+  }
+
+  /// `--duplicate`, `--reorder` and `--jitter` reach every link, pairs included: with
+  /// duplication certain every datagram is delivered twice; with reordering certain (and the
+  /// topology's 10 ms jitter taken away) every one is held back by the link's reorder delay
+  /// (20 ms); with jitter a delivery is late by up to the bound and no more.
+  @Test func duplicationReorderingAndJitterReachEveryLink() throws {
+    let topology = try TopologyLibrary.load("lossy-retransmission")
+    func deliveries(_ options: RunOptions) throws -> [TraceEvent] {
+      try TopologyRun(topology, options: options).run().trace.filter {
+        $0.event == "deliver" || $0.event == "duplicate"
+      }
+    }
+    let plain = try deliveries(RunOptions(loss: 0, latency: .milliseconds(15)))
+    let sends = plain.filter { $0.event == "deliver" }.count
+    let doubled = try deliveries(RunOptions(loss: 0, latency: .milliseconds(15), duplicate: 1))
+    #expect(doubled.filter { $0.event == "duplicate" }.count >= sends)
+    let trace = try TopologyRun(
+      topology, options: RunOptions(loss: 0, latency: .milliseconds(15), jitter: .zero, reorder: 1)
+    ).run().trace
+    var sent: [Int64: Int64] = [:]
+    for event in trace where event.event == "send" {
+      if case .integer(let packet) = event.field("packet") { sent[packet] = event.time }
+    }
+    let late = trace.filter { $0.event == "deliver" }.compactMap { event -> Int64? in
+      guard case .integer(let packet) = event.field("packet"), let at = sent[packet] else {
+        return nil
+      }
+      return event.time - at
+    }
+    #expect(!late.isEmpty && late.allSatisfy { $0 == 35_000 }, "\(Set(late))")
+    let jittered = try TopologyRun(
+      topology, options: RunOptions(loss: 0, latency: .milliseconds(15), jitter: .milliseconds(4))
+    ).run().trace
+    sent = [:]
+    for event in jittered where event.event == "send" {
+      if case .integer(let packet) = event.field("packet") { sent[packet] = event.time }
+    }
+    let delays = jittered.filter { $0.event == "deliver" }.compactMap { event -> Int64? in
+      guard case .integer(let packet) = event.field("packet"), let at = sent[packet] else {
+        return nil
+      }
+      return event.time - at
+    }
+    #expect(delays.allSatisfy { (15_000...19_000).contains($0) } && Set(delays).count > 1)
   }
 
   @Test func exitCodes() throws {

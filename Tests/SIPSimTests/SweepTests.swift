@@ -128,7 +128,7 @@ import Testing
     guard
       case .success(let options) = SweepCommand.parse([
         "forking", "--seeds", "5...9", "--loss", "0.25", "--latency", "30ms", "--duration",
-        "1m", "--json", "--quiet",
+        "1m", "--json", "--quiet", "--jitter", "2ms", "--duplicate", "0.1", "--reorder", "0.3",
       ])
     else {
       Issue.record("did not parse")
@@ -138,7 +138,8 @@ import Testing
     #expect(options.json && options.quiet)
     #expect(
       SweepCommand.reproduce(options)
-        == "sipsim run forking --seed {seed} --loss 0.25 --latency 30ms --duration 60s")
+        == "sipsim run forking --seed {seed} --loss 0.25 --latency 30ms --jitter 2ms "
+        + "--duplicate 0.1 --reorder 0.3 --duration 60s")
   }
 
   @Test func exitCodes() {
