@@ -944,7 +944,11 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   func inviteResponse(_ response: SIPMessage, status: Int, call: Call, stray: Bool) {
     let callID = call.callID
     if status < 200 {
-      guard call.confirmed == nil, call.finalStatus == nil else { return }
+      // A provisional matching no client transaction (a stray) belongs to an INVITE
+      // transaction that is gone: one the call failed over from (RFC 3263 §4.3: the same
+      // CSeq, another branch). It says nothing of the INVITE now out, so it neither allows
+      // that one's CANCEL (§9.1: not before a provisional for it) nor makes an early dialog.
+      guard call.confirmed == nil, call.finalStatus == nil, !stray else { return }
       if status > 100 { emit(.response(callID: callID, method: "INVITE", status: status)) }
       if status > 100 || !call.sawProvisional {
         call.sawProvisional = true

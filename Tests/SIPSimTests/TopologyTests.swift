@@ -235,6 +235,74 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(ended?.field("ending") == .string("CANCEL (no final response)"))
   }
 
+  /// Found probing RFC 3263 fail-over with message faults. proxy1 is alive, but every response
+  /// it sends alice is lost except the 180 answering her last INVITE retransmission (32.5 s),
+  /// which is delayed 1 s: Timer B fails her over to proxy2 at 33 s (same CSeq, new branch),
+  /// and the 180 arrives at 33.52 s, matching no transaction (a stray). It is not a provisional
+  /// for the INVITE now on proxy2: alice, who wanted to CANCEL since 33.2 s, must not CANCEL
+  /// that INVITE, which has had no provisional (§9.1), and must make no early dialog from it. So
+  /// proxy2 (a callee whose 100 and 180 are lost) rejects with 480 at its own time, and bob's
+  /// late 200 through proxy1 (61 s) is ACKed and ended with BYE, as a 2xx for an ended call is.
+  @Test func aProvisionalFromTheServerFailedOverFromIsAStray() throws {
+    var topology = try TopologyLibrary.load("rfc3263-failover")
+    topology.faults = []
+    let bob = BindingSpec(aor: "sip:bob@biloxi.example.com", contact: "sip:bob@10.0.0.4")
+    topology.hosts = try topology.hosts.map { host in
+      var host = host
+      switch host.name {
+      case "proxy1":
+        guard case .proxy(var proxy) = host.role else {
+          throw TopologyError(path: "proxy1", message: "not a proxy")
+        }
+        proxy.bindings = [bob]
+        host.role = .proxy(proxy)
+      case "proxy2":
+        host.role = .userAgent(
+          UASpec(
+            aor: "sip:bob@biloxi.example.com",
+            behaviour: BehaviourSpec(
+              kind: .ring, ringFor: TimeSpan(.seconds(20)), status: 480)))
+      case "bob":
+        host.role = .userAgent(
+          UASpec(
+            aor: "sip:bob@biloxi.example.com",
+            behaviour: BehaviourSpec(kind: .ring, ringFor: TimeSpan(.seconds(60)))))
+      default: break
+      }
+      return host
+    }
+    topology.scenario = [
+      Step(
+        at: TimeSpan(.seconds(1)),
+        .call(
+          from: "alice", to: "sip:bob@biloxi.example.com", call: "c1", hangUpAfter: nil,
+          cancelAfter: TimeSpan(.milliseconds(32_200)), offer: true))
+    ]
+    topology.messageFaults = [
+      .init(.drop, status: 100, from: "proxy1", to: "alice", count: 100),
+      .init(.drop, status: 180, from: "proxy1", to: "alice", count: 6),
+      .init(.delay(TimeSpan(.seconds(1))), status: 180, from: "proxy1", to: "alice", nth: 7),
+      .init(.drop, status: 100, from: "proxy2", to: "alice", count: 100),
+      .init(.drop, status: 180, from: "proxy2", to: "alice", count: 100),
+    ]
+    topology.expect.sequences = []
+    topology.expect.calls = [.init(call: "c1", answered: false, status: 480)]
+    let outcome = try TopologyRun(topology).run()
+    #expect(outcome.failures == [])
+    let stray = outcome.trace.first {
+      $0.event == "deliver" && $0.to?.address.description == "10.0.0.1"
+        && $0.field("summary")?.description.hasPrefix("SIP/2.0 180") == true
+    }
+    #expect(stray?.time == 33_520_000)
+    let aliceSent = outcome.trace.filter {
+      $0.event == "send" && $0.from?.address.description == "10.0.0.1"
+    }.compactMap { $0.field("summary")?.description }
+    #expect(!aliceSent.contains { $0.hasPrefix("CANCEL") }, "\(aliceSent)")
+    #expect(aliceSent.contains { $0.hasPrefix("BYE") }, "\(aliceSent)")
+    let alice = outcome.trace.filter { $0.field("element") == .string("alice") }
+    #expect(!alice.contains { $0.event == "dialog-state" }, "no early dialog from the stray")
+  }
+
   @Test func aWrongSequenceIsNamedWithWhatWasSent() throws {
     var topology = try TopologyLibrary.load("rfc3665-3.9")
     topology.expect.sequences = [.init(call: "c1", messages: ["INVITE", "486"])]
