@@ -491,10 +491,15 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
   /// provisional, and Proceeding has no timer of its own (Figure 5). The agent CANCELs it, as a
   /// proxy does on its Timer C (§16.6 step 11): a 487 then ends the call; with none, the §9.1
   /// give-up (`cancel-wait`, 64·T1) lets the INVITE go.
+  ///
+  /// The call is given up as ``cancel(_:)`` gives it up: a final response crossing the CANCEL
+  /// is not acted on (no redirect followed, no challenge answered, no fail-over: a new INVITE
+  /// would be one the CANCEL does not cover, §9.1), and a 2xx crossing it is ended with BYE.
   func timerCFired(_ callID: String) {
     guard let call = calls[callID], call.isCaller, call.confirmed == nil, call.finalStatus == nil
     else { return }
     log("call \(callID): no final response within Timer C: CANCEL (§9.1, as §16.6 step 11)")
+    call.cancelWanted = true
     sendCancel(call)
   }
 

@@ -210,8 +210,9 @@ public struct UAConfiguration: Sendable {
   /// descriptions); the trace keeps every call's end (`call-ended`) regardless.
   public var historyLimit: Int
   /// How long an outgoing INVITE may wait for its final response once a provisional came,
-  /// restarted by each later provisional, before the agent CANCELs it (§9.1): a proxy's Timer
-  /// C (§16.6 step 11, more than 3 minutes), applied by the UAC core. RFC 3261 gives an INVITE
+  /// restarted by each later provisional, before the agent CANCELs it (§9.1) and gives the call
+  /// up as ``UserAgent/cancel(_:)`` does: a proxy's Timer C (§16.6 step 11, more than 3
+  /// minutes), applied by the UAC core. RFC 3261 gives an INVITE
   /// client transaction in Proceeding no timer (Figure 5): when its final response is lost for
   /// good (every retransmission of a 486 dropped, a proxy that crashed after its 100 Trying)
   /// the call would wait for ever. nil waits for ever, as the figure does. The default, 4

@@ -551,3 +551,43 @@ final class HeldInvite: @unchecked Sendable {
   var key: TransactionKey?
   var byes = 0
 }
+
+/// The caller's own Timer C (``UAConfiguration/timerC``): the agent gives up an INVITE whose
+/// final response has not come that long after its last provisional, with a CANCEL (§9.1).
+@Suite struct CallerTimerCTests {
+  /// Rings, then 10.005 s after the INVITE redirects to carol.
+  static let redirectToCarol: @Sendable (isolated UserAgent, IncomingCall) -> Void = {
+    agent, call in
+    agent.ring(call.callID)
+    agent.after(.milliseconds(10_005)) { agent in
+      let carol = SIPParameter("Contact", "<sip:carol@10.0.0.3>")
+      agent.reject(call.callID, status: 302, headers: [carol])
+    }
+  }
+
+  /// Timer C (10 s here) is the caller giving the call up, as `cancel` does: bob rings, and
+  /// his 302 to carol (10.015 s) crosses alice's CANCEL (10.020 s). The 302 arrives at 10.025
+  /// s, after the CANCEL: alice does not recurse to carol (a new INVITE the CANCEL would not
+  /// cover, and nothing would cancel), the 302 ends the call; bob answers the CANCEL 200 (§9.2).
+  @Test func aRedirectCrossingTheTimerCCancelEndsTheCall() throws {
+    let phones = try Phones(
+      [("alice", .answer()), ("bob", .custom(Self.redirectToCarol)), ("carol", .answer())],
+      configuration: UAConfiguration(timerC: .seconds(10)))
+    let bob = try phones.uri("bob")
+    let callID = try phones.on("alice") { $0.call(bob) }
+    phones.simulation.runUntilIdle()
+    #expect(
+      phones.ladder() == [
+        "alice>bob INVITE", "bob>alice 180", "bob>alice 302", "alice>bob CANCEL", "alice>bob ACK",
+        "bob>alice 200",
+      ])
+    let cancel = phones.network.trace.events(named: "send").first {
+      $0.field("summary")?.description.hasPrefix("CANCEL ") == true
+    }
+    #expect(cancel?.time == 10_020_000)
+    let alice = try #require(try phones.history("alice").first)
+    #expect(alice.callID == callID && alice.status == 302 && !alice.wasAnswered)
+    #expect(try phones.history("carol").isEmpty)
+    phones.expectNothingLeftOver()
+  }
+}
