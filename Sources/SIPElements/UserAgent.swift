@@ -394,8 +394,13 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     // A send that fails at once (no address for the proxy) reports its transport error as the
     // endpoint's next event, after this returns: the key is the live INVITE's.
     call.inviteKey = send(invite, to: peer)
-    // §13.2.1: an Expires reached with no final response CANCELs the INVITE. Armed after the
-    // send, so the timer's trace names the INVITE's client transaction.
+    armInviteExpiry(call, invite)
+  }
+
+  /// §13.2.1: an Expires reached with no final response CANCELs the INVITE just sent (each
+  /// INVITE of the call, a fail-over's too, from its own sending). Armed after the send, so
+  /// the timer's trace names the INVITE's client transaction.
+  func armInviteExpiry(_ call: Call, _ invite: SIPMessage) {
     switch SessionRules.inviteExpiry(of: invite) {
     case .seconds(let seconds): armExpiry(call, seconds: seconds)
     case .malformed: log("the INVITE's Expires is not a delta-seconds (§20.19): no expiry timer")

@@ -56,10 +56,13 @@ extension UserAgent {
       call.targets = targets
       call.invitePeer = next
       call.sawProvisional = false
-      // A new transaction, in Calling: the last one's Timer C is not its.
+      // A new transaction, in Calling: the last one's Timer C is not its, nor its expiry (the
+      // new INVITE's Expires runs from its own sending, as a retry's does: §13.2.1, §20.19).
       cancelTimerC(call)
+      cancelTimer(call, Call.expires)
       // A send that fails at once reports its error as the endpoint's next event.
       call.inviteKey = send(invite, to: next)
+      armInviteExpiry(call, invite)
       return true
     }
     let index = call.proxyIndex + 1

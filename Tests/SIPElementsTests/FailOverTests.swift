@@ -15,7 +15,7 @@ import Testing
   /// is built as `first` says: a proxy, a host with no element, or an agent answering 503.
   static func lab(
     first: FirstServer = .proxy, records: (Network) -> Void, aliceProxy: SIPURI? = nil,
-    fallback: [SIPURI] = []
+    fallback: [SIPURI] = [], inviteExpires: UInt32? = nil, bob behaviour: UABehaviour = .answer()
   ) throws -> Lab {
     let lab = Lab()
     let location = lab.location()
@@ -38,8 +38,9 @@ import Testing
     try lab.proxy("proxy2", domains: [], location: location, configuration: configuration)
     try lab.agent(
       "alice", aor: "sip:alice@atlanta.example.com",
-      configuration: UAConfiguration(outboundProxy: aliceProxy, fallbackProxies: fallback))
-    try lab.agent("bob", aor: bob.description)
+      configuration: UAConfiguration(
+        outboundProxy: aliceProxy, fallbackProxies: fallback, inviteExpires: inviteExpires))
+    try lab.agent("bob", aor: bob.description, behaviour: behaviour)
     let bobAddress = try lab.network.host(named: "bob").addresses[0]
     lab.simulation.inspect {
       location.assumeIsolated {
@@ -105,6 +106,29 @@ import Testing
     // The same request (CSeq too), a new branch: a new transaction.
     #expect(toProxy2.first?.cseq == toProxy1.first?.cseq)
     #expect(toProxy2.first?.branch != toProxy1.first?.branch)
+    lab.expectNothingLeftOver()
+  }
+
+  /// An INVITE failed over is an invitation of its own, as a retry or a redirect is: its
+  /// Expires (§13.2.1) is measured from its own sending. proxy1 is down; alice's INVITE (Expires:
+  /// 40) fails over to proxy2 at 32 s (Timer B), and her `expires` timer is armed again then,
+  /// so bob, who only rings, is CANCELled at 72 s, not 8 s after the fail-over.
+  @Test func aFailedOverInviteArmsItsOwnExpiry() throws {
+    let lab = try Self.lab(records: { Self.srv($0) }, inviteExpires: 40, bob: .noAnswer)
+    try lab.network.apply(.crash("proxy1"))
+    let callID = try lab.on("alice") { $0.call(Self.bob) }
+    lab.run(for: .seconds(180))
+    let alice = lab.network.trace.events.filter {
+      $0.event.hasPrefix("timer-") && $0.field("timer")?.description == "expires"
+        && $0.field("element") == .string("alice")
+    }.map { "\($0.time / 1000) \($0.event)" }
+    #expect(
+      alice == [
+        "0 timer-armed", "32000 timer-cancelled", "32000 timer-armed", "72000 timer-fired",
+      ])
+    let cancels = lab.sent(callID: callID).filter { $0.token == "CANCEL" }.map(\.time)
+    #expect(cancels.first == 72_000_000)
+    #expect(try lab.on("alice") { $0.record(of: callID)?.status } == 487)
     lab.expectNothingLeftOver()
   }
 
