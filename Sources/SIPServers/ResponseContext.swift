@@ -179,6 +179,55 @@ public struct ResponseContext: Sendable {
     return actions
   }
 
+  /// Why a branch's client transaction failed, as RFC 3263 §4.3 counts failures: the
+  /// transaction layer timed out (Timer B or F), the transport failed, or the server answered
+  /// 503 (Service Unavailable).
+  public enum BranchFailure: Sendable, Hashable {
+    case timeout
+    case transportError
+    case serviceUnavailable
+  }
+
+  /// RFC 3263 §4.3: whether branch `index`, whose client transaction just failed with
+  /// `failure`, goes on with the same forwarded request under a new branch (a new client
+  /// transaction) to its target's next server, instead of ending with the failure as its
+  /// response (the caller knows whether a next server is left; this says whether one may be
+  /// tried).
+  ///
+  /// - Not once the search has ended (a CANCEL from upstream, a 2xx, a 6xx: §16.7 step 5
+  ///   creates no new branch after it, and §16.10 wants pending branches cancelled, not
+  ///   retried), nor for a branch whose CANCEL was asked for.
+  /// - A timeout only when the branch had no response at all: §4.3 counts Timer B / F as a
+  ///   failure only "without ever having received any response, provisional or final"; a
+  ///   non-INVITE's Timer F after a 100 ends the branch with the 408.
+  /// - A transport error or a 503 in either pending state: §4.3 lists them without that
+  ///   condition. A 503 is failed over, not kept for the choice of §16.7 step 6: RFC 3261
+  ///   §21.5.4 says a client, proxy included, receiving a 503 "SHOULD attempt to forward the
+  ///   request to an alternate server", and §16.7's rule that a 503 goes up only as a 500
+  ///   still holds for the one the last server gives.
+  public func failsOver(branch index: Int, after failure: BranchFailure) -> Bool {
+    guard branches.indices.contains(index), !searchEnded, !finalForwarded else {
+      return false
+    }
+    let branch = branches[index]
+    guard !branch.cancelWanted, !branch.cancelSent else { return false }
+    switch (branch.state, failure) {
+    case (.trying, _), (.proceeding, .transportError), (.proceeding, .serviceUnavailable):
+      return true
+    default:
+      return false
+    }
+  }
+
+  /// Branch `index` failed over (``failsOver(branch:after:)``): it is trying again, on a new
+  /// client transaction that has had no provisional response, so a CANCEL asked for later
+  /// waits for that transaction's first one (§9.1). Nothing else changes: the response
+  /// context keeps what the branch forwarded and what the others brought (§16.7).
+  public mutating func failedOver(branch index: Int) {
+    guard branches.indices.contains(index), branches[index].isPending else { return }
+    branches[index].state = .trying
+  }
+
   /// Timer C fired for branch `index` (§16.8): a branch that had a provisional is cancelled;
   /// one that had none ends as if a 408 came (the caller passes it).
   public mutating func timerC(branch index: Int, timeout: SIPMessage) -> [Action] {

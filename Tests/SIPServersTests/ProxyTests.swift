@@ -388,6 +388,103 @@ func response(_ status: Int, to request: SIPMessage, _ extra: [String] = []) -> 
   }
 }
 
+/// RFC 3263 §4.3 in the response context: which failures move a branch to its target's next
+/// server, and what the branch is afterwards.
+@Suite struct BranchFailOverTests {
+  /// What happened to branch 0 before its failure.
+  enum Before: String, CustomStringConvertible {
+    case nothing, provisional, cancelAsked, cancelSent, otherBranch2xx, otherBranch6xx
+    var description: String { rawValue }
+  }
+
+  /// One row per case: what came before, whether it is an INVITE, the failure → whether the
+  /// branch fails over.
+  @Test(
+    arguments: [
+      // No response at all: every failure is one (§4.3).
+      (Before.nothing, true, ResponseContext.BranchFailure.timeout, true),
+      (.nothing, true, .transportError, true),
+      (.nothing, true, .serviceUnavailable, true),
+      (.nothing, false, .timeout, true),
+      // After a provisional: Timer F is no failure (the server answered); a transport error
+      // or a 503 still is.
+      (.provisional, false, .timeout, false),
+      (.provisional, true, .transportError, true),
+      (.provisional, true, .serviceUnavailable, true),
+      (.provisional, false, .serviceUnavailable, true),
+      // A branch being cancelled, or a search that ended, tries no further server.
+      (.cancelAsked, true, .timeout, false),
+      (.cancelAsked, true, .serviceUnavailable, false),
+      (.cancelSent, true, .serviceUnavailable, false),
+      (.cancelSent, true, .transportError, false),
+      (.otherBranch2xx, true, .timeout, false),
+      (.otherBranch2xx, false, .serviceUnavailable, false),
+      (.otherBranch6xx, true, .serviceUnavailable, false),
+    ])
+  func failsOver(
+    before: Before, isInvite: Bool, failure: ResponseContext.BranchFailure, expected: Bool
+  ) throws {
+    var request = try invite()
+    if !isInvite {
+      request.startLine = .request(
+        method: "OPTIONS", uri: "sip:bob@biloxi.example.com", version: "SIP/2.0")
+    }
+    var context = ResponseContext(
+      targets: [
+        (SIPURI(user: "bob", host: "biloxi.example.com"), 1),
+        (SIPURI(user: "bob", host: "192.0.2.2"), 1),
+      ], mode: .parallel, isInvite: isInvite)
+    _ = context.start()
+    switch before {
+    case .nothing:
+      break
+    case .provisional:
+      _ = context.receive(response(100, to: request), branch: 0)
+    case .cancelAsked:
+      _ = context.cancelPending()
+    case .cancelSent:
+      _ = context.receive(response(180, to: request), branch: 0)
+      _ = context.cancelPending()
+    case .otherBranch2xx:
+      _ = context.receive(response(200, to: request), branch: 1)
+    case .otherBranch6xx:
+      _ = context.receive(response(603, to: request), branch: 1)
+    }
+    #expect(context.failsOver(branch: 0, after: failure) == expected)
+    // A branch out of range never does.
+    #expect(!context.failsOver(branch: 2, after: failure))
+  }
+
+  /// After a fail-over the branch is trying again: a CANCEL asked for then waits for the new
+  /// transaction's first provisional (§9.1), and the context still chooses from every branch.
+  @Test func aFailedOverBranchWaitsForItsNewProvisionalBeforeItsCancel() throws {
+    let request = try invite()
+    var context = ResponseContext(
+      targets: [
+        (SIPURI(user: "bob", host: "biloxi.example.com"), 1),
+        (SIPURI(user: "bob", host: "192.0.2.2"), 1),
+      ], mode: .parallel, isInvite: true)
+    _ = context.start()
+    let ringing = response(180, to: request)
+    #expect(context.receive(ringing, branch: 0) == [.forward(ringing)])
+    #expect(context.failsOver(branch: 0, after: .serviceUnavailable))
+    context.failedOver(branch: 0)
+    #expect(context.branches[0].state == .trying)
+    // CANCEL from upstream: branch 0 has no provisional on its new transaction yet.
+    #expect(context.cancelPending() == [])
+    #expect(context.branches[0].cancelWanted)
+    #expect(context.receive(response(100, to: request), branch: 0) == [.cancel(branch: 0)])
+    _ = context.receive(response(487, to: request), branch: 1)
+    let actions = context.receive(response(487, to: request), branch: 0)
+    guard case .forward(let up) = try #require(actions.first) else {
+      Issue.record("expected the 487 to go up")
+      return
+    }
+    #expect(up.status == 487)
+    #expect(context.isComplete)
+  }
+}
+
 /// `StableHash` is FNV-1a over each part's UTF-8 bytes with a separator after each, printed as
 /// sixteen hex digits: branches must not change between versions (a seed reproduces a trace).
 @Test func stableHashIsFNVOverEachPart() {
