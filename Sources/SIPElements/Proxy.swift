@@ -91,9 +91,13 @@ public actor Proxy: SimulationActor, TransactionCore {
     var response: ResponseContext
     var branches: [Branch]
     struct Branch {
+      /// The live client transaction: after a fail-over, the one to the current server.
       var key: TransactionKey?
       var request: SIPMessage?
-      var peer: SIPPeer?
+      /// The RFC 3263 servers of the request's next hop: the one it is on (`current`, where a
+      /// CANCEL goes too) and those a failure moves it to (§4.3).
+      var targets: ServerTargets?
+      var peer: SIPPeer? { targets?.current }
       var timerC: TimerHandle?
       var ringTimer: TimerHandle?
       /// Armed with the branch's CANCEL: 64·T1 later a branch with no final response is given
@@ -112,6 +116,10 @@ public actor Proxy: SimulationActor, TransactionCore {
   }
   var contexts: [TransactionKey: Context] = [:]
   var clients: [TransactionKey: (server: TransactionKey, branch: Int)] = [:]
+  /// Its RFC 3263 state (random stream for SRV weights, servers out of use), made the first
+  /// time a request needs more than its next hop's direct peer: never, in a network without
+  /// SRV or NAPTR records where no server answered 503 with Retry-After.
+  var locatorState: LocatorState?
 
   public init(
     network: Network, host: String, port: UInt16 = 5060, location: LocationService? = nil,
@@ -189,13 +197,15 @@ public actor Proxy: SimulationActor, TransactionCore {
         let bad = message.response(status: 400, reason: "Bad Request (\(reason))")
         endpoint.onDrivingThread(passing: bad) { $0.sendStateless($1) }
       }
-    case .timeout(let key, _, _):
+    case .timeout(let key, let timer, _):
       if let (server, index) = clients[key] {
+        if failOver(server, index, .timeout, reason: "Timer \(timer.rawValue)") { return }
         let status = configuration.noResponseStatus
         failBranch(server, index, status: status, reason: configuration.noResponseReason)
       }
     case .transportError(let key, _):
       if let (server, index) = clients[key] {
+        if failOver(server, index, .transportError, reason: "transport error") { return }
         failBranch(server, index, status: 503, reason: nil)
       }
     case .moved:
@@ -329,14 +339,11 @@ public actor Proxy: SimulationActor, TransactionCore {
     let (copy, hop) = ProxyRules.forward(
       context.request, to: branchInfo.target,
       recordRoute: isInvite && configuration.recordRoute ? recordRouteURI : nil)
-    let peer = SIPPeer(uri: hop)
-    let branch = "z9hG4bK\(String(core.random.next(), radix: 16))-\(context.loopHash)"
     context.branches[index].request = copy
-    context.branches[index].peer = peer
-    let key = endpoint.onDrivingThread(passing: (copy, peer, branch)) { endpoint, send in
-      endpoint.sendRequest(send.0, to: send.1, branch: send.2)
+    context.branches[index].targets = targets(for: hop)
+    guard let key = send(index, in: context), context.response.branches[index].isPending else {
+      return
     }
-    guard let key, context.response.branches[index].isPending else { return }
     context.branches[index].key = key
     clients[key] = (context.serverKey, index)
     if isInvite {
@@ -353,6 +360,18 @@ public actor Proxy: SimulationActor, TransactionCore {
           proxy.finishIfComplete(context)
         }
       }
+    }
+  }
+
+  /// Sends branch `index`'s forwarded request to its current server under a new Via branch (a
+  /// new client transaction, §16.6 steps 8–10), whose loop-detection part is the context's.
+  func send(_ index: Int, in context: Context) -> TransactionKey? {
+    guard let request = context.branches[index].request,
+      let peer = context.branches[index].targets?.current
+    else { return nil }
+    let branch = "z9hG4bK\(String(core.random.next(), radix: 16))-\(context.loopHash)"
+    return endpoint.onDrivingThread(passing: (request, peer, branch)) { endpoint, send in
+      endpoint.sendRequest(send.0, to: send.1, branch: send.2)
     }
   }
 
@@ -420,6 +439,66 @@ public actor Proxy: SimulationActor, TransactionCore {
     finishIfComplete(context)
   }
 
+  // MARK: Server location and fail-over (RFC 3263 §4)
+
+  /// The proxy's RFC 3263 state, made on first need.
+  var locator: LocatorState {
+    if let made = locatorState { return made }
+    let made = LocatorState(network: network, element: endpoint.hostName)
+    locatorState = made
+    return made
+  }
+
+  /// §16.6 step 7 and RFC 3263 §4: the servers of a forwarded request's next hop (its first
+  /// Route, else its Request-URI) in the order to try them. With no SRV or NAPTR record in the
+  /// network and no server out of use, the hop's direct peer, as before server location: one
+  /// check per request, no lookup and no allocation; its name's other addresses are looked up
+  /// only if that peer fails.
+  func targets(for hop: SIPURI) -> ServerTargets {
+    if LocatorState.direct(locatorState, network: network) { return ServerTargets(direct: hop) }
+    return locator.targets(for: hop)
+  }
+
+  /// RFC 3263 §4.3 for branch `index` of the context of `server`, whose client transaction
+  /// failed (`reason`: `Timer B`, `Timer F`, `transport error`, `503`): when the response
+  /// context lets it (``ResponseContext/failsOver(branch:after:)``) and a server is left, the
+  /// same forwarded request goes to the next server under a new branch, a new client
+  /// transaction in the same branch of the response context, which goes on collecting
+  /// (§16.7). That transaction gets its own Timer C (§16.6 step 11: one "for each client
+  /// transaction"); the sequential ring timer, the target's, runs on; a CANCEL for the branch
+  /// goes to the new transaction, and waits for its first provisional (§9.1). False when the
+  /// branch is to end with the failure (no server left: the 408 / 503 made up for it, or the
+  /// last server's 503, which §16.7 sends up as 500).
+  ///
+  /// A 503's Retry-After keeps that server out of use for the proxy's later requests (RFC
+  /// 3261 §21.5.4).
+  func failOver(
+    _ server: TransactionKey, _ index: Int, _ failure: ResponseContext.BranchFailure,
+    reason: String, retryAfter: UInt32? = nil
+  ) -> Bool {
+    guard let context = contexts[server], context.branches.indices.contains(index),
+      context.response.failsOver(branch: index, after: failure),
+      var targets = context.branches[index].targets
+    else { return false }
+    let locator = locator
+    if let retryAfter { locator.markUnavailable(targets.current, for: retryAfter) }
+    guard
+      locator.failOver(
+        &targets, reason: reason, method: context.request.method ?? "",
+        callID: context.request.callID) != nil
+    else { return false }
+    // The failed transaction is not the branch's any more: a late event from it is ignored.
+    if let old = context.branches[index].key { clients[old] = nil }
+    context.branches[index].key = nil
+    context.branches[index].targets = targets
+    context.response.failedOver(branch: index)
+    guard let key = send(index, in: context) else { return false }
+    context.branches[index].key = key
+    clients[key] = (server, index)
+    if context.response.isInvite { armTimerC(context, index) }
+    return true
+  }
+
   // MARK: Responses (§16.7)
 
   func clientResponse(_ response: SIPMessage, key: TransactionKey) {
@@ -432,6 +511,12 @@ public actor Proxy: SimulationActor, TransactionCore {
       if key.method == "INVITE", let status = response.status, (200..<300).contains(status) {
         handle(.strayResponse(response))
       }
+      return
+    }
+    if status == 503,
+      failOver(
+        server, index, .serviceUnavailable, reason: "503", retryAfter: response.retryAfter?.seconds)
+    {
       return
     }
     if status > 100 && status < 200 && context.response.isInvite {
