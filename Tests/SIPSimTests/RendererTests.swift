@@ -15,7 +15,7 @@ import Testing
   /// person; a change to them is a change to what users see.
   @Test(arguments: [
     "default", "rfc3665-3.9", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
-    "rfc3665-3.7", "rfc3263-failover", "invite-expires",
+    "rfc3665-3.7", "rfc3263-failover", "invite-expires", "rfc3263-proxy-failover",
   ])
   func matchesItsGolden(name: String) throws {
     let ladder = Ladder(try run(name).trace).text()

@@ -26,6 +26,7 @@ func decodeError(_ json: String) -> TopologyError? {
       "default", "rfc3665-2.1", "rfc3665-3.2", "lossy-retransmission", "forking", "redirect",
       "authentication", "glare", "cancel-race", "cancel-no-487", "proxy-cancel-no-487",
       "proxy-recursion", "rfc3665-3.7", "rfc3263-failover", "invite-expires",
+      "rfc3263-proxy-failover",
     ] {
       #expect(Self.names.contains(name), "missing \(name)")
     }
@@ -54,6 +55,40 @@ func decodeError(_ json: String) -> TopologyError? {
     #expect(last.to?.description == "10.0.0.3:5060")
     #expect(first.field("cseq")?.description == last.field("cseq")?.description)
     #expect(first.field("branch")?.description != last.field("branch")?.description)
+  }
+
+  /// RFC 3263 at a stateful proxy: atlanta finds biloxi's proxies by SRV; proxy2a is down, so
+  /// Timer B fails atlanta's branch over to proxy2b with the same forwarded INVITE (CSeq,
+  /// Max-Forwards and all) on a new branch, while alice waits in Proceeding.
+  @Test func aProxyFailsItsBranchOverToTheNextSRVTarget() throws {
+    let outcome = try run("rfc3263-proxy-failover")
+    #expect(outcome.passed, "\(outcome.failures)")
+    let location = try #require(
+      outcome.trace.first {
+        $0.event == "server-location" && $0.field("element")?.description == "atlanta"
+      })
+    #expect(location.field("rule")?.description == "SRV")
+    #expect(location.field("targets")?.description == "10.0.0.3:5060/UDP 10.0.0.4:5060/UDP")
+    let failOver = try #require(outcome.trace.first { $0.event == "fail-over" })
+    #expect(failOver.field("element")?.description == "atlanta")
+    #expect(failOver.field("reason")?.description == "Timer B")
+    #expect(failOver.time == 33_010_000)
+    let invites = outcome.trace.filter {
+      $0.event == "send" && $0.field("summary")?.description.hasPrefix("INVITE") == true
+        && $0.from?.description.hasPrefix("10.0.0.2:") == true
+    }
+    let first = try #require(invites.first)
+    let last = try #require(invites.last)
+    #expect(first.to?.description == "10.0.0.3:5060")
+    #expect(last.to?.description == "10.0.0.4:5060")
+    #expect(first.field("cseq")?.description == last.field("cseq")?.description)
+    #expect(first.field("branch")?.description != last.field("branch")?.description)
+    // Alice sent one INVITE: atlanta's 100 Trying stopped her retransmissions.
+    let fromAlice = outcome.trace.filter {
+      $0.event == "send" && $0.field("summary")?.description.hasPrefix("INVITE") == true
+        && $0.from?.description.hasPrefix("10.0.0.1:") == true
+    }
+    #expect(fromAlice.count == 1)
   }
 
   /// §16.7 step 4: the recursing proxy takes the 302 itself; alice is delivered no 3xx, and the
