@@ -314,7 +314,12 @@ public actor Proxy: SimulationActor, TransactionCore {
       target = first.contact.uri
     }
     let (copy, hop) = ProxyRules.forward(request, to: target)
-    endpoint.onDrivingThread(passing: (copy, SIPPeer(uri: hop))) { endpoint, send in
+    // RFC 3263 §4.4: no transaction here to fail over in; one server per transaction.
+    let peer =
+      LocatorState.direct(locatorState, network: network)
+      ? SIPPeer(uri: hop)
+      : locator.statelessTarget(for: hop, transaction: ProxyRules.statelessBranch(received))
+    endpoint.onDrivingThread(passing: (copy, peer)) { endpoint, send in
       _ = endpoint.sendRequest(send.0, to: send.1)
     }
   }

@@ -87,6 +87,7 @@ struct ServerTargets: Sendable {
 /// Retry-After put out of use (RFC 3261 §21.5.4).
 final class LocatorState {
   let network: Network
+  let element: String
   let trace: ElementTrace
   var random: SimRandom
   /// Until when (µs) each server is not to be sent requests.
@@ -94,6 +95,7 @@ final class LocatorState {
 
   init(network: Network, element: String) {
     self.network = network
+    self.element = element
     trace = ElementTrace(network: network, element: element)
     random = network.simulation.random(stream: "srv \(element)")
   }
@@ -107,6 +109,11 @@ final class LocatorState {
   /// RFC 3263 §4.1, §4.2: every target for `uri`, in order, without those out of use; a
   /// resolution that queried SRV or NAPTR records is traced (`server-location`).
   func resolve(_ uri: SIPURI) -> [SIPPeer] {
+    resolve(uri, random: &random)
+  }
+
+  /// ``resolve(_:)`` with the SRV weights drawn from `random`.
+  func resolve(_ uri: SIPURI, random: inout some RandomNumberGenerator) -> [SIPPeer] {
     let location = ServerLocator.locate(
       uri, records: NetworkNameRecords(network: network), random: &random)
     let usable = usable(location.targets)
@@ -121,6 +128,21 @@ final class LocatorState {
         ])
     }
     return usable
+  }
+
+  /// RFC 3263 §4.4: where a request forwarded without transaction state goes (a stateless
+  /// proxy's, §16.11; a stateful proxy's ACK for a 2xx). It cannot fail over (nothing
+  /// remembers which server a transaction is on), and every request of one transaction (each
+  /// retransmission, the CANCEL, the ACK for a non-2xx) must reach the same server, so the
+  /// choice is not a draw from the element's stream, which moves on with every message: the
+  /// SRV weights are drawn from a generator seeded by the simulation's seed, the element and
+  /// `transaction`, the stateless branch (``ProxyRules/statelessBranch(_:)``, equal for exactly
+  /// those requests). The same transaction gets the same first target; different transactions
+  /// spread over equal-priority servers by their weights, and a run replays exactly. Servers a
+  /// 503 with Retry-After put out of use are passed over; with no target, the URI's direct peer.
+  func statelessTarget(for uri: SIPURI, transaction: String) -> SIPPeer {
+    var random = network.simulation.random(stream: "srv \(element) \(transaction)")
+    return resolve(uri, random: &random).first ?? SIPPeer(uri: uri)
   }
 
   /// The targets for a request whose next hop is `uri`.

@@ -21,6 +21,9 @@ public actor StatelessProxy: SimulationActor, TransactionCore {
   /// Domains whose Request-URIs are looked up in the location service.
   public nonisolated let domains: [String]
   var core: ServerCore
+  /// Its RFC 3263 state, made the first time a request is forwarded in a network with SRV or
+  /// NAPTR records.
+  var locatorState: LocatorState?
 
   public init(
     network: Network, host: String, port: UInt16 = 5060, location: LocationService? = nil,
@@ -80,9 +83,21 @@ public actor StatelessProxy: SimulationActor, TransactionCore {
     }
     let (copy, hop) = ProxyRules.forward(request, to: target)
     let branch = ProxyRules.statelessBranch(received)
-    endpoint.onDrivingThread(passing: (copy, SIPPeer(uri: hop), branch)) { endpoint, send in
+    endpoint.onDrivingThread(passing: (copy, peer(for: hop, transaction: branch), branch)) {
+      endpoint, send in
       endpoint.forwardStateless(send.0, to: send.1, branch: send.2)
     }
+  }
+
+  /// §16.11 and RFC 3263 §4.4: the server a request whose next hop is `hop` goes to, the same
+  /// for every request of its transaction (`transaction`: its stateless branch). With no SRV
+  /// or NAPTR record in the network, the hop's direct peer, at no cost beyond one check.
+  func peer(for hop: SIPURI, transaction: String) -> SIPPeer {
+    let network = core.network
+    if !network.hasServiceRecords { return SIPPeer(uri: hop) }
+    let locator = locatorState ?? LocatorState(network: network, element: endpoint.hostName)
+    locatorState = locator
+    return locator.statelessTarget(for: hop, transaction: transaction)
   }
 }
 

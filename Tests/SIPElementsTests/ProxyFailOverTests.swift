@@ -261,3 +261,92 @@ import Testing
     lab.expectNothingLeftOver()
   }
 }
+
+/// RFC 3263 §4.4 at a stateless proxy (RFC 3261 §16.11): biloxi's two proxies share one SRV
+/// priority, so the order is a weighted draw; the stateless proxy, which cannot fail over, draws
+/// it from a generator seeded by the transaction (its stateless branch), so every request of a
+/// transaction goes to the same server while transactions spread over both.
+@Suite struct StatelessProxyLocationTests {
+  /// alice (10.0.0.1) → stateless proxy sp (10.0.0.2) → proxy2a (10.0.0.3) or proxy2b
+  /// (10.0.0.4), both priority 10, weight 50 → bob (10.0.0.5), who rings for ever.
+  static func lab() throws -> (Lab, StatelessProxy) {
+    let lab = Lab()
+    let location = lab.location()
+    try lab.agent(
+      "alice", aor: "sip:alice@atlanta.example.com",
+      configuration: UAConfiguration(outboundProxy: SIPURI(host: "10.0.0.2")))
+    try lab.host("sp")
+    let stateless = try StatelessProxy(network: lab.network, host: "sp")
+    lab.endpoints["sp"] = stateless.endpoint
+    let biloxi = ProxyConfiguration(domains: ["biloxi.example.com"])
+    for (name, domain) in [
+      ("proxy2a", "p2a.biloxi.example.com"), ("proxy2b", "p2b.biloxi.example.com"),
+    ] {
+      try lab.proxy(name, domains: [domain], location: location, configuration: biloxi)
+      lab.network.addServiceRecord(
+        ServiceRecord(
+          name: "_sip._udp.biloxi.example.com", priority: 10, weight: 50, port: 5060,
+          target: domain))
+    }
+    try lab.agent("bob", aor: ProxyFailOverTests.bob.description, behaviour: .noAnswer)
+    lab.simulation.inspect {
+      location.assumeIsolated {
+        $0.add(aor: ProxyFailOverTests.bob, contact: SIPURI(user: "bob", host: "10.0.0.5"))
+      }
+    }
+    return (lab, stateless)
+  }
+
+  /// Where sp sent each request of `callID`: "METHOD destination".
+  static func sent(_ lab: Lab, _ callID: String) -> [String] {
+    lab.network.trace.events(named: "send").compactMap { event in
+      guard event.field("callId")?.description == callID,
+        event.from?.address.description == "10.0.0.2",
+        let summary = event.field("summary")?.description, !summary.hasPrefix("SIP/2.0")
+      else { return nil }
+      return "\(summary.prefix { $0 != " " }) \(event.to?.description ?? "")"
+    }
+  }
+
+  /// Six calls, each CANCELled while ringing: each call's INVITE, CANCEL and the ACK for its
+  /// 487 go to one server; the calls use both.
+  @Test func aTransactionStaysOnOneServerAndTransactionsSpread() throws {
+    let (lab, stateless) = try Self.lab()
+    var callIDs: [String] = []
+    for _ in 0..<6 {
+      callIDs.append(
+        try lab.on("alice") { $0.call(ProxyFailOverTests.bob, cancelAfter: .seconds(2)) })
+      lab.run(for: .seconds(1))
+    }
+    lab.run(for: .seconds(60))
+    var servers: Set<String> = []
+    for callID in callIDs {
+      let sent = Self.sent(lab, callID)
+      #expect(sent.map { $0.prefix { $0 != " " } } == ["INVITE", "CANCEL", "ACK"], "\(sent)")
+      let destinations = Set(sent.map { $0.drop { $0 != " " } })
+      #expect(destinations.count == 1, "\(sent)")
+      servers.formUnion(destinations.map(String.init))
+      #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == false)
+    }
+    #expect(servers == [" 10.0.0.3:5060", " 10.0.0.4:5060"])
+    // A resolution per request, each traced; no fail-over.
+    #expect(ProxyFailOverTests.events(lab, "server-location", at: "sp").count == 18)
+    #expect(lab.network.trace.events(named: "fail-over").isEmpty)
+    withExtendedLifetime(stateless) { lab.expectNothingLeftOver() }
+  }
+
+  /// Both servers down: alice's INVITE is retransmitted until her Timer B, and sp sends every
+  /// copy to the same server (it cannot know the first failed).
+  @Test func retransmissionsGoToTheSameServer() throws {
+    let (lab, stateless) = try Self.lab()
+    try lab.network.apply(.crash("proxy2a"))
+    try lab.network.apply(.crash("proxy2b"))
+    let callID = try lab.on("alice") { $0.call(ProxyFailOverTests.bob) }
+    lab.run(for: .seconds(60))
+    let sent = Self.sent(lab, callID)
+    #expect(sent.count == 7, "\(sent)")
+    #expect(Set(sent).count == 1, "\(sent)")
+    #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == false)
+    withExtendedLifetime(stateless) { lab.expectNothingLeftOver() }
+  }
+}
