@@ -69,6 +69,11 @@ public struct ProxyConfiguration: Sendable {
 /// pending branches (§16.10), answers 100 Trying at once, authenticates with 407 (§22.3) and
 /// may act as its domain's registrar. ACK for 2xx and stray 2xx responses pass through
 /// statelessly (RFC 6026).
+///
+/// Each branch's next hop is located by RFC 3263 (`ServerLocator`), and a branch whose server
+/// fails (Timer B / F, a transport error, a 503) sends the same forwarded request to the next
+/// server in the same branch of its response context (RFC 3263 §4.3): see
+/// `failOver(_:_:_:reason:retryAfter:)`.
 public actor Proxy: SimulationActor, TransactionCore {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor

@@ -9,7 +9,9 @@ public import Simulation
 /// is validated (§16.3, refusals sent statelessly), its Route pre-processed (§16.4), sent to one
 /// target (the best binding in the ``LocationService`` for its domains, else the Request-URI)
 /// with a branch computed from the request, so a retransmission, its CANCEL and its non-2xx ACK
-/// take the same branch as the original; responses go back by their next Via.
+/// take the same branch as the original; responses go back by their next Via. The next hop is
+/// located by RFC 3263, the same server for every request of a transaction (§4.4), with no
+/// fail-over (`LocatorState.statelessTarget(for:transaction:)` says why).
 public actor StatelessProxy: SimulationActor, TransactionCore {
   /// The simulation's executor, which the actor is pinned to.
   public nonisolated let simulationExecutor: SimulationExecutor
