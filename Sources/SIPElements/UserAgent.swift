@@ -1117,6 +1117,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     call.confirmed = id
     call.finalStatus = 200
     cancelTimerC(call)
+    // The INVITE has its final response: a CANCEL it crossed no longer waits for one (§9.1).
+    cancelTimer(call, "cancel-wait")
     // The final response came: the invitation can no longer expire (§13.2.1).
     cancelTimer(call, Call.expires)
     call.setRemote(remote, from: response.body)
@@ -1588,7 +1590,12 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     // table, and a long run keeps one entry per call it ever made.
     pruneEndedDialogs()
     for id in call.dialogs.keys.sorted() {
-      rememberEnded(id)
+      // Remembered as ended (so a 2xx on it is only ACKed, §13.2.2.4) when the callee knows it
+      // ended: the callee's own, a confirmed one, one this agent sent BYE on. A caller's other
+      // early dialogs are not: a fork that answers later (one that ignored the proxy's CANCEL,
+      // or whose 2xx crossed it) confirms a dialog the callee thinks is up, and the stray 2xx
+      // must be ACKed and ended with BYE.
+      if !call.isCaller || call.confirmed == id || call.byeSent.contains(id) { rememberEnded(id) }
       traceDialog(id, .terminated)
     }
     rememberFinishedInvite(call)

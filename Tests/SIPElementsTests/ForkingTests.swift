@@ -309,6 +309,32 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// A caller's call that ends with early dialogs still open (here: bob1's 2xx never reaches
+  /// alice, and bob1's BYE after §13.3.1.4's give-up ends her call on his early dialog) must not
+  /// remember the *other* forks' early dialogs as ended: bob2, who ignores the proxy's CANCEL,
+  /// answers at 40 s, the proxy forwards his 2xx (§16.7 step 10), and alice, whose call is gone,
+  /// ACKs it and ends it with BYE (§13.2.2.4). Remembered as ended, it was ACKed only, and bob2's
+  /// call stayed up for good.
+  @Test func aLate2xxOnAnotherForksEarlyDialogIsByedAfterTheCallEnded() throws {
+    let lab = try forkLab([.ring(for: .seconds(1)), .ignoreCancel(ringing: .seconds(40))])
+    let alice = try lab.network.host(named: "alice").addresses[0]
+    let bob1 = try lab.network.host(named: "bob1").addresses[0].description
+    lab.network.datagramFault = { datagram in
+      let text = String(decoding: datagram.payload, as: UTF8.self)
+      let isBob1s2xx =
+        text.hasPrefix("SIP/2.0 200") && text.contains(" INVITE\r\n")
+        && text.contains("@\(bob1)")
+      return datagram.to.address == alice && isBob1s2xx ? .drop : .pass
+    }
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: "example.com")) }
+    lab.run(for: .seconds(200))
+    let byes = lab.sent(callID: callID).filter { $0.token == "BYE" }
+    // Bob1's BYE at his give-up, and alice's to bob2 after his late 2xx.
+    #expect(byes.count >= 2, "\(lab.ladder(callID: callID))")
+    #expect(lab.ladder(callID: callID).contains("alice>proxy BYE"), "\(lab.ladder(callID: callID))")
+    lab.expectNothingLeftOver()
+  }
+
   /// Timer C (§16.8): a target that rings past it is cancelled; the caller gets 487.
   @Test func timerCCancelsABranchThatRingsTooLong() throws {
     let lab = try forkLab([.noAnswer])

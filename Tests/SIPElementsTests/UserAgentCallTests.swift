@@ -256,6 +256,17 @@ import Testing
       result.phones.network.trace.events(named: "timer-fired").allSatisfy {
         $0.field("timer")?.description != "cancel-wait"
       })
+    // Cancelled by the 2xx itself, the INVITE's final response, not later by the call's end
+    // (a call kept up past 64·T1 showed the no-op give-up firing).
+    let trace = result.phones.network.trace.events
+    let cancelled = trace.first {
+      $0.event == "timer-cancelled" && $0.field("timer")?.description == "cancel-wait"
+    }
+    let answered = trace.first {
+      $0.event == "deliver" && $0.field("summary")?.description == "SIP/2.0 200 OK"
+        && $0.field("cseq")?.description.hasSuffix("INVITE") == true
+    }
+    #expect(cancelled != nil && cancelled?.time == answered?.time)
   }
 
   /// RFC 3261 §9.2: a CANCEL that reaches the callee just after the INVITE's final response (a
