@@ -50,18 +50,9 @@ enum RunCommand {
   /// Parses the flags, or stops after printing help or an error.
   static func parse(_ arguments: [String]) -> Result<Options, Exit> {
     var options = Options()
-    var index = 0
-    var positional: [String] = []
-    func value(_ flag: String) -> String? {
-      index += 1
-      guard index < arguments.count else {
-        CLI.fail("\(flag) needs a value", usage: usage)
-        return nil
-      }
-      return arguments[index]
-    }
-    while index < arguments.count {
-      let argument = arguments[index]
+    var reader = ArgumentReader(arguments, usage: usage)
+    func value(_ flag: String) -> String? { reader.value(for: flag) }
+    while let argument = reader.next() {
       switch argument {
       case "--help", "-h":
         print(usage)
@@ -100,51 +91,37 @@ enum RunCommand {
       case "--stats": options.stats = true
       case "--verbose", "-v": options.verbose = true
       default:
-        if argument.hasPrefix("-") {
-          CLI.fail("unknown flag '\(argument)'", usage: usage)
-          return .failure(Exit(code: 2))
-        }
-        positional.append(argument)
+        guard reader.keep(argument) else { return .failure(Exit(code: 2)) }
       }
-      index += 1
     }
-    if positional.count > 1 {
-      CLI.fail(
-        "run takes one topology, not \(positional.count): \(positional.joined(separator: " "))")
-      return .failure(Exit(code: 2))
-    }
-    if let target = positional.first { options.target = target }
+    let (ok, target) = reader.topology(for: "run")
+    guard ok else { return .failure(Exit(code: 2)) }
+    if let target { options.target = target }
     return .success(options)
   }
 
-  /// `--loss`, `--latency` or `--duration` with its value, which `run` and `sweep` share: what
-  /// a run may change without editing the topology. False after printing what is wrong.
+  /// A flag that changes every link or the run's length (`--loss`, `--latency`, `--jitter`,
+  /// `--duplicate`, `--reorder`, `--duration`) with its value, which `run` and `sweep` share:
+  /// what a run may change without editing the topology. False after printing what is wrong.
   static func linkOption(_ flag: String, _ text: String, into run: inout RunOptions) -> Bool {
-    switch flag {
-    case "--loss", "--duplicate", "--reorder":
+    let probabilities: [String: WritableKeyPath<RunOptions, Double?>] = [
+      "--loss": \.loss, "--duplicate": \.duplicate, "--reorder": \.reorder,
+    ]
+    let spans: [String: WritableKeyPath<RunOptions, Duration?>] = [
+      "--latency": \.latency, "--jitter": \.jitter, "--duration": \.duration,
+    ]
+    if let field = probabilities[flag] {
       guard let probability = Double(text), (0...1).contains(probability) else {
         CLI.fail("\(flag) takes a probability from 0 to 1, not '\(text)'")
         return false
       }
-      if flag == "--loss" {
-        run.loss = probability
-      } else if flag == "--duplicate" {
-        run.duplicate = probability
-      } else {
-        run.reorder = probability
-      }
-    default:
+      run[keyPath: field] = probability
+    } else if let field = spans[flag] {
       guard let span = TimeSpan.parse(text) else {
         CLI.fail("\(flag) takes a time span such as 20ms or 1.5s, not '\(text)'")
         return false
       }
-      if flag == "--latency" {
-        run.latency = span
-      } else if flag == "--jitter" {
-        run.jitter = span
-      } else {
-        run.duration = span
-      }
+      run[keyPath: field] = span
     }
     return true
   }

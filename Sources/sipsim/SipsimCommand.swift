@@ -93,3 +93,55 @@ enum CLI {
     FileHandle.standardError.write(Data((message + "\n").utf8))
   }
 }
+
+/// Reads a command's arguments in order: each one, and the value after a flag that takes one.
+/// `run` and `sweep` share it, with the topology they take and the flags that change a run.
+struct ArgumentReader {
+  private let arguments: [String]
+  private let usage: String
+  private var index = -1
+  /// The arguments that are not flags, in order.
+  private(set) var positional: [String] = []
+
+  init(_ arguments: [String], usage: String) {
+    self.arguments = arguments
+    self.usage = usage
+  }
+
+  /// The next argument, or nil after the last.
+  mutating func next() -> String? {
+    index += 1
+    return index < arguments.count ? arguments[index] : nil
+  }
+
+  /// The argument after `flag`, or nil after saying that it is missing.
+  mutating func value(for flag: String) -> String? {
+    guard let value = next() else {
+      CLI.fail("\(flag) needs a value", usage: usage)
+      return nil
+    }
+    return value
+  }
+
+  /// Keeps `argument` as positional; false, after saying so, when it looks like a flag.
+  mutating func keep(_ argument: String) -> Bool {
+    if argument.hasPrefix("-") {
+      CLI.fail("unknown flag '\(argument)'", usage: usage)
+      return false
+    }
+    positional.append(argument)
+    return true
+  }
+
+  /// The one topology `command` takes (nil when none was given); false, after saying so, when
+  /// more than one was.
+  func topology(for command: String) -> (ok: Bool, target: String?) {
+    guard positional.count <= 1 else {
+      CLI.fail(
+        "\(command) takes one topology, not \(positional.count): "
+          + positional.joined(separator: " "))
+      return (false, nil)
+    }
+    return (true, positional.first)
+  }
+}

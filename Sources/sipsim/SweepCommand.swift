@@ -57,19 +57,10 @@ enum SweepCommand {
   /// Parses the flags, or stops after printing help or an error.
   static func parse(_ arguments: [String]) -> Result<Options, RunCommand.Exit> {
     var options = Options()
-    var index = 0
-    var positional: [String] = []
-    func value(_ flag: String) -> String? {
-      index += 1
-      guard index < arguments.count else {
-        CLI.fail("\(flag) needs a value", usage: usage)
-        return nil
-      }
-      return arguments[index]
-    }
+    var reader = ArgumentReader(arguments, usage: usage)
+    func value(_ flag: String) -> String? { reader.value(for: flag) }
     let failure = Result<Options, RunCommand.Exit>.failure(RunCommand.Exit(code: 2))
-    while index < arguments.count {
-      let argument = arguments[index]
+    while let argument = reader.next() {
       switch argument {
       case "--help", "-h":
         print(usage)
@@ -95,20 +86,12 @@ enum SweepCommand {
       case "--json": options.json = true
       case "--quiet", "-q": options.quiet = true
       default:
-        if argument.hasPrefix("-") {
-          CLI.fail("unknown flag '\(argument)'", usage: usage)
-          return failure
-        }
-        positional.append(argument)
+        guard reader.keep(argument) else { return failure }
       }
-      index += 1
     }
-    if positional.count > 1 {
-      CLI.fail(
-        "sweep takes one topology, not \(positional.count): \(positional.joined(separator: " "))")
-      return failure
-    }
-    if let target = positional.first { options.target = target }
+    let (ok, target) = reader.topology(for: "sweep")
+    guard ok else { return failure }
+    if let target { options.target = target }
     return .success(options)
   }
 
