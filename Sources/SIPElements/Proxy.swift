@@ -490,12 +490,10 @@ public actor Proxy: SimulationActor, TransactionCore {
       context.response.failsOver(branch: index, after: failure),
       var targets = context.branches[index].targets
     else { return false }
-    let locator = locator
-    if let retryAfter { locator.markUnavailable(targets.current, for: retryAfter) }
     guard
       locator.failOver(
         &targets, reason: reason, method: context.request.method ?? "",
-        callID: context.request.callID) != nil
+        callID: context.request.callID, retryAfter: retryAfter) != nil
     else { return false }
     // The failed transaction is not the branch's any more: a late event from it is ignored.
     if let old = context.branches[index].key { clients[old] = nil }

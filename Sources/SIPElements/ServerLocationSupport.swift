@@ -74,8 +74,12 @@ struct ServerTargets: Sendable {
     return current
   }
 
-  /// The full list is known now: the targets after the first (`current`, which it stands for).
+  /// The full list is known now (every target, none left out for being out of use): the
+  /// first is the address the direct peer's name was sent to (RFC 3263 §4.2), which `current`
+  /// names from now on (so a 503's Retry-After puts that address out of use, not the name),
+  /// and the rest follow it.
   mutating func complete(with targets: [SIPPeer]) {
+    if let first = targets.first { current = first }
     rest = Array(targets.dropFirst())
     complete = true
   }
@@ -108,15 +112,17 @@ final class LocatorState {
 
   /// RFC 3263 §4.1, §4.2: every target for `uri`, in order, without those out of use; a
   /// resolution that queried SRV or NAPTR records is traced (`server-location`).
-  func resolve(_ uri: SIPURI) -> [SIPPeer] {
-    resolve(uri, random: &random)
+  func resolve(_ uri: SIPURI, includingOutOfUse: Bool = false) -> [SIPPeer] {
+    resolve(uri, random: &random, includingOutOfUse: includingOutOfUse)
   }
 
-  /// ``resolve(_:)`` with the SRV weights drawn from `random`.
-  func resolve(_ uri: SIPURI, random: inout some RandomNumberGenerator) -> [SIPPeer] {
+  /// ``resolve(_:includingOutOfUse:)`` with the SRV weights drawn from `random`.
+  func resolve(
+    _ uri: SIPURI, random: inout some RandomNumberGenerator, includingOutOfUse: Bool = false
+  ) -> [SIPPeer] {
     let location = ServerLocator.locate(
       uri, records: NetworkNameRecords(network: network), random: &random)
-    let usable = usable(location.targets)
+    let usable = includingOutOfUse ? location.targets : usable(location.targets)
     if location.queriedServiceRecords {
       trace.record(
         "server-location",
@@ -167,12 +173,16 @@ final class LocatorState {
 
   /// RFC 3263 §4.3: `set.current` failed (`reason`: `Timer B`, `transport error`, `503`): the
   /// next target, traced (`fail-over`), or nil when none is left. A set holding only its
-  /// URI's direct peer is completed first (the direct peer was its name's first address).
+  /// URI's direct peer is completed first (the direct peer was its name's first address, which
+  /// the set then names). A 503's `retryAfter` puts that server out of use (RFC 3261 §21.5.4):
+  /// its address, whether or not a next target is left.
   func failOver(
-    _ set: inout ServerTargets, reason: String, method: String, callID: String?
+    _ set: inout ServerTargets, reason: String, method: String, callID: String?,
+    retryAfter: UInt32? = nil
   ) -> SIPPeer? {
+    if !set.complete { set.complete(with: resolve(set.uri, includingOutOfUse: true)) }
     let failed = set.current
-    if !set.complete { set.complete(with: resolve(set.uri)) }
+    if let retryAfter { markUnavailable(failed, for: retryAfter) }
     var next = set.advance()
     while let candidate = next, usable([candidate]).isEmpty { next = set.advance() }
     guard let next else { return nil }
