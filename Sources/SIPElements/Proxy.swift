@@ -187,6 +187,12 @@ public actor Proxy: SimulationActor, TransactionCore {
     switch event {
     case .request(let request, nil):
       forwardStatelessly(request)
+    case .request(let request, _) where request.method == "ACK":
+      // An ACK an INVITE server transaction in Accepted passes up (RFC 6026 §8.7) is not a
+      // request with a transaction of its own: no response comes to it, so a response context
+      // made for it never ended (and took its INVITE's place, keyed alike). It goes on as an
+      // ACK for a 2xx does.
+      forwardStatelessly(request)
     case .request(let request, let key?):
       if request.method == "CANCEL", cancel(request, key: key) { return }
       receive(request, key: key)

@@ -222,6 +222,45 @@ import Testing
     lab.expectNothingLeftOver()
   }
 
+  /// An ACK that matches proxy1's INVITE server transaction in Accepted (RFC 6026 §8.7
+  /// passes it up: the ACK of a non-2xx the caller got by another path, here a stale response
+  /// a failed-over server sent, which proxy1 forwarded statelessly as §16.7 step 1 has it) is
+  /// an ACK without a transaction of its own: forwarded statelessly like the ACK for a 2xx
+  /// (§16.11 for it), not made a request with a response context, which nothing ever
+  /// completed (no response comes to an ACK) and which took the INVITE's context's place.
+  @Test func anACKMatchingAnAcceptedInviteServerTransactionMakesNoResponseContext() throws {
+    let lab = try Self.lab()
+    let callID = try lab.on("alice") { $0.call(Self.bob, hangUpAfter: .seconds(1)) }
+    lab.run(for: .milliseconds(500))
+    #expect(try lab.on("alice") { $0.record(of: callID)?.wasAnswered } == true)
+    let invite = try #require(
+      lab.network.trace.events(named: "send").first {
+        $0.from?.address.description == "10.0.0.1"
+          && $0.field("summary")?.description.hasPrefix("INVITE ") == true
+      })
+    let branch = try #require(invite.field("branch")?.description)
+    var ack = SIPMessage.request(method: "ACK", uri: Self.bob.description)
+    ack.append("Max-Forwards", "70")
+    ack.append("To", "<\(Self.bob)>;tag=stale")
+    ack.append("From", "<sip:alice@atlanta.example.com>;tag=stale")
+    ack.append("Call-ID", callID)
+    ack.append("CSeq", "1 ACK")
+    ack.append("Content-Length", "0")
+    let alice = try #require(lab.endpoints["alice"])
+    lab.simulation.inspect {
+      alice.assumeIsolated {
+        $0.forwardStateless(
+          ack, to: SIPPeer(host: "10.0.0.2", port: 5060, transport: .udp), branch: branch)
+      }
+    }
+    lab.run(for: .milliseconds(100))
+    let proxy1 = try #require(lab.proxies["proxy1"])
+    // The INVITE's context ended with its 200; the ACK made none.
+    #expect(lab.simulation.inspect { proxy1.assumeIsolated { $0.liveContexts } } == 0)
+    lab.run(for: .seconds(60))
+    lab.expectNothingLeftOver()
+  }
+
   /// A CANCEL after the fail-over goes to the live transaction: to proxy2b, on the second
   /// INVITE's branch (§9.1: the CANCEL's Via branch is the INVITE's it cancels), and the
   /// call ends with bob's 487.
