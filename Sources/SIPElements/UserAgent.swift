@@ -1011,10 +1011,7 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     if status == 503, call.confirmed == nil {
       // RFC 3261 §21.5.4: with Retry-After, no request goes to that server meanwhile.
-      if let seconds = response.retryAfter?.seconds, let peer = call.invitePeer {
-        locator.markUnavailable(peer, for: seconds)
-      }
-      if failOver(call, reason: "503") { return true }
+      if failOver(call, reason: "503", retryAfter: response.retryAfter?.seconds) { return true }
     }
     guard call.retries < configuration.maxRetries else { return false }
     var retry: SIPMessage?

@@ -46,14 +46,25 @@ extension UserAgent {
   /// (CSeq and all) under a new branch: a new transaction. With none left, the next of
   /// ``UAConfiguration/fallbackProxies``: a new route set, so a new request (CSeq + 1), whose
   /// proxy's URI is resolved afresh and failed over within in turn. False when neither is left.
-  func failOver(_ call: Call, reason: String) -> Bool {
-    guard var invite = call.invite, !call.cancelWanted else { return false }
+  func failOver(_ call: Call, reason: String, retryAfter: UInt32? = nil) -> Bool {
+    guard var invite = call.invite, !call.cancelWanted else {
+      if let retryAfter, let failed = call.invitePeer {
+        locator.markUnavailable(failed, for: retryAfter)
+      }
+      return false
+    }
     let failed = call.invitePeer
-    if var targets = call.targets,
-      let next = locator.failOver(
-        &targets, reason: reason, method: "INVITE", callID: call.callID)
-    {
+    var next: SIPPeer?
+    if var targets = call.targets {
+      // The set is completed before the server is marked (RFC 3261 §21.5.4): a direct peer
+      // named by its name is marked by the address the INVITE went to, not by the name.
+      next = locator.failOver(
+        &targets, reason: reason, method: "INVITE", callID: call.callID, retryAfter: retryAfter)
       call.targets = targets
+    } else if let retryAfter, let failed {
+      locator.markUnavailable(failed, for: retryAfter)
+    }
+    if let next {
       call.invitePeer = next
       call.sawProvisional = false
       // A new transaction, in Calling: the last one's Timer C is not its, nor its expiry (the
@@ -87,20 +98,19 @@ extension UserAgent {
   /// RFC 3263 §4.3 for a request outside calls (OPTIONS) whose server answered 503 (with
   /// Retry-After, it is out of use meanwhile, RFC 3261 §21.5.4).
   func failOverOutside(_ callID: String, response: SIPMessage) -> Bool {
-    if let seconds = response.retryAfter?.seconds, let outside = outsideRequests[callID] {
-      locator.markUnavailable(outside.targets.current, for: seconds)
-    }
-    return failOverOutside(callID, reason: "503")
+    failOverOutside(callID, reason: "503", retryAfter: response.retryAfter?.seconds)
   }
 
   /// RFC 3263 §4.3 for a request outside calls: the same request with a new branch to the next
-  /// target; false when none is left.
-  func failOverOutside(_ callID: String, reason: String) -> Bool {
+  /// target; false when none is left. A 503's `retryAfter` puts the server it came from out of
+  /// use (its address, once the set is complete).
+  func failOverOutside(_ callID: String, reason: String, retryAfter: UInt32? = nil) -> Bool {
     guard var outside = outsideRequests[callID] else { return false }
-    guard
-      let next = locator.failOver(
-        &outside.targets, reason: reason, method: outside.request.method ?? "", callID: callID)
-    else { return false }
+    let next = locator.failOver(
+      &outside.targets, reason: reason, method: outside.request.method ?? "", callID: callID,
+      retryAfter: retryAfter)
+    outsideRequests[callID] = outside
+    guard let next else { return false }
     outside.answered = false
     outsideRequests[callID] = outside
     send(outside.request, to: next)

@@ -222,6 +222,47 @@ import Testing
     lab.expectNothingLeftOver()
   }
 
+  /// The same for a user agent: alice calls bob@biloxi.example.com herself (no outbound
+  /// proxy); the name has two address records and no SRV record; its first address answers 503
+  /// with Retry-After. She fails over to the second, and her next call, 5 s later, goes
+  /// straight there. (Marked by the name, the address stayed in use: the second call went to
+  /// proxy2a again and failed over again.)
+  @Test func aUserAgentKeepsTheAddressThatSent503OutOfUseNotTheName() throws {
+    let lab = Lab()
+    let location = lab.location()
+    try lab.agent("alice", aor: "sip:alice@atlanta.example.com")
+    try lab.agent(
+      "proxy2a", aor: "sip:proxy2a@biloxi.example.com",
+      behaviour: .custom { agent, call in
+        agent.reject(call.callID, status: 503, headers: [SIPParameter("Retry-After", "30")])
+      }, domains: ["biloxi.example.com"])
+    try lab.proxy(
+      "proxy2b", domains: ["biloxi.example.com"], location: location,
+      configuration: ProxyConfiguration(domains: ["biloxi.example.com"]))
+    try lab.agent("bob", aor: Self.bob.description)
+    lab.simulation.inspect {
+      location.assumeIsolated {
+        $0.add(aor: Self.bob, contact: SIPURI(user: "bob", host: "10.0.0.4"))
+      }
+    }
+    let first = try lab.on("alice") { $0.call(Self.bob, hangUpAfter: .seconds(1)) }
+    lab.run(for: .seconds(5))
+    #expect(try lab.on("alice") { $0.record(of: first)?.wasAnswered } == true)
+    let second = try lab.on("alice") { $0.call(Self.bob, hangUpAfter: .seconds(1)) }
+    lab.run(for: .seconds(5))
+    #expect(try lab.on("alice") { $0.record(of: second)?.wasAnswered } == true)
+    #expect(
+      Self.events(lab, "fail-over", at: "alice")
+        == ["method=INVITE from=10.0.0.2:5060/UDP to=10.0.0.3:5060/UDP reason=503 callId=\(first)"])
+    let invites = lab.network.trace.events(named: "send").filter {
+      $0.field("summary")?.description.hasPrefix("INVITE ") == true
+        && $0.from?.address.description == "10.0.0.1"
+    }.compactMap { $0.to?.description }
+    #expect(invites == ["10.0.0.2:5060", "10.0.0.3:5060", "10.0.0.3:5060"])
+    lab.run(for: .seconds(60))
+    lab.expectNothingLeftOver()
+  }
+
   /// An ACK that matches proxy1's INVITE server transaction in Accepted (RFC 6026 §8.7
   /// passes it up: the ACK of a non-2xx the caller got by another path, here a stale response
   /// a failed-over server sent, which proxy1 forwarded statelessly as §16.7 step 1 has it) is
