@@ -177,20 +177,19 @@ import Testing
     lab.expectNothingLeftOver()
   }
 
-  /// No SRV or NAPTR record: biloxi.example.com's address records name proxy2a (10.0.0.3,
-  /// answering 503 with Retry-After: 30) and proxy2b (10.0.0.4). proxy1 sends the first INVITE
-  /// to the name's first address (RFC 3263 §4.2) and fails over to the second on the 503
-  /// (§4.3). The server the Retry-After puts out of use is that address, 10.0.0.3 (RFC 3261
-  /// §21.5.4: no other request goes "to that server" meanwhile): a second call 5 s later goes
-  /// straight to 10.0.0.4. (Marked by the name it was sent to, the address itself stayed in
-  /// use, and the second call went to proxy2a again.)
-  @Test func aRetryAfterFromANamesFirstAddressKeepsThatAddressOutOfUse() throws {
+  /// alice (through proxy1 at 10.0.0.2, or calling herself), proxy2a and proxy2b both named by
+  /// biloxi.example.com's address records (no SRV), proxy2a answering every INVITE 503 with
+  /// Retry-After: 30, proxy2b a proxy that knows bob; after a first call, answered, 5 s on.
+  static func retryAfterLab(throughProxy1: Bool) throws -> (Lab, String) {
     let lab = Lab()
     let location = lab.location()
     try lab.agent(
       "alice", aor: "sip:alice@atlanta.example.com",
-      configuration: UAConfiguration(outboundProxy: SIPURI(host: "10.0.0.2")))
-    try lab.proxy("proxy1", domains: [], configuration: ProxyConfiguration(domains: []))
+      configuration: UAConfiguration(
+        outboundProxy: throughProxy1 ? SIPURI(host: "10.0.0.2") : nil))
+    if throughProxy1 {
+      try lab.proxy("proxy1", domains: [], configuration: ProxyConfiguration(domains: []))
+    }
     try lab.agent(
       "proxy2a", aor: "sip:proxy2a@biloxi.example.com",
       behaviour: .custom { agent, call in
@@ -199,15 +198,26 @@ import Testing
     try lab.proxy(
       "proxy2b", domains: ["biloxi.example.com"], location: location,
       configuration: ProxyConfiguration(domains: ["biloxi.example.com"]))
-    try lab.agent("bob", aor: Self.bob.description)
+    try lab.agent("bob", aor: bob.description)
+    let bobHost = try lab.network.host(named: "bob").addresses[0].description
     lab.simulation.inspect {
-      location.assumeIsolated {
-        $0.add(aor: Self.bob, contact: SIPURI(user: "bob", host: "10.0.0.5"))
-      }
+      location.assumeIsolated { $0.add(aor: bob, contact: SIPURI(user: "bob", host: bobHost)) }
     }
-    let first = try lab.on("alice") { $0.call(Self.bob, hangUpAfter: .seconds(1)) }
+    let first = try lab.on("alice") { $0.call(bob, hangUpAfter: .seconds(1)) }
     lab.run(for: .seconds(5))
     #expect(try lab.on("alice") { $0.record(of: first)?.wasAnswered } == true)
+    return (lab, first)
+  }
+
+  /// No SRV or NAPTR record: biloxi.example.com's address records name proxy2a (10.0.0.3,
+  /// answering 503 with Retry-After: 30) and proxy2b (10.0.0.4). proxy1 sends the first INVITE
+  /// to the name's first address (RFC 3263 §4.2) and fails over to the second on the 503
+  /// (§4.3). The server the Retry-After puts out of use is that address, 10.0.0.3 (RFC 3261
+  /// §21.5.4: no other request goes "to that server" meanwhile): a second call 5 s later goes
+  /// straight to 10.0.0.4. (Marked by the name it was sent to, the address itself stayed in
+  /// use, and the second call went to proxy2a again.)
+  @Test func aRetryAfterFromANamesFirstAddressKeepsThatAddressOutOfUse() throws {
+    let (lab, first) = try Self.retryAfterLab(throughProxy1: true)
     #expect(
       Self.events(lab, "fail-over")
         == ["method=INVITE from=10.0.0.3:5060/UDP to=10.0.0.4:5060/UDP reason=503 callId=\(first)"])
@@ -228,26 +238,7 @@ import Testing
   /// straight there. (Marked by the name, the address stayed in use: the second call went to
   /// proxy2a again and failed over again.)
   @Test func aUserAgentKeepsTheAddressThatSent503OutOfUseNotTheName() throws {
-    let lab = Lab()
-    let location = lab.location()
-    try lab.agent("alice", aor: "sip:alice@atlanta.example.com")
-    try lab.agent(
-      "proxy2a", aor: "sip:proxy2a@biloxi.example.com",
-      behaviour: .custom { agent, call in
-        agent.reject(call.callID, status: 503, headers: [SIPParameter("Retry-After", "30")])
-      }, domains: ["biloxi.example.com"])
-    try lab.proxy(
-      "proxy2b", domains: ["biloxi.example.com"], location: location,
-      configuration: ProxyConfiguration(domains: ["biloxi.example.com"]))
-    try lab.agent("bob", aor: Self.bob.description)
-    lab.simulation.inspect {
-      location.assumeIsolated {
-        $0.add(aor: Self.bob, contact: SIPURI(user: "bob", host: "10.0.0.4"))
-      }
-    }
-    let first = try lab.on("alice") { $0.call(Self.bob, hangUpAfter: .seconds(1)) }
-    lab.run(for: .seconds(5))
-    #expect(try lab.on("alice") { $0.record(of: first)?.wasAnswered } == true)
+    let (lab, first) = try Self.retryAfterLab(throughProxy1: false)
     let second = try lab.on("alice") { $0.call(Self.bob, hangUpAfter: .seconds(1)) }
     lab.run(for: .seconds(5))
     #expect(try lab.on("alice") { $0.record(of: second)?.wasAnswered } == true)
