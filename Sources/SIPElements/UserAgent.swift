@@ -1460,6 +1460,9 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
         call.finalStatus = 487
         respond(invite.response(status: 487, toTag: call.localTag), in: call.serverKey)
       }
+      // The callee ended this dialog itself (a caller's early one: its 2xx never came): a late
+      // copy of that 2xx is ACKed only (§13.2.2.4), as `end` does for the dialogs it remembers.
+      if call.isCaller, call.confirmed != id { rememberEnded(id) }
       call.ending = call.ending ?? "BYE received"
       end(call)
     case "INVITE":
@@ -1486,6 +1489,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
       call.confirmed == nil, call.finalStatus == nil, bye.toTag == call.localTag
     else { return }
     log("call \(callID): BYE on a dialog its lost 2xx made: ending the unanswered call")
+    // The callee ended that dialog: a late copy of its 2xx is ACKed only (§13.2.2.4).
+    if let id = DialogID(receivedRequest: bye) { rememberEnded(id) }
     call.ending = "BYE for a dialog whose 2xx never came"
     end(call)
   }
@@ -1588,7 +1593,8 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     pruneEndedDialogs()
     for id in call.dialogs.keys.sorted() {
       // Remembered as ended (so a 2xx on it is only ACKed, §13.2.2.4) when the callee knows it
-      // ended: the callee's own, a confirmed one, one this agent sent BYE on. A caller's other
+      // ended: the callee's own, a confirmed one, one this agent sent BYE on (one the callee
+      // sent BYE on is remembered where the BYE is taken). A caller's other
       // early dialogs are not: a fork that answers later (one that ignored the proxy's CANCEL,
       // or whose 2xx crossed it) confirms a dialog the callee thinks is up, and the stray 2xx
       // must be ACKed and ended with BYE.

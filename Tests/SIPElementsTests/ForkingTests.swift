@@ -335,6 +335,34 @@ func challenging(_ header: String, status: Int) -> UABehaviour {
     lab.expectNothingLeftOver()
   }
 
+  /// A dialog the callee ended with BYE is one it knows ended: a late copy of its 2xx (here
+  /// bob1's first, delayed until after his BYE; the rest lost) is ACKed only (§13.2.2.4), not
+  /// answered with a BYE that bob1, whose call is gone, can only answer 481. With his 180s lost
+  /// too, alice has no early dialog with him and his BYE matches none (§15.1.2, 481): the same.
+  @Test(arguments: [false, true])
+  func aLate2xxOnTheDialogTheCalleeByedIsOnlyAcked(ringingLost: Bool) throws {
+    let lab = try forkLab([.ring(for: .seconds(1)), .noAnswer])
+    let alice = try lab.network.host(named: "alice").addresses[0]
+    let bob1 = try lab.network.host(named: "bob1").addresses[0].description
+    let first = DropCounter()
+    lab.network.datagramFault = { datagram in
+      let text = String(decoding: datagram.payload, as: UTF8.self)
+      let isBob1s2xx =
+        text.hasPrefix("SIP/2.0 200") && text.contains(" INVITE\r\n")
+        && text.contains("@\(bob1)")
+      let isBob1s180 = text.hasPrefix("SIP/2.0 180") && text.contains("@\(bob1)")
+      if ringingLost, datagram.to.address == alice, isBob1s180 { return .drop }
+      guard datagram.to.address == alice, isBob1s2xx else { return .pass }
+      return first.take() ? .delay(.seconds(60)) : .drop
+    }
+    let callID = try lab.on("alice") { $0.call(SIPURI(user: "bob", host: "example.com")) }
+    lab.run(for: .seconds(200))
+    let ladder = lab.ladder(callID: callID)
+    #expect(ladder.contains("alice>proxy ACK"), "\(ladder)")
+    #expect(!ladder.contains("alice>proxy BYE"), "\(ladder)")
+    lab.expectNothingLeftOver()
+  }
+
   /// Timer C (§16.8): a target that rings past it is cancelled; the caller gets 487.
   @Test func timerCCancelsABranchThatRingsTooLong() throws {
     let lab = try forkLab([.noAnswer])
