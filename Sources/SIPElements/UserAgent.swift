@@ -900,6 +900,10 @@ public actor UserAgent: SimulationActor, TransactionCore, TimerTarget {
     }
     guard let callID = response.callID else { return }
     if let outside = outsideRequests[callID] {
+      // A response no client transaction matched is one to a transaction the request failed
+      // over from (RFC 3263 §4.3), or a retransmission after its end: not the answer of the
+      // one out now, nor a word on the server that one went to (its 503 marks no server).
+      guard !stray else { return }
       guard effective >= 200 else {
         // RFC 3263 §4.3: a server that answered at all is not failed over from on Timer F.
         outsideRequests[callID]?.answered = true

@@ -196,6 +196,41 @@ import Testing
     lab.expectNothingLeftOver()
   }
 
+  /// A final response to an OPTIONS transaction it failed over from (proxy1's 503, delayed
+  /// past Timer F, comes as a stray) is not the request's answer: it neither fails the request
+  /// over again nor puts proxy2, the server the request is on now, out of use (RFC 3263 §4.3,
+  /// RFC 3261 §21.5.4). Proxy2's 200, later still, is the answer.
+  @Test func aStray503ToAnOptionsFailedOverFromIsIgnored() throws {
+    let lab = try Self.lab(first: .none, records: { Self.srv($0) })
+    let busy = try SIPEndpoint(network: lab.network, host: "proxy1", timers: .rfc3261)
+    lab.endpoints["proxy1"] = busy
+    lab.simulation.inspect {
+      busy.assumeIsolated { endpoint in
+        endpoint.setCore { endpoint, event in
+          guard case .request(let request, let key) = event, let key else { return }
+          var response = request.response(status: 503, toTag: "busy")
+          response.insertBeforeLength("Retry-After", "300")
+          endpoint.respond(response, in: key)
+        }
+      }
+    }
+    let alice = try lab.network.host(named: "alice").addresses[0]
+    lab.network.datagramFault = { datagram in
+      // Both answers reach alice late: proxy1's after her Timer F, proxy2's after that.
+      guard datagram.to.address == alice else { return .pass }
+      let text = String(decoding: datagram.payload, as: UTF8.self)
+      if text.hasPrefix("SIP/2.0 503") { return .delay(.seconds(40)) }
+      if text.hasPrefix("SIP/2.0 200") { return .delay(.seconds(20)) }
+      return .pass
+    }
+    let callID = try lab.on("alice") { $0.options(SIPURI(host: "biloxi.example.com")) }
+    lab.run(for: .seconds(120))
+    let answers = lab.events.all.filter { $0.contains(callID) }
+    #expect(answers.count == 1 && answers.first?.contains("200") == true, "\(answers)")
+    #expect(events(lab, "fail-over").count == 1, "\(events(lab, "fail-over"))")
+    lab.expectNothingLeftOver()
+  }
+
   /// With no SRV or NAPTR record at all, a name with two addresses fails over from the first
   /// to the second: the rest are looked up only when the first fails, and the failed server is
   /// traced as the address the name was sent to (the one a 503's Retry-After would put out of
